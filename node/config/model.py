@@ -1,0 +1,216 @@
+"""The parsed configuration: frozen objects built once from the validated JSON.
+
+Code after :mod:`node.config` never reads raw dicts; it receives these objects.
+Defaults are *not* repeated here: the schema (``node/config/schema.json``) fills
+them in before these objects are built, so the schema stays the single source of
+truth for option names and defaults.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple, Union
+
+# --- endpoints -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SniEntry:
+    """A certificate served for one SNI host name pattern (exact or ``*.example.com``)."""
+
+    key: str  # absolute path
+    certificate: str  # absolute path
+    chain_certificates: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """``endpoint.tls``; all file paths are absolute (resolved against the cbdir)."""
+
+    key: str
+    certificate: str
+    chain_certificates: Tuple[str, ...]
+    ca_certificates: Tuple[str, ...]
+    dhparam: Optional[str]
+    ciphers: Optional[str]  # TLS 1.2 cipher string; None = our default list
+    ciphersuites: Optional[str]  # TLS 1.3 suites; None = OpenSSL default
+    curve: str  # one curve name or a colon-separated list, e.g. "prime256v1"
+    min_version: str  # "TLSv1.2" | "TLSv1.3"
+    max_version: Optional[str]
+    verify_client: str  # "none" | "optional" | "required"
+    alpn: Tuple[str, ...]
+    session_tickets: bool
+    sni: Dict[str, SniEntry]
+    path: str  # JSON path of this block, for error messages
+
+
+@dataclass(frozen=True)
+class TcpEndpoint:
+    port: int
+    interface: str  # "" = all interfaces
+    version: int  # 4 | 6
+    backlog: int
+    shared: bool
+    tls: Optional[TlsOptions]
+    path: str
+
+    def describe(self) -> str:
+        host = self.interface or ("::" if self.version == 6 else "0.0.0.0")
+        if ":" in host:
+            host = f"[{host}]"
+        return f"tcp {host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class UnixEndpoint:
+    socket_path: str  # absolute
+    backlog: int
+    tls: Optional[TlsOptions]
+    path: str
+
+    def describe(self) -> str:
+        return f"unix {self.socket_path}"
+
+
+Endpoint = Union[TcpEndpoint, UnixEndpoint]
+
+# --- realms, roles, authentication ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One rule of a role; ``match`` is ``exact``, ``prefix`` or ``wildcard``."""
+
+    uri: str
+    match: str
+    call: bool
+    register: bool
+    publish: bool
+    subscribe: bool
+    disclose_caller: bool
+    disclose_publisher: bool
+    cache: bool
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    permissions: Tuple[Permission, ...]
+    authorizer: Optional[str]  # URI of a dynamic authorizer procedure, or None
+
+
+@dataclass(frozen=True)
+class EventHistory:
+    uri: str
+    match: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Realm:
+    """A realm. ``roles`` empty means: every session may do everything (dev mode)."""
+
+    name: str
+    roles: Tuple[Role, ...]
+    uri_check: str  # "loose" | "strict"
+    enable_meta_api: bool
+    event_history: Tuple[EventHistory, ...]
+
+
+@dataclass(frozen=True)
+class AuthMethod:
+    """One entry of a transport's ``auth`` map.
+
+    ``method`` is ``anonymous``, ``ticket``, ``wampcra``, ``cryptosign``,
+    ``cryptosign-proxy``... ``type`` is ``static`` or ``dynamic``. ``settings`` keeps
+    the method-specific keys (principals, users, role, authenticator ...) exactly
+    as validated by the schema; the authentication module interprets them.
+    """
+
+    method: str
+    type: str
+    settings: Dict[str, object] = field(default_factory=dict)
+
+
+# --- transports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebSocketOptions:
+    """WebSocket protocol options in Crossbar's names; times in milliseconds."""
+
+    values: Dict[str, object]  # the validated ``options`` object, with defaults
+
+
+@dataclass(frozen=True)
+class WampWebSocket:
+    """A WAMP-over-WebSocket service: a ``websocket`` transport or web path."""
+
+    serializers: Tuple[str, ...]
+    options: WebSocketOptions
+    auth: Tuple[AuthMethod, ...]
+    path: str
+
+
+@dataclass(frozen=True)
+class RawSocketService:
+    serializers: Tuple[str, ...]
+    max_message_size: int
+    auth: Tuple[AuthMethod, ...]
+    path: str
+
+
+@dataclass(frozen=True)
+class StaticPath:
+    directory: str  # absolute
+    enable_directory_listing: bool
+    mime_types: Dict[str, str]
+    cache_timeout: Optional[int]
+    path: str
+
+
+@dataclass(frozen=True)
+class NodeInfoPath:
+    path: str
+
+
+@dataclass(frozen=True)
+class RedirectPath:
+    url: str
+    path: str
+
+
+@dataclass(frozen=True)
+class WebSocketPath:
+    service: WampWebSocket
+    path: str
+
+
+@dataclass(frozen=True)
+class WebService:
+    """A ``web`` transport's path tree: URL path segment -> path service."""
+
+    paths: Dict[str, object]  # "/" and other keys -> one of the *Path objects
+    options: Dict[str, object]
+    path: str
+
+
+@dataclass(frozen=True)
+class Transport:
+    """One listening transport. Exactly the services of its ``type`` are set."""
+
+    type: str  # websocket | web | rawsocket | universal
+    id: str
+    endpoint: Endpoint
+    websocket: Optional[WampWebSocket]  # type websocket
+    web: Optional[WebService]  # type web, or universal's web part
+    rawsocket: Optional[RawSocketService]  # type rawsocket, or universal's part
+    websocket_paths: Dict[str, WampWebSocket]  # universal's websocket map
+    path: str
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    cbdir: str
+    config_file: str
+    realms: Tuple[Realm, ...]
+    transports: Tuple[Transport, ...]
