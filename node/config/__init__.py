@@ -1,0 +1,72 @@
+"""Reading ``config.json``: JSON, environment references, schema, then semantic checks.
+
+:func:`load_config` is the one entry point; it raises :class:`ConfigErrors` with
+every problem found (never only the first), each a one-line message.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Mapping, Optional
+
+from node.config.model import NodeConfig
+from node.errors import ConfigError, ConfigErrors
+
+__all__ = ["load_config", "read_json", "NodeConfig", "default_config_file"]
+
+
+def default_config_file(cbdir: str) -> str:
+    return os.path.join(cbdir, "config.json")
+
+
+def read_json(config_file: str) -> Any:
+    """Parse the file; every way it can fail becomes one :class:`ConfigError`."""
+    where = config_file
+    try:
+        with open(config_file, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ConfigError(where, "file not found",
+                          "Run `wampnode init` to create a node directory, or pass --cbdir/--config")
+    except IsADirectoryError:
+        raise ConfigError(where, "is a directory, not a file", "Pass the config.json file itself")
+    except PermissionError:
+        raise ConfigError(where, "permission denied reading the file",
+                          "Make it readable by the user running the node")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(where, f"not UTF-8 text (byte {e.start})", "Save the file as UTF-8")
+    except json.JSONDecodeError as e:
+        raise ConfigError(where, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+                          "Fix the JSON syntax there")
+
+
+def load_config(cbdir: str, config_file: Optional[str] = None,
+                environ: Optional[Mapping[str, str]] = None) -> NodeConfig:
+    """Load, validate and check a node configuration.
+
+    @raise ConfigErrors: with all problems found.
+    """
+    from node.config.build import build_node
+    from node.config.checks import run_checks
+    from node.config.environment import substitute
+    from node.config.validation import validation_errors, with_defaults
+
+    cbdir = os.path.abspath(cbdir)
+    config_file = config_file or default_config_file(cbdir)
+    where = min(os.path.relpath(config_file), os.path.abspath(config_file), key=len)
+    try:
+        raw = read_json(config_file)
+    except ConfigError as e:
+        raise ConfigErrors([e])
+    raw, errors = substitute(raw, os.environ if environ is None else environ, where)
+    errors += validation_errors(raw, where)
+    if errors:
+        raise ConfigErrors(errors)
+    raw = with_defaults(raw)
+    config = build_node(raw, cbdir, os.path.abspath(config_file))
+    problems: List[ConfigError] = run_checks(config, raw, where)
+    if problems:
+        raise ConfigErrors(problems)
+    return config

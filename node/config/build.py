@@ -1,0 +1,144 @@
+"""Turn a validated, default-filled config dict into the frozen objects of :mod:`model`."""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Tuple
+
+from node.config import model
+from node.config.environment import json_path
+
+
+def _abspath(cbdir: str, name: str) -> str:
+    return os.path.normpath(os.path.join(cbdir, os.path.expanduser(name)))
+
+
+def build_tls(raw: Dict[str, Any], cbdir: str, where: str) -> model.TlsOptions:
+    files = lambda names: tuple(_abspath(cbdir, n) for n in names)  # noqa: E731
+    return model.TlsOptions(
+        key=_abspath(cbdir, raw["key"]),
+        certificate=_abspath(cbdir, raw["certificate"]),
+        chain_certificates=files(raw["chain_certificates"]),
+        ca_certificates=files(raw["ca_certificates"]),
+        dhparam=_abspath(cbdir, raw["dhparam"]) if "dhparam" in raw else None,
+        ciphers=raw.get("ciphers"),
+        ciphersuites=raw.get("ciphersuites"),
+        curve=raw["curve"],
+        min_version=raw["min_version"],
+        max_version=raw.get("max_version"),
+        verify_client=raw["verify_client"],
+        alpn=tuple(raw["alpn"]),
+        session_tickets=raw["session_tickets"],
+        sni={name: model.SniEntry(key=_abspath(cbdir, e["key"]),
+                                  certificate=_abspath(cbdir, e["certificate"]),
+                                  chain_certificates=files(e["chain_certificates"]))
+             for name, e in raw["sni"].items()},
+        path=where,
+    )
+
+
+def build_endpoint(raw: Dict[str, Any], cbdir: str, where: str) -> model.Endpoint:
+    tls = build_tls(raw["tls"], cbdir, f"{where}.tls") if "tls" in raw else None
+    if raw["type"] == "unix":
+        return model.UnixEndpoint(socket_path=_abspath(cbdir, raw["path"]), backlog=raw["backlog"],
+                                  tls=tls, path=where)
+    return model.TcpEndpoint(port=int(raw["port"]), interface=raw["interface"], version=raw["version"],
+                             backlog=raw["backlog"], shared=raw["shared"], tls=tls, path=where)
+
+
+def build_auth(raw: Dict[str, Any]) -> Tuple[model.AuthMethod, ...]:
+    return tuple(model.AuthMethod(method=method, type=cfg["type"],
+                                  settings={k: v for k, v in cfg.items() if k != "type"})
+                 for method, cfg in raw.items())
+
+
+def build_websocket(raw: Dict[str, Any], where: str) -> model.WampWebSocket:
+    return model.WampWebSocket(serializers=tuple(raw["serializers"]),
+                               options=model.WebSocketOptions(values=dict(raw["options"])),
+                               auth=build_auth(raw.get("auth", {})), path=where)
+
+
+def build_rawsocket(raw: Dict[str, Any], where: str) -> model.RawSocketService:
+    size = raw.get("max_message_size", raw["options"]["max_message_size"])
+    return model.RawSocketService(serializers=tuple(raw["serializers"]), max_message_size=size,
+                                  auth=build_auth(raw.get("auth", {})), path=where)
+
+
+def _static_directory(raw: Dict[str, Any], cbdir: str) -> str:
+    if "directory" in raw:
+        return _abspath(cbdir, raw["directory"])
+    from importlib.resources import files
+
+    return str(files(raw["package"]).joinpath(raw["resource"]))
+
+
+def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
+    kind = raw["type"]
+    if kind == "static":
+        options = raw["options"]
+        return model.StaticPath(directory=_static_directory(raw, cbdir),
+                                enable_directory_listing=options["enable_directory_listing"],
+                                mime_types=dict(options["mime_types"]),
+                                cache_timeout=options["cache_timeout"], path=where)
+    if kind == "websocket":
+        return model.WebSocketPath(service=build_websocket(raw, where), path=where)
+    if kind == "redirect":
+        return model.RedirectPath(url=raw["url"], path=where)
+    return model.NodeInfoPath(path=where)
+
+
+def build_web(raw: Dict[str, Any], cbdir: str, where: str) -> model.WebService:
+    return model.WebService(
+        paths={key: build_path(value, cbdir, f"{where}.paths.{key}") for key, value in raw["paths"].items()},
+        options=dict(raw.get("options", {})), path=where)
+
+
+def build_transport(raw: Dict[str, Any], cbdir: str, where: str, index: int) -> model.Transport:
+    kind = raw["type"]
+    websocket = build_websocket(raw, where) if kind == "websocket" else None
+    web = None
+    rawsocket = None
+    ws_paths: Dict[str, model.WampWebSocket] = {}
+    if kind == "web":
+        web = build_web(raw, cbdir, where)
+    elif kind == "rawsocket":
+        rawsocket = build_rawsocket(raw, where)
+    elif kind == "universal":
+        if "web" in raw:
+            web = build_web(raw["web"], cbdir, f"{where}.web")
+        if "rawsocket" in raw:
+            rawsocket = build_rawsocket(raw["rawsocket"], f"{where}.rawsocket")
+        ws_paths = {p: build_websocket(v, f"{where}.websocket.{p}") for p, v in raw.get("websocket", {}).items()}
+    return model.Transport(type=kind, id=raw.get("id", f"transport{index:03d}"),
+                           endpoint=build_endpoint(raw["endpoint"], cbdir, f"{where}.endpoint"),
+                           websocket=websocket, web=web, rawsocket=rawsocket,
+                           websocket_paths=ws_paths, path=where)
+
+
+def build_realm(raw: Dict[str, Any]) -> model.Realm:
+    roles = tuple(
+        model.Role(
+            name=role["name"],
+            permissions=tuple(
+                model.Permission(uri=p["uri"], match=p["match"], call=p["allow"]["call"],
+                                 register=p["allow"]["register"], publish=p["allow"]["publish"],
+                                 subscribe=p["allow"]["subscribe"],
+                                 disclose_caller=p["disclose"]["caller"],
+                                 disclose_publisher=p["disclose"]["publisher"], cache=p["cache"])
+                for p in role["permissions"]),
+            authorizer=role.get("authorizer"))
+        for role in raw["roles"])
+    history = tuple(model.EventHistory(uri=h["uri"], match=h["match"], limit=h["limit"])
+                    for h in raw.get("store", {}).get("event-history", []))
+    options = raw["options"]
+    return model.Realm(name=raw["name"], roles=roles, uri_check=options["uri_check"],
+                       enable_meta_api=options["enable_meta_api"], event_history=history)
+
+
+def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeConfig:
+    worker = raw["workers"][0]
+    transports: List[model.Transport] = [
+        build_transport(t, cbdir, json_path(("workers", 0, "transports", i)), i)
+        for i, t in enumerate(worker["transports"])]
+    return model.NodeConfig(cbdir=cbdir, config_file=config_file,
+                            realms=tuple(build_realm(r) for r in worker["realms"]),
+                            transports=tuple(transports))

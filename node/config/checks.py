@@ -1,0 +1,132 @@
+"""Checks the schema cannot express: files exist, ports do not clash, one worker.
+
+Each check is a small function returning a list of one-line :class:`ConfigError`;
+all of them run, so a user sees every problem at once.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Tuple
+
+from node.config import model
+from node.errors import ConfigError
+
+Check = Callable[[model.NodeConfig, Dict[str, Any], str], List[ConfigError]]
+
+
+def check_one_worker(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    return [ConfigError(f"{where}: workers[{i}]", "wampnode runs a single router worker",
+                        "Move its realms and transports into workers[0]")
+            for i in range(1, len(raw["workers"]))]
+
+
+def check_unique_names(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    seen: Dict[str, int] = {}
+    for i, realm in enumerate(config.realms):
+        if realm.name in seen:
+            errors.append(ConfigError(f"{where}: workers[0].realms[{i}].name",
+                                      f"realm {realm.name!r} is already defined at realms[{seen[realm.name]}]",
+                                      "Give each realm a unique name"))
+        seen[realm.name] = i
+        roles: Dict[str, int] = {}
+        for j, role in enumerate(realm.roles):
+            if role.name in roles:
+                errors.append(ConfigError(f"{where}: workers[0].realms[{i}].roles[{j}].name",
+                                          f"role {role.name!r} is already defined in realm {realm.name!r}",
+                                          "Merge the two roles' permissions"))
+            roles[role.name] = j
+    return errors
+
+
+def _clashes(a: model.TcpEndpoint, b: model.TcpEndpoint) -> bool:
+    """Two TCP endpoints clash when they could bind the same address and port."""
+    if a.port != b.port or (a.shared and b.shared):
+        return False
+    return a.interface == b.interface or not a.interface or not b.interface
+
+
+def check_ports(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    endpoints = [t.endpoint for t in config.transports]
+    for i, a in enumerate(endpoints):
+        for b in endpoints[:i]:
+            if isinstance(a, model.TcpEndpoint) and isinstance(b, model.TcpEndpoint) and _clashes(a, b):
+                errors.append(ConfigError(f"{where}: {a.path}.port",
+                                          f"port {a.port} is already used by {b.path}",
+                                          "Use another port, or serve both on one `web` or `universal` transport"))
+            if isinstance(a, model.UnixEndpoint) and isinstance(b, model.UnixEndpoint) \
+                    and a.socket_path == b.socket_path:
+                errors.append(ConfigError(f"{where}: {a.path}.path",
+                                          f"socket {a.socket_path} is already used by {b.path}",
+                                          "Use another socket path"))
+    return errors
+
+
+def check_unix_directories(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    return [ConfigError(f"{where}: {t.endpoint.path}.path",
+                        f"directory {os.path.dirname(t.endpoint.socket_path)} does not exist",
+                        "Create it, or choose a socket path in an existing directory")
+            for t in config.transports
+            if isinstance(t.endpoint, model.UnixEndpoint) and not os.path.isdir(os.path.dirname(t.endpoint.socket_path))]
+
+
+def _paths(config: model.NodeConfig) -> List[Tuple[str, object]]:
+    return [(key, service) for t in config.transports if t.web for key, service in t.web.paths.items()]
+
+
+def check_static_directories(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    for _, service in _paths(config):
+        if isinstance(service, model.StaticPath):
+            if not os.path.isdir(service.directory):
+                what = "is not a directory" if os.path.exists(service.directory) else "does not exist"
+                errors.append(ConfigError(f"{where}: {service.path}.directory",
+                                          f"{service.directory} {what}",
+                                          "Create the directory or fix the path (relative paths start at the node directory)"))
+    return errors
+
+
+def check_universal(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    return [ConfigError(f"{where}: {t.path}", "a universal transport needs `rawsocket`, `websocket` or `web`",
+                        "Add at least one of them")
+            for t in config.transports
+            if t.type == "universal" and not (t.rawsocket or t.web or t.websocket_paths)]
+
+
+def check_serializers(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    services: List[Any] = []
+    for t in config.transports:
+        services += [t.websocket, t.rawsocket] + list(t.websocket_paths.values())
+    services += [s.service for _, s in _paths(config) if isinstance(s, model.WebSocketPath)]
+    errors = []
+    for service in services:
+        if service is not None and "ubjson" in service.serializers:
+            try:
+                import ubjson  # noqa: F401
+            except ImportError:
+                errors.append(ConfigError(f"{where}: {service.path}.serializers",
+                                          "the ubjson serializer is not installed",
+                                          "Run `pip install py-ubjson`, or remove \"ubjson\""))
+    return errors
+
+
+def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    for t in config.transports:
+        if t.endpoint.tls is not None:
+            from node.tls import check_tls
+
+            errors += check_tls(t.endpoint.tls)
+    return errors
+
+
+ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_unix_directories,
+                                 check_static_directories, check_universal, check_serializers, check_tls_files)
+
+
+def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    for check in ALL_CHECKS:
+        errors += check(config, raw, where)
+    return errors

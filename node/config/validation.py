@@ -1,0 +1,116 @@
+"""Validate a config against ``schema.json`` and fill in the schema's defaults.
+
+jsonschema reports every error at once; each becomes one line
+``config.json: workers[0].transports[1].endpoint.port: 70000 is greater than the
+maximum of 65535``. Defaults are filled by a second, mutating pass that runs only
+on a valid config, so the schema is the single place where defaults live.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from typing import Any, Dict, Iterator, List
+
+from node.errors import ConfigError
+
+try:  # Python 3.9+: importlib.resources.files
+    from importlib.resources import files as _resource_files
+except ImportError:  # pragma: no cover
+    _resource_files = None  # type: ignore[assignment]
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> Dict[str, Any]:
+    """The packaged JSON Schema (draft 2020-12)."""
+    text = _resource_files("node.config").joinpath("schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _validator_class(fill_defaults: bool) -> Any:
+    from jsonschema import Draft202012Validator, validators
+
+    if not fill_defaults:
+        return Draft202012Validator
+    properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator: Any, props: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for name, subschema in props.items():
+                subschema = _resolve_local(subschema)
+                if isinstance(subschema, dict) and "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from properties(validator, props, instance, schema)
+
+    return validators.extend(Draft202012Validator, {"properties": properties_with_defaults})
+
+
+def _resolve_local(subschema: Any) -> Any:
+    """Follow ``{"$ref": "#/$defs/x"}`` so a default stated on a definition applies."""
+    while isinstance(subschema, dict) and "default" not in subschema \
+            and str(subschema.get("$ref", "")).startswith("#/$defs/"):
+        subschema = load_schema()["$defs"][subschema["$ref"][len("#/$defs/"):]]
+    return subschema
+
+
+def _location(error: Any) -> str:
+    path = error.json_path
+    return path[2:] if path.startswith("$.") else ("(top level)" if path == "$" else path)
+
+
+_TYPE_WORDS = {"integer": "a whole number", "string": "a string", "object": "an object",
+               "array": "a list", "boolean": "true or false", "number": "a number"}
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, made specific where its wording helps nobody."""
+    if error.validator == "oneOf" and error.context:
+        specific = [e for e in error.context if e.validator not in ("type", "required")]
+        if specific:
+            return _message(specific[0])
+        if all(e.validator == "type" for e in error.context):
+            wanted = " or ".join(_TYPE_WORDS.get(e.validator_value, str(e.validator_value)) for e in error.context)
+            return f"{error.instance!r} is not {wanted}"
+        if "directory" in json.dumps(error.validator_value):
+            return "a static path needs `directory`, or `package` and `resource` (not both)"
+    if error.validator == "enum" and list(error.path)[-1:] == ["type"] and len(error.path) == 3 \
+            and list(error.path)[0] == "workers":
+        return (f"{error.instance!r} workers are not supported; wampnode runs one worker of "
+                f"type 'router'")
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        allowed = sorted(error.schema.get("properties", {}))
+        allowed = [a for a in allowed if a not in ("type",)] or allowed
+        return f"{error.message}; known keys: {', '.join(allowed)}"
+    return error.message
+
+
+def validation_errors(config: Any, where: str) -> List[ConfigError]:
+    """All schema violations of ``config`` as one-line errors, in document order."""
+    validator = _validator_class(False)(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path])
+    result: List[ConfigError] = []
+    seen = set()
+    for error in errors:
+        for leaf in _leaves(error):
+            line = (f"{where}: {_location(leaf)}", _message(leaf))
+            if line not in seen:
+                seen.add(line)
+                result.append(ConfigError(line[0], line[1]))
+    return result
+
+
+def _leaves(error: Any) -> Iterator[Any]:
+    """Errors inside ``allOf``/``if-then`` are reported at their own path, not the branch's."""
+    if error.validator in ("allOf", "$ref") and error.context:
+        for sub in error.context:
+            yield from _leaves(sub)
+    else:
+        yield error
+
+
+def with_defaults(config: Any) -> Any:
+    """A copy of a valid ``config`` with every schema default filled in."""
+    filled = copy.deepcopy(config)
+    for _ in _validator_class(True)(load_schema()).iter_errors(filled):
+        pass
+    return filled
