@@ -11,13 +11,20 @@ of an unrelated TLS connection.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import List
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dh, ec, ed448, ed25519, rsa
 
 from node.errors import TlsError
+
+try:
+    from cryptography.utils import CryptographyDeprecationWarning
+except ImportError:  # pragma: no cover - older cryptography
+    CryptographyDeprecationWarning = DeprecationWarning  # type: ignore[misc]
 
 # Key types OpenSSL can sign a TLS handshake with (RFC 8446 section 4.2.3).
 _SERVER_KEY_TYPES = (
@@ -141,8 +148,11 @@ def load_private_key(where: str, path: str) -> object:
     return key
 
 
-def load_dh_parameters(where: str, path: str) -> dh.DHParameters:
-    """Return the finite-field DH group in ``path`` (``openssl dhparam`` output).
+def load_dh_parameters(where: str, path: str) -> int:
+    """Check the finite-field DH group in ``path`` (``openssl dhparam`` output).
+
+    Returns:
+        The size of the group's prime in bits.
 
     Raises:
         TlsError: unreadable file, no ``DH PARAMETERS`` block, or bad parameters.
@@ -157,13 +167,18 @@ def load_dh_parameters(where: str, path: str) -> dh.DHParameters:
         raise TlsError(
             where, f"{path} holds {_what_else(data)}, not PEM DH parameters", fix
         )
-    try:
-        params = serialization.load_pem_parameters(data)
-    except (ValueError, TypeError) as e:
-        raise TlsError(where, f"{path} holds damaged DH parameters ({e})", fix) from None
-    if not isinstance(params, dh.DHParameters):
-        raise TlsError(where, f"{path} does not hold DH parameters", fix)
-    return params
+    # cryptography 50 deprecates finite-field DH; TLS 1.2 DHE still needs it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            params = serialization.load_pem_parameters(data)
+            if not isinstance(params, dh.DHParameters):
+                raise TlsError(where, f"{path} does not hold DH parameters", fix)
+            return params.parameter_numbers().p.bit_length()
+        except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+            raise TlsError(
+                where, f"{path} holds damaged DH parameters ({e})", fix
+            ) from None
 
 
 def same_public_key(key: object, certificate: x509.Certificate) -> bool:

@@ -61,7 +61,8 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
     except ConfigError as e:
         raise ConfigErrors([e])
     raw, errors = substitute(raw, os.environ if environ is None else environ, where)
-    errors += validation_errors(raw, where)
+    missing = {e.where for e in errors}
+    errors += [e for e in validation_errors(raw, where) if e.where not in missing]
     if errors:
         raise ConfigErrors(errors)
     raw = with_defaults(raw)

@@ -8,6 +8,7 @@ scope IDs (the router's own requests to one peer, e.g. INVOCATION) count up from
 from __future__ import annotations
 
 import random
+import time
 
 MAX_ID = 2**53
 
@@ -28,3 +29,9 @@ class SessionScopeIds:
     def next(self) -> int:
         self._last = 1 if self._last >= MAX_ID else self._last + 1
         return self._last
+
+
+def iso_utc(timestamp: float) -> str:
+    """A creation time as the meta API reports it: ISO 8601 UTC with milliseconds."""
+    millis = int(timestamp % 1 * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{millis:03d}Z"

@@ -1,0 +1,58 @@
+"""``wampnode stop|status|reload``: act on a node through its pidfile."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Optional
+
+from node.pidfile import pidfile_path, read_pid
+
+
+def _describe_uptime(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return (f"{days}d " if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def node_status(cbdir: str, assert_state: Optional[str] = None) -> int:
+    pid = read_pid(cbdir)
+    if pid is None:
+        print(f"not running (node directory {os.path.abspath(cbdir)})")
+        running = False
+    else:
+        uptime = time.time() - os.stat(pidfile_path(cbdir)).st_mtime
+        print(f"running (pid {pid}, uptime {_describe_uptime(uptime)})")
+        running = True
+    if assert_state is not None:
+        return 0 if running == (assert_state == "running") else 1
+    return 0 if running else 1
+
+
+def stop_node(cbdir: str, timeout: float) -> int:
+    pid = read_pid(cbdir)
+    if pid is None:
+        print(f"not running (node directory {os.path.abspath(cbdir)})")
+        return 1
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print(f"stopped (pid {pid})")
+            return 0
+        time.sleep(0.05)
+    print(f"node (pid {pid}) did not exit within {timeout:g} s; it may still be closing connections")
+    return 1
+
+
+def reload_node(cbdir: str) -> int:
+    pid = read_pid(cbdir)
+    if pid is None:
+        print(f"not running (node directory {os.path.abspath(cbdir)})")
+        return 1
+    os.kill(pid, signal.SIGHUP)
+    print(f"reload requested (pid {pid}); see the node's log for the result")
+    return 0

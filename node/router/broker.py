@@ -1,0 +1,241 @@
+"""The broker: subscriptions and publications of one realm, as plain decisions.
+
+Each method takes a parsed autobahn message and the :class:`~node.router.peer.Peer`
+that sent it (already authorized by the realm) and returns an
+:class:`~node.router.outcome.Outcome`: SUBSCRIBED/EVENT/ERROR messages addressed
+by session ID, plus the meta events the change causes. Nothing is sent here.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple
+
+from autobahn.wamp.message import Error, Event, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed
+
+from node.config.model import EventHistory
+from node.router.ids import iso_utc, random_id
+from node.router.matching import Observation, ObservationMap, wildcard_matches
+from node.router.outcome import Outcome, reply
+from node.router.peer import Peer
+
+NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
+
+
+@dataclass
+class Publication:
+    """What a PUBLISH carried, kept for retained events and event history."""
+
+    id: int
+    topic: str
+    args: Optional[list]
+    kwargs: Optional[dict]
+    payload: Optional[bytes]
+    enc_algo: Optional[str]
+    enc_key: Optional[str]
+    enc_serializer: Optional[str]
+    publisher: Optional[Peer]  # None: the router itself
+    disclose: bool
+    timestamp: float
+    exclude: Tuple[int, ...] = ()
+    exclude_authid: Tuple[str, ...] = ()
+    exclude_authrole: Tuple[str, ...] = ()
+    eligible: Optional[Tuple[int, ...]] = None
+    eligible_authid: Optional[Tuple[str, ...]] = None
+    eligible_authrole: Optional[Tuple[str, ...]] = None
+
+    def admits(self, peer: Peer) -> bool:
+        """True if the black/white listing of the PUBLISH lets ``peer`` receive it."""
+        if peer.session_id in self.exclude or peer.authid in self.exclude_authid:
+            return False
+        if peer.authrole in self.exclude_authrole:
+            return False
+        if self.eligible is not None and peer.session_id not in self.eligible:
+            return False
+        if self.eligible_authid is not None and peer.authid not in self.eligible_authid:
+            return False
+        if self.eligible_authrole is not None and peer.authrole not in self.eligible_authrole:
+            return False
+        return True
+
+
+@dataclass
+class HistoryStore:
+    """The last ``limit`` events of topics matching one ``event_history`` entry."""
+
+    config: EventHistory
+    events: Deque[dict] = field(default_factory=deque)
+
+    def matches(self, topic: str) -> bool:
+        return uri_matches(self.config.uri, self.config.match, topic)
+
+
+def uri_matches(pattern: str, match: str, uri: str) -> bool:
+    """True if a subscription (pattern, match) receives events published to ``uri``."""
+    if match == "prefix":
+        return uri.startswith(pattern)
+    if match == "wildcard":
+        return wildcard_matches(tuple(pattern.split(".")), uri.split("."))
+    return pattern == uri
+
+
+def _tuple(value: object) -> Optional[tuple]:
+    return tuple(value) if value is not None else None  # type: ignore[arg-type]
+
+
+class Broker:
+    """Subscriptions, retained events and event history of one realm.
+
+    ``peers`` is the realm's live table session ID -> :class:`Peer`; the broker
+    reads it to apply ``exclude_authid`` and friends and never changes it.
+    """
+
+    def __init__(
+        self,
+        peers: Mapping[int, Peer],
+        event_history: Tuple[EventHistory, ...] = (),
+        now: Callable[[], float] = time.time,
+        new_id: Callable[[], int] = random_id,
+    ) -> None:
+        self._peers = peers
+        self._now = now
+        self._new_id = new_id
+        self.subscriptions = ObservationMap(new_id, now)
+        self._by_session: Dict[int, Set[int]] = {}
+        self._retained: Dict[str, Publication] = {}
+        self._history = [HistoryStore(h, deque(maxlen=max(0, h.limit))) for h in event_history]
+
+    # --- subscribe / unsubscribe ------------------------------------------
+
+    def subscribe(self, peer: Peer, msg: Subscribe) -> Outcome:
+        sub, created, _ = self.subscriptions.add_observer(peer.session_id, msg.topic, msg.match or "exact")
+        self._by_session.setdefault(peer.session_id, set()).add(sub.id)
+        out = reply(peer.session_id, Subscribed(msg.request, sub.id))
+        if not sub.uri.startswith("wamp."):
+            if created:
+                out.meta("wamp.subscription.on_create", peer.session_id, self.describe(sub))
+            out.meta("wamp.subscription.on_subscribe", peer.session_id, sub.id)
+        if msg.get_retained:
+            for publication in self._retained.values():
+                if uri_matches(sub.uri, sub.match, publication.topic) and publication.admits(peer):
+                    out.send(peer.session_id, self._event(sub, publication, retained=True))
+        return out
+
+    def unsubscribe(self, peer: Peer, msg: Unsubscribe) -> Outcome:
+        sub = self.subscriptions.by_id(msg.subscription)
+        if sub is None or peer.session_id not in sub.observers:
+            return reply(
+                peer.session_id,
+                Error(Unsubscribe.MESSAGE_TYPE, msg.request, NO_SUCH_SUBSCRIPTION,
+                      args=[f"no subscription {msg.subscription} for session {peer.session_id}"]),
+            )
+        out = reply(peer.session_id, Unsubscribed(msg.request))
+        return out.extend(self._drop(peer.session_id, sub))
+
+    def _drop(self, session_id: int, sub: Observation) -> Outcome:
+        out = Outcome()
+        _, deleted = self.subscriptions.drop_observer(session_id, sub)
+        self._by_session.get(session_id, set()).discard(sub.id)
+        if not sub.uri.startswith("wamp."):
+            out.meta("wamp.subscription.on_unsubscribe", session_id, sub.id)
+            if deleted:
+                out.meta("wamp.subscription.on_delete", session_id, sub.id)
+        return out
+
+    def detach(self, session_id: int) -> Outcome:
+        """Forget every subscription of a session that has gone."""
+        out = Outcome()
+        for sub_id in sorted(self._by_session.pop(session_id, set())):
+            sub = self.subscriptions.by_id(sub_id)
+            if sub is not None:
+                out.extend(self._drop(session_id, sub))
+        return out
+
+    # --- publish ----------------------------------------------------------
+
+    def publish(self, peer: Optional[Peer], msg: Publish, disclose: bool = False) -> Outcome:
+        """Route a PUBLISH from ``peer`` (None: the router) to every matching subscriber."""
+        publication = Publication(
+            id=self._new_id(),
+            topic=msg.topic,
+            args=msg.args,
+            kwargs=msg.kwargs,
+            payload=msg.payload,
+            enc_algo=msg.enc_algo,
+            enc_key=msg.enc_key,
+            enc_serializer=msg.enc_serializer,
+            publisher=peer,
+            disclose=disclose and peer is not None,
+            timestamp=self._now(),
+            exclude=tuple(msg.exclude or ()),
+            exclude_authid=tuple(msg.exclude_authid or ()),
+            exclude_authrole=tuple(msg.exclude_authrole or ()),
+            eligible=_tuple(msg.eligible),
+            eligible_authid=_tuple(msg.eligible_authid),
+            eligible_authrole=_tuple(msg.eligible_authrole),
+        )
+        exclude_me = msg.exclude_me is None or msg.exclude_me
+        out = Outcome()
+        for sub in self.subscriptions.matching(msg.topic):
+            for session_id in list(sub.observers):
+                if exclude_me and peer is not None and session_id == peer.session_id:
+                    continue
+                receiver = self._peers.get(session_id)
+                if receiver is None or not publication.admits(receiver):
+                    continue
+                out.send(session_id, self._event(sub, publication))
+        if msg.retain:
+            self._retained[msg.topic] = publication
+        self._record_history(publication)
+        if msg.acknowledge and peer is not None:
+            out.send(peer.session_id, Published(msg.request, publication.id))
+        return out
+
+    def _event(self, sub: Observation, publication: Publication, retained: bool = False) -> Event:
+        publisher = publication.publisher if publication.disclose else None
+        return Event(
+            sub.id,
+            publication.id,
+            args=publication.args,
+            kwargs=publication.kwargs,
+            payload=publication.payload,
+            enc_algo=publication.enc_algo,
+            enc_key=publication.enc_key,
+            enc_serializer=publication.enc_serializer,
+            publisher=publisher.session_id if publisher else None,
+            publisher_authid=publisher.authid if publisher else None,
+            publisher_authrole=publisher.authrole if publisher else None,
+            topic=publication.topic if sub.match != "exact" else None,
+            retained=True if retained else None,
+        )
+
+    def _record_history(self, publication: Publication) -> None:
+        for store in self._history:
+            if store.matches(publication.topic):
+                store.events.append({
+                    "timestamp": publication.timestamp,
+                    "publication": publication.id,
+                    "topic": publication.topic,
+                    "args": publication.args,
+                    "kwargs": publication.kwargs,
+                })
+
+    # --- queries for the meta API -----------------------------------------
+
+    def describe(self, sub: Observation) -> dict:
+        """The subscription details of ``wamp.subscription.get`` and ``on_create``."""
+        return {"id": sub.id, "created": iso_utc(sub.created), "uri": sub.uri, "match": sub.match}
+
+    def history(self, sub: Observation, limit: Optional[int] = None) -> Optional[List[dict]]:
+        """Stored events for a subscription whose (uri, match) has ``event_history``,
+        oldest first, at most the last ``limit``; None if no history is kept for it."""
+        for store in self._history:
+            if store.config.uri == sub.uri and store.config.match == sub.match:
+                events = [dict(e, subscription=sub.id) for e in store.events]
+                return events[-limit:] if limit else events
+        return None
+
+    def retained_topics(self) -> List[str]:
+        return sorted(self._retained)
+

@@ -1,0 +1,305 @@
+"""One realm: joined sessions, its broker and dealer, and delivery of their decisions.
+
+The realm is where routing meets delivery. For each message of an established
+session it checks the URI, authorizes the action (static rules, or a dynamic
+authorizer whose answer arrives later), asks the broker or dealer for an
+:class:`~node.router.outcome.Outcome`, and delivers that outcome: messages to
+session objects (anything with ``send(msg)`` and ``kill(reason, message)``),
+router events through the broker, call timers through the injected clock.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Dict, Hashable, List, Optional, Protocol
+
+from autobahn.wamp.message import (
+    Call, Cancel, Error, Invocation, Message, Publish, Register, Result, Subscribe, Unregister, Unsubscribe, Yield,
+)
+from twisted.logger import Logger
+
+from node.config.model import Realm
+from node.router.authorization import (
+    DENY, NOT_AUTHORIZED, Decision, RealmAuthorizer, decision_from_authorizer, not_authorized_text,
+)
+from node.router.broker import Broker
+from node.router.dealer import Dealer
+from node.router.meta import MetaApi, MetaError
+from node.router.outcome import Outcome
+from node.router.peer import Peer
+from node.router.uris import is_valid_uri
+
+log = Logger()
+
+INVALID_URI = "wamp.error.invalid_uri"
+CLOSE_KILLED = "wamp.close.killed"
+
+
+class SessionTarget(Protocol):
+    """What the realm needs from a session to deliver to it."""
+
+    def send(self, message: Message) -> None: ...
+
+    def kill(self, reason: Optional[str], message: Optional[str]) -> None: ...
+
+
+class RealmRouter:
+    """Routing state of one realm and the delivery of its decisions.
+
+    ``clock`` provides ``callLater(seconds, f, *args)`` (Twisted's IReactorTime);
+    it is needed only for call timeouts and may be a ``task.Clock`` in tests.
+    """
+
+    def __init__(self, config: Realm, clock: Any = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.strict_uris = config.uri_check == "strict"
+        self._peers: Dict[int, Peer] = {}
+        self._sessions: Dict[int, SessionTarget] = {}
+        self._internal: set = set()
+        self.broker = Broker(self._peers, config.event_history)
+        self.dealer = Dealer(self._peers)
+        self.authorizer = RealmAuthorizer(config.roles)
+        self.meta = MetaApi(self)
+        self.clock = clock
+        self._timers: Dict[Hashable, Any] = {}
+        self._testaments: Dict[int, Dict[str, List[tuple]]] = {}
+        self._testament_ids = itertools.count(1)
+        self._auth_cache: Dict[tuple, Decision] = {}
+        self._caller: Any = None  # node.router.internal.InternalCaller, made on first use
+
+    # --- membership -------------------------------------------------------
+
+    def attach(self, peer: Peer, session: SessionTarget, internal: bool = False) -> None:
+        """A session has joined (WELCOME sent): route to it from now on."""
+        self._peers[peer.session_id] = peer
+        self._sessions[peer.session_id] = session
+        if internal:
+            self._internal.add(peer.session_id)
+        else:
+            self.deliver(Outcome().meta("wamp.session.on_join", peer.details()))
+
+    def detach(self, session_id: int) -> None:
+        """A session has gone: drop all its state, answer whoever waited on it,
+        publish its testaments and ``wamp.session.on_leave``."""
+        peer = self._peers.get(session_id)
+        if peer is None:
+            return
+        testaments = self._testaments.pop(session_id, {})
+        out = self.dealer.detach(session_id)
+        out.extend(self.broker.detach(session_id))
+        del self._peers[session_id]
+        del self._sessions[session_id]
+        self._auth_cache = {k: v for k, v in self._auth_cache.items() if k[0] != session_id}
+        internal = session_id in self._internal
+        self._internal.discard(session_id)
+        for scope in ("detached", "destroyed"):
+            for topic, args, kwargs, options in testaments.get(scope, []):
+                out.extend(self.broker.publish(None, _router_publish(topic, args, kwargs, options)))
+        if not internal:
+            out.meta("wamp.session.on_leave", session_id, peer.authid, peer.authrole)
+        self.deliver(out)
+
+    def joined_peers(self) -> List[Peer]:
+        return [p for sid, p in self._peers.items() if sid not in self._internal]
+
+    def peer(self, session_id: int) -> Optional[Peer]:
+        return None if session_id in self._internal else self._peers.get(session_id)
+
+    def session_count(self) -> int:
+        return len(self._peers) - len(self._internal)
+
+    def kill(self, session_id: int, reason: Optional[str], message: Optional[str]) -> None:
+        session = self._sessions.get(session_id)
+        if session is not None:
+            session.kill(reason if isinstance(reason, str) else CLOSE_KILLED,
+                         message if isinstance(message, str) else None)
+
+    # --- testaments -------------------------------------------------------
+
+    def add_testament(self, session_id: int, scope: str, topic: str, args: list, kwargs: dict,
+                      options: dict) -> int:
+        self._testaments.setdefault(session_id, {}).setdefault(scope, []).append((topic, args, kwargs, options))
+        return next(self._testament_ids)
+
+    def flush_testaments(self, session_id: int, scope: str) -> int:
+        return len(self._testaments.get(session_id, {}).pop(scope, []))
+
+    def may_publish(self, peer: Peer, topic: str) -> bool:
+        """Static check used by ``add_testament`` (a dynamic role is trusted here)."""
+        if self.authorizer.dynamic_authorizer(peer.authrole):
+            return True
+        return self.authorizer.authorize(peer.authrole, topic, "publish").allow
+
+    # --- message dispatch -------------------------------------------------
+
+    def process(self, session_id: int, msg: Message) -> Optional[str]:
+        """Route one message of an established session.
+
+        Returns None, or a description of a protocol violation (the session then
+        aborts); never raises for peer input.
+        """
+        peer = self._peers.get(session_id)
+        if peer is None:
+            return "session is not joined"
+        if isinstance(msg, Publish):
+            self._publish(peer, msg)
+        elif isinstance(msg, Subscribe):
+            self._guarded(peer, msg, msg.topic, msg.match or "exact", "subscribe",
+                          lambda d: self.broker.subscribe(peer, msg))
+        elif isinstance(msg, Unsubscribe):
+            self.deliver(self.broker.unsubscribe(peer, msg))
+        elif isinstance(msg, Call):
+            self._call(peer, msg)
+        elif isinstance(msg, Register):
+            self._register(peer, msg)
+        elif isinstance(msg, Unregister):
+            self.deliver(self.dealer.unregister(peer, msg))
+        elif isinstance(msg, Yield):
+            self.deliver(self.dealer.yield_(peer, msg))
+        elif isinstance(msg, Error):
+            if msg.request_type != Invocation.MESSAGE_TYPE:
+                return f"ERROR for message type {msg.request_type}: a client may only send ERROR for INVOCATION"
+            self.deliver(self.dealer.error(peer, msg))
+        elif isinstance(msg, Cancel):
+            self.deliver(self.dealer.cancel(peer, msg))
+        else:
+            return f"unexpected {type(msg).__name__.upper()} message for a router in an established session"
+        return None
+
+    def _publish(self, peer: Peer, msg: Publish) -> None:
+        if msg.topic.startswith("wamp."):
+            if msg.acknowledge:
+                self._send_error(peer, msg, INVALID_URI, f"topic '{msg.topic}' is reserved for the router")
+            return
+        self._guarded(peer, msg, msg.topic, "exact", "publish",
+                      lambda d: self.broker.publish(peer, msg, disclose=d.disclose),
+                      errors=bool(msg.acknowledge))
+
+    def _call(self, peer: Peer, msg: Call) -> None:
+        if self.dealer.ongoing(peer.session_id, msg.request):
+            # a further chunk of a progressive call invocation: authorized at its start
+            self.deliver(self.dealer.call(peer, msg))
+            return
+        if self.config.enable_meta_api and self.meta.handles(msg.procedure):
+            self._guarded(peer, msg, msg.procedure, "exact", "call", lambda d: self._meta_call(peer, msg))
+            return
+        self._guarded(peer, msg, msg.procedure, "exact", "call",
+                      lambda d: self.dealer.call(peer, msg, disclose=d.disclose))
+
+    def _register(self, peer: Peer, msg: Register) -> None:
+        if msg.procedure.startswith("wamp.") and peer.session_id not in self._internal:
+            self._send_error(peer, msg, INVALID_URI, f"procedure '{msg.procedure}' is reserved for the router")
+            return
+        self._guarded(peer, msg, msg.procedure, msg.match or "exact", "register",
+                      lambda d: self.dealer.register(peer, msg))
+
+    def _meta_call(self, peer: Peer, msg: Call) -> Outcome:
+        try:
+            args, kwargs = self.meta.call(peer, msg.procedure, msg.args, msg.kwargs)
+        except MetaError as e:
+            return Outcome().send(peer.session_id, Error(Call.MESSAGE_TYPE, msg.request, e.uri, args=[e.text]))
+        return Outcome().send(peer.session_id, Result(msg.request, args=args, kwargs=kwargs))
+
+    # --- URI checks and authorization ---------------------------------------
+
+    def _guarded(self, peer: Peer, msg: Message, uri: str, match: str, action: str,
+                 route: Callable[[Decision], Outcome], errors: bool = True) -> None:
+        """Check ``uri``, authorize ``action``, then deliver ``route(decision)``."""
+        if not is_valid_uri(uri, strict=self.strict_uris, match=match):
+            if errors:
+                rules = "strict" if self.strict_uris else "loose"
+                self._send_error(peer, msg, INVALID_URI, f"invalid URI '{uri}' ({rules} rules, match {match})")
+            return
+        decision = self.authorize(peer, uri, action)
+
+        def decided(decision: Decision) -> None:
+            if peer.session_id not in self._peers:
+                return  # the session left while a dynamic authorizer was deciding
+            if decision.allow:
+                self.deliver(route(decision))
+            elif errors:
+                self._send_error(peer, msg, NOT_AUTHORIZED, not_authorized_text(
+                    peer.session_id, peer.authid, peer.authrole, action, uri, self.name))
+
+        if isinstance(decision, Decision):
+            decided(decision)
+        else:
+            decision.addCallback(decided)
+            decision.addErrback(lambda f: log.failure("delivering a dynamic authorization failed", f))
+
+    def authorize(self, peer: Peer, uri: str, action: str) -> Any:
+        """A :class:`Decision`, or a Deferred firing with one for dynamic roles."""
+        procedure = self.authorizer.dynamic_authorizer(peer.authrole)
+        if procedure is None or peer.session_id in self._internal:
+            if peer.session_id in self._internal:
+                return Decision(True)
+            return self.authorizer.authorize(peer.authrole, uri, action)
+        key = (peer.session_id, uri, action)
+        if key in self._auth_cache:
+            return self._auth_cache[key]
+        d = self.internal_caller().call(procedure, [peer.details(), uri, action, {}])
+
+        def answered(result: Any) -> Decision:
+            decision = decision_from_authorizer(result.args[0] if result.args else None)
+            if decision.cache:
+                self._auth_cache[key] = decision
+            return decision
+
+        def failed(failure: Any) -> Decision:
+            log.warn("dynamic authorizer {procedure} failed for {action} {uri}: {error}",
+                     procedure=procedure, action=action, uri=uri, error=failure.getErrorMessage())
+            return DENY
+
+        d.addCallbacks(answered, failed)
+        return d
+
+    def internal_caller(self) -> Any:
+        """The router's own session on this realm, used to call dynamic authorizers
+        and authenticators (created on first use)."""
+        if self._caller is None:
+            from node.router.internal import InternalCaller
+
+            self._caller = InternalCaller(self)
+        return self._caller
+
+    def _send_error(self, peer: Peer, msg: Message, uri: str, text: str) -> None:
+        self.deliver(Outcome().send(peer.session_id, Error(msg.MESSAGE_TYPE, msg.request, uri, args=[text])))
+
+    # --- delivery -----------------------------------------------------------
+
+    def deliver(self, outcome: Outcome) -> None:
+        """Send the outcome's messages, publish its router events, set its timers."""
+        for key in outcome.stop_timers:
+            timer = self._timers.pop(key, None)
+            if timer is not None and timer.active():
+                timer.cancel()
+        for delay, key in outcome.start_timers:
+            if self.clock is not None:
+                self._timers[key] = self.clock.callLater(delay, self._expired, key)
+        for session_id, message in outcome.sends:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                session.send(message)
+        if self.config.enable_meta_api:
+            for event in outcome.meta_events:
+                self.deliver(self.broker.publish(None, Publish(0, event.topic, args=event.args,
+                                                               kwargs=event.kwargs)))
+
+    def _expired(self, key: Hashable) -> None:
+        self._timers.pop(key, None)
+        self.deliver(self.dealer.timeout(key))
+
+    def close(self) -> None:
+        """Stop all timers (the node is shutting down)."""
+        for timer in self._timers.values():
+            if timer.active():
+                timer.cancel()
+        self._timers.clear()
+
+
+def _router_publish(topic: str, args: list, kwargs: dict, options: dict) -> Publish:
+    """A PUBLISH made by the router (testaments), with the listing options Crossbar allows."""
+    listing = {k: options[k] for k in ("exclude", "exclude_authid", "exclude_authrole", "eligible",
+                                       "eligible_authid", "eligible_authrole", "retain")
+               if k in options and isinstance(options[k], (list, bool))}
+    return Publish(0, topic, args=args or None, kwargs=kwargs or None, **listing)

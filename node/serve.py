@@ -1,0 +1,102 @@
+"""``wampnode start``: the process around a :class:`~node.runtime.Node`.
+
+Order matters: configuration errors are reported before anything listens or any
+pidfile is written; the pidfile is claimed before ports are opened so two nodes in
+one directory never fight over ports; SIGTERM/SIGINT stop cleanly and exit 0.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any, Dict, Optional
+
+from twisted.logger import Logger
+
+from node.errors import NodeError
+
+log = Logger()
+
+
+def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str, debug: bool,
+          reactor: Any = None) -> int:
+    """Run the node until a signal stops it. Returns the process exit code."""
+    from node.config import load_config
+    from node.log import start_logging
+    from node.pidfile import remove_pidfile, write_pidfile
+
+    cbdir = os.path.abspath(cbdir)
+    config = load_config(cbdir, config_file)  # raises ConfigErrors: reported by the CLI
+    start_logging(loglevel, logformat)
+    warning = write_pidfile(cbdir)
+    if warning:
+        log.warn("{warning}", warning=warning)
+    if reactor is None:
+        from twisted.internet import reactor as default_reactor
+
+        reactor = default_reactor
+    outcome: Dict[str, int] = {"code": 0}
+    try:
+        _run(config, reactor, outcome, debug)
+    finally:
+        remove_pidfile(cbdir)
+    return outcome["code"]
+
+
+def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> None:
+    from node.runtime import Node
+    from node.systemd import Notifier
+
+    from node import __version__
+
+    notifier = Notifier.from_environment()
+    log.info("wampnode {version} starting (pid {pid}, node directory {cbdir})",
+             version=__version__, pid=os.getpid(), cbdir=config.cbdir)
+    node = Node(config, reactor)
+
+    def started(_: Any) -> None:
+        summary = f"{len(node.ports)} transport(s) listening, {len(config.realms)} realm(s)"
+        notifier.ready(summary)
+        notifier.start_watchdog(reactor)
+
+    def failed(failure: Any) -> None:
+        error = failure.value
+        if isinstance(error, NodeError):
+            log.critical("{error}", error=error.line())
+            outcome["code"] = error.exit_code
+        else:
+            log.failure("Node failed to start", failure)
+            outcome["code"] = 1
+        if debug:
+            log.debug("{tb}", tb=failure.getTraceback())
+        reactor.stop()
+
+    def stopping() -> Any:
+        notifier.stopping()
+        return node.stop()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("Received {name}, shutting down", name=signal.Signals(signum).name)
+        reactor.callFromThread(reactor.stop)
+
+    def on_hangup(signum: int, frame: Any) -> None:
+        reactor.callFromThread(reload)
+
+    def reload() -> None:
+        notifier.reloading()
+        log.info("Received SIGHUP: reloading TLS certificates and keys")
+        problems = node.reload_tls()
+        for problem in problems:
+            log.error("Reload refused, keeping the old certificate: {problem}", problem=problem)
+        if not problems:
+            log.info("TLS certificates and keys reloaded")
+        notifier.ready("reloaded")
+
+    def install_signals() -> None:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGHUP, on_hangup)
+        reactor.addSystemEventTrigger("before", "shutdown", stopping)
+        node.start().addCallbacks(started, failed)
+
+    reactor.callWhenRunning(install_signals)
+    reactor.run(installSignalHandlers=False)

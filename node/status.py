@@ -1,0 +1,36 @@
+"""What the running node knows about itself, for the nodeinfo page and logs."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+
+class NodeStatus:
+    """Live facts about a node; ``session_count`` is read from the router on demand."""
+
+    def __init__(self, session_count: Optional[Callable[[], int]] = None) -> None:
+        self.started_at = time.time()
+        self.transports: List[str] = []
+        self.session_count = session_count or (lambda: 0)
+
+    def uptime(self) -> float:
+        return time.time() - self.started_at
+
+    def as_dict(self) -> Dict[str, Any]:
+        from node import __version__
+
+        import autobahn
+        import twisted
+
+        return {
+            "node": f"wampnode {__version__}",
+            "pid": os.getpid(),
+            "uptime_seconds": round(self.uptime(), 1),
+            "sessions": self.session_count(),
+            "transports": list(self.transports),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "twisted": twisted.__version__,
+            "autobahn": autobahn.__version__,
+        }

@@ -1,0 +1,596 @@
+"""Server-side TLS: one ``TlsOptions`` block becomes a reloadable OpenSSL context.
+
+:func:`server_tls` returns a :class:`ServerTls`, which provides Twisted's
+``IOpenSSLServerConnectionCreator``; wrap any listening factory with
+``TLSMemoryBIOFactory(server_tls(options), False, factory)``. ``reload()`` builds a
+fresh context from the files (certificate renewal, SIGHUP) and swaps it in only
+if the whole build succeeds; handshakes under way keep the context they started
+with.
+
+Why pyOpenSSL's ``Context`` and not ``twisted.internet.ssl.CertificateOptions``:
+CertificateOptions cannot set a key-exchange group list or TLS 1.3 suites, it
+rewrites a cipher string through its own expansion (so a user's string would not
+be "honoured as given"), and it caches one context for its lifetime. The calls
+below are the ones ``CertificateOptions._makeContext`` makes (Twisted 26.10),
+plus those three.
+
+Defaults and the reasons for them (dated, as they age):
+
+- Versions: TLS 1.2 minimum. RFC 8996 (March 2021) deprecates TLS 1.0 and 1.1;
+  Mozilla's "intermediate" profile (Server Side TLS 5.7, 2023; 6.0, 2025) offers
+  TLS 1.2 and 1.3. Nothing below 1.2 can be configured.
+- TLS 1.2 ciphers: the intermediate profile's list, ECDHE key exchange with AEAD
+  ciphers only (RFC 7525 section 4.2: forward secrecy and authenticated
+  encryption), DHE-RSA only when ``dhparam`` names a group. TLS 1.3 suites stay
+  at OpenSSL's defaults (all AEAD, RFC 8446 section 9.1) unless ``ciphersuites``.
+- Groups: always set explicitly, default ``prime256v1`` (P-256). OpenSSL's own
+  default list prefers X25519 and also offers X448 and P-521, which the
+  intermediate profile does not list (scanners flag them). In a colon list the
+  order is the server's preference for TLS 1.2; in TLS 1.3 the client's key
+  share wins among the listed groups (measured with OpenSSL 4.0: ``P-256:X25519``
+  gives X25519 on TLS 1.3 to a client that sends an X25519 share, P-256 on
+  TLS 1.2), and a client without a share of a listed group gets a
+  HelloRetryRequest for the first one.
+- Server cipher preference on (issue 3). Mozilla's intermediate profile lets
+  the client choose since 5.0 (2019), which is equally safe when every offered
+  suite is AEAD with forward secrecy, as our defaults are; with a user's
+  cipher string the server's order protects clients that list weak suites first.
+- No TLS compression (CRIME, RFC 7457 section 2.6) and no renegotiation
+  (RFC 7457 section 2.10, a client-initiated CPU DoS; TLS 1.3 removed it).
+"""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+from cryptography import x509
+from OpenSSL import SSL, crypto
+from OpenSSL._util import lib as _openssl_lib
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from node.config.model import TlsOptions
+from node.errors import TlsError
+from node.pem import (
+    file_mode,
+    load_certificates,
+    load_dh_parameters,
+    load_private_key,
+    same_public_key,
+)
+
+log = Logger()
+
+T = TypeVar("T")
+
+TLS_VERSIONS: Dict[str, int] = {
+    "TLSv1.2": SSL.TLS1_2_VERSION,
+    "TLSv1.3": SSL.TLS1_3_VERSION,
+}
+
+# Mozilla Server Side TLS "intermediate" (5.7, 2023), TLS 1.2 part, in its order.
+ECDHE_AEAD_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+DHE_AEAD_CIPHERS = (
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+)
+
+# Key exchange in TLS 1.2 with finite-field DH below this size is breakable by a
+# well-funded attacker (Logjam, 2015); the intermediate profile uses ffdhe2048.
+MIN_DH_BITS = 2048
+EXPIRY_WARNING = datetime.timedelta(days=30)
+
+_OPTIONS = (
+    SSL.OP_NO_COMPRESSION
+    | SSL.OP_NO_RENEGOTIATION
+    | SSL.OP_CIPHER_SERVER_PREFERENCE
+    | SSL.OP_SINGLE_DH_USE
+    | SSL.OP_SINGLE_ECDH_USE
+)
+
+
+def default_ciphers(with_dhe: bool) -> str:
+    """The TLS 1.2 cipher string used when the config has no ``ciphers``."""
+    return f"{ECDHE_AEAD_CIPHERS}:{DHE_AEAD_CIPHERS}" if with_dhe else ECDHE_AEAD_CIPHERS
+
+
+# --- the two uses of pyOpenSSL's private bindings -----------------------------
+
+
+def clear_openssl_errors() -> None:
+    """Empty OpenSSL's per-thread error queue.
+
+    A failed load can leave entries there, and pyOpenSSL reads that queue when a
+    later ``SSL_read``/``SSL_write`` on an unrelated connection fails in a
+    syscall, turning a clean close into a bogus error. pyOpenSSL 26 has no
+    public call for this.
+    """
+    _openssl_lib.ERR_clear_error()
+
+
+def set_groups(context: SSL.Context, groups: str) -> bool:
+    """Set the key-exchange groups (curves) of ``context``, most preferred first.
+
+    ``groups`` is an OpenSSL group list such as ``"prime256v1:X25519"``. Returns
+    False (and leaves the error queue clean) when OpenSSL rejects a name.
+    pyOpenSSL 26 offers only ``set_tmp_ecdh`` (one curve), so this uses the
+    ``SSL_CTX_set1_curves_list`` binding (``SSL_CTX_set1_groups_list`` is not
+    bound); both names are the same OpenSSL function.
+    """
+    try:
+        raw = groups.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    if not groups or "::" in groups or groups.startswith(":") or groups.endswith(":"):
+        return False
+    ok = _openssl_lib.SSL_CTX_set1_curves_list(context._context, raw) == 1
+    clear_openssl_errors()
+    return ok
+
+
+# --- loading ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A private key and the chain served with it: leaf first, then intermediates."""
+
+    key: object
+    chain: Tuple[x509.Certificate, ...]
+
+
+def _attempt(errors: List[TlsError], load: Callable[..., T], *args: object) -> Optional[T]:
+    """Run ``load``; on TlsError record it and return None, so all faults are found."""
+    try:
+        return load(*args)
+    except TlsError as e:
+        errors.append(e)
+        return None
+
+
+def _at(options: TlsOptions, key: str) -> str:
+    """The JSON path of option ``key`` of this TLS block."""
+    return f"{options.path}.{key}" if options.path else key
+
+
+def load_identity(
+    where: str, key_path: str, cert_path: str, chain_paths: Sequence[str]
+) -> Identity:
+    """Load a key with its certificate file (leaf first) and extra chain files.
+
+    Raises:
+        TlsError: the first problem found; see :func:`identity_errors` for all.
+    """
+    identity, errors = _identity(where, key_path, cert_path, chain_paths)
+    if errors:
+        raise errors[0]
+    return identity  # type: ignore[return-value]
+
+
+def _identity(
+    where: str, key_path: str, cert_path: str, chain_paths: Sequence[str]
+) -> Tuple[Optional[Identity], List[TlsError]]:
+    errors: List[TlsError] = []
+    key = _attempt(errors, load_private_key, f"{where}.key", key_path)
+    certs = _attempt(errors, load_certificates, f"{where}.certificate", cert_path)
+    extra: List[x509.Certificate] = []
+    for i, path in enumerate(chain_paths):
+        more = _attempt(
+            errors, load_certificates, f"{where}.chain_certificates[{i}]", path
+        )
+        extra.extend(more or ())
+    if errors or key is None or not certs:
+        return None, errors
+    if not same_public_key(key, certs[0]):
+        errors.append(_mismatch(f"{where}.key", key, key_path, cert_path, certs))
+        return None, errors
+    return Identity(key, tuple(certs) + tuple(extra)), errors
+
+
+def _mismatch(
+    where: str, key: object, key_path: str, cert_path: str, certs: List[x509.Certificate]
+) -> TlsError:
+    if any(same_public_key(key, c) for c in certs[1:]):
+        return TlsError(
+            where,
+            f"key {key_path} belongs to a later certificate in {cert_path}, "
+            "not the first",
+            "Order the file leaf (server) certificate first, then intermediates",
+        )
+    return TlsError(
+        where,
+        f"key {key_path} does not match certificate {cert_path}",
+        "Use the key the certificate was issued for",
+    )
+
+
+def _load_ca_certificates(options: TlsOptions, errors: List[TlsError]) -> List[x509.Certificate]:
+    cas: List[x509.Certificate] = []
+    for i, path in enumerate(options.ca_certificates):
+        where = _at(options, f"ca_certificates[{i}]")
+        cas.extend(_attempt(errors, load_certificates, where, path) or ())
+    if options.verify_client != "none" and not options.ca_certificates:
+        errors.append(
+            TlsError(
+                _at(options, "verify_client"),
+                f'"{options.verify_client}" needs the CAs that issue client certificates',
+                "List their PEM files in ca_certificates",
+            )
+        )
+    return cas
+
+
+# --- context settings -----------------------------------------------------------
+
+
+def _versions(options: TlsOptions, ctx: SSL.Context) -> None:
+    low = _version(options, "min_version", options.min_version)
+    ctx.set_min_proto_version(low)
+    if options.max_version is not None:
+        high = _version(options, "max_version", options.max_version)
+        if high < low:
+            raise TlsError(
+                _at(options, "max_version"),
+                f"{options.max_version} is below min_version {options.min_version}",
+                "Raise max_version or remove it",
+            )
+        ctx.set_max_proto_version(high)
+
+
+def _version(options: TlsOptions, key: str, name: str) -> int:
+    if name in TLS_VERSIONS:
+        return TLS_VERSIONS[name]
+    raise TlsError(
+        _at(options, key),
+        f'"{name}" is not offered: TLS below 1.2 is deprecated (RFC 8996)',
+        "Use TLSv1.2 or TLSv1.3",
+    )
+
+
+def _ciphers(options: TlsOptions, ctx: SSL.Context) -> None:
+    text = options.ciphers or default_ciphers(options.dhparam is not None)
+    try:
+        ctx.set_cipher_list(text.encode("ascii"))
+    except (SSL.Error, UnicodeEncodeError):
+        clear_openssl_errors()
+        raise TlsError(
+            _at(options, "ciphers"),
+            f'"{text}" selects no cipher this OpenSSL supports',
+            "Check the names with: openssl ciphers -v 'STRING'",
+        ) from None
+    if options.ciphersuites is None:
+        return
+    try:
+        ctx.set_tls13_ciphersuites(options.ciphersuites.encode("ascii"))
+    except (SSL.Error, UnicodeEncodeError):
+        clear_openssl_errors()
+        raise TlsError(
+            _at(options, "ciphersuites"),
+            f'"{options.ciphersuites}" selects no TLS 1.3 cipher suite',
+            "Use names such as TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256",
+        ) from None
+
+
+def _groups(options: TlsOptions, ctx: SSL.Context) -> None:
+    if set_groups(ctx, options.curve):
+        return
+    probe = SSL.Context(SSL.TLS_SERVER_METHOD)
+    bad = [n for n in options.curve.split(":") if not set_groups(probe, n)]
+    named = ", ".join(f'"{n}"' for n in bad) or f'"{options.curve}"'
+    raise TlsError(
+        _at(options, "curve"),
+        f"unknown or unsupported group {named}",
+        "Use names from: openssl list -groups (e.g. prime256v1, secp384r1, X25519)",
+    )
+
+
+def _dhparam(options: TlsOptions, ctx: SSL.Context) -> None:
+    if options.dhparam is None:
+        return
+    where = _at(options, "dhparam")
+    load_dh_parameters(where, options.dhparam)  # a clear error before OpenSSL's
+    try:
+        ctx.load_tmp_dh(options.dhparam)
+    except SSL.Error as e:
+        clear_openssl_errors()
+        raise TlsError(where, f"OpenSSL refused {options.dhparam} ({e})") from None
+
+
+def _use_identity(ctx: SSL.Context, identity: Identity) -> None:
+    ctx.use_certificate(crypto.X509.from_cryptography(identity.chain[0]))
+    ctx.use_privatekey(crypto.PKey.from_cryptography_key(identity.key))  # type: ignore[arg-type]
+    for cert in identity.chain[1:]:
+        ctx.add_extra_chain_cert(crypto.X509.from_cryptography(cert))
+    ctx.check_privatekey()
+
+
+def _verify_client(options: TlsOptions, ctx: SSL.Context, cas: List[x509.Certificate]) -> None:
+    store = ctx.get_cert_store()
+    for ca in cas:
+        store.add_cert(crypto.X509.from_cryptography(ca))  # type: ignore[union-attr]
+        ctx.add_client_ca(ca)
+    if options.verify_client == "required":
+        ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT)
+    elif options.verify_client == "optional":
+        ctx.set_verify(SSL.VERIFY_PEER)
+
+
+def _alpn(options: TlsOptions, ctx: SSL.Context) -> None:
+    """Pick the first of our ``alpn`` protocols the client offers (RFC 7301)."""
+    ours = [p.encode("ascii") for p in options.alpn]
+    if not ours:
+        return
+
+    def select(connection: SSL.Connection, offered: List[bytes]) -> object:
+        for proto in ours:
+            if proto in offered:
+                return proto
+        return SSL.NO_OVERLAPPING_PROTOCOLS
+
+    ctx.set_alpn_select_callback(select)
+
+
+def _sessions(options: TlsOptions, ctx: SSL.Context) -> None:
+    # A session id context is required for resumption with client certificates
+    # (SSL_CTX_set_session_id_context(3)). Ticket keys are random per context,
+    # so every reload also rotates them.
+    ctx.set_session_id(b"wampnode")
+    ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
+    if not options.session_tickets:
+        ctx.set_options(SSL.OP_NO_TICKET)
+
+
+def _base_context(options: TlsOptions, errors: List[TlsError]) -> SSL.Context:
+    """A context with every setting except the identity; faults go to ``errors``."""
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_options(_OPTIONS)
+    ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)
+    for step in (_versions, _ciphers, _groups, _dhparam, _alpn, _sessions):
+        _attempt(errors, step, options, ctx)
+    return ctx
+
+
+# --- SNI --------------------------------------------------------------------------
+
+
+def sni_lookup(names: Dict[str, T], server_name: Optional[str]) -> Optional[T]:
+    """The entry for ``server_name``: exact match first, then ``*.parent`` (one label).
+
+    Host names compare case-insensitively (RFC 6066 section 3, RFC 4343).
+    """
+    if not server_name:
+        return None
+    host = server_name.rstrip(".").lower()
+    if host in names:
+        return names[host]
+    head, dot, parent = host.partition(".")
+    if head and dot and parent:
+        return names.get(f"*.{parent}")
+    return None
+
+
+def _install_sni(default: SSL.Context, by_name: Dict[str, SSL.Context]) -> None:
+    def switch(connection: SSL.Connection) -> None:
+        raw = connection.get_servername()
+        name = raw.decode("ascii", "replace") if raw else None
+        chosen = sni_lookup(by_name, name)
+        if chosen is not None:
+            connection.set_context(chosen)
+
+    default.set_tlsext_servername_callback(switch)
+
+
+# --- building -------------------------------------------------------------------
+
+
+def _build(options: TlsOptions) -> Tuple[Optional[SSL.Context], List[TlsError]]:
+    """Build the default context and one per SNI name, collecting every fault."""
+    errors: List[TlsError] = []
+    try:
+        default_id, id_errors = _identity(
+            options.path or "tls", options.key, options.certificate,
+            options.chain_certificates,
+        )
+        errors.extend(id_errors)
+        sni_ids: Dict[str, Identity] = {}
+        for name, entry in options.sni.items():
+            where = _at(options, f'sni["{name}"]')
+            found, more = _identity(
+                where, entry.key, entry.certificate, entry.chain_certificates
+            )
+            errors.extend(more)
+            if found is not None:
+                sni_ids[name.lower()] = found
+        cas = _load_ca_certificates(options, errors)
+
+        def context_for(identity: Identity) -> SSL.Context:
+            ctx = _base_context(options, errors)
+            _use_identity(ctx, identity)
+            _verify_client(options, ctx, cas)
+            return ctx
+
+        if errors or default_id is None:
+            _base_context(options, errors)  # report setting faults too
+            return None, errors
+        default = context_for(default_id)
+        if errors:
+            return None, errors
+        if sni_ids:
+            _install_sni(default, {n: context_for(i) for n, i in sni_ids.items()})
+        return default, errors
+    except SSL.Error as e:  # a fault OpenSSL found after our own checks passed
+        errors.append(TlsError(options.path or "tls", f"OpenSSL refused the settings ({e})"))
+        return None, errors
+    finally:
+        clear_openssl_errors()
+
+
+def build_context(options: TlsOptions) -> SSL.Context:
+    """Build a server context from ``options`` (reading every file now).
+
+    Raises:
+        TlsError: the first fault found (:func:`check_tls` lists all of them).
+    """
+    context, errors = _build(options)
+    if errors or context is None:
+        raise errors[0]
+    return context
+
+
+def check_tls(options: TlsOptions) -> List[TlsError]:
+    """Every fault in ``options`` (files and settings), without listening.
+
+    For ``wampnode check`` and start-up; the same code builds the real context.
+    """
+    return _build(options)[1]
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ServerTls:
+    """Creates server TLS connections from a context that :meth:`reload` can replace."""
+
+    def __init__(self, options: TlsOptions, context: SSL.Context) -> None:
+        self.options = options
+        self._context = context
+
+    @property
+    def context(self) -> SSL.Context:
+        """The context new handshakes start with (an SNI callback may switch it)."""
+        return self._context
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        """Twisted's ``IOpenSSLServerConnectionCreator``: a connection for one peer."""
+        return SSL.Connection(self._context, None)
+
+    def reload(self, options: Optional[TlsOptions] = None) -> Optional[TlsError]:
+        """Re-read key, certificates, DH and SNI files; swap them in if all load.
+
+        ``options`` replaces the settings too (a reloaded config file). On failure
+        the context in service stays, the error is logged and returned;
+        connections already open are never touched.
+        """
+        wanted = options if options is not None else self.options
+        try:
+            context = build_context(wanted)
+        except TlsError as e:
+            log.error(
+                "TLS reload refused, the previous certificate stays in service: "
+                "{error}",
+                error=e.line(),
+            )
+            return e
+        self.options = wanted
+        self._context = context
+        log.info("TLS reloaded: {certificate}", certificate=wanted.certificate)
+        return None
+
+
+def server_tls(options: TlsOptions) -> ServerTls:
+    """Build the server TLS of one endpoint.
+
+    Raises:
+        TlsError: a file or setting cannot be used (the first fault found).
+    """
+    return ServerTls(options, build_context(options))
+
+
+# --- warnings -------------------------------------------------------------------
+
+
+def tls_warnings(
+    options: TlsOptions, now: Optional[datetime.datetime] = None
+) -> List[str]:
+    """One-line warnings about usable but doubtful TLS material, for start-up logs.
+
+    Certificates expired, expiring within 30 days or not yet valid; a leaf that is
+    a CA certificate; a key file readable by group or others; DH parameters under
+    2048 bits. Files that fail to load are :func:`check_tls`'s business and are
+    skipped here.
+    """
+    when = now or datetime.datetime.now(datetime.timezone.utc)
+    found: List[str] = []
+    pairs = [(options.path or "tls", options.key, options.certificate)]
+    pairs += [
+        (_at(options, f'sni["{n}"]'), e.key, e.certificate) for n, e in options.sni.items()
+    ]
+    for where, key_path, cert_path in pairs:
+        found += _certificate_warnings(f"{where}.certificate", cert_path, when)
+        found += _key_warnings(f"{where}.key", key_path)
+    if options.dhparam is not None:
+        found += _dh_warnings(_at(options, "dhparam"), options.dhparam)
+    return found
+
+
+def _certificate_warnings(where: str, path: str, now: datetime.datetime) -> List[str]:
+    try:
+        leaf = load_certificates(where, path)[0]
+    except TlsError:
+        return []
+    found: List[str] = []
+    subject = leaf.subject.rfc4514_string() or "(empty subject)"
+    if leaf.not_valid_after_utc < now:
+        found.append(TlsError(
+            where,
+            f"certificate {path} ({subject}) expired on "
+            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+            "Renew it; clients refuse expired certificates",
+        ).line())
+    elif leaf.not_valid_after_utc < now + EXPIRY_WARNING:
+        found.append(TlsError(
+            where,
+            f"certificate {path} ({subject}) expires on "
+            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+            "Renew it soon, then reload",
+        ).line())
+    if leaf.not_valid_before_utc > now:
+        found.append(TlsError(
+            where,
+            f"certificate {path} ({subject}) is not valid before "
+            f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            "Check this machine's clock, or wait",
+        ).line())
+    if _is_ca(leaf):
+        found.append(TlsError(
+            where,
+            f"the first certificate in {path} ({subject}) is a CA certificate, "
+            "not a server certificate",
+            "Put the server (leaf) certificate first, or issue one from this CA",
+        ).line())
+    return found
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _key_warnings(where: str, path: str) -> List[str]:
+    mode = file_mode(path)
+    if mode & 0o077:
+        return [TlsError(
+            where,
+            f"private key {path} is readable by others (mode {mode:04o})",
+            f"chmod 600 {path}",
+        ).line()]
+    return []
+
+
+def _dh_warnings(where: str, path: str) -> List[str]:
+    try:
+        bits = load_dh_parameters(where, path)
+    except TlsError:
+        return []
+    if bits < MIN_DH_BITS:
+        return [TlsError(
+            where,
+            f"DH parameters in {path} have {bits} bits, under {MIN_DH_BITS} (Logjam)",
+            "Use RFC 7919 ffdhe2048 or: openssl dhparam -out dhparam.pem 2048",
+        ).line()]
+    return []

@@ -1,0 +1,76 @@
+"""Protocol factories for the configured transports (websocket, web, rawsocket, universal).
+
+The endpoint a factory listens on is :mod:`node.endpoints`' business; this module
+only decides what speaks on it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional
+
+from node.config import model
+from node.status import NodeStatus
+
+class BuiltTransport:
+    """A transport's listening factory plus the WAMP factories whose connections
+    must be closed (WebSocket 1001) when the node stops."""
+
+    def __init__(self, factory: Any, wamp_factories: List[Any]) -> None:
+        self.factory = factory
+        self.wamp_factories = wamp_factories
+
+    def close_connections(self) -> None:
+        for wamp_factory in self.wamp_factories:
+            wamp_factory.close_all()
+
+    def connection_count(self) -> int:
+        return sum(len(f.connections) for f in self.wamp_factories)
+
+def build_transport(transport: model.Transport, router: Any, status: NodeStatus) -> BuiltTransport:
+    from node.transports.rawsocket import rawsocket_factory
+    from node.transports.websocket import websocket_factory
+
+    is_secure = transport.endpoint.tls is not None
+    wamp_factories: List[Any] = []
+
+    def websocket(service: model.WampWebSocket) -> Any:
+        factory = websocket_factory(router.session_factory(service.auth), service, is_secure)
+        wamp_factories.append(factory)
+        return factory
+
+    def websocket_resource(service: model.WampWebSocket) -> Any:
+        from autobahn.twisted.resource import WebSocketResource
+
+        return WebSocketResource(websocket(service))
+
+    def rawsocket(service: Optional[model.RawSocketService]) -> Any:
+        if service is None:
+            return None
+        factory = rawsocket_factory(router.session_factory(service.auth), service)
+        wamp_factories.append(factory)
+        return factory
+
+    def site(web: Optional[model.WebService], extra_websockets: Any = None) -> Any:
+        from node.web.tree import build_site
+
+        if web is None and not extra_websockets:
+            return None
+        paths = dict(web.paths) if web else {}
+        for key, service in (extra_websockets or {}).items():
+            paths[key] = model.WebSocketPath(service=service, path=service.path)
+        options = web.options if web else {}
+        return build_site(model.WebService(paths=paths, options=options, path=transport.path),
+                          status, websocket_resource)
+
+    if transport.type == "websocket":
+        factory: Any = websocket(transport.websocket)
+    elif transport.type == "rawsocket":
+        factory = rawsocket(transport.rawsocket)
+    elif transport.type == "web":
+        factory = site(transport.web)
+    else:
+        from node.transports.universal import UniversalFactory
+
+        factory = UniversalFactory(rawsocket(transport.rawsocket), site(transport.web, transport.websocket_paths))
+    return BuiltTransport(factory, wamp_factories)
+
+SessionFactoryMaker = Callable[[Any], Callable[[], Any]]

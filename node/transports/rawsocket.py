@@ -1,0 +1,107 @@
+"""WAMP over RawSocket: autobahn's protocol with wampnode's error handling.
+
+Differences from autobahn's server protocol, on purpose: a message that fails to
+decode is the peer's protocol error (ABORT, then close) instead of a silent abort;
+a handshake naming a serializer we do not offer is answered with the RawSocket
+error reply (``0x7F 0x10``) as the WAMP spec asks, so the client can tell why.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Set
+
+from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
+from twisted.logger import Logger
+
+from node.config.model import RawSocketService
+from node.transports import violation
+from node.transports.serializers import rawsocket_serializers
+
+log = Logger()
+
+MAGIC = 0x7F
+ERROR_SERIALIZER_UNSUPPORTED = 0x10
+
+
+class RawSocketServerProtocol(WampRawSocketServerProtocol):
+    def __init__(self) -> None:
+        super().__init__()
+        self._violated = False
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self._max_message_size = self.factory.max_message_size
+        self.factory.connections.add(self)
+
+    def connectionLost(self, reason: Any) -> None:
+        self.factory.connections.discard(self)
+        super().connectionLost(reason)
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self._handshake_complete and len(self._handshake_bytes) + len(data) >= 4:
+            handshake = (self._handshake_bytes + data)[:4]
+            if handshake[0] == MAGIC and (handshake[1] & 0x0F) not in self.factory._serializers:
+                self.transport.write(bytes([MAGIC, ERROR_SERIALIZER_UNSUPPORTED << 4, 0, 0]))
+                log.warn("Closing {peer}: RawSocket serializer {ser} not offered", peer=self.peer,
+                         ser=handshake[1] & 0x0F)
+                self.transport.loseConnection()
+                return
+        super().dataReceived(data)
+
+    def lengthLimitExceeded(self, length: int) -> None:
+        log.warn("Closing {peer}: RawSocket message of {length} bytes exceeds the limit of {limit}",
+                 peer=self.peer, length=length, limit=self.MAX_LENGTH)
+        self.transport.loseConnection()
+
+    def stringReceived(self, payload: bytes) -> None:
+        if self._violated or self._session is None:
+            return
+        try:
+            messages = self._serializer.unserialize(payload)
+        except Exception as e:  # any decoding fault is the peer's protocol error
+            self.protocol_violation(violation.describe(e))
+            return
+        for message in messages:
+            if self._session is None:
+                return
+            self._session.onMessage(message)
+
+    def protocol_violation(self, reason: str) -> None:
+        self._violated = True
+        violation.report(self.peer, reason)
+        try:
+            self.send(violation.abort_message(reason))
+        finally:
+            self.transport.loseConnection()
+
+    def send(self, msg: Any) -> None:
+        if self._session is None:
+            from autobahn.wamp.exception import TransportLost
+
+            raise TransportLost()
+        payload, _ = self._serializer.serialize(msg)
+        if 0 < self._max_len_send < len(payload):
+            from autobahn.exception import PayloadExceededError
+
+            raise PayloadExceededError(
+                f"message of {len(payload)} bytes exceeds the peer's limit of {self._max_len_send}")
+        self.sendString(payload)
+
+    def close_going_away(self) -> None:
+        self.transport.loseConnection()
+
+
+class RawSocketServerFactory(WampRawSocketServerFactory):
+    protocol = RawSocketServerProtocol
+
+    def __init__(self, session_factory: Callable[[], Any], service: RawSocketService) -> None:
+        super().__init__(session_factory, serializers=rawsocket_serializers(service.serializers))
+        self.max_message_size = service.max_message_size
+        self.connections: Set[RawSocketServerProtocol] = set()
+
+    def close_all(self) -> None:
+        for connection in list(self.connections):
+            connection.close_going_away()
+
+
+def rawsocket_factory(session_factory: Callable[[], Any], service: RawSocketService) -> RawSocketServerFactory:
+    return RawSocketServerFactory(session_factory, service)

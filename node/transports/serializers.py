@@ -1,0 +1,29 @@
+"""autobahn serializer objects from the names used in the config."""
+from __future__ import annotations
+
+from typing import Any, List, Sequence
+
+
+def _serializer_class(name: str) -> Any:
+    from autobahn.wamp import serializer
+
+    return {
+        "json": serializer.JsonSerializer,
+        "msgpack": serializer.MsgPackSerializer,
+        "cbor": serializer.CBORSerializer,
+        "ubjson": getattr(serializer, "UBJSONSerializer", None),
+    }[name]
+
+
+def websocket_serializers(names: Sequence[str]) -> List[Any]:
+    """Plain and batched variants (``wamp.2.json`` and ``wamp.2.json.batched``)."""
+    result = []
+    for name in names:
+        cls = _serializer_class(name)
+        result += [cls(), cls(batched=True)]
+    return result
+
+
+def rawsocket_serializers(names: Sequence[str]) -> List[Any]:
+    """RawSocket negotiates one serializer id per format; no batched variants."""
+    return [_serializer_class(name)() for name in names]

@@ -1,0 +1,153 @@
+"""WAMP over WebSocket: autobahn's WebSocket protocol with wampnode's error handling.
+
+autobahn's ``WampWebSocketServerProtocol`` logs a critical traceback and closes with
+1011 ("internal error") when a message fails to decode; here a peer's bad bytes are
+that peer's protocol error (ABORT, then close 1002) and a warning in the log.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Set
+
+from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
+from twisted.logger import Logger
+
+from node.config.model import WampWebSocket
+from node.transports import violation
+from node.transports.serializers import websocket_serializers
+
+log = Logger()
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+
+
+class WampServerProtocol(WampWebSocketServerProtocol):
+    """One WebSocket connection carrying one WAMP session."""
+
+    _violated = False
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.factory.connections.add(self)
+
+    def connectionLost(self, reason: Any) -> None:
+        self.factory.connections.discard(self)
+        super().connectionLost(reason)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        session = self._session
+        if session is None or self._violated:
+            return
+        try:
+            messages = self._serializer.unserialize(payload, isBinary)
+        except Exception as e:  # any decoding fault is the peer's protocol error
+            self.protocol_violation(violation.describe(e))
+            return
+        for message in messages:
+            if self._session is None:
+                return
+            session.onMessage(message)
+
+    def protocol_violation(self, reason: str) -> None:
+        self._violated = True
+        violation.report(self.peer, reason)
+        try:
+            self.send(violation.abort_message(reason))
+        except Exception:  # the connection may already be gone; closing is what matters
+            pass
+        self.sendClose(CLOSE_PROTOCOL_ERROR, "WAMP protocol violation")
+
+    def send(self, msg: Any) -> None:
+        """Serialize and send; unlike autobahn's, no per-message trace formatting."""
+        if self._session is None:
+            from autobahn.wamp.exception import TransportLost
+
+            raise TransportLost()
+        payload, is_binary = self._serializer.serialize(msg)
+        self.sendMessage(payload, is_binary)
+
+
+def _compression_accept(deflate: Dict[str, Any]) -> Callable[[Any], Any]:
+    """permessage-deflate (RFC 7692): accept a client's offer with our limits."""
+    from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+
+    def accept(offers: Any) -> Any:
+        for offer in offers:
+            if isinstance(offer, PerMessageDeflateOffer):
+                return PerMessageDeflateOfferAccept(
+                    offer,
+                    requestNoContextTakeover=deflate.get("request_no_context_takeover", False),
+                    requestMaxWindowBits=deflate.get("request_max_window_bits", 0),
+                    noContextTakeover=deflate.get("no_context_takeover"),
+                    windowBits=deflate.get("max_window_bits"),
+                    memLevel=deflate.get("memory_level"),
+                )
+        return None
+
+    return accept
+
+
+# Crossbar.io option name -> (autobahn setProtocolOptions name, unit factory)
+_OPTION_NAMES = {
+    "allowed_origins": ("allowedOrigins", None),
+    "allow_null_origin": ("allowNullOrigin", None),
+    "enable_webstatus": ("webStatus", None),
+    "external_port": ("externalPort", None),
+    "max_frame_size": ("maxFramePayloadSize", None),
+    "max_message_size": ("maxMessagePayloadSize", None),
+    "auto_fragment_size": ("autoFragmentSize", None),
+    "fail_by_drop": ("failByDrop", None),
+    "echo_close_codereason": ("echoCloseCodeReason", None),
+    "open_handshake_timeout": ("openHandshakeTimeout", 0.001),
+    "close_handshake_timeout": ("closeHandshakeTimeout", 0.001),
+    "tcp_nodelay": ("tcpNoDelay", None),
+    "auto_ping_interval": ("autoPingInterval", 0.001),
+    "auto_ping_timeout": ("autoPingTimeout", 0.001),
+    "auto_ping_size": ("autoPingSize", None),
+    "require_masked_client_frames": ("requireMaskedClientFrames", None),
+    "validate_utf8": ("utf8validateIncoming", None),
+    "mask_server_frames": ("maskServerFrames", None),
+    "apply_mask": ("applyMask", None),
+}
+
+
+def protocol_options(values: Dict[str, Any]) -> Dict[str, Any]:
+    """Map Crossbar.io's option names (times in ms) to autobahn's (times in s)."""
+    options: Dict[str, Any] = {}
+    for name, value in values.items():
+        if name in _OPTION_NAMES:
+            target, scale = _OPTION_NAMES[name]
+            options[target] = value * scale if scale else value
+    deflate = values.get("compression", {}).get("deflate")
+    if deflate is not None:
+        options["perMessageCompressionAccept"] = _compression_accept(deflate)
+    return options
+
+
+class WampServerFactory(WampWebSocketServerFactory):
+    """Builds :class:`WampServerProtocol` and remembers open connections for shutdown."""
+
+    protocol = WampServerProtocol
+
+    def __init__(self, session_factory: Callable[[], Any], service: WampWebSocket, is_secure: bool) -> None:
+        from node import __version__
+
+        show_version = service.options.values.get("show_server_version", False)
+        server = f"wampnode/{__version__}" if show_version else "wampnode"
+        super().__init__(session_factory, serializers=websocket_serializers(service.serializers),
+                         server=server, url="wss://localhost" if is_secure else "ws://localhost")
+        self.setProtocolOptions(**protocol_options(service.options.values))
+        self.connections: Set[WampServerProtocol] = set()
+        strict = service.options.values.get("require_websocket_subprotocol", True)
+        if not strict:
+            self.protocol = type("LenientWampServerProtocol", (WampServerProtocol,),
+                                 {"STRICT_PROTOCOL_NEGOTIATION": False})
+
+    def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "node shutting down") -> None:
+        for connection in list(self.connections):
+            connection.sendClose(code, reason)
+
+
+def websocket_factory(session_factory: Callable[[], Any], service: WampWebSocket,
+                      is_secure: bool) -> WampServerFactory:
+    return WampServerFactory(session_factory, service, is_secure)

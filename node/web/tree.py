@@ -1,0 +1,87 @@
+"""Build a Twisted Web resource tree and site from a ``web`` service's paths."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List
+
+from twisted.logger import Logger
+from twisted.web import resource, server
+
+from node.config import model
+from node.status import NodeStatus
+
+log = Logger()
+
+
+class NotFoundRoot(resource.Resource):
+    """The root when no ``/`` path is configured: 404 itself, children still served."""
+
+    def render(self, request: Any) -> bytes:
+        return resource.NoResource().render(request)
+
+
+def _build_path(service: object, status: NodeStatus,
+                websocket_resource: Callable[[model.WampWebSocket], Any]) -> Any:
+    from node.web.nodeinfo import nodeinfo_resource
+    from node.web.redirect import redirect_resource
+    from node.web.static import static_resource
+
+    builders: Dict[type, Callable[[Any], Any]] = {
+        model.StaticPath: static_resource,
+        model.RedirectPath: redirect_resource,
+        model.NodeInfoPath: lambda _: nodeinfo_resource(status),
+        model.WebSocketPath: lambda s: websocket_resource(s.service),
+    }
+    return builders[type(service)](service)
+
+
+def build_tree(paths: Dict[str, object], status: NodeStatus,
+               websocket_resource: Callable[[model.WampWebSocket], Any]) -> Any:
+    """``{"/": ..., "ws": ..., "a/b": ...}`` -> a root resource with (nested) children."""
+    root = _build_path(paths["/"], status, websocket_resource) if "/" in paths else NotFoundRoot()
+    for key in sorted(k for k in paths if k != "/"):
+        parent = root
+        segments: List[str] = key.split("/")
+        for segment in segments[:-1]:
+            child = parent.children.get(segment.encode())
+            if child is None:
+                child = NotFoundRoot()
+                parent.putChild(segment.encode(), child)
+            parent = child
+        parent.putChild(segments[-1].encode(), _build_path(paths[key], status, websocket_resource))
+    return root
+
+
+class NodeRequest(server.Request):
+    """A request whose ``Server`` header names wampnode and carries HSTS when asked."""
+
+    def setHeader(self, name: Any, value: Any) -> None:  # noqa: N802 (Twisted API)
+        if name in (b"Server", b"server"):
+            value = b"wampnode"
+        super().setHeader(name, value)
+
+    def write(self, data: bytes) -> None:
+        if not self.startedWriting and self.site.hsts_max_age is not None and self.isSecure():
+            super().setHeader(b"Strict-Transport-Security", b"max-age=%d" % self.site.hsts_max_age)
+        super().write(data)
+
+
+class NodeSite(server.Site):
+    requestFactory = NodeRequest
+    hsts_max_age = None
+
+    def __init__(self, root: Any, options: Dict[str, Any]) -> None:
+        super().__init__(root)
+        self.access_log = options.get("access_log", False)
+        if options.get("hsts", False):
+            self.hsts_max_age = options.get("hsts_max_age", 31536000)
+
+    def log(self, request: Any) -> None:
+        if self.access_log:
+            log.info('{peer} "{method} {uri}" {code} {length}', peer=request.getClientAddress(),
+                     method=request.method.decode("latin-1"), uri=request.uri.decode("latin-1"),
+                     code=request.code, length=request.sentLength)
+
+
+def build_site(web: model.WebService, status: NodeStatus,
+               websocket_resource: Callable[[model.WampWebSocket], Any]) -> NodeSite:
+    return NodeSite(build_tree(web.paths, status, websocket_resource), web.options)
