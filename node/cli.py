@@ -153,3 +153,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug: say so in one line; the traceback is for --debug
+        if args.debug:
+            raise
+        print(f"wampnode {args.command}: internal error: {e.__class__.__name__}: {e} "
+              f"(run with --debug for the traceback, and please report it)", file=sys.stderr)
+        return 1

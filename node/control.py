@@ -6,7 +6,7 @@ import signal
 import time
 from typing import Optional
 
-from node.pidfile import pidfile_path, read_pid
+from node.pidfile import is_alive, pidfile_path, read_pid
 
 
 def _describe_uptime(seconds: float) -> str:
@@ -38,9 +38,7 @@ def stop_node(cbdir: str, timeout: float) -> int:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not is_alive(pid):
             print(f"stopped (pid {pid})")
             return 0
         time.sleep(0.05)

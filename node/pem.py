@@ -10,9 +10,11 @@ of an unrelated TLS connection.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
-from typing import List
+from dataclasses import dataclass
+from typing import List, Optional
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -148,11 +150,33 @@ def load_private_key(where: str, path: str) -> object:
     return key
 
 
-def load_dh_parameters(where: str, path: str) -> int:
-    """Check the finite-field DH group in ``path`` (``openssl dhparam`` output).
+@dataclass(frozen=True)
+class DhGroup:
+    """A finite-field DH group: its size, and its RFC 7919 name if it is one."""
 
-    Returns:
-        The size of the group's prime in bits.
+    bits: int
+    rfc7919_name: Optional[str]
+
+
+# SHA-256 of the big-endian prime of each RFC 7919 group, as printed by
+# `openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdheNNNN`.
+_RFC7919_PRIMES = {
+    "9cd3b7f336872f46c09428d1bbc19877a4d440512cda8d1c1cf0cd6e33698966": "ffdhe2048",
+    "0eaf67db3a839156d5013494a5318a772b5697d270d721f37f092efc69ea5a17": "ffdhe3072",
+    "4648414224ac881b3d0dc59b466f96d06a558278776807797ecf1f66ff397b3e": "ffdhe4096",
+    "227ac9066b3ddd9e193670cda2388fa884f65ba0cf98b742d1fe77a6687c79c7": "ffdhe6144",
+    "770b14efaf6f049929c523113b3fa99a8d11dab1b18af3609590122075d19833": "ffdhe8192",
+}
+
+
+def _rfc7919_name(prime: int, generator: int) -> Optional[str]:
+    raw = prime.to_bytes((prime.bit_length() + 7) // 8, "big")
+    name = _RFC7919_PRIMES.get(hashlib.sha256(raw).hexdigest())
+    return name if generator == 2 else None
+
+
+def load_dh_parameters(where: str, path: str) -> DhGroup:
+    """Check the finite-field DH group in ``path`` (``openssl dhparam`` output).
 
     Raises:
         TlsError: unreadable file, no ``DH PARAMETERS`` block, or bad parameters.
@@ -174,7 +198,8 @@ def load_dh_parameters(where: str, path: str) -> int:
             params = serialization.load_pem_parameters(data)
             if not isinstance(params, dh.DHParameters):
                 raise TlsError(where, f"{path} does not hold DH parameters", fix)
-            return params.parameter_numbers().p.bit_length()
+            numbers = params.parameter_numbers()
+            return DhGroup(numbers.p.bit_length(), _rfc7919_name(numbers.p, numbers.g))
         except (ValueError, TypeError, UnsupportedAlgorithm) as e:
             raise TlsError(
                 where, f"{path} holds damaged DH parameters ({e})", fix

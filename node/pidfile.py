@@ -13,14 +13,19 @@ def pidfile_path(cbdir: str) -> str:
     return os.path.join(cbdir, PIDFILE_NAME)
 
 
-def _alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` runs; an exited but unreaped process (zombie) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by another user
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def read_pid(cbdir: str) -> Optional[int]:
@@ -30,7 +35,7 @@ def read_pid(cbdir: str) -> Optional[int]:
             pid = int(f.read().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if is_alive(pid) else None
 
 
 def write_pidfile(cbdir: str) -> Optional[str]:

@@ -4,8 +4,8 @@
 ``IOpenSSLServerConnectionCreator``; wrap any listening factory with
 ``TLSMemoryBIOFactory(server_tls(options), False, factory)``. ``reload()`` builds a
 fresh context from the files (certificate renewal, SIGHUP) and swaps it in only
-if the whole build succeeds; handshakes under way keep the context they started
-with.
+if the whole build succeeds (else it raises ``TlsError`` and the old context
+stays); handshakes under way keep the context they started with.
 
 Why pyOpenSSL's ``Context`` and not ``twisted.internet.ssl.CertificateOptions``:
 CertificateOptions cannot set a key-exchange group list or TLS 1.3 suites, it
@@ -30,7 +30,8 @@ Defaults and the reasons for them (dated, as they age):
   share wins among the listed groups (measured with OpenSSL 4.0: ``P-256:X25519``
   gives X25519 on TLS 1.3 to a client that sends an X25519 share, P-256 on
   TLS 1.2), and a client without a share of a listed group gets a
-  HelloRetryRequest for the first one.
+  HelloRetryRequest for the first one. A ``dhparam`` holding an RFC 7919 group
+  adds that group at the end (see :func:`group_list`).
 - Server cipher preference on (issue 3). Mozilla's intermediate profile lets
   the client choose since 5.0 (2019), which is equally safe when every offered
   suite is AEAD with forward secrecy, as our defaults are; with a user's
@@ -40,7 +41,6 @@ Defaults and the reasons for them (dated, as they age):
 """
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
@@ -48,20 +48,23 @@ from cryptography import x509
 from OpenSSL import SSL, crypto
 from OpenSSL._util import lib as _openssl_lib
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from node.config.model import TlsOptions
 from node.errors import TlsError
+from node.tlscheck import tls_warnings
 from node.pem import (
-    file_mode,
+    DhGroup,
     load_certificates,
     load_dh_parameters,
     load_private_key,
     same_public_key,
 )
 
-log = Logger()
+__all__ = [
+    "ServerTls", "server_tls", "build_context", "check_tls", "tls_warnings",
+    "default_ciphers", "group_list", "set_groups", "clear_openssl_errors", "sni_lookup",
+]
 
 T = TypeVar("T")
 
@@ -80,10 +83,6 @@ DHE_AEAD_CIPHERS = (
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 )
 
-# Key exchange in TLS 1.2 with finite-field DH below this size is breakable by a
-# well-funded attacker (Logjam, 2015); the intermediate profile uses ffdhe2048.
-MIN_DH_BITS = 2048
-EXPIRY_WARNING = datetime.timedelta(days=30)
 
 _OPTIONS = (
     SSL.OP_NO_COMPRESSION
@@ -277,7 +276,7 @@ def _ciphers(options: TlsOptions, ctx: SSL.Context) -> None:
 
 
 def _groups(options: TlsOptions, ctx: SSL.Context) -> None:
-    if set_groups(ctx, options.curve):
+    if set_groups(ctx, group_list(options)):
         return
     probe = SSL.Context(SSL.TLS_SERVER_METHOD)
     bad = [n for n in options.curve.split(":") if not set_groups(probe, n)]
@@ -287,6 +286,32 @@ def _groups(options: TlsOptions, ctx: SSL.Context) -> None:
         f"unknown or unsupported group {named}",
         "Use names from: openssl list -groups (e.g. prime256v1, secp384r1, X25519)",
     )
+
+
+def group_list(options: TlsOptions) -> str:
+    """The group list set on the context: ``curve``, plus the dhparam's RFC 7919 name.
+
+    RFC 7919 section 4: a client whose supported_groups lists FFDHE groups
+    (measured: OpenSSL 4.0 clients do, 3.0 ones in TLS 1.2 do not) gets a DHE
+    suite only if the server supports one of those groups, so a ``dhparam``
+    file holding e.g. ffdhe2048 must also appear in the group list. It goes
+    last, so ECDHE stays preferred. A custom DH group has no name to list;
+    :func:`tls_warnings` says so.
+    """
+    name = _dh_group(options).rfc7919_name if options.dhparam else None
+    listed = [n.lower() for n in options.curve.split(":")]
+    if name is None or name in listed:
+        return options.curve
+    return f"{options.curve}:{name}"
+
+
+def _dh_group(options: TlsOptions) -> DhGroup:
+    """The dhparam's group; a file that does not load counts as unnamed here
+    (:func:`_dhparam` reports it)."""
+    try:
+        return load_dh_parameters(_at(options, "dhparam"), options.dhparam or "")
+    except TlsError:
+        return DhGroup(0, None)
 
 
 def _dhparam(options: TlsOptions, ctx: SSL.Context) -> None:
@@ -467,27 +492,21 @@ class ServerTls:
         """Twisted's ``IOpenSSLServerConnectionCreator``: a connection for one peer."""
         return SSL.Connection(self._context, None)
 
-    def reload(self, options: Optional[TlsOptions] = None) -> Optional[TlsError]:
+    def reload(self, options: Optional[TlsOptions] = None) -> None:
         """Re-read key, certificates, DH and SNI files; swap them in if all load.
 
-        ``options`` replaces the settings too (a reloaded config file). On failure
-        the context in service stays, the error is logged and returned;
-        connections already open are never touched.
+        ``options`` replaces the settings too (a reloaded config file).
+        Connections already open keep their context; only new handshakes see
+        the new one.
+
+        Raises:
+            TlsError: a file or setting cannot be used; the context in service
+                stays and OpenSSL's error queue is left empty.
         """
         wanted = options if options is not None else self.options
-        try:
-            context = build_context(wanted)
-        except TlsError as e:
-            log.error(
-                "TLS reload refused, the previous certificate stays in service: "
-                "{error}",
-                error=e.line(),
-            )
-            return e
+        context = build_context(wanted)
         self.options = wanted
         self._context = context
-        log.info("TLS reloaded: {certificate}", certificate=wanted.certificate)
-        return None
 
 
 def server_tls(options: TlsOptions) -> ServerTls:
@@ -497,100 +516,3 @@ def server_tls(options: TlsOptions) -> ServerTls:
         TlsError: a file or setting cannot be used (the first fault found).
     """
     return ServerTls(options, build_context(options))
-
-
-# --- warnings -------------------------------------------------------------------
-
-
-def tls_warnings(
-    options: TlsOptions, now: Optional[datetime.datetime] = None
-) -> List[str]:
-    """One-line warnings about usable but doubtful TLS material, for start-up logs.
-
-    Certificates expired, expiring within 30 days or not yet valid; a leaf that is
-    a CA certificate; a key file readable by group or others; DH parameters under
-    2048 bits. Files that fail to load are :func:`check_tls`'s business and are
-    skipped here.
-    """
-    when = now or datetime.datetime.now(datetime.timezone.utc)
-    found: List[str] = []
-    pairs = [(options.path or "tls", options.key, options.certificate)]
-    pairs += [
-        (_at(options, f'sni["{n}"]'), e.key, e.certificate) for n, e in options.sni.items()
-    ]
-    for where, key_path, cert_path in pairs:
-        found += _certificate_warnings(f"{where}.certificate", cert_path, when)
-        found += _key_warnings(f"{where}.key", key_path)
-    if options.dhparam is not None:
-        found += _dh_warnings(_at(options, "dhparam"), options.dhparam)
-    return found
-
-
-def _certificate_warnings(where: str, path: str, now: datetime.datetime) -> List[str]:
-    try:
-        leaf = load_certificates(where, path)[0]
-    except TlsError:
-        return []
-    found: List[str] = []
-    subject = leaf.subject.rfc4514_string() or "(empty subject)"
-    if leaf.not_valid_after_utc < now:
-        found.append(TlsError(
-            where,
-            f"certificate {path} ({subject}) expired on "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
-            "Renew it; clients refuse expired certificates",
-        ).line())
-    elif leaf.not_valid_after_utc < now + EXPIRY_WARNING:
-        found.append(TlsError(
-            where,
-            f"certificate {path} ({subject}) expires on "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
-            "Renew it soon, then reload",
-        ).line())
-    if leaf.not_valid_before_utc > now:
-        found.append(TlsError(
-            where,
-            f"certificate {path} ({subject}) is not valid before "
-            f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-            "Check this machine's clock, or wait",
-        ).line())
-    if _is_ca(leaf):
-        found.append(TlsError(
-            where,
-            f"the first certificate in {path} ({subject}) is a CA certificate, "
-            "not a server certificate",
-            "Put the server (leaf) certificate first, or issue one from this CA",
-        ).line())
-    return found
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
-def _key_warnings(where: str, path: str) -> List[str]:
-    mode = file_mode(path)
-    if mode & 0o077:
-        return [TlsError(
-            where,
-            f"private key {path} is readable by others (mode {mode:04o})",
-            f"chmod 600 {path}",
-        ).line()]
-    return []
-
-
-def _dh_warnings(where: str, path: str) -> List[str]:
-    try:
-        bits = load_dh_parameters(where, path)
-    except TlsError:
-        return []
-    if bits < MIN_DH_BITS:
-        return [TlsError(
-            where,
-            f"DH parameters in {path} have {bits} bits, under {MIN_DH_BITS} (Logjam)",
-            "Use RFC 7919 ffdhe2048 or: openssl dhparam -out dhparam.pem 2048",
-        ).line()]
-    return []

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from node.errors import TlsError
-from node.pem import load_certificates, load_dh_parameters, load_private_key, read_file
+from node.pem import DhGroup, load_certificates, load_dh_parameters, load_private_key, read_file
 from pki import dhparam, encrypted_key, make_pki
 
 W = "workers[0].transports[0].endpoint.tls.key"
@@ -187,6 +187,6 @@ def test_dhparam_damaged(tmp_path):
 
 
 def test_dhparam_bits(tmp_path):
-    """The RFC 7919 group loads and reports 2048 bits; the RFC 3526 one 1536."""
-    assert load_dh_parameters("d", str(dhparam(tmp_path))) == 2048
-    assert load_dh_parameters("d", str(dhparam(tmp_path, small=True))) == 1536
+    """ffdhe2048 is recognised as the RFC 7919 group; the RFC 3526 1536-bit one is not."""
+    assert load_dh_parameters("d", str(dhparam(tmp_path))) == DhGroup(2048, "ffdhe2048")
+    assert load_dh_parameters("d", str(dhparam(tmp_path, small=True))) == DhGroup(1536, None)

@@ -94,23 +94,6 @@ def check_universal(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
             if t.type == "universal" and not (t.rawsocket or t.web or t.websocket_paths)]
 
 
-def check_serializers(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
-    services: List[Any] = []
-    for t in config.transports:
-        services += [t.websocket, t.rawsocket] + list(t.websocket_paths.values())
-    services += [s.service for _, s in _paths(config) if isinstance(s, model.WebSocketPath)]
-    errors = []
-    for service in services:
-        if service is not None and "ubjson" in service.serializers:
-            try:
-                import ubjson  # noqa: F401
-            except ImportError:
-                errors.append(ConfigError(f"{where}: {service.path}.serializers",
-                                          "the ubjson serializer is not installed",
-                                          "Run `pip install py-ubjson`, or remove \"ubjson\""))
-    return errors
-
-
 def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     errors: List[ConfigError] = []
     for t in config.transports:
@@ -122,7 +105,7 @@ def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
 
 
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_unix_directories,
-                                 check_static_directories, check_universal, check_serializers, check_tls_files)
+                                 check_static_directories, check_universal, check_tls_files)
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, List, Mapping, Optional, Set, Tuple
 
 from autobahn.wamp.message import (
-    Call, Cancel, Error, Interrupt, Invocation, Register, Registered, Result, Unregister, Unregistered, Yield,
+    Call, Cancel, Error, Interrupt, Register, Registered, Result, Unregister, Unregistered, Yield,
 )
 
 from node.router.ids import SessionScopeIds, iso_utc, random_id
 from node.router.matching import Observation, ObservationMap
 from node.router.outcome import Outcome, reply
 from node.router.peer import Peer
+from node.router.wire import ProgressiveInvocation as Invocation
 
 NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
 NO_SUCH_REGISTRATION = "wamp.error.no_such_registration"
@@ -174,9 +175,8 @@ class Dealer:
             caller_authid=peer.authid if disclose else None,
             caller_authrole=peer.authrole if disclose else None,
             procedure=msg.procedure if reg.match != "exact" else None,
+            progress=True if progress else None,
         )
-        if progress:
-            invocation.progress = True
         out = Outcome().send(callee_id, invocation)
         if msg.timeout:
             out.start_timers.append((msg.timeout / 1000.0, pending.timer))
@@ -189,8 +189,7 @@ class Dealer:
         pending.in_progress = progress
         invocation = Invocation(pending.invocation, pending.registration, args=msg.args, kwargs=msg.kwargs,
                                 payload=msg.payload, enc_algo=msg.enc_algo, enc_key=msg.enc_key,
-                                enc_serializer=msg.enc_serializer)
-        invocation.progress = True if progress else None
+                                enc_serializer=msg.enc_serializer, progress=True if progress else None)
         return Outcome().send(pending.callee, invocation)
 
     def _pick_callee(self, reg: Observation) -> int:

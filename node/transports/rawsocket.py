@@ -97,6 +97,7 @@ class RawSocketServerFactory(WampRawSocketServerFactory):
         super().__init__(session_factory, serializers=rawsocket_serializers(service.serializers))
         self.max_message_size = service.max_message_size
         self.connections: Set[RawSocketServerProtocol] = set()
+        self.noisy = False
 
     def close_all(self) -> None:
         for connection in list(self.connections):

@@ -11,7 +11,6 @@ def _serializer_class(name: str) -> Any:
         "json": serializer.JsonSerializer,
         "msgpack": serializer.MsgPackSerializer,
         "cbor": serializer.CBORSerializer,
-        "ubjson": getattr(serializer, "UBJSONSerializer", None),
     }[name]
 
 

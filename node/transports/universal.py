@@ -51,6 +51,8 @@ class SniffingProtocol(Protocol):
 
 
 class UniversalFactory(Factory):
+    noisy = False
+
     def __init__(self, rawsocket: Optional[Factory], web: Optional[Factory]) -> None:
         self.rawsocket = rawsocket
         self.web = web

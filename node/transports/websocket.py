@@ -55,7 +55,16 @@ class WampServerProtocol(WampWebSocketServerProtocol):
             self.send(violation.abort_message(reason))
         except Exception:  # the connection may already be gone; closing is what matters
             pass
-        self.sendClose(CLOSE_PROTOCOL_ERROR, "WAMP protocol violation")
+        self.close_with(CLOSE_PROTOCOL_ERROR, "WAMP protocol violation")
+
+    def close_with(self, code: int, reason: str) -> None:
+        """Start a closing handshake with any RFC 6455 code.
+
+        autobahn's ``sendClose`` only lets applications send 1000 and 3000-4999;
+        a router legitimately sends 1001 (going away) and 1002 (protocol error).
+        """
+        if self.state == self.STATE_OPEN:
+            self.sendCloseFrame(code=code, reasonUtf8=reason.encode("utf-8"), isReply=False)
 
     def send(self, msg: Any) -> None:
         """Serialize and send; unlike autobahn's, no per-message trace formatting."""
@@ -138,6 +147,7 @@ class WampServerFactory(WampWebSocketServerFactory):
                          server=server, url="wss://localhost" if is_secure else "ws://localhost")
         self.setProtocolOptions(**protocol_options(service.options.values))
         self.connections: Set[WampServerProtocol] = set()
+        self.noisy = False
         strict = service.options.values.get("require_websocket_subprotocol", True)
         if not strict:
             self.protocol = type("LenientWampServerProtocol", (WampServerProtocol,),
@@ -145,7 +155,7 @@ class WampServerFactory(WampWebSocketServerFactory):
 
     def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "node shutting down") -> None:
         for connection in list(self.connections):
-            connection.sendClose(code, reason)
+            connection.close_with(code, reason)
 
 
 def websocket_factory(session_factory: Callable[[], Any], service: WampWebSocket,

@@ -28,6 +28,7 @@ class StaticFiles(static.File):
         similar = super().createSimilarFile(path)
         similar.listing = self.listing
         similar.cache_timeout = self.cache_timeout
+        similar.contentTypes = self.contentTypes
         return similar
 
     def render_GET(self, request: Any) -> Any:

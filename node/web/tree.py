@@ -68,6 +68,7 @@ class NodeRequest(server.Request):
 class NodeSite(server.Site):
     requestFactory = NodeRequest
     hsts_max_age = None
+    noisy = False
 
     def __init__(self, root: Any, options: Dict[str, Any]) -> None:
         super().__init__(root)

@@ -1,0 +1,168 @@
+"""What the router adds on top of autobahn's message parsing (never a parser of its own).
+
+Three things autobahn's classes do not cover and a router needs:
+
+- progressive call invocations (WAMP spec 2023+): ``CALL.Options.progress`` and
+  ``INVOCATION.Details.progress``. :class:`ProgressiveCall` and
+  :class:`ProgressiveInvocation` are autobahn's ``Call``/``Invocation`` plus that flag.
+- invalid URIs in SUBSCRIBE/PUBLISH/REGISTER/CALL: autobahn raises
+  ``InvalidUriError`` while parsing, but the spec wants an ERROR
+  ``wamp.error.invalid_uri`` for that request, not a dead session. Parsing turns
+  them into :class:`InvalidUriRequest`, which the session answers with that ERROR.
+- clients in the wild send msgpack ext type 0 / CBOR ``undefined`` (wampy.js 8)
+  meaning "absent": they are read as absent before autobahn parses the message.
+
+:func:`prepare_serializer` installs all three into an autobahn serializer
+instance; its ``unserialize`` then returns these objects.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from autobahn.wamp import message as m
+from autobahn.wamp.exception import InvalidUriError, ProtocolError
+from autobahn.wamp.serializer import Serializer
+
+try:  # optional serializers: only needed to recognise their "undefined" values
+    from msgpack import ExtType
+except ImportError:  # pragma: no cover
+    ExtType = None
+try:
+    from cbor2 import undefined as CBOR_UNDEFINED
+except ImportError:  # pragma: no cover
+    CBOR_UNDEFINED = object()
+
+
+class ProgressiveCall(m.Call):
+    """``Call`` that keeps ``Options.progress`` (a progressive call invocation chunk)."""
+
+    __slots__ = ("progress",)
+
+    def __init__(self, *args: Any, progress: Optional[bool] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress = progress
+
+    @staticmethod
+    def parse(wmsg: list) -> "ProgressiveCall":
+        call = m.Call.parse(wmsg)
+        progress = wmsg[2].get("progress")
+        if progress is not None and type(progress) is not bool:
+            raise ProtocolError(f"invalid type {type(progress)} for 'progress' option in CALL")
+        result = ProgressiveCall(
+            call.request, call.procedure, args=call.args, kwargs=call.kwargs, payload=call.payload,
+            timeout=call.timeout, receive_progress=call.receive_progress, enc_algo=call.enc_algo,
+            enc_key=call.enc_key, enc_serializer=call.enc_serializer, forward_for=call.forward_for,
+            progress=progress,
+        )
+        return result
+
+    def marshal(self) -> list:
+        raw = super().marshal()
+        if self.progress:
+            raw[2]["progress"] = True
+        return raw
+
+
+class ProgressiveInvocation(m.Invocation):
+    """``Invocation`` that can carry ``Details.progress``."""
+
+    __slots__ = ("progress",)
+
+    def __init__(self, *args: Any, progress: Optional[bool] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress = progress
+
+    @staticmethod
+    def parse(wmsg: list) -> "ProgressiveInvocation":
+        inv = m.Invocation.parse(wmsg)
+        progress = wmsg[3].get("progress") if len(wmsg) > 3 and isinstance(wmsg[3], dict) else None
+        return ProgressiveInvocation(
+            inv.request, inv.registration, args=inv.args, kwargs=inv.kwargs, payload=inv.payload,
+            timeout=inv.timeout, receive_progress=inv.receive_progress, caller=inv.caller,
+            caller_authid=inv.caller_authid, caller_authrole=inv.caller_authrole, procedure=inv.procedure,
+            enc_algo=inv.enc_algo, enc_key=inv.enc_key, enc_serializer=inv.enc_serializer,
+            progress=progress if type(progress) is bool else None,
+        )
+
+    def marshal(self) -> list:
+        raw = super().marshal()
+        if self.progress:
+            raw[3]["progress"] = True
+        return raw
+
+
+class InvalidUriRequest:
+    """A request whose URI failed autobahn's check: answer with ERROR invalid_uri."""
+
+    def __init__(self, request_type: int, request: int, message: str) -> None:
+        self.request_type = request_type
+        self.request = request
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"InvalidUriRequest({self.request_type}, {self.request}, {self.message!r})"
+
+
+_URI_REQUESTS = {m.Subscribe.MESSAGE_TYPE, m.Publish.MESSAGE_TYPE, m.Register.MESSAGE_TYPE, m.Call.MESSAGE_TYPE}
+
+
+def _absent(value: Any) -> bool:
+    return value is CBOR_UNDEFINED or (ExtType is not None and isinstance(value, ExtType) and value.code == 0)
+
+
+def scrub_absent(value: Any) -> Any:
+    """Replace msgpack ext 0 / CBOR undefined with None; drop them from dicts."""
+    if isinstance(value, list):
+        return [None if _absent(v) else scrub_absent(v) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub_absent(v) for k, v in value.items() if not _absent(v)}
+    return value
+
+
+class _RouterParser:
+    """Stands in for a message class in ``MESSAGE_TYPE_MAP``: scrubs, then parses."""
+
+    def __init__(self, klass: Any) -> None:
+        self.klass = klass
+
+    def parse(self, raw: list) -> Any:
+        raw = scrub_absent(raw)
+        try:
+            return self.klass.parse(raw)
+        except ProtocolError:
+            raise
+        except InvalidUriError as e:
+            if raw[0] in _URI_REQUESTS and len(raw) > 1 and type(raw[1]) is int:
+                return InvalidUriRequest(raw[0], raw[1], str(e))
+            raise ProtocolError(str(e))
+        except Exception as e:  # autobahn asserts on some malformed details (see STYLE.md 4)
+            raise ProtocolError(f"malformed {self.klass.__name__.upper()} message: {type(e).__name__} {e}")
+
+
+def _router_types() -> Dict[int, Any]:
+    classes = dict(Serializer.MESSAGE_TYPE_MAP)
+    classes[m.Call.MESSAGE_TYPE] = ProgressiveCall
+    classes[m.Invocation.MESSAGE_TYPE] = ProgressiveInvocation
+    return {t: _RouterParser(k) for t, k in classes.items()}
+
+
+ROUTER_MESSAGE_TYPES = _router_types()
+
+
+def parse(raw: list) -> Any:
+    """Parse one raw (decoded) WAMP message list the way a router serializer does.
+
+    Raises :class:`ProtocolError` for anything malformed.
+    """
+    if not isinstance(raw, list) or not raw or type(raw[0]) is not int:
+        raise ProtocolError("a WAMP message must be a non-empty list starting with an integer type")
+    parser = ROUTER_MESSAGE_TYPES.get(raw[0])
+    if parser is None:
+        raise ProtocolError(f"invalid WAMP message type {raw[0]}")
+    return parser.parse(raw)
+
+
+def prepare_serializer(serializer: Any) -> Any:
+    """Make an autobahn serializer instance parse the way the router needs (see above)."""
+    serializer.MESSAGE_TYPE_MAP = ROUTER_MESSAGE_TYPES
+    return serializer

@@ -1,0 +1,156 @@
+"""The wampnode command: init, start, stop, status, check, version; signals and pidfile."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import free_port, router_config, run_cli, start_node, tcp
+
+
+def web_config(port: int) -> dict:
+    return router_config([{"type": "web", "endpoint": tcp(port), "paths": {"info": {"type": "nodeinfo"}}}])
+
+
+def test_version_lists_the_stack():
+    """`wampnode version` names wampnode, Twisted, autobahn, pyOpenSSL and OpenSSL."""
+    result = run_cli("version")
+    assert result.returncode == 0
+    for name in ("wampnode", "Twisted", "autobahn", "pyOpenSSL", "OpenSSL"):
+        assert name in result.stdout
+
+
+def test_check_ok_and_errors(tmp_path):
+    """`check` exits 0 on a good config and 2 with one line per problem on a bad one."""
+    (tmp_path / "config.json").write_text(json.dumps(web_config(8080)))
+    good = run_cli("check", "--cbdir", str(tmp_path))
+    assert good.returncode == 0, good.stderr
+    assert "OK" in good.stdout
+    bad = web_config(70000)
+    bad["workers"][0]["transports"][0]["paths"]["x"] = {"type": "nope"}
+    (tmp_path / "config.json").write_text(json.dumps(bad))
+    result = run_cli("check", "--cbdir", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert "workers[0].transports[0].endpoint.port: 70000 is greater than the maximum of 65535" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_start_with_bad_config_exits_2_without_traceback(tmp_path):
+    """`start` with an invalid config prints the problem, exits 2, writes no pidfile."""
+    (tmp_path / "config.json").write_text("{ not json")
+    result = run_cli("start", "--cbdir", str(tmp_path))
+    assert result.returncode == 2
+    assert "invalid JSON at line 1" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "node.pid").exists()
+
+
+def test_init_creates_a_working_node_dir_and_refuses_overwrite(tmp_path):
+    """`init` writes config, web page, a 0600 dev key; a second init refuses to overwrite."""
+    result = run_cli("init", "--appdir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    cbdir = tmp_path / ".crossbar"
+    assert (cbdir / "config.json").exists() and (tmp_path / "web" / "index.html").exists()
+    assert stat.S_IMODE(os.stat(cbdir / "server.key").st_mode) == 0o600
+    check = run_cli("check", "--cbdir", str(cbdir))
+    assert check.returncode == 0, check.stderr
+    again = run_cli("init", "--appdir", str(tmp_path))
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_start_status_stop(tmp_path):
+    """A started node writes its pidfile, `status` reports it, `stop` ends it with exit 0."""
+    node = start_node(web_config(free_port()), tmp_path)
+    try:
+        pid = int((tmp_path / "node.pid").read_text())
+        assert pid == node.proc.pid
+        status = run_cli("status", "--cbdir", str(tmp_path))
+        assert status.returncode == 0 and f"running (pid {pid}" in status.stdout
+        assert run_cli("status", "--cbdir", str(tmp_path), "--assert", "stopped").returncode == 1
+        stop = run_cli("stop", "--cbdir", str(tmp_path))
+        assert stop.returncode == 0, stop.stdout
+        assert node.proc.wait(10) == 0
+        assert not (tmp_path / "node.pid").exists()
+        status = run_cli("status", "--cbdir", str(tmp_path))
+        assert status.returncode == 1 and "not running" in status.stdout
+    finally:
+        node.stop()
+
+
+def test_live_pidfile_refuses_second_node(tmp_path):
+    """A second node in the same node directory refuses to start and names the pid."""
+    first = start_node(web_config(free_port()), tmp_path)
+    try:
+        (tmp_path / "config.json").write_text(json.dumps(web_config(free_port())))
+        result = run_cli("start", "--cbdir", str(tmp_path), timeout=20)
+        assert result.returncode == 1
+        assert f"already running in this node directory (pid {first.proc.pid})" in result.stderr + result.stdout
+    finally:
+        first.stop()
+
+
+def test_stale_pidfile_replaced_with_warning(tmp_path):
+    """A pidfile of a process that is gone is replaced, with a warning in the log."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "node.pid").write_text(f"{dead.pid}\n")
+    node = start_node(web_config(free_port()), tmp_path)
+    try:
+        assert "Replaced stale pidfile" in node.output()
+    finally:
+        assert node.stop() == 0
+
+
+def test_port_in_use_is_one_line_error(tmp_path):
+    """Listening on a port that is taken exits 1 with the address and the cause, no traceback."""
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        node = start_node(web_config(port), tmp_path, wait=False)
+        assert node.proc.wait(15) == 1
+        output = node.output()
+        assert f"cannot listen on tcp 127.0.0.1:{port}: address already in use" in output
+        assert "Traceback" not in output
+        assert not (tmp_path / "node.pid").exists()
+    finally:
+        blocker.close()
+
+
+def test_sigint_stops_cleanly(tmp_path):
+    """SIGINT stops the node like SIGTERM: exit 0, pidfile removed."""
+    node = start_node(web_config(free_port()), tmp_path)
+    node.signal(signal.SIGINT)
+    assert node.proc.wait(10) == 0
+    assert not (tmp_path / "node.pid").exists()
+    assert "Received SIGINT, shutting down" in node.output()
+
+
+def test_logs_one_line_per_transport(tmp_path):
+    """Start-up logs one line per listening transport with kind, address and TLS flag."""
+    port = free_port()
+    node = start_node(web_config(port), tmp_path)
+    try:
+        assert f"Listening: web transport transport000 on tcp 127.0.0.1:{port} (TLS no), paths: info" in node.output()
+    finally:
+        node.stop()
+
+
+def test_json_log_format(tmp_path):
+    """--logformat json writes one JSON object per line with time, level, namespace, message."""
+    node = start_node(web_config(free_port()), tmp_path, args=["--logformat", "json"])
+    node.stop()
+    lines = [json.loads(line) for line in node.output().splitlines() if line.strip()]
+    assert lines and all({"time", "level", "namespace", "message"} <= set(l) for l in lines)
+    assert any(l["message"].startswith("Node ready") for l in lines)

@@ -1,0 +1,141 @@
+"""The configuration loader: schema errors, environment references, semantic checks."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from node.config import load_config
+from node.config.validation import load_schema
+from node.errors import ConfigErrors
+
+REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "crossbar-configs"
+
+
+def write(tmp_path: Path, config) -> Path:
+    cbdir = tmp_path / "cb"
+    cbdir.mkdir(exist_ok=True)
+    (cbdir / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    return cbdir
+
+
+def errors_of(cbdir: Path, environ=None) -> list:
+    with pytest.raises(ConfigErrors) as info:
+        load_config(str(cbdir), environ=environ or {})
+    return [e.line() for e in info.value.errors]
+
+
+def web(port, paths=None, **endpoint):
+    return {"type": "web", "endpoint": dict({"type": "tcp", "port": port}, **endpoint),
+            "paths": paths if paths is not None else {"info": {"type": "nodeinfo"}}}
+
+
+def config(*transports, realms=None):
+    return {"version": 2, "workers": [{"type": "router", "realms": realms or [{"name": "realm1"}],
+                                       "transports": list(transports)}]}
+
+
+def test_schema_is_valid_draft_2020_12():
+    """The packaged schema is itself a valid draft 2020-12 schema."""
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(load_schema())
+
+
+def test_all_errors_reported_at_once_with_json_paths(tmp_path):
+    """Every schema violation is reported, each as one line naming its JSON path."""
+    cbdir = write(tmp_path, config(web(70000), {"type": "websocket", "endpoint": {"type": "tcp", "port": 1, "tls": {"key": "k", "certificate": "c", "dhparm": "x"}}}))
+    lines = errors_of(cbdir)
+    assert any(line.endswith("config.json: workers[0].transports[0].endpoint.port: 70000 is greater than the maximum of 65535") for line in lines), lines
+    assert any("workers[0].transports[1].endpoint.tls: Additional properties are not allowed ('dhparm' was unexpected)" in line for line in lines), lines
+    assert len(lines) == 2
+
+
+def test_invalid_json_names_line_and_column(tmp_path):
+    """Broken JSON is reported with its line and column."""
+    cbdir = write(tmp_path, '{\n  "version": 2,\n  "workers": [,]\n}')
+    (line,) = errors_of(cbdir)
+    assert "invalid JSON at line 3, column 15" in line
+
+
+def test_missing_config_file_suggests_init(tmp_path):
+    """A missing config.json says so and names `wampnode init`."""
+    (line,) = errors_of(tmp_path)
+    assert "config.json: file not found" in line and "wampnode init" in line
+
+
+def test_unknown_path_type_lists_known_types(tmp_path):
+    """An unknown web path type names the path and the known types."""
+    cbdir = write(tmp_path, config(web(8080, {"app": {"type": "wsgi"}})))
+    (line,) = errors_of(cbdir)
+    assert "paths.app.type: 'wsgi' is not one of ['static', 'websocket', 'nodeinfo', 'redirect']" in line
+
+
+def test_other_worker_types_not_supported(tmp_path):
+    """A second worker or a non-router worker is a clear 'not supported' error."""
+    raw = config(web(8080))
+    raw["workers"].append({"type": "container"})
+    (line,) = errors_of(write(tmp_path, raw))
+    assert "workers[1].type: 'container' workers are not supported" in line
+    raw["workers"][1] = {"type": "router"}
+    (line,) = errors_of(write(tmp_path, raw))
+    assert "workers[1]: wampnode runs a single router worker" in line
+
+
+def test_tls_below_1_2_refused(tmp_path):
+    """min_version TLSv1.1 is a schema error."""
+    tls = {"key": "k", "certificate": "c", "min_version": "TLSv1.1"}
+    (line,) = errors_of(write(tmp_path, config(web(8443, tls=tls))))
+    assert "endpoint.tls.min_version: 'TLSv1.1' is not one of ['TLSv1.2', 'TLSv1.3']" in line
+
+
+def test_environment_substitution(tmp_path):
+    """"$NAME" and "${NAME}" values come from the environment; a missing one is named."""
+    cbdir = write(tmp_path, config(web("$WEB_PORT"), web("${OTHER_PORT}")))
+    loaded = load_config(str(cbdir), environ={"WEB_PORT": "8080", "OTHER_PORT": "9090"})
+    assert [t.endpoint.port for t in loaded.transports] == [8080, 9090]
+    (line,) = errors_of(cbdir, environ={"WEB_PORT": "8080"})
+    assert "workers[0].transports[1].endpoint.port: environment variable OTHER_PORT is not set" in line
+
+
+def test_defaults_come_from_the_schema(tmp_path):
+    """Unset options take the schema's defaults (WebSocket limits, TLS curve, backlog)."""
+    cbdir = write(tmp_path, config({"type": "websocket", "endpoint": {"type": "tcp", "port": 8080}}))
+    transport = load_config(str(cbdir), environ={}).transports[0]
+    assert transport.websocket.serializers == ("cbor", "msgpack", "json")
+    assert transport.websocket.options.values["max_message_size"] == 1048576
+    assert transport.websocket.options.values["auto_ping_interval"] == 30000
+    assert transport.endpoint.backlog == 1024 and transport.endpoint.interface == ""
+
+
+def test_port_clash_between_transports(tmp_path):
+    """Two transports on one port are refused before anything listens."""
+    (line,) = errors_of(write(tmp_path, config(web(8080), {"type": "rawsocket", "endpoint": {"type": "tcp", "port": 8080}})))
+    assert "workers[0].transports[1].endpoint.port: port 8080 is already used by workers[0].transports[0].endpoint" in line
+
+
+def test_static_directory_must_exist(tmp_path):
+    """A static path whose directory is missing is an error naming the directory."""
+    (line,) = errors_of(write(tmp_path, config(web(8080, {"/": {"type": "static", "directory": "../nowhere"}}))))
+    assert "paths./.directory:" in line and "nowhere does not exist" in line
+
+
+def test_relative_paths_resolve_against_cbdir(tmp_path):
+    """Relative file names (static directory, TLS files) start at the node directory."""
+    (tmp_path / "web").mkdir()
+    cbdir = write(tmp_path, config(web(8080, {"/": {"type": "static", "directory": "../web"}})))
+    static = load_config(str(cbdir), environ={}).transports[0].web.paths["/"]
+    assert static.directory == str(tmp_path / "web")
+
+
+@pytest.mark.parametrize("name", ["crossbar-init-26.10.json", "universal-transport.json"])
+def test_crossbar_reference_configs_load(tmp_path, name):
+    """Configs written by Crossbar.io load unchanged."""
+    if not (REFERENCE / name).exists():
+        pytest.skip("shared/reference not present")
+    (tmp_path / "web").mkdir()
+    cbdir = write(tmp_path, (REFERENCE / name).read_text())
+    loaded = load_config(str(cbdir), environ={})
+    assert loaded.realms[0].name == "realm1"

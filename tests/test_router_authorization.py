@@ -1,0 +1,128 @@
+"""Role permissions: most specific rule wins, denials are not_authorized, disclosure."""
+from __future__ import annotations
+
+import pytest
+from autobahn.wamp import message as m
+
+from node.config.model import AuthMethod
+from node.router import Router
+from node.router.authorization import RealmAuthorizer, RolePermissions
+from router_fakes import allow_all, joined, permission, realm, role
+
+
+def anonymous_as(role_name):
+    return (AuthMethod("anonymous", "static", {"role": role_name}),)
+
+
+PRECEDENCE = role(
+    "r",
+    permission("com.", "prefix", call=True),
+    permission("com.example.", "prefix", call=False),
+    permission("com.example.open", "exact", call=True),
+    permission("com..x", "wildcard", publish=True),
+    permission("com.a.", "wildcard", publish=False),
+    permission("..x", "wildcard", subscribe=True),
+)
+
+
+@pytest.mark.parametrize("uri, action, allowed", [
+    ("com.other", "call", True),                 # shorter prefix
+    ("com.example.secret", "call", False),       # longer prefix wins over shorter
+    ("com.example.open", "call", True),          # exact wins over prefix
+    ("com.example.open", "publish", False),      # exact rule decides every action
+    ("org.thing", "call", False),                # no rule: deny
+    ("com.a.x", "call", True),                   # prefix beats wildcard
+    ("net.a.x", "subscribe", True),              # only a wildcard matches
+    ("net.a.y", "subscribe", False),
+])
+def test_most_specific_rule_decides(uri, action, allowed):
+    """Exact beats the longest prefix, which beats wildcards; unmatched URIs are denied."""
+    assert RolePermissions(PRECEDENCE).decide(uri, action).allow is allowed
+
+
+def test_wildcard_with_more_nonempty_components_wins():
+    """Of two matching wildcards the one with more non-empty components decides."""
+    perms = RolePermissions(role("r", permission("a..", "wildcard", call=True),
+                                 permission("a.b.", "wildcard", call=False)))
+    assert perms.decide("a.b.c", "call").allow is False
+    assert perms.decide("a.x.c", "call").allow is True
+
+
+def test_unknown_role_is_denied_and_open_realm_allows():
+    """A realm with roles denies roles it lacks; a realm without roles allows everything."""
+    assert RealmAuthorizer((role("a", allow_all()),)).authorize("b", "x", "call").allow is False
+    assert RealmAuthorizer(()).authorize("b", "x", "call").allow is True
+
+
+def test_denied_actions_get_not_authorized_naming_the_request():
+    """Denied subscribe/register/call get ERROR not_authorized naming session, role, action, URI and realm."""
+    r = Router((realm(roles=(role("frontend", permission("com.pub.", "prefix", subscribe=True, call=True)),)),))
+    c = joined(r, auth=anonymous_as("frontend"))
+    for send, kind in ((lambda: c.register("com.pub.p"), m.Register), (lambda: c.subscribe("com.priv.t"), m.Subscribe),
+                       (lambda: c.call("com.priv.p"), m.Call)):
+        req = send()
+        error = c.last()
+        assert isinstance(error, m.Error) and error.error == "wamp.error.not_authorized"
+        assert error.request == req and error.request_type == kind.MESSAGE_TYPE
+        assert "frontend" in error.args[0] and "realm1" in error.args[0] and str(c.session_id) in error.args[0]
+    c.subscribe("com.pub.t")
+    assert isinstance(c.last(), m.Subscribed)
+
+
+def test_denied_publish_errors_only_when_acknowledged():
+    """A denied PUBLISH is dropped silently, or answered with not_authorized if acknowledge is set."""
+    r = Router((realm(roles=(role("ro", permission("", "prefix", subscribe=True)),)),))
+    reader, writer = joined(r, auth=anonymous_as("ro")), joined(r, auth=anonymous_as("ro"))
+    reader.subscribe("t")
+    reader.take()
+    writer.publish("t", 1)
+    assert writer.take() == [] and reader.take() == []
+    writer.publish("t", 1, acknowledge=True)
+    assert writer.last().error == "wamp.error.not_authorized"
+
+
+def test_unknown_role_from_authentication_is_aborted():
+    """A session authenticated into a role the realm does not define is aborted with no_such_role."""
+    r = Router((realm(roles=(role("a", allow_all()),)),))
+    from router_fakes import Client
+
+    c = Client(r, anonymous_as("b"))
+    abort = c.hello()
+    assert isinstance(abort, m.Abort) and abort.reason == "wamp.error.no_such_role"
+
+
+def test_caller_disclosed_only_when_role_says_so():
+    """INVOCATION carries caller, caller_authid and caller_authrole only under disclose.caller."""
+    roles = (role("callee", allow_all()),
+             role("open", permission("", "prefix", call=True, disclose_caller=True)),
+             role("hidden", permission("", "prefix", call=True)))
+    r = Router((realm(roles=roles),))
+    callee = joined(r, auth=anonymous_as("callee"))
+    callee.register("p")
+    callee.take()
+    for name, disclosed in (("open", True), ("hidden", False)):
+        caller = joined(r, auth=anonymous_as(name))
+        caller.call("p")
+        inv = callee.last()
+        if disclosed:
+            assert inv.caller == caller.session_id and inv.caller_authrole == "open" and inv.caller_authid
+        else:
+            assert inv.caller is None and inv.caller_authid is None and inv.caller_authrole is None
+        callee.send(m.Yield(inv.request))
+
+
+def test_publisher_disclosed_only_when_role_says_so():
+    """EVENT carries publisher identity only under disclose.publisher."""
+    roles = (role("sub", allow_all()),
+             role("open", permission("", "prefix", publish=True, disclose_publisher=True)),
+             role("hidden", permission("", "prefix", publish=True)))
+    r = Router((realm(roles=roles),))
+    sub = joined(r, auth=anonymous_as("sub"))
+    sub.subscribe("t")
+    sub.take()
+    for name, disclosed in (("open", True), ("hidden", False)):
+        pub = joined(r, auth=anonymous_as(name))
+        pub.publish("t")
+        event = sub.last()
+        assert (event.publisher == pub.session_id and event.publisher_authrole == "open") if disclosed \
+            else (event.publisher is None and event.publisher_authid is None)
