@@ -242,3 +242,30 @@ def issue_leaf(
     write_private_key(key_path, key, overwrite)
     write_certificates(cert_path, [cert], overwrite)
     return cert
+
+
+def make_csr(
+    key_path: str,
+    csr_path: str,
+    hosts: Sequence[str],
+    key_type: str = "ec",
+    rsa_bits: int = 3072,
+    overwrite: bool = False,
+) -> x509.CertificateSigningRequest:
+    """Write a new key (0600) and a CSR for ``hosts`` to send to a public CA.
+
+    Raises:
+        TlsError: no hosts, or a file exists (``overwrite``).
+    """
+    if not hosts:
+        raise TlsError("--host", "no host name given", "Name at least one, e.g. example.com")
+    key = new_private_key(key_type, rsa_bits)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_name(hosts[0]))
+        .add_extension(subject_alt_names(hosts), critical=False)
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    write_private_key(key_path, key, overwrite)
+    _write(csr_path, csr.public_bytes(serialization.Encoding.PEM), 0o644, overwrite)
+    return csr

@@ -75,11 +75,24 @@ class LineObserver:
             pass
 
 
+def choose_twisted() -> None:
+    """Tell txaio (autobahn's loop abstraction) that this process runs Twisted.
+
+    A test process that already chose asyncio for its clients keeps that choice.
+    """
+    import txaio
+
+    try:
+        txaio.use_twisted()
+    except RuntimeError:
+        pass
+
+
 def start_logging(level: str = "info", fmt: str = "standard", stream: TextIO = None) -> None:
     """Route all Twisted, autobahn (txaio) and stdlib-warning output through one observer."""
     import txaio
 
-    txaio.use_twisted()
+    choose_twisted()
     txaio.set_global_log_level(level)
     predicate = LogLevelFilterPredicate(defaultLogLevel=_twisted_level(level))
     observer = FilteringLogObserver(LineObserver(stream or sys.stdout, fmt, level in ("debug", "trace")),

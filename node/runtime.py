@@ -103,6 +103,7 @@ class Node:
         while waited < SHUTDOWN_GRACE_SECONDS and any(b.connection_count() for b in self.built):
             yield _sleep(self.reactor, 0.05)
             waited += 0.05
+        self.router.close()
         log.info("Node stopped ({count} connection(s) closed)", count=open_before)
 
     @defer.inlineCallbacks

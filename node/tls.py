@@ -413,24 +413,31 @@ def _install_sni(default: SSL.Context, by_name: Dict[str, SSL.Context]) -> None:
 # --- building -------------------------------------------------------------------
 
 
+def _identities(
+    options: TlsOptions, errors: List[TlsError]
+) -> Tuple[Optional[Identity], Dict[str, Identity]]:
+    """The default identity and one per SNI name (lower-cased); faults to ``errors``."""
+    default, found = _identity(
+        options.path or "tls", options.key, options.certificate, options.chain_certificates
+    )
+    errors.extend(found)
+    by_name: Dict[str, Identity] = {}
+    for name, entry in options.sni.items():
+        where = _at(options, f'sni["{name}"]')
+        identity, found = _identity(
+            where, entry.key, entry.certificate, entry.chain_certificates
+        )
+        errors.extend(found)
+        if identity is not None:
+            by_name[name.lower()] = identity
+    return default, by_name
+
+
 def _build(options: TlsOptions) -> Tuple[Optional[SSL.Context], List[TlsError]]:
     """Build the default context and one per SNI name, collecting every fault."""
     errors: List[TlsError] = []
     try:
-        default_id, id_errors = _identity(
-            options.path or "tls", options.key, options.certificate,
-            options.chain_certificates,
-        )
-        errors.extend(id_errors)
-        sni_ids: Dict[str, Identity] = {}
-        for name, entry in options.sni.items():
-            where = _at(options, f'sni["{name}"]')
-            found, more = _identity(
-                where, entry.key, entry.certificate, entry.chain_certificates
-            )
-            errors.extend(more)
-            if found is not None:
-                sni_ids[name.lower()] = found
+        default_id, sni_ids = _identities(options, errors)
         cas = _load_ca_certificates(options, errors)
 
         def context_for(identity: Identity) -> SSL.Context:
@@ -440,7 +447,7 @@ def _build(options: TlsOptions) -> Tuple[Optional[SSL.Context], List[TlsError]]:
             return ctx
 
         if errors or default_id is None:
-            _base_context(options, errors)  # report setting faults too
+            _base_context(options, errors)  # report the settings' faults too
             return None, errors
         default = context_for(default_id)
         if errors:

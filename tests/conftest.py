@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+import txaio
+
+txaio.use_asyncio()  # in-process clients are asyncio; must precede autobahn.wamp.serializer
 
 REPO = Path(__file__).resolve().parent.parent
 READY_LINE = "Node ready:"

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
+import txaio
+
+txaio.use_asyncio()  # before autobahn.wamp.serializer binds txaio (in-process clients are asyncio)
+
 from autobahn.wamp import message as m
 from autobahn.wamp.role import (
     RoleCalleeFeatures, RoleCallerFeatures, RolePublisherFeatures, RoleSubscriberFeatures,
@@ -64,7 +68,8 @@ def client_roles(canceling: bool = True, progressive: bool = True) -> dict:
         "caller": RoleCallerFeatures(call_canceling=canceling, progressive_call_results=progressive,
                                      call_timeout=True),
         "callee": RoleCalleeFeatures(call_canceling=canceling, progressive_call_results=progressive,
-                                     pattern_based_registration=True, shared_registration=True),
+                                     pattern_based_registration=True, shared_registration=True,
+                                     registration_revocation=True),
     }
 
 

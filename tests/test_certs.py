@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from node.certs import issue_leaf, make_ca, make_selfsigned
+from node.certs import issue_leaf, make_ca, make_csr, make_selfsigned
 from node.errors import TlsError
 
 
@@ -114,3 +114,13 @@ def test_issue_with_mismatched_ca(tmp_path):
                    str(tmp_path / "l.key"), str(tmp_path / "l.crt"))
     assert caught.value.line().startswith(f"--ca: key {tmp_path / 'a.key'} does not match")
     assert not (tmp_path / "l.key").exists()
+
+
+def test_csr(tmp_path):
+    """make_csr writes a signed request with the hosts as SAN and a 0600 key."""
+    key, csr = tmp_path / "k", tmp_path / "req.pem"
+    make_csr(str(key), str(csr), hosts=("example.test", "www.example.test"))
+    text = openssl("req", "-in", str(csr), "-noout", "-text", "-verify")
+    assert "DNS:example.test, DNS:www.example.test" in text
+    assert "Subject: CN = example.test" in text
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600

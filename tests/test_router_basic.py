@@ -184,3 +184,20 @@ def test_callee_leaving_answers_pending_caller():
     callee.session.onClose(False)
     error = caller.last()
     assert isinstance(error, m.Error) and error.request == req and error.error == "wamp.error.canceled"
+
+
+def test_routing_core_imports_no_reactor():
+    """Routing a full pub/sub and RPC exchange never imports the Twisted reactor."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); from router_fakes import joined, realm; "
+        "from node.router import Router; r = Router((realm(),)); a, b = joined(r), joined(r); "
+        "a.subscribe('t'); b.publish('t', 1); a.register('p'); b.call('p', timeout=0); "
+        "print('twisted.internet.reactor' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr

@@ -30,7 +30,7 @@ def client_tls(cafile: Optional[str]) -> ssl_module.SSLContext:
     return context
 
 
-class TestSession(ApplicationSession):
+class ClientSession(ApplicationSession):
     """A session whose join and leave are awaitable futures."""
 
     def __init__(self, config: ComponentConfig, authmethods: Optional[List[str]] = None,
@@ -86,10 +86,10 @@ def _host_port(url: str) -> Tuple[str, int, bool]:
 
 async def connect(url: str, realm: str = "realm1", serializer: str = "json", cafile: Optional[str] = None,
                   authmethods: Optional[List[str]] = None, authid: Optional[str] = None,
-                  secret: Optional[str] = None, join: bool = True) -> TestSession:
+                  secret: Optional[str] = None, join: bool = True) -> ClientSession:
     """A joined session over ``ws://``/``wss://`` (or ``rs://``/``rss://`` for RawSocket)."""
     loop = asyncio.get_event_loop()
-    session = TestSession(ComponentConfig(realm=realm), authmethods, authid, secret)
+    session = ClientSession(ComponentConfig(realm=realm), authmethods, authid, secret)
     host, port, secure = _host_port(url)
     ser = SERIALIZERS[serializer]()
     if url.startswith(("rs://", "rss://")):
@@ -106,7 +106,7 @@ async def connect(url: str, realm: str = "realm1", serializer: str = "json", caf
     return session
 
 
-async def leave(*sessions: TestSession) -> None:
+async def leave(*sessions: ClientSession) -> None:
     for session in sessions:
         if session.is_attached():
             session.leave()

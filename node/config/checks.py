@@ -100,7 +100,7 @@ def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
         if t.endpoint.tls is not None:
             from node.tls import check_tls
 
-            errors += check_tls(t.endpoint.tls)
+            errors += [ConfigError(f"{where}: {e.where}", e.problem, e.fix) for e in check_tls(t.endpoint.tls)]
     return errors
 
 

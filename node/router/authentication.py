@@ -136,6 +136,12 @@ def _details(ctx: HelloContext, hello: Hello, method: str, **more: Any) -> Dict[
     return details
 
 
+def _realm_of(principal: Dict[str, Any]) -> Optional[str]:
+    """A static principal's ``realm``: it may only join there."""
+    realm = principal.get("realm")
+    return realm if isinstance(realm, str) and realm else None
+
+
 # --- anonymous -----------------------------------------------------------------
 
 
@@ -193,7 +199,8 @@ class TicketAuth:
         expected = resolve_secret(principal.get("ticket"))
         if not expected or not hmac.compare_digest(expected.encode("utf8"), ticket.encode("utf8")):
             return Deny(AUTHENTICATION_FAILED, f"ticket: invalid ticket for '{hello.authid}'")
-        return Accept(hello.authid, str(principal.get("role") or "anonymous"), self.method, "static")
+        return Accept(hello.authid, str(principal.get("role") or "anonymous"), self.method, "static",
+                      realm=_realm_of(principal))
 
 
 # --- wampcra -------------------------------------------------------------------
@@ -297,7 +304,8 @@ class TlsAuth:
         principals = self.config.settings.get("principals") or {}
         for authid, principal in principals.items():
             if isinstance(principal, dict) and normalize_fingerprint(principal.get("certificate-sha256")) == fingerprint:
-                return Accept(authid, str(principal.get("role") or "anonymous"), self.method, "static")
+                return Accept(authid, str(principal.get("role") or "anonymous"), self.method, "static",
+                              realm=_realm_of(principal))
         names = certificate_names(cert)
         if principals:
             for name in names:

@@ -71,9 +71,9 @@ class CryptosignAuth:
                 continue
             keys = [str(k).lower() for k in principal.get("authorized_keys") or []]
             realm = principal.get("realm")
-            if hexkey in keys and (not realm or realm == ctx.realm):
+            if hexkey in keys and (not realm or not ctx.realm or realm == ctx.realm):
                 self._accept = Accept(authid, str(principal.get("role") or "anonymous"), self.method, "static",
-                                      {"pubkey": hexkey})
+                                      {"pubkey": hexkey}, realm if isinstance(realm, str) and realm else None)
                 return self._make_challenge()
         return Deny(NO_SUCH_PRINCIPAL, f"cryptosign: no principal with public key {hexkey}")
 

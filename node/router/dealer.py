@@ -102,7 +102,8 @@ class Dealer:
                     return self._register_error(peer, msg, PROCEDURE_ALREADY_EXISTS,
                                                 f"{msg.procedure} is already registered")
                 for other in list(existing.observers):
-                    out.send(other, Unregistered(0, registration=existing.id, reason=UNREGISTERED))
+                    if _can(self._peers.get(other), "registration_revocation"):
+                        out.send(other, Unregistered(0, registration=existing.id, reason=UNREGISTERED))
                     out.extend(self._drop(other, existing))
         reg, created, _ = self.registrations.add_observer(
             peer.session_id, msg.procedure, match, extra=SharedPolicy(invoke))

@@ -143,6 +143,8 @@ class MetaApi:
         scope = kwargs.get("scope", "destroyed")
         if scope not in ("destroyed", "detached") or not isinstance(options, dict):
             raise MetaError(INVALID_ARGUMENT, "scope must be 'destroyed' or 'detached'")
+        if topic.startswith("wamp."):
+            raise MetaError("wamp.error.invalid_uri", f"topic '{topic}' is reserved for the router")
         if not self._realm.may_publish(peer, topic):
             raise MetaError("wamp.error.not_authorized",
                             f"session {peer.session_id} may not publish to '{topic}'")

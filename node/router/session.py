@@ -43,6 +43,7 @@ PROTOCOL_VIOLATION = "wamp.error.protocol_violation"
 NO_SUCH_REALM = "wamp.error.no_such_realm"
 NO_SUCH_ROLE = "wamp.error.no_such_role"
 GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
+GOODBYE_TIMEOUT = 5.0  # seconds a killed session has to answer our GOODBYE
 
 
 def router_roles(meta_api: bool) -> dict:
@@ -57,6 +58,7 @@ def router_roles(meta_api: bool) -> dict:
         caller_identification=True, pattern_based_registration=True, session_meta_api=meta,
         registration_meta_api=meta, shared_registration=True, call_timeout=True, call_canceling=True,
         progressive_call_results=True, payload_transparency=True, testament_meta_api=meta,
+        registration_revocation=True,
     )
     dealer.progressive_call_invocations = True  # WAMP spec 2023+, unknown to autobahn's class
     return {"broker": broker, "dealer": dealer}
@@ -117,6 +119,12 @@ class RouterSession:
         self._leave_realm()
         self.state = "leaving"
         self.send(Goodbye(reason or "wamp.close.killed", message))
+        # a peer that never answers the GOODBYE must not keep its connection
+        self._router.clock.callLater(GOODBYE_TIMEOUT, self._close_if_leaving)
+
+    def _close_if_leaving(self) -> None:
+        if self.state == "leaving":
+            self._close()
 
     # --- state machine ------------------------------------------------------------
 
@@ -161,7 +169,7 @@ class RouterSession:
     def _on_hello(self, hello: Hello) -> None:
         self._hello = hello
         self.session_id = random_id()
-        if self._router.realm(hello.realm) is None:
+        if hello.realm is not None and self._router.realm(hello.realm) is None:
             self._abort(NO_SUCH_REALM, f"no realm '{hello.realm}' on this node")
             return
         peer_cert = self._transport_detail("peer_cert")
@@ -213,6 +221,10 @@ class RouterSession:
 
     def _welcome(self, accept: Accept) -> None:
         hello = self._hello
+        if accept.realm and hello.realm and accept.realm != hello.realm:
+            self._abort("wamp.error.not_authorized",
+                        f"principal '{accept.authid}' may not join realm '{hello.realm}'")
+            return
         realm = self._router.realm(accept.realm or hello.realm)
         if realm is None:
             self._abort(NO_SUCH_REALM, f"no realm '{accept.realm or hello.realm}' on this node")
@@ -267,9 +279,13 @@ class RouterSession:
     def _transport_info(self) -> dict:
         details = getattr(self._transport, "transport_details", None)
         try:
-            return details.marshal() if details is not None else {}
+            info = details.marshal() if details is not None else {}
         except Exception:
             return {}
+        channel_id = info.get("channel_id")
+        if isinstance(channel_id, dict):  # bytes do not survive every serializer: send hex
+            info["channel_id"] = {k: v.hex() if isinstance(v, bytes) else v for k, v in channel_id.items()}
+        return info
 
     def _peer_name(self) -> str:
         peer = self._transport_detail("peer")

@@ -21,7 +21,6 @@ from typing import Any, Dict, Optional
 
 from autobahn.wamp import message as m
 from autobahn.wamp.exception import InvalidUriError, ProtocolError
-from autobahn.wamp.serializer import Serializer
 
 try:  # optional serializers: only needed to recognise their "undefined" values
     from msgpack import ExtType
@@ -119,6 +118,15 @@ def scrub_absent(value: Any) -> Any:
     return value
 
 
+def scrub_message(raw: list) -> list:
+    """:func:`scrub_absent` for a whole message: trailing absent elements are dropped
+    (an absent ``kwargs`` or ``args``), an absent ``args`` before ``kwargs`` becomes []."""
+    raw = list(raw)
+    while raw and _absent(raw[-1]):
+        raw.pop()
+    return [[] if _absent(v) else scrub_absent(v) for v in raw]
+
+
 class _RouterParser:
     """Stands in for a message class in ``MESSAGE_TYPE_MAP``: scrubs, then parses."""
 
@@ -126,7 +134,7 @@ class _RouterParser:
         self.klass = klass
 
     def parse(self, raw: list) -> Any:
-        raw = scrub_absent(raw)
+        raw = scrub_message(raw)
         try:
             return self.klass.parse(raw)
         except ProtocolError:
@@ -140,7 +148,10 @@ class _RouterParser:
 
 
 def _router_types() -> Dict[int, Any]:
-    classes = dict(Serializer.MESSAGE_TYPE_MAP)
+    # built from the message classes themselves: importing autobahn.wamp.serializer
+    # here would bind txaio before the process has chosen Twisted or asyncio
+    classes = {k.MESSAGE_TYPE: k for k in vars(m).values()
+               if isinstance(k, type) and issubclass(k, m.Message) and isinstance(getattr(k, "MESSAGE_TYPE", None), int)}
     classes[m.Call.MESSAGE_TYPE] = ProgressiveCall
     classes[m.Invocation.MESSAGE_TYPE] = ProgressiveInvocation
     return {t: _RouterParser(k) for t, k in classes.items()}

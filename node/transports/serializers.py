@@ -5,6 +5,9 @@ from typing import Any, List, Sequence
 
 
 def _serializer_class(name: str) -> Any:
+    from node.log import choose_twisted
+
+    choose_twisted()  # autobahn's serializer module needs a txaio framework chosen first
     from autobahn.wamp import serializer
 
     return {
@@ -16,13 +19,17 @@ def _serializer_class(name: str) -> Any:
 
 def websocket_serializers(names: Sequence[str]) -> List[Any]:
     """Plain and batched variants (``wamp.2.json`` and ``wamp.2.json.batched``)."""
+    from node.router.wire import prepare_serializer
+
     result = []
     for name in names:
         cls = _serializer_class(name)
-        result += [cls(), cls(batched=True)]
+        result += [prepare_serializer(cls()), prepare_serializer(cls(batched=True))]
     return result
 
 
 def rawsocket_serializers(names: Sequence[str]) -> List[Any]:
     """RawSocket negotiates one serializer id per format; no batched variants."""
-    return [_serializer_class(name)() for name in names]
+    from node.router.wire import prepare_serializer
+
+    return [prepare_serializer(_serializer_class(name)()) for name in names]
