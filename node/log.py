@@ -6,6 +6,7 @@ level is ``debug`` or ``trace``: administrators get causes, not tracebacks.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from typing import Any, Dict, TextIO
@@ -14,6 +15,11 @@ from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredic
                             globalLogBeginner)
 
 LEVELS = ("critical", "error", "warn", "info", "debug", "trace")
+
+# Twisted announces every port and factory start/stop at info level through its
+# legacy log; wampnode logs one line per transport instead, so these are noise.
+_TWISTED_CHATTER = re.compile(r"^(.+ starting on \S+|\((TCP|UNIX) Port \S+ Closed\)|"
+                              r"(Starting|Stopping) factory .+|Main loop terminated\.)$")
 FORMATS = ("standard", "json")
 
 
@@ -61,6 +67,9 @@ class LineObserver:
         level = event.get("log_level", LogLevel.info)
         namespace = event.get("log_namespace", "-")
         message = _message(event, self.tracebacks)
+        if level == LogLevel.info and namespace == "log_legacy" and _TWISTED_CHATTER.match(message) \
+                and not self.tracebacks:
+            return
         if self.json:
             record = {"time": _timestamp(event), "level": level.name, "namespace": namespace,
                       "message": message}

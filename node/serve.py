@@ -51,6 +51,8 @@ def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> Non
     notifier = Notifier.from_environment()
     log.info("wampnode {version} starting (pid {pid}, node directory {cbdir})",
              version=__version__, pid=os.getpid(), cbdir=config.cbdir)
+    if config.ignored:
+        log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}", keys=", ".join(config.ignored))
     node = Node(config, reactor)
 
     def started(_: Any) -> None:

@@ -28,10 +28,13 @@ echo "== pip install -e .[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
-if [ -f tests/js/package.json ]; then
-    echo "== npm install (tests/js)"
-    (cd tests/js && npm install --no-audit --no-fund --loglevel=error)
-fi
+# npm packages: each of these directories with a package.json gets `npm install`.
+for dir in tests/js examples/browser; do
+    if [ -f "$dir/package.json" ]; then
+        echo "== npm install ($dir)"
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+done
 
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

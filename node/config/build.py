@@ -141,4 +141,13 @@ def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeC
         for i, t in enumerate(worker["transports"])]
     return model.NodeConfig(cbdir=cbdir, config_file=config_file,
                             realms=tuple(build_realm(r) for r in worker["realms"]),
-                            transports=tuple(transports))
+                            transports=tuple(transports), ignored=ignored_keys(raw))
+
+
+def ignored_keys(raw: Dict[str, Any]) -> tuple:
+    """JSON paths of Crossbar.io keys that are accepted for compatibility but unused,
+    so the node can say so at start-up instead of silently dropping them."""
+    paths = [f"controller.{key}" for key in raw.get("controller", {})]
+    worker = raw["workers"][0]
+    paths += [f"workers[0].options.{key}" for key in worker.get("options", {})]
+    return tuple(paths)

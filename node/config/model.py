@@ -214,3 +214,4 @@ class NodeConfig:
     config_file: str
     realms: Tuple[Realm, ...]
     transports: Tuple[Transport, ...]
+    ignored: Tuple[str, ...] = ()  # Crossbar.io keys accepted but not used (JSON paths)

@@ -76,8 +76,12 @@ class WampServerProtocol(WampWebSocketServerProtocol):
         self.sendMessage(payload, is_binary)
 
 
-def _compression_accept(deflate: Dict[str, Any]) -> Callable[[Any], Any]:
-    """permessage-deflate (RFC 7692): accept a client's offer with our limits."""
+def _compression_accept(deflate: Dict[str, Any], max_message_size: int) -> Callable[[Any], Any]:
+    """permessage-deflate (RFC 7692): accept a client's offer with our limits.
+
+    ``max_message_size`` also bounds inflation, so a small compressed frame cannot
+    expand into an unbounded message (a "zip bomb").
+    """
     from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 
     def accept(offers: Any) -> Any:
@@ -85,11 +89,12 @@ def _compression_accept(deflate: Dict[str, Any]) -> Callable[[Any], Any]:
             if isinstance(offer, PerMessageDeflateOffer):
                 return PerMessageDeflateOfferAccept(
                     offer,
-                    requestNoContextTakeover=deflate.get("request_no_context_takeover", False),
-                    requestMaxWindowBits=deflate.get("request_max_window_bits", 0),
-                    noContextTakeover=deflate.get("no_context_takeover"),
-                    windowBits=deflate.get("max_window_bits"),
-                    memLevel=deflate.get("memory_level"),
+                    request_no_context_takeover=deflate.get("request_no_context_takeover", False),
+                    request_max_window_bits=deflate.get("request_max_window_bits", 0),
+                    no_context_takeover=deflate.get("no_context_takeover"),
+                    window_bits=deflate.get("max_window_bits"),
+                    mem_level=deflate.get("memory_level"),
+                    max_message_size=max_message_size or None,
                 )
         return None
 
@@ -129,7 +134,7 @@ def protocol_options(values: Dict[str, Any]) -> Dict[str, Any]:
             options[target] = value * scale if scale else value
     deflate = values.get("compression", {}).get("deflate")
     if deflate is not None:
-        options["perMessageCompressionAccept"] = _compression_accept(deflate)
+        options["perMessageCompressionAccept"] = _compression_accept(deflate, values.get("max_message_size", 0))
     return options
 
 

@@ -1,0 +1,179 @@
+"""The routers under test: equivalent configs, start-up timing, process-tree sampling.
+
+Each router gets the same node directory contents: realm ``realm1`` with an
+``anonymous`` role allowed everything under ``bench.`` (the role is checked on
+every action: the full router, not its open development mode), the meta API
+on, a plain WebSocket and a TLS WebSocket transport on free ports of 127.0.0.1,
+JSON serializer, messages up to 4 MiB. Crossbar.io reads the same config file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+MAX_MESSAGE = 4 * 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _transport(port: int, tls: bool) -> Dict[str, Any]:
+    endpoint: Dict[str, Any] = {"type": "tcp", "port": port, "interface": "127.0.0.1"}
+    if tls:
+        endpoint["tls"] = {"key": "server.key", "certificate": "server.crt"}
+    return {
+        "type": "websocket",
+        "endpoint": endpoint,
+        "serializers": ["json"],
+        "options": {"max_message_size": MAX_MESSAGE, "max_frame_size": MAX_MESSAGE},
+        "auth": {"anonymous": {"type": "static", "role": "anonymous"}},
+    }
+
+
+def router_config(ws_port: int, wss_port: int) -> Dict[str, Any]:
+    """The one config both routers run (Crossbar.io ``version: 2`` format)."""
+    permission = {
+        "uri": "bench.", "match": "prefix",
+        "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
+        "disclose": {"caller": False, "publisher": False}, "cache": True,
+    }
+    realm = {"name": "realm1", "roles": [{"name": "anonymous", "permissions": [permission]}]}
+    return {"version": 2, "controller": {},
+            "workers": [{"type": "router", "realms": [realm],
+                         "transports": [_transport(ws_port, False), _transport(wss_port, True)]}]}
+
+
+def write_node_dir(cbdir: Path, ws_port: int, wss_port: int) -> None:
+    """Config plus a self-signed P-256 certificate for localhost (TLS transport)."""
+    sys.path.insert(0, str(REPO))
+    from node.certs import make_selfsigned
+
+    cbdir.mkdir(parents=True, exist_ok=True)
+    (cbdir / "config.json").write_text(json.dumps(router_config(ws_port, wss_port), indent=2))
+    make_selfsigned(str(cbdir / "server.key"), str(cbdir / "server.crt"), overwrite=True)
+
+
+class Router:
+    """One router process tree started from a command line in its node directory."""
+
+    def __init__(self, name: str, command: Sequence[str], cbdir: Path, env: Optional[Dict[str, str]] = None) -> None:
+        self.name = name
+        self.command = list(command)
+        self.cbdir = cbdir
+        self.env = env
+        self.ws_port = free_port()
+        self.wss_port = free_port()
+        self.proc: Optional[subprocess.Popen] = None
+        self.startup_s: Optional[float] = None
+        self.idle_rss: Optional[int] = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}/ws"
+
+    @property
+    def secure_url(self) -> str:
+        return f"wss://127.0.0.1:{self.wss_port}/ws"
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start, time it to the moment both ports accept connections, take idle RSS."""
+        write_node_dir(self.cbdir, self.ws_port, self.wss_port)
+        log = open(self.cbdir / "router.log", "w")
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(self.command, cwd=str(self.cbdir), env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = started + timeout
+        for port in (self.ws_port, self.wss_port):
+            while not _accepts(port):
+                if self.proc.poll() is not None or time.perf_counter() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"{self.name} did not start listening; see {self.cbdir / 'router.log'}:\n"
+                                       + (self.cbdir / "router.log").read_text(errors="replace")[-3000:])
+                time.sleep(0.005)
+        self.startup_s = time.perf_counter() - started
+        time.sleep(1.0)  # let start-up work that follows listening settle before taking idle RSS
+        self.idle_rss = self.rss()
+
+    def processes(self) -> List[psutil.Process]:
+        root = psutil.Process(self.proc.pid)
+        return [root] + root.children(recursive=True)
+
+    def cpu_seconds(self) -> float:
+        return tree_cpu(self.processes())
+
+    def rss(self) -> int:
+        total = 0
+        for p in self.processes():
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def stop(self) -> None:
+        """SIGTERM the tree's leader, wait, then SIGKILL whatever of its group is left."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # our own session: only this router's processes
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(5)
+
+
+def tree_cpu(processes: Sequence[psutil.Process]) -> float:
+    total = 0.0
+    for p in processes:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("NOTIFY_SOCKET", None)
+    env.update(extra or {})
+    return env
+
+
+def wampnode(workdir: Path, python: str = sys.executable, name: str = "wampnode") -> Router:
+    return Router(name, [python, "-m", "node", "start", "--cbdir", ".", "--loglevel", "warn"],
+                  workdir / name, node_env())
+
+
+def crossbar(workdir: Path, venv: Path) -> Router:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return Router("crossbar", [str(venv / "bin" / "crossbar"), "start", "--cbdir", ".", "--loglevel", "warn"],
+                  workdir / "crossbar", env)

@@ -1,0 +1,178 @@
+"""The workloads, and running one of them against one router.
+
+A workload is some passive client processes (started first, each says READY)
+and one active client process that warms up, says START, measures, and says END
+with its figures. The driver samples CPU times of the router's whole process
+tree and of every client process at START and at END, so each throughput comes
+with the router's CPU time per operation and each side's CPU share.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import psutil
+
+from targets import Router, tree_cpu
+
+CLIENT = str(Path(__file__).resolve().parent / "client.py")
+CLIENT_BOUND = 0.9  # a client process using this share of one core or more limits the figure
+IDLE_SESSIONS = 1000
+BIG = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    label: str
+    unit: str
+    per: str  # what one operation is, for "router CPU per ..."
+    active: Tuple[str, ...]
+    passive: Tuple[Tuple[str, ...], ...] = ()
+    secure: bool = False
+
+
+WORKLOADS = (
+    Workload("rpc_1", "RPC, 1 outstanding", "calls/s", "call", ("caller", "--outstanding", "1"), (("callee",),)),
+    Workload("rpc_16", "RPC, 16 outstanding", "calls/s", "call", ("caller", "--outstanding", "16"), (("callee",),)),
+    Workload("pubsub_1", "Pub/sub, 1 subscriber", "events/s", "delivery",
+             ("publisher", "--subscribers", "1"), (("subscribers", "--count", "1"),)),
+    Workload("pubsub_10", "Pub/sub, 10 subscribers", "events/s", "delivery",
+             ("publisher", "--subscribers", "10"), (("subscribers", "--count", "10"),)),
+    Workload("sessions_ws", "Sessions over ws", "sessions/s", "session", ("sessions", "--concurrency", "8")),
+    Workload("sessions_wss", "Sessions over wss", "sessions/s", "session", ("sessions", "--concurrency", "8"),
+             secure=True),
+    Workload("call_1mib", "1 MiB call round trip", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(BIG)), (("callee",),)),
+)
+
+
+class ClientProcess:
+    """One client process and the lines it writes on stdout."""
+
+    def __init__(self, args: List[str], url: str, timing: Dict[str, float]) -> None:
+        command = [sys.executable, CLIENT, *args, "--url", url, "--warmup", str(timing["warmup"]),
+                   "--duration", str(timing["duration"]), "--deadline", str(timing["deadline"])]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.ps = psutil.Process(self.proc.pid)
+        self._buffer = b""
+        self.name = args[0]
+
+    def wait_for(self, word: str, timeout: float) -> str:
+        """The rest of the first line starting with ``word``; raises if it never comes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                text = line.decode("utf-8", "replace")
+                if text.split(" ", 1)[0] == word:
+                    return text[len(word):].strip()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"client {self.name}: no {word} within {timeout:.0f} s{self._stderr()}")
+            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                if not chunk:
+                    self.proc.wait(5)
+                    raise RuntimeError(f"client {self.name} exited ({self.proc.returncode}) before {word}"
+                                       f"{self._stderr()}")
+                self._buffer += chunk
+
+    def _stderr(self) -> str:
+        if self.proc.poll() is None:
+            return ""
+        text = self.proc.stderr.read().decode("utf-8", "replace").strip()
+        return f": {text[-2000:]}" if text else ""
+
+    def cpu(self) -> float:
+        return tree_cpu([self.ps])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@dataclass
+class Measurement:
+    """One workload on one router: the active client's figures plus CPU accounting."""
+
+    figures: Dict[str, Any]
+    wall_s: float
+    router_cpu_s: float
+    client_cpu_s: Dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self, workload: Workload) -> Dict[str, Any]:
+        ops = self.figures.get("operations") or 0
+        seconds = self.figures.get("seconds") or self.wall_s
+        rate = ops / seconds if seconds else 0.0
+        if workload.unit == "MiB/s":
+            rate = self.figures.get("bytes", 0) / seconds / BIG
+        client_shares = {k: v / self.wall_s for k, v in self.client_cpu_s.items()}
+        result = {
+            "rate": rate,
+            "operations": ops,
+            "router_us_per_op": self.router_cpu_s / ops * 1e6 if ops else None,
+            "router_share": self.router_cpu_s / self.wall_s,
+            "client_share": sum(client_shares.values()),
+            "client_shares": client_shares,
+            "client_bound": any(share >= CLIENT_BOUND for share in client_shares.values()),
+        }
+        for key in ("p50_ms", "p99_ms"):
+            if key in self.figures:
+                result[key] = self.figures[key]
+        return result
+
+
+def run(workload: Workload, router: Router, timing: Dict[str, float]) -> Dict[str, Any]:
+    url = router.secure_url if workload.secure else router.url
+    passive: List[ClientProcess] = []
+    active: Optional[ClientProcess] = None
+    try:
+        for args in workload.passive:
+            client = ClientProcess(list(args), url, timing)
+            passive.append(client)
+            client.wait_for("READY", 60)
+        active = ClientProcess(list(workload.active), url, timing)
+        clients = passive + [active]
+        active.wait_for("START", timing["warmup"] + 60)
+        wall0, router0 = time.perf_counter(), router.cpu_seconds()
+        client0 = [c.cpu() for c in clients]
+        figures = json.loads(active.wait_for("END", timing["duration"] + 60))
+        wall = time.perf_counter() - wall0
+        router_cpu = router.cpu_seconds() - router0
+        client_cpu: Dict[str, float] = {}
+        for index, (client, before) in enumerate(zip(clients, client0)):
+            client_cpu[f"{index}:{client.name}"] = client.cpu() - before
+        return Measurement(figures, wall, router_cpu, client_cpu).as_dict(workload)
+    finally:
+        for client in ([active] if active else []) + passive:
+            client.stop()
+
+
+def idle_sessions(router: Router, timing: Dict[str, float]) -> Dict[str, Any]:
+    """Router RSS growth per joined, idle session at :data:`IDLE_SESSIONS` sessions."""
+    before = router.rss()
+    client = ClientProcess(["idle", "--count", str(IDLE_SESSIONS)], router.url, timing)
+    try:
+        client.wait_for("READY", 120)
+        time.sleep(1.0)  # sessions joined; let the router finish the meta events it owes
+        after = router.rss()
+    finally:
+        client.stop()
+    return {"rss_before": before, "rss_after": after, "bytes_per_session": (after - before) / IDLE_SESSIONS}
