@@ -55,9 +55,11 @@ def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> Non
         log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}", keys=", ".join(config.ignored))
     node = Node(config, reactor)
 
+    def summary() -> str:
+        return f"{len(node.ports)} transport(s) listening, {len(config.realms)} realm(s)"
+
     def started(_: Any) -> None:
-        summary = f"{len(node.ports)} transport(s) listening, {len(config.realms)} realm(s)"
-        notifier.ready(summary)
+        notifier.ready(summary())
         notifier.start_watchdog(reactor)
 
     def failed(failure: Any) -> None:
@@ -91,7 +93,7 @@ def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> Non
             log.error("Reload refused, keeping the old certificate: {problem}", problem=problem)
         if not problems:
             log.info("TLS certificates and keys reloaded")
-        notifier.ready("reloaded")
+        notifier.ready(summary() + ("; reload refused, old certificate in use" if problems else "; reloaded"))
 
     def install_signals() -> None:
         signal.signal(signal.SIGTERM, on_signal)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Any, Mapping, Optional
 
 
@@ -45,7 +46,8 @@ class Notifier:
         self.notify(f"READY=1\nSTATUS={status}\nMAINPID={os.getpid()}")
 
     def reloading(self) -> None:
-        self.notify("RELOADING=1")
+        """RELOADING=1 with the CLOCK_MONOTONIC time, which systemd >= 253 pairs with the next READY=1."""
+        self.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
 
     def stopping(self) -> None:
         self.notify("STOPPING=1")

@@ -58,8 +58,11 @@ def build_websocket(raw: Dict[str, Any], where: str) -> model.WampWebSocket:
 
 
 def build_rawsocket(raw: Dict[str, Any], where: str) -> model.RawSocketService:
-    size = raw.get("max_message_size", raw["options"]["max_message_size"])
+    options = raw["options"]
+    size = raw.get("max_message_size", options["max_message_size"])
     return model.RawSocketService(serializers=tuple(raw["serializers"]), max_message_size=size,
+                                  max_connections=options["max_connections"],
+                                  max_outgoing_buffer=options["max_outgoing_buffer"],
                                   auth=build_auth(raw.get("auth", {})), path=where)
 
 
@@ -81,6 +84,9 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
                                 cache_timeout=options["cache_timeout"], path=where)
     if kind == "websocket":
         return model.WebSocketPath(service=build_websocket(raw, where), path=where)
+    if kind == "websocket-testee":
+        return model.WebSocketTesteePath(options=model.WebSocketOptions(values=dict(raw["options"])),
+                                         path=where)
     if kind == "redirect":
         return model.RedirectPath(url=raw["url"], path=where)
     return model.NodeInfoPath(path=where)
@@ -95,6 +101,9 @@ def build_web(raw: Dict[str, Any], cbdir: str, where: str) -> model.WebService:
 def build_transport(raw: Dict[str, Any], cbdir: str, where: str, index: int) -> model.Transport:
     kind = raw["type"]
     websocket = build_websocket(raw, where) if kind == "websocket" else None
+    if kind == "websocket.testee":  # echo only: options matter, no serializers or auth
+        websocket = model.WampWebSocket(serializers=(), auth=(), path=where,
+                                        options=model.WebSocketOptions(values=dict(raw["options"])))
     web = None
     rawsocket = None
     ws_paths: Dict[str, model.WampWebSocket] = {}

@@ -155,6 +155,8 @@ class WampWebSocket:
 class RawSocketService:
     serializers: Tuple[str, ...]
     max_message_size: int
+    max_connections: int  # 0: no limit
+    max_outgoing_buffer: int  # bytes; 0: no limit
     auth: Tuple[AuthMethod, ...]
     path: str
 
@@ -186,6 +188,14 @@ class WebSocketPath:
 
 
 @dataclass(frozen=True)
+class WebSocketTesteePath:
+    """An echoing WebSocket service for conformance test suites (no WAMP)."""
+
+    options: WebSocketOptions
+    path: str
+
+
+@dataclass(frozen=True)
 class WebService:
     """A ``web`` transport's path tree: URL path segment -> path service."""
 
@@ -198,7 +208,7 @@ class WebService:
 class Transport:
     """One listening transport. Exactly the services of its ``type`` are set."""
 
-    type: str  # websocket | web | rawsocket | universal
+    type: str  # websocket | web | rawsocket | universal | websocket.testee (echo, options only)
     id: str
     endpoint: Endpoint
     websocket: Optional[WampWebSocket]  # type websocket

@@ -37,9 +37,19 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus)
         wamp_factories.append(factory)
         return factory
 
-    def websocket_resource(service: model.WampWebSocket) -> Any:
+    def testee(options: Any) -> Any:
+        from node.transports.testee import testee_factory
+
+        factory = testee_factory(options.values, is_secure)
+        wamp_factories.append(factory)
+        return factory
+
+    def websocket_resource(service: Any) -> Any:
+        """A WAMP ``websocket`` path, or a ``websocket-testee`` echo path."""
         from autobahn.twisted.resource import WebSocketResource
 
+        if isinstance(service, model.WebSocketTesteePath):
+            return WebSocketResource(testee(service.options))
         return WebSocketResource(websocket(service))
 
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:
@@ -63,6 +73,8 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus)
 
     if transport.type == "websocket":
         factory: Any = websocket(transport.websocket)
+    elif transport.type == "websocket.testee":
+        factory = testee(transport.websocket.options)
     elif transport.type == "rawsocket":
         factory = rawsocket(transport.rawsocket)
     elif transport.type == "web":

@@ -53,17 +53,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         self.transport.loseConnection()
 
     def stringReceived(self, payload: bytes) -> None:
-        if self._violated or self._session is None:
-            return
-        try:
-            messages = self._serializer.unserialize(payload)
-        except Exception as e:  # any decoding fault is the peer's protocol error
-            self.protocol_violation(violation.describe(e))
-            return
-        for message in messages:
-            if self._session is None:
-                return
-            self._session.onMessage(message)
+        violation.dispatch(self, lambda: self._serializer.unserialize(payload))
 
     def protocol_violation(self, reason: str) -> None:
         self._violated = True

@@ -7,7 +7,7 @@ traceback, and no other session notices.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from twisted.logger import Logger
 
@@ -29,3 +29,24 @@ def abort_message(reason: str) -> Any:
 
 def report(peer: str, reason: str) -> None:
     log.warn("Closing {peer}: WAMP protocol violation: {reason}", peer=peer, reason=reason)
+
+
+def dispatch(protocol: Any, decode: Callable[[], Iterable[Any]]) -> None:
+    """Decode one transport message and hand each WAMP message to the session.
+
+    ``protocol`` has ``_session``, ``_violated`` and ``protocol_violation(reason)``;
+    a decoding failure is the peer's protocol violation, and delivery stops as soon
+    as the session is gone (a message may end it).
+    """
+    if protocol._violated or protocol._session is None:
+        return
+    try:
+        messages = decode()
+    except Exception as e:  # any decoding fault is the peer's protocol error
+        protocol.protocol_violation(describe(e))
+        return
+    for message in messages:
+        session = protocol._session
+        if session is None:
+            return
+        session.onMessage(message)

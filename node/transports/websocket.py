@@ -35,18 +35,7 @@ class WampServerProtocol(WampWebSocketServerProtocol):
         super().connectionLost(reason)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        session = self._session
-        if session is None or self._violated:
-            return
-        try:
-            messages = self._serializer.unserialize(payload, isBinary)
-        except Exception as e:  # any decoding fault is the peer's protocol error
-            self.protocol_violation(violation.describe(e))
-            return
-        for message in messages:
-            if self._session is None:
-                return
-            session.onMessage(message)
+        violation.dispatch(self, lambda: self._serializer.unserialize(payload, isBinary))
 
     def protocol_violation(self, reason: str) -> None:
         self._violated = True

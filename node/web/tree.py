@@ -30,6 +30,7 @@ def _build_path(service: object, status: NodeStatus,
         model.RedirectPath: redirect_resource,
         model.NodeInfoPath: lambda _: nodeinfo_resource(status),
         model.WebSocketPath: lambda s: websocket_resource(s.service),
+        model.WebSocketTesteePath: websocket_resource,  # an echo service, built beside WAMP's
     }
     return builders[type(service)](service)
 

@@ -1,0 +1,184 @@
+"""Facts about certificates that ``wampnode cert show`` prints and ``check`` judges.
+
+Plain functions over ``cryptography`` objects: names in subjectAltName, whether
+they cover a host name, key type and size, fingerprints, and whether a served
+chain is in order (each certificate issued by the next one). No file access and
+no OpenSSL calls, so that they are cheap to test and never touch OpenSSL's
+error queue.
+"""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from typing import List, Optional, Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+__all__ = [
+    "san_names", "covers", "key_description", "rsa_bits", "fingerprint", "is_ca",
+    "is_self_issued", "issued_by", "chain_problems", "signature_hash", "ca_issuers_urls",
+    "subject_text", "lifetime",
+]
+
+
+def subject_text(cert: x509.Certificate) -> str:
+    """The subject as RFC 4514 text, or ``(empty subject)``."""
+    return cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def san_names(cert: x509.Certificate) -> Optional[List[str]]:
+    """DNS names and IP addresses of the subjectAltName, or None if it has none.
+
+    None (no extension, or one without DNS/IP entries) matters on its own:
+    clients stopped reading the CN (RFC 6125 section 6.4.4; Chrome 58, 2017).
+    """
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return names or None
+
+
+def _dns_match(pattern: str, host: str) -> bool:
+    """RFC 6125 section 6.4.3: a ``*`` only as the whole left-most label, one label deep."""
+    pattern, host = pattern.rstrip(".").lower(), host.rstrip(".").lower()
+    if not pattern.startswith("*."):
+        return pattern == host
+    head, dot, rest = host.partition(".")
+    return bool(head) and bool(dot) and rest == pattern[2:]
+
+
+def covers(names: Sequence[str], host: str) -> bool:
+    """Whether SAN ``names`` cover ``host`` (a DNS name, IP address or ``*.`` pattern).
+
+    A pattern such as ``*.example.com`` (an SNI key) is covered only by the
+    same wildcard in the certificate: one ``a.example.com`` does not serve all.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        return any(_same_ip(n, address) for n in names)
+    if host.startswith("*."):
+        return any(n.lower() == host.lower() for n in names)
+    return any(_dns_match(n, host) for n in names)
+
+
+def _same_ip(name: str, address: object) -> bool:
+    try:
+        return ipaddress.ip_address(name) == address
+    except ValueError:
+        return False
+
+
+def rsa_bits(cert: x509.Certificate) -> Optional[int]:
+    """The RSA modulus size of the certificate's key, None for other key types."""
+    public = cert.public_key()
+    return public.key_size if isinstance(public, rsa.RSAPublicKey) else None
+
+
+def key_description(public: object) -> str:
+    """``ECDSA P-256``, ``RSA 3072 bits``, ``Ed25519`` ..."""
+    if isinstance(public, rsa.RSAPublicKey):
+        return f"RSA {public.key_size} bits"
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return f"ECDSA {names.get(public.curve.name, public.curve.name)}"
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(public, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(public, dsa.DSAPublicKey):
+        return f"DSA {public.key_size} bits"
+    return type(public).__name__
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 fingerprint as colon-separated hex, as ``openssl x509 -fingerprint`` prints."""
+    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
+
+
+def signature_hash(cert: x509.Certificate) -> Optional[str]:
+    """Name of the hash the issuer signed with (``sha256``), None for Ed25519/Ed448."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except Exception:  # an algorithm cryptography does not know: report the OID
+        return cert.signature_algorithm_oid.dotted_string
+    return algorithm.name if algorithm is not None else None
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """basicConstraints CA:TRUE."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def is_self_issued(cert: x509.Certificate) -> bool:
+    """Subject equals issuer: a root (or a self-signed leaf)."""
+    return cert.subject == cert.issuer
+
+
+def _key_id(cert: x509.Certificate, kind: type) -> Optional[bytes]:
+    try:
+        value = cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    return value.key_identifier if kind is x509.AuthorityKeyIdentifier else value.digest
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` issued ``cert``: AKID = SKID when both exist, else the names.
+
+    A name match alone is what older certificates without key identifiers
+    offer (RFC 5280 section 4.2.1.1 makes AKID mandatory only for CAs that
+    issue with it); the signature itself is not checked here.
+    """
+    akid = _key_id(cert, x509.AuthorityKeyIdentifier)
+    skid = _key_id(issuer, x509.SubjectKeyIdentifier)
+    if akid is not None and skid is not None:
+        return akid == skid
+    return cert.issuer == issuer.subject
+
+
+def chain_problems(chain: Sequence[x509.Certificate]) -> List[str]:
+    """Why a served chain (leaf first) is out of order; empty when each is issued by the next.
+
+    RFC 8446 section 4.4.2 lets clients cope with disorder, but many (older
+    Java, OpenSSL 1.0, embedded stacks) only walk the list in order.
+    """
+    problems: List[str] = []
+    for i in range(len(chain) - 1):
+        if not issued_by(chain[i], chain[i + 1]):
+            problems.append(
+                f"certificate {i + 1} ({subject_text(chain[i])}) is not issued by "
+                f"certificate {i + 2} ({subject_text(chain[i + 1])})"
+            )
+    return problems
+
+
+def ca_issuers_urls(cert: x509.Certificate) -> List[str]:
+    """The authorityInfoAccess caIssuers URLs: where the issuer's certificate lives.
+
+    Public CAs put them in every leaf they issue from an intermediate, which
+    is how a missing intermediate can be told apart from a private CA's leaf.
+    """
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        str(d.access_location.value) for d in aia
+        if d.access_method == x509.AuthorityInformationAccessOID.CA_ISSUERS
+    ]
+
+
+def lifetime(cert: x509.Certificate) -> datetime.timedelta:
+    """notAfter minus notBefore."""
+    return cert.not_valid_after_utc - cert.not_valid_before_utc
