@@ -68,7 +68,7 @@ class Node:
             self.tls.append(creator)
             for warning in tls_warnings(transport.endpoint.tls):
                 log.warn("{warning}", warning=warning)
-        built = build_transport(transport, self.router, self.status)
+        built = build_transport(transport, self.router, self.status, self.reactor)
         endpoint = server_endpoint(self.reactor, transport.endpoint, creator)
         try:
             port = yield endpoint.listen(built.factory)

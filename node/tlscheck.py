@@ -1,108 +1,286 @@
-"""Warnings about TLS material that loads but deserves an administrator's look.
+"""TLS hygiene: warnings about material that loads but deserves an administrator's look.
 
-Logged at start-up (and later by ``wampnode check``); none of them stops the
-node, because an expired certificate is better renewed than refused at 3 a.m.
-Faults that make the material unusable are :func:`node.tls.check_tls`'s.
+Logged at start-up, and printed by ``wampnode check`` (where ``--strict`` makes
+them errors). None of them stops the node, because an expired certificate is
+better renewed than refused at 3 a.m. Faults that make the material unusable
+are :func:`node.tls.check_tls`'s.
+
+The rules, each one line ``where: problem. fix``:
+
+- a served certificate expired, expires within 30 days, or is not yet valid;
+- a leaf valid for more than 398 days (CA/Browser Forum ballot SC31; Apple,
+  Chrome and Mozilla reject such leaves from public CAs since 2020-09-01);
+- a leaf that is a CA certificate;
+- a leaf without subjectAltName (CN only), or one whose SAN does not cover an
+  ``sni`` key or a host name given with ``wampnode check --host``;
+- an RSA key under 2048 bits; a SHA-1 (or MD5) signature;
+- a chain out of order (each certificate's AKID must match the next one's
+  SKID), or a missing intermediate;
+- a private key file readable by group or others;
+- DH parameters under 2048 bits, or not an RFC 7919 group;
+- a ``ciphers`` string that enables suites without forward secrecy, CBC or
+  SHA-1 MAC suites, or anonymous ones (named);
+- an OCSP response (``ocsp_staple``) that is out of date.
 """
 from __future__ import annotations
 
 import datetime
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from cryptography import x509
 
+from node.certinfo import (
+    ca_issuers_urls,
+    chain_problems,
+    covers,
+    is_ca,
+    is_self_issued,
+    issued_by,
+    lifetime,
+    rsa_bits,
+    san_names,
+    signature_hash,
+    subject_text,
+)
 from node.config.model import TlsOptions
 from node.errors import TlsError
 from node.pem import file_mode, load_certificates, load_dh_parameters
 
+__all__ = ["tls_warnings", "MIN_DH_BITS", "MIN_RSA_BITS", "MAX_LEAF_DAYS", "EXPIRY_WARNING"]
+
 # Finite-field DH below this size is within reach of a well-funded attacker
 # (Logjam, 2015); Mozilla's intermediate profile uses RFC 7919 ffdhe2048.
 MIN_DH_BITS = 2048
+# NIST SP 800-57 part 1 (2020): RSA under 2048 bits gives under 112-bit security.
+MIN_RSA_BITS = 2048
+MAX_LEAF_DAYS = 398
 EXPIRY_WARNING = datetime.timedelta(days=30)
+_WEAK_HASHES = ("sha1", "md5")
 
 
 def _at(options: TlsOptions, key: str) -> str:
     return f"{options.path}.{key}" if options.path else key
 
 
-def tls_warnings(
-    options: TlsOptions, now: Optional[datetime.datetime] = None
-) -> List[str]:
-    """One-line warnings about usable but doubtful TLS material, for start-up logs.
+def _line(where: str, problem: str, fix: str) -> str:
+    return TlsError(where, problem, fix).line()
 
-    Certificates expired, expiring within 30 days or not yet valid; a leaf that is
-    a CA certificate; a key file readable by group or others; DH parameters under
-    2048 bits. Files that fail to load are :func:`check_tls`'s business and are
-    skipped here.
-    """
-    when = now or datetime.datetime.now(datetime.timezone.utc)
-    found: List[str] = []
-    pairs = [(options.path or "tls", options.key, options.certificate)]
-    pairs += [
-        (_at(options, f'sni["{n}"]'), e.key, e.certificate) for n, e in options.sni.items()
-    ]
-    for where, key_path, cert_path in pairs:
-        found += _certificate_warnings(f"{where}.certificate", cert_path, when)
-        found += _key_warnings(f"{where}.key", key_path)
-    if options.dhparam is not None:
-        found += _dh_warnings(_at(options, "dhparam"), options.dhparam)
+
+# --- one identity (key + served chain) -------------------------------------------
+
+
+class _Identity:
+    """The files of the default identity or of one SNI entry, loaded for judging."""
+
+    def __init__(self, where: str, key: str, certificate: str, chain_files: Sequence[str],
+                 sni_name: Optional[str] = None) -> None:
+        self.where = where
+        self.key = key
+        self.certificate = certificate
+        self.sni_name = sni_name
+        self.chain: List[Tuple[str, x509.Certificate]] = []
+        try:
+            self.chain = [(certificate, c) for c in load_certificates(where, certificate)]
+            for path in chain_files:
+                self.chain += [(path, c) for c in load_certificates(where, path)]
+        except TlsError:  # check_tls reports files that do not load
+            self.chain = []
+
+    @property
+    def leaf(self) -> Optional[x509.Certificate]:
+        return self.chain[0][1] if self.chain else None
+
+
+def _identities(options: TlsOptions) -> List[_Identity]:
+    found = [_Identity(options.path or "tls", options.key, options.certificate,
+                       options.chain_certificates)]
+    for name, entry in options.sni.items():
+        found.append(_Identity(_at(options, f'sni["{name}"]'), entry.key, entry.certificate,
+                               entry.chain_certificates, sni_name=name))
     return found
 
 
-def _certificate_warnings(where: str, path: str, now: datetime.datetime) -> List[str]:
-    try:
-        leaf = load_certificates(where, path)[0]
-    except TlsError:
-        return []
+def _validity(where: str, path: str, cert: x509.Certificate, now: datetime.datetime) -> List[str]:
     found: List[str] = []
-    subject = leaf.subject.rfc4514_string() or "(empty subject)"
-    if leaf.not_valid_after_utc < now:
-        found.append(TlsError(
+    subject = subject_text(cert)
+    if cert.not_valid_after_utc < now:
+        found.append(_line(
             where,
             f"certificate {path} ({subject}) expired on "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
             "Renew it; clients refuse expired certificates",
-        ).line())
-    elif leaf.not_valid_after_utc < now + EXPIRY_WARNING:
-        found.append(TlsError(
+        ))
+    elif cert.not_valid_after_utc < now + EXPIRY_WARNING:
+        found.append(_line(
             where,
             f"certificate {path} ({subject}) expires on "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
             "Renew it soon, then reload",
-        ).line())
-    if leaf.not_valid_before_utc > now:
-        found.append(TlsError(
+        ))
+    if cert.not_valid_before_utc > now:
+        found.append(_line(
             where,
             f"certificate {path} ({subject}) is not valid before "
-            f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
             "Check this machine's clock, or wait",
-        ).line())
-    if _is_ca(leaf):
-        found.append(TlsError(
+        ))
+    return found
+
+
+def _strength(where: str, path: str, cert: x509.Certificate) -> List[str]:
+    found: List[str] = []
+    subject = subject_text(cert)
+    bits = rsa_bits(cert)
+    if bits is not None and bits < MIN_RSA_BITS:
+        found.append(_line(
+            where,
+            f"certificate {path} ({subject}) has an RSA key of {bits} bits, under "
+            f"{MIN_RSA_BITS}",
+            "Use a new key of 2048+ bits or ECDSA P-256: wampnode cert csr --host NAME",
+        ))
+    digest = signature_hash(cert)
+    if digest in _WEAK_HASHES and not is_self_issued(cert):
+        found.append(_line(
+            where,
+            f"certificate {path} ({subject}) is signed with {digest.upper()}, which "
+            "clients reject (SHA-1 collisions: SHAttered, 2017)",
+            "Have it reissued with SHA-256",
+        ))
+    return found
+
+
+def _leaf_rules(identity: _Identity, leaf: x509.Certificate) -> List[str]:
+    where, path = f"{identity.where}.certificate", identity.certificate
+    subject = subject_text(leaf)
+    found: List[str] = []
+    if is_ca(leaf):
+        found.append(_line(
             where,
             f"the first certificate in {path} ({subject}) is a CA certificate, "
             "not a server certificate",
             "Put the server (leaf) certificate first, or issue one from this CA",
-        ).line())
+        ))
+        return found
+    days = lifetime(leaf).days
+    if days > MAX_LEAF_DAYS:
+        found.append(_line(
+            where,
+            f"certificate {path} ({subject}) is valid for {days} days, over "
+            f"{MAX_LEAF_DAYS}: browsers reject such leaves (CA/B Forum, 2020)",
+            "Issue leaves for at most 397 days, e.g. wampnode cert issue --days 90",
+        ))
+    if san_names(leaf) is None:
+        found.append(_line(
+            where,
+            f"certificate {path} ({subject}) has no subjectAltName (CN only); clients "
+            "ignore the CN (RFC 6125, Chrome 58)",
+            "Reissue it with the host names as SAN: wampnode cert issue --host NAME",
+        ))
     return found
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+def _chain_rules(identity: _Identity, roots: Sequence[x509.Certificate]) -> List[str]:
+    where = f"{identity.where}.certificate"
+    certs = [c for _, c in identity.chain]
+    found = [
+        _line(where, f"served chain out of order: {problem}",
+              "List the leaf first, then each issuer in turn (root optional)")
+        for problem in chain_problems(certs)
+    ]
+    last = certs[-1]
+    if found or is_self_issued(last) or any(issued_by(last, r) for r in roots):
+        return found
+    # Baseline Requirements 6.1.7: a public root never signs a leaf directly, so a
+    # leaf that names its issuer's URL (public CAs do) needs an intermediate sent.
+    # With --cafile, an issuer that is not one of those roots is missing too.
+    urls = ca_issuers_urls(last)
+    if (urls and not is_ca(last)) or roots:
+        hint = f" (its issuer's certificate: {urls[0]})" if urls else ""
+        found.append(_line(
+            where,
+            f"missing intermediate: the served chain ends with {subject_text(last)}, "
+            f"issued by {last.issuer.rfc4514_string()}, which is not sent{hint}",
+            "Append the intermediate certificate(s) to the certificate file or "
+            "list them in chain_certificates",
+        ))
+    return found
 
 
-def _key_warnings(where: str, path: str) -> List[str]:
+def _coverage(identity: _Identity, leaf: x509.Certificate, hosts: Sequence[str]) -> List[str]:
+    names = san_names(leaf)
+    if names is None:
+        return []  # the no-SAN warning says it
+    wanted = ([identity.sni_name] if identity.sni_name else []) + list(hosts)
+    return [
+        _line(
+            f"{identity.where}.certificate",
+            f'host name "{host}" is not covered by certificate {identity.certificate} '
+            f"(SAN: {', '.join(names)})",
+            "Issue a certificate that names it, or fix the host name",
+        )
+        for host in wanted if not covers(names, host)
+    ]
+
+
+def _key_rules(where: str, path: str) -> List[str]:
     mode = file_mode(path)
     if mode & 0o077:
-        return [TlsError(
+        return [_line(
             where,
-            f"private key {path} is readable by others (mode {mode:04o})",
+            f"private key {path} is readable by group or others (mode {mode:04o})",
             f"chmod 600 {path}",
-        ).line()]
+        )]
     return []
+
+
+def _hosts_by_identity(options: TlsOptions, hosts: Sequence[str],
+                       identities: List[_Identity]) -> Dict[int, List[str]]:
+    """Which identity serves each ``--host`` name (SNI first, as the server picks)."""
+    from node.tls import sni_lookup
+
+    by_name = {i.sni_name.lower(): n for n, i in enumerate(identities) if i.sni_name}
+    chosen: Dict[int, List[str]] = {}
+    for host in hosts:
+        index = sni_lookup(by_name, host)
+        chosen.setdefault(0 if index is None else index, []).append(host)
+    return chosen
+
+
+def tls_warnings(
+    options: TlsOptions,
+    now: Optional[datetime.datetime] = None,
+    hosts: Sequence[str] = (),
+    roots: Sequence[x509.Certificate] = (),
+) -> List[str]:
+    """One-line warnings about usable but doubtful TLS material (see the module doc).
+
+    ``hosts``: names clients will use (``wampnode check --host``); ``roots``:
+    trusted root certificates (``--cafile``), to tell a missing intermediate.
+    Files that fail to load are :func:`node.tls.check_tls`'s business and are
+    skipped here.
+    """
+    when = now or datetime.datetime.now(datetime.timezone.utc)
+    found: List[str] = []
+    identities = _identities(options)
+    host_map = _hosts_by_identity(options, hosts, identities)
+    for index, identity in enumerate(identities):
+        where = f"{identity.where}.certificate"
+        for path, cert in identity.chain:
+            found += _validity(where, path, cert, when)
+        leaf = identity.leaf
+        if leaf is not None:
+            found += _leaf_rules(identity, leaf)
+            found += _coverage(identity, leaf, host_map.get(index, []))
+            for path, cert in identity.chain:
+                found += _strength(where, path, cert)
+            found += _chain_rules(identity, roots)
+        found += _key_rules(f"{identity.where}.key", identity.key)
+    if options.dhparam is not None:
+        found += _dh_warnings(_at(options, "dhparam"), options.dhparam)
+    if options.ciphers:
+        found += _cipher_warnings(_at(options, "ciphers"), options.ciphers)
+    found += _ocsp_warnings(options, when)
+    return found
 
 
 def _dh_warnings(where: str, path: str) -> List[str]:
@@ -112,17 +290,46 @@ def _dh_warnings(where: str, path: str) -> List[str]:
         return []
     found: List[str] = []
     if group.bits < MIN_DH_BITS:
-        found.append(TlsError(
+        found.append(_line(
             where,
             f"DH parameters in {path} have {group.bits} bits, under {MIN_DH_BITS} "
             "(Logjam)",
             "Use RFC 7919 ffdhe2048 or: openssl dhparam -out dhparam.pem 2048",
-        ).line())
+        ))
     if group.rfc7919_name is None:
-        found.append(TlsError(
+        found.append(_line(
             where,
             f"DH parameters in {path} are not an RFC 7919 group, so clients that "
             "list FFDHE groups (OpenSSL 4.0 does) get no DHE suite",
             "Use ffdhe2048: https://ssl-config.mozilla.org/ffdhe2048.txt",
-        ).line())
+        ))
     return found
+
+
+def _cipher_warnings(where: str, ciphers: str) -> List[str]:
+    from node.cipheraudit import audit_ciphers, enabled_suites
+
+    suites = enabled_suites(ciphers)
+    if not suites:
+        return []
+    findings = audit_ciphers(suites)
+    fix = "Remove `ciphers` to use the Mozilla intermediate default (ECDHE with AEAD only)"
+    kinds = (
+        (findings.not_forward_secret, "without forward secrecy"),
+        (findings.anonymous, "anonymous (no server authentication)"),
+        (findings.cbc, "CBC (not AEAD)"),
+        (findings.sha1_mac, "with a SHA-1 MAC"),
+    )
+    return [
+        _line(where, f"enables {len(names)} suite(s) {label}: {', '.join(names)}", fix)
+        for names, label in kinds if names
+    ]
+
+
+def _ocsp_warnings(options: TlsOptions, now: datetime.datetime) -> List[str]:
+    path = getattr(options, "ocsp_staple", None)
+    if not path:
+        return []
+    from node.ocsp import staple_warnings
+
+    return staple_warnings(_at(options, "ocsp_staple"), path, options, now)

@@ -154,3 +154,25 @@ def test_json_log_format(tmp_path):
     lines = [json.loads(line) for line in node.output().splitlines() if line.strip()]
     assert lines and all({"time", "level", "namespace", "message"} <= set(l) for l in lines)
     assert any(l["message"].startswith("Node ready") for l in lines)
+
+
+def test_init_node_starts_and_serves_wss(tmp_path):
+    """The node `init` writes starts, serves its page over http and over https with its own certificate."""
+    import subprocess as sp
+
+    assert run_cli("init", "--appdir", str(tmp_path)).returncode == 0
+    cbdir = tmp_path / ".crossbar"
+    config = json.loads((cbdir / "config.json").read_text())
+    web_port, tls_port = free_port(), free_port()
+    config["workers"][0]["transports"][0]["endpoint"]["port"] = web_port
+    config["workers"][0]["transports"][1]["endpoint"]["port"] = tls_port
+    (cbdir / "config.json").write_text(json.dumps(config))
+    node = start_node(None, cbdir)
+    try:
+        plain = sp.run(["curl", "-sS", f"http://127.0.0.1:{web_port}/"], capture_output=True, text=True)
+        assert "wampnode is running" in plain.stdout
+        secure = sp.run(["curl", "-sS", "--cacert", str(cbdir / "server.crt"), f"https://localhost:{tls_port}/"],
+                        capture_output=True, text=True)
+        assert "wampnode is running" in secure.stdout, secure.stderr
+    finally:
+        assert node.stop() == 0

@@ -25,7 +25,7 @@ class BuiltTransport:
     def connection_count(self) -> int:
         return sum(len(f.connections) for f in self.wamp_factories)
 
-def build_transport(transport: model.Transport, router: Any, status: NodeStatus) -> BuiltTransport:
+def build_transport(transport: model.Transport, router: Any, status: NodeStatus, reactor: Any) -> BuiltTransport:
     from node.transports.rawsocket import rawsocket_factory
     from node.transports.websocket import websocket_factory
 
@@ -82,7 +82,7 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus)
     else:
         from node.transports.universal import UniversalFactory
 
-        factory = UniversalFactory(rawsocket(transport.rawsocket), site(transport.web, transport.websocket_paths))
+        factory = UniversalFactory(rawsocket(transport.rawsocket), site(transport.web, transport.websocket_paths), reactor)
     return BuiltTransport(factory, wamp_factories)
 
 SessionFactoryMaker = Callable[[Any], Callable[[], Any]]

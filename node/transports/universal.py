@@ -25,9 +25,7 @@ class SniffingProtocol(Protocol):
         self._timeout: Any = None
 
     def connectionMade(self) -> None:
-        from twisted.internet import reactor
-
-        self._timeout = reactor.callLater(FIRST_BYTE_TIMEOUT, self.transport.abortConnection)
+        self._timeout = self.factory.reactor.callLater(FIRST_BYTE_TIMEOUT, self.transport.abortConnection)
 
     def dataReceived(self, data: bytes) -> None:
         if self.inner is None:
@@ -53,9 +51,10 @@ class SniffingProtocol(Protocol):
 class UniversalFactory(Factory):
     noisy = False
 
-    def __init__(self, rawsocket: Optional[Factory], web: Optional[Factory]) -> None:
+    def __init__(self, rawsocket: Optional[Factory], web: Optional[Factory], reactor: Any) -> None:
         self.rawsocket = rawsocket
         self.web = web
+        self.reactor = reactor
 
     def buildProtocol(self, addr: Any) -> SniffingProtocol:
         return SniffingProtocol(self)

@@ -40,13 +40,19 @@ export function settings() {
 
 export class CheckFailed extends Error {}
 
+// msgpackr (wampy's msgpack) decodes every 64-bit integer, e.g. a session ID above 2^32,
+// as a BigInt; WAMP IDs stay below 2^53, so a Number holds them exactly.
+function toJson(value) {
+    return JSON.stringify(value, (key, v) => (typeof v === 'bigint' ? Number(v) : v));
+}
+
 function check(condition, what) {
     if (!condition) throw new CheckFailed(what);
 }
 
 function same(actual, expected, what) {
-    const a = JSON.stringify(actual);
-    const e = JSON.stringify(expected);
+    const a = toJson(actual);
+    const e = toJson(expected);
     check(a === e, `${what}: expected ${e}, got ${a}`);
 }
 
@@ -105,11 +111,11 @@ export function main(body) {
     }, DEADLINE_MS);
     body().then((result) => {
         clearTimeout(timer);
-        process.stdout.write(JSON.stringify(result) + '\n');
+        process.stdout.write(toJson(result) + '\n');
         process.exit(0);
     }, (error) => {
         clearTimeout(timer);
-        const text = error instanceof Error ? error.stack || error.message : JSON.stringify(error);
+        const text = error instanceof Error ? error.stack || error.message : toJson(error);
         process.stderr.write(`FAIL: ${text}\n`);
         process.exit(1);
     });
