@@ -41,8 +41,8 @@ Defaults and the reasons for them (dated, as they age):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+import time
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 from cryptography import x509
 from OpenSSL import SSL, crypto
@@ -53,13 +53,9 @@ from zope.interface import implementer
 from node.config.model import TlsOptions
 from node.errors import TlsError
 from node.tlscheck import tls_warnings
-from node.pem import (
-    DhGroup,
-    load_certificates,
-    load_dh_parameters,
-    load_private_key,
-    same_public_key,
-)
+from node.tlsfiles import Identity, Material, attempt, load_material
+from node.tlsfiles import option_path as _at
+from node.pem import DhGroup, load_dh_parameters
 
 __all__ = [
     "ServerTls", "server_tls", "build_context", "check_tls", "tls_warnings",
@@ -83,6 +79,13 @@ DHE_AEAD_CIPHERS = (
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 )
 
+
+# Ticket keys (and the session cache) are replaced this often. RFC 5077
+# section 5.5 and RFC 8446 section 8 ask for regular rotation: a stolen key
+# decrypts every session whose ticket it sealed, so its lifetime bounds what
+# forward secrecy is lost. One hour, as large operators rotate (a client whose
+# ticket is older simply makes a full handshake).
+TICKET_KEY_SECONDS = 3600
 
 _OPTIONS = (
     SSL.OP_NO_COMPRESSION
@@ -130,98 +133,6 @@ def set_groups(context: SSL.Context, groups: str) -> bool:
     ok = _openssl_lib.SSL_CTX_set1_curves_list(context._context, raw) == 1
     clear_openssl_errors()
     return ok
-
-
-# --- loading ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A private key and the chain served with it: leaf first, then intermediates."""
-
-    key: object
-    chain: Tuple[x509.Certificate, ...]
-
-
-def _attempt(errors: List[TlsError], load: Callable[..., T], *args: object) -> Optional[T]:
-    """Run ``load``; on TlsError record it and return None, so all faults are found."""
-    try:
-        return load(*args)
-    except TlsError as e:
-        errors.append(e)
-        return None
-
-
-def _at(options: TlsOptions, key: str) -> str:
-    """The JSON path of option ``key`` of this TLS block."""
-    return f"{options.path}.{key}" if options.path else key
-
-
-def load_identity(
-    where: str, key_path: str, cert_path: str, chain_paths: Sequence[str]
-) -> Identity:
-    """Load a key with its certificate file (leaf first) and extra chain files.
-
-    Raises:
-        TlsError: the first problem found; see :func:`identity_errors` for all.
-    """
-    identity, errors = _identity(where, key_path, cert_path, chain_paths)
-    if errors:
-        raise errors[0]
-    return identity  # type: ignore[return-value]
-
-
-def _identity(
-    where: str, key_path: str, cert_path: str, chain_paths: Sequence[str]
-) -> Tuple[Optional[Identity], List[TlsError]]:
-    errors: List[TlsError] = []
-    key = _attempt(errors, load_private_key, f"{where}.key", key_path)
-    certs = _attempt(errors, load_certificates, f"{where}.certificate", cert_path)
-    extra: List[x509.Certificate] = []
-    for i, path in enumerate(chain_paths):
-        more = _attempt(
-            errors, load_certificates, f"{where}.chain_certificates[{i}]", path
-        )
-        extra.extend(more or ())
-    if errors or key is None or not certs:
-        return None, errors
-    if not same_public_key(key, certs[0]):
-        errors.append(_mismatch(f"{where}.key", key, key_path, cert_path, certs))
-        return None, errors
-    return Identity(key, tuple(certs) + tuple(extra)), errors
-
-
-def _mismatch(
-    where: str, key: object, key_path: str, cert_path: str, certs: List[x509.Certificate]
-) -> TlsError:
-    if any(same_public_key(key, c) for c in certs[1:]):
-        return TlsError(
-            where,
-            f"key {key_path} belongs to a later certificate in {cert_path}, "
-            "not the first",
-            "Order the file leaf (server) certificate first, then intermediates",
-        )
-    return TlsError(
-        where,
-        f"key {key_path} does not match certificate {cert_path}",
-        "Use the key the certificate was issued for",
-    )
-
-
-def _load_ca_certificates(options: TlsOptions, errors: List[TlsError]) -> List[x509.Certificate]:
-    cas: List[x509.Certificate] = []
-    for i, path in enumerate(options.ca_certificates):
-        where = _at(options, f"ca_certificates[{i}]")
-        cas.extend(_attempt(errors, load_certificates, where, path) or ())
-    if options.verify_client != "none" and not options.ca_certificates:
-        errors.append(
-            TlsError(
-                _at(options, "verify_client"),
-                f'"{options.verify_client}" needs the CAs that issue client certificates',
-                "List their PEM files in ca_certificates",
-            )
-        )
-    return cas
 
 
 # --- context settings -----------------------------------------------------------
@@ -361,11 +272,20 @@ def _alpn(options: TlsOptions, ctx: SSL.Context) -> None:
 
 
 def _sessions(options: TlsOptions, ctx: SSL.Context) -> None:
-    # A session id context is required for resumption with client certificates
-    # (SSL_CTX_set_session_id_context(3)). Ticket keys are random per context,
-    # so every reload also rotates them.
+    """Session resumption: a server-side cache and (by default) tickets.
+
+    A session id context is required for resumption with client certificates
+    (SSL_CTX_set_session_id_context(3)). Ticket keys: OpenSSL makes random
+    ones for each new context, and pyOpenSSL 26 binds neither
+    ``SSL_CTX_set_tlsext_ticket_keys`` nor the ticket key callback, so
+    :class:`ServerTls` rotates them by building a fresh context every
+    :data:`TICKET_KEY_SECONDS` (and on every reload). Sessions live as long as
+    a key (RFC 8446 section 4.6.1 allows up to 7 days), so a ticket is not
+    offered long after its key is gone.
+    """
     ctx.set_session_id(b"wampnode")
     ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
+    ctx.set_timeout(TICKET_KEY_SECONDS)
     if not options.session_tickets:
         ctx.set_options(SSL.OP_NO_TICKET)
 
@@ -376,7 +296,7 @@ def _base_context(options: TlsOptions, errors: List[TlsError]) -> SSL.Context:
     ctx.set_options(_OPTIONS)
     ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)
     for step in (_versions, _ciphers, _groups, _dhparam, _alpn, _sessions):
-        _attempt(errors, step, options, ctx)
+        attempt(errors, step, options, ctx)
     return ctx
 
 
@@ -413,53 +333,56 @@ def _install_sni(default: SSL.Context, by_name: Dict[str, SSL.Context]) -> None:
 # --- building -------------------------------------------------------------------
 
 
-def _identities(
-    options: TlsOptions, errors: List[TlsError]
-) -> Tuple[Optional[Identity], Dict[str, Identity]]:
-    """The default identity and one per SNI name (lower-cased); faults to ``errors``."""
-    default, found = _identity(
-        options.path or "tls", options.key, options.certificate, options.chain_certificates
-    )
-    errors.extend(found)
-    by_name: Dict[str, Identity] = {}
-    for name, entry in options.sni.items():
-        where = _at(options, f'sni["{name}"]')
-        identity, found = _identity(
-            where, entry.key, entry.certificate, entry.chain_certificates
-        )
-        errors.extend(found)
-        if identity is not None:
-            by_name[name.lower()] = identity
-    return default, by_name
+def _staple(ctx: SSL.Context, response: bytes) -> None:
+    """Answer a client's status_request (RFC 6066 section 8) with ``response``."""
+
+    def staple(connection: SSL.Connection, data: object) -> bytes:
+        return response
+
+    ctx.set_ocsp_server_callback(staple)
 
 
-def _build(options: TlsOptions) -> Tuple[Optional[SSL.Context], List[TlsError]]:
-    """Build the default context and one per SNI name, collecting every fault."""
-    errors: List[TlsError] = []
+def _assemble(
+    options: TlsOptions, material: Material, errors: List[TlsError]
+) -> Optional[SSL.Context]:
+    """The default context (SNI contexts hang off it) from loaded ``material``."""
+
+    def context_for(identity: Identity) -> SSL.Context:
+        ctx = _base_context(options, errors)
+        _use_identity(ctx, identity)
+        _verify_client(options, ctx, list(material.cas))
+        return ctx
+
     try:
-        default_id, sni_ids = _identities(options, errors)
-        cas = _load_ca_certificates(options, errors)
-
-        def context_for(identity: Identity) -> SSL.Context:
-            ctx = _base_context(options, errors)
-            _use_identity(ctx, identity)
-            _verify_client(options, ctx, cas)
-            return ctx
-
-        if errors or default_id is None:
-            _base_context(options, errors)  # report the settings' faults too
-            return None, errors
-        default = context_for(default_id)
+        default = context_for(material.default)
+        if material.ocsp is not None:
+            _staple(default, material.ocsp)
         if errors:
-            return None, errors
-        if sni_ids:
-            _install_sni(default, {n: context_for(i) for n, i in sni_ids.items()})
-        return default, errors
+            return None
+        if material.sni:
+            _install_sni(default, {n: context_for(i) for n, i in material.sni.items()})
+        return default
     except SSL.Error as e:  # a fault OpenSSL found after our own checks passed
         errors.append(TlsError(options.path or "tls", f"OpenSSL refused the settings ({e})"))
-        return None, errors
+        return None
     finally:
         clear_openssl_errors()
+
+
+def _build(
+    options: TlsOptions,
+) -> Tuple[Optional[SSL.Context], List[TlsError], Optional[Material]]:
+    """Read every file and build the contexts, collecting every fault."""
+    errors: List[TlsError] = []
+    try:
+        material = load_material(options, errors)
+        if material is None:
+            _base_context(options, errors)  # report the settings' faults too
+            return None, errors, None
+    finally:
+        clear_openssl_errors()
+    context = _assemble(options, material, errors)
+    return context, errors, material if context is not None else None
 
 
 def build_context(options: TlsOptions) -> SSL.Context:
@@ -468,10 +391,14 @@ def build_context(options: TlsOptions) -> SSL.Context:
     Raises:
         TlsError: the first fault found (:func:`check_tls` lists all of them).
     """
-    context, errors = _build(options)
-    if errors or context is None:
+    return _built(options)[0]
+
+
+def _built(options: TlsOptions) -> Tuple[SSL.Context, Material]:
+    context, errors, material = _build(options)
+    if errors or context is None or material is None:
         raise errors[0]
-    return context
+    return context, material
 
 
 def check_tls(options: TlsOptions) -> List[TlsError]:
@@ -484,11 +411,25 @@ def check_tls(options: TlsOptions) -> List[TlsError]:
 
 @implementer(IOpenSSLServerConnectionCreator)
 class ServerTls:
-    """Creates server TLS connections from a context that :meth:`reload` can replace."""
+    """Creates server TLS connections from a context that is replaced over time.
 
-    def __init__(self, options: TlsOptions, context: SSL.Context) -> None:
+    :meth:`reload` replaces it from the files (renewal); and once the context
+    is :data:`TICKET_KEY_SECONDS` old, the next handshake first gets a fresh
+    one built from the material already in memory, which gives new random
+    session-ticket keys (see :func:`_sessions`). ``clock`` returns seconds
+    (``time.monotonic`` by default; tests pass their own).
+    """
+
+    def __init__(self, options: TlsOptions, context: SSL.Context,
+                 material: Optional[Material] = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 ticket_key_seconds: float = TICKET_KEY_SECONDS) -> None:
         self.options = options
         self._context = context
+        self._material = material
+        self._clock = clock
+        self.ticket_key_seconds = ticket_key_seconds
+        self._keys_since = clock()
 
     @property
     def context(self) -> SSL.Context:
@@ -497,23 +438,48 @@ class ServerTls:
 
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         """Twisted's ``IOpenSSLServerConnectionCreator``: a connection for one peer."""
+        if self._clock() - self._keys_since >= self.ticket_key_seconds:
+            self.rotate_ticket_keys()
         return SSL.Connection(self._context, None)
 
+    def rotate_ticket_keys(self) -> bool:
+        """Swap in a context with new ticket keys, built from the loaded material.
+
+        No file is re-read except ``dhparam`` (pyOpenSSL loads DH only from a
+        path). On failure the old context stays, the next try is one period
+        later, and False is returned (with a warning logged).
+        """
+        self._keys_since = self._clock()
+        if self._material is None:
+            return False
+        errors: List[TlsError] = []
+        context = _assemble(self.options, self._material, errors)
+        if context is None:
+            from twisted.logger import Logger
+
+            Logger().warn("TLS session ticket keys not rotated: {problem}",
+                          problem=errors[0].line() if errors else "unknown fault")
+            return False
+        self._context = context
+        return True
+
     def reload(self, options: Optional[TlsOptions] = None) -> None:
-        """Re-read key, certificates, DH and SNI files; swap them in if all load.
+        """Re-read key, certificates, DH, OCSP and SNI files; swap them in if all load.
 
         ``options`` replaces the settings too (a reloaded config file).
         Connections already open keep their context; only new handshakes see
-        the new one.
+        the new one (with new ticket keys).
 
         Raises:
             TlsError: a file or setting cannot be used; the context in service
                 stays and OpenSSL's error queue is left empty.
         """
         wanted = options if options is not None else self.options
-        context = build_context(wanted)
+        context, material = _built(wanted)
         self.options = wanted
         self._context = context
+        self._material = material
+        self._keys_since = self._clock()
 
 
 def server_tls(options: TlsOptions) -> ServerTls:
@@ -522,4 +488,5 @@ def server_tls(options: TlsOptions) -> ServerTls:
     Raises:
         TlsError: a file or setting cannot be used (the first fault found).
     """
-    return ServerTls(options, build_context(options))
+    context, material = _built(options)
+    return ServerTls(options, context, material)

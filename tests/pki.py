@@ -267,12 +267,12 @@ def tls_options(key: Path, certificate: Path, **overrides: object) -> TlsOptions
         ca_certificates=(), dhparam=None, ciphers=None, ciphersuites=None,
         curve="prime256v1", min_version="TLSv1.2", max_version=None,
         verify_client="none", alpn=(), session_tickets=True, sni={},
-        path="workers[0].transports[0].endpoint.tls",
+        path="workers[0].transports[0].endpoint.tls", ocsp_staple=None,
     )
     values.update(overrides)
     for name in ("chain_certificates", "ca_certificates", "alpn"):
         values[name] = tuple(str(v) for v in values[name])
-    for name in ("dhparam",):
+    for name in ("dhparam", "ocsp_staple"):
         if values[name] is not None:
             values[name] = str(values[name])
     return TlsOptions(**values)

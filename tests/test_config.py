@@ -70,7 +70,7 @@ def test_unknown_path_type_lists_known_types(tmp_path):
     """An unknown web path type names the path and the known types."""
     cbdir = write(tmp_path, config(web(8080, {"app": {"type": "wsgi"}})))
     (line,) = errors_of(cbdir)
-    assert "paths.app.type: 'wsgi' is not one of ['static', 'websocket', 'nodeinfo', 'redirect']" in line
+    assert "paths.app.type: 'wsgi' is not one of ['static', 'websocket', 'nodeinfo', 'redirect'" in line
 
 
 def test_other_worker_types_not_supported(tmp_path):
@@ -139,3 +139,14 @@ def test_crossbar_reference_configs_load(tmp_path, name):
     cbdir = write(tmp_path, (REFERENCE / name).read_text())
     loaded = load_config(str(cbdir), environ={})
     assert loaded.realms[0].name == "realm1"
+
+
+def test_static_from_python_package(tmp_path):
+    """A static path may name a Python package and a resource directory inside it."""
+    import node.config
+
+    cbdir = write(tmp_path, config(web(8080, {"/": {"type": "static", "package": "node", "resource": "config"}})))
+    static = load_config(str(cbdir), environ={}).transports[0].web.paths["/"]
+    assert static.directory == os.path.dirname(node.config.__file__)
+    (line,) = errors_of(write(tmp_path, config(web(8080, {"/": {"type": "static", "directory": "x", "package": "node", "resource": "config"}}))))
+    assert "a static path needs `directory`, or `package` and `resource` (not both)" in line

@@ -77,7 +77,7 @@ def test_key_mode_warning(ec_pki, tmp_path):
     key.write_bytes(ec_pki.leaf_key.read_bytes())
     os.chmod(key, 0o644)
     assert _warnings_for(ec_pki, key, ec_pki.chain_crt) == [
-        f"{W}.key: private key {key} is readable by others (mode 0644). chmod 600 {key}"
+        f"{W}.key: private key {key} is readable by group or others (mode 0644). chmod 600 {key}"
     ]
 
 

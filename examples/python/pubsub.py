@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from urllib.parse import urlparse
 
 from autobahn.twisted.component import Component
 from autobahn.wamp.types import PublishOptions
@@ -30,15 +31,26 @@ def parse_args(argv: list) -> argparse.Namespace:
                         help="ws://, wss:// or rs:// (RawSocket) URL of the node (env WAMP_URL)")
     parser.add_argument("--realm", default=os.environ.get("WAMP_REALM", "realm1"),
                         help="realm to join (env WAMP_REALM)")
+    parser.add_argument("--ca", default=os.environ.get("WAMP_CA"),
+                        help="CA certificate (PEM) to trust for wss:// instead of the system's (env WAMP_CA)")
     parser.add_argument("--count", type=int, default=5, help="events to publish")
     parser.add_argument("--timeout", type=float, default=10.0, help="give up after this many seconds")
     return parser.parse_args(argv)
 
 
-def transport(url: str) -> dict:
-    """One connection attempt (no retries), so the app fails fast when the node is down."""
+def transport(url: str, ca: str = None) -> dict:
+    """One connection attempt (no retries), so the app fails fast when the node is down.
+
+    ``ca``: a PEM file (private CA, or a self-signed certificate) trusted for wss://
+    instead of the system's CA store.
+    """
     kind = "rawsocket" if url.startswith(("rs://", "rss://", "tcp://")) else "websocket"
-    return {"type": kind, "url": url, "max_retries": 0}
+    config = {"type": kind, "url": url, "max_retries": 0}
+    if ca:
+        parts = urlparse(url)
+        config["endpoint"] = {"type": "tcp", "host": parts.hostname, "port": parts.port or 443,
+                              "tls": {"hostname": parts.hostname, "trust_root": ca}}
+    return config
 
 
 def make_component(args: argparse.Namespace, outcome: dict) -> Component:
@@ -62,7 +74,7 @@ def make_component(args: argparse.Namespace, outcome: dict) -> Component:
         outcome["ok"] = received == list(range(1, args.count + 1))
         print(f"received {len(received)} of {args.count} events, in order: {outcome['ok']}")
 
-    component = Component(transports=[transport(args.url)], realm=args.realm, main=main)
+    component = Component(transports=[transport(args.url, args.ca)], realm=args.realm, main=main)
     watch_failures(component, outcome)
     return component
 
@@ -89,8 +101,7 @@ def run(reactor, args: argparse.Namespace):
     def finished(result):
         if timer.active():
             timer.cancel()
-        if isinstance(result, defer.CancelledError) or getattr(result, "check", lambda *_: False)(
-                defer.CancelledError):
+        if getattr(result, "check", lambda *_: False)(defer.CancelledError):
             print(f"pubsub.py: timed out after {args.timeout} s", file=sys.stderr)
         elif not outcome["ok"]:
             reason = outcome.get("error") or getattr(result, "getErrorMessage", lambda: "did not finish")()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from node.config import model
 from node.config.environment import json_path
@@ -33,6 +33,7 @@ def build_tls(raw: Dict[str, Any], cbdir: str, where: str) -> model.TlsOptions:
                                   chain_certificates=files(e["chain_certificates"]))
              for name, e in raw["sni"].items()},
         path=where,
+        ocsp_staple=_abspath(cbdir, raw["ocsp_staple"]) if "ocsp_staple" in raw else None,
     )
 
 
@@ -74,6 +75,30 @@ def _static_directory(raw: Dict[str, Any], cbdir: str) -> str:
     return str(files(raw["package"]).joinpath(raw["resource"]))
 
 
+def build_trust(raw: Dict[str, Any], cbdir: str, where: str) -> model.TrustOptions:
+    bundle = raw["jit_bundle"]
+    return model.TrustOptions(
+        store=raw["store"],
+        cafile=_abspath(cbdir, raw["cafile"]) if "cafile" in raw else None,
+        capath=_abspath(cbdir, raw["capath"]) if "capath" in raw else None,
+        pin_sha256=tuple(raw.get("pin_sha256", ())),
+        jit_bundle=bundle if bundle == "certifi" else _abspath(cbdir, bundle),
+        jit_ttl=raw["jit_ttl"], jit_cache_size=raw["jit_cache_size"], path=where)
+
+
+def build_bridge_target(raw: Dict[str, Any], cbdir: str, where: str) -> model.BridgeTarget:
+    if raw["type"] == "unix":
+        return model.BridgeTarget(type="unix", host=None, port=None, socket_path=_abspath(cbdir, raw["path"]),
+                                  tls=None, path=where)
+    tls = None
+    if "tls" in raw:
+        tls = model.ClientTlsOptions(hostname=raw["tls"].get("hostname"),
+                                     trust=build_trust(raw["tls"]["trust"], cbdir, f"{where}.tls.trust"),
+                                     path=f"{where}.tls")
+    return model.BridgeTarget(type="tcp", host=raw["host"], port=int(raw["port"]), socket_path=None,
+                              tls=tls, path=where)
+
+
 def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
     kind = raw["type"]
     if kind == "static":
@@ -89,6 +114,11 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
                                          path=where)
     if kind == "redirect":
         return model.RedirectPath(url=raw["url"], path=where)
+    if kind == "tcpbridge":
+        return model.TcpBridgePath(target=build_bridge_target(raw["target"], cbdir, f"{where}.target"),
+                                   max_message_size=raw["max_message_size"],
+                                   allowed_origins=tuple(raw["allowed_origins"]),
+                                   connect_timeout=float(raw["connect_timeout"]), path=where)
     return model.NodeInfoPath(path=where)
 
 
@@ -150,7 +180,19 @@ def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeC
         for i, t in enumerate(worker["transports"])]
     return model.NodeConfig(cbdir=cbdir, config_file=config_file,
                             realms=tuple(build_realm(r) for r in worker["realms"]),
-                            transports=tuple(transports), ignored=ignored_keys(raw))
+                            transports=tuple(transports), ignored=ignored_keys(raw),
+                            cluster=build_cluster(worker["options"]))
+
+
+def build_cluster(options: Dict[str, Any]) -> Optional[model.Cluster]:
+    """None for a plain single-process node (nothing of node.cluster is imported then)."""
+    raw = options.get("backplane")
+    backplane = None if raw is None else model.Backplane(
+        type=raw["type"], url=raw.get("url"), subject_prefix=raw["subject_prefix"],
+        path="workers[0].options.backplane")
+    if options["processes"] == 1 and backplane is None:
+        return None
+    return model.Cluster(processes=options["processes"], backplane=backplane)
 
 
 def ignored_keys(raw: Dict[str, Any]) -> tuple:
@@ -158,5 +200,6 @@ def ignored_keys(raw: Dict[str, Any]) -> tuple:
     so the node can say so at start-up instead of silently dropping them."""
     paths = [f"controller.{key}" for key in raw.get("controller", {})]
     worker = raw["workers"][0]
-    paths += [f"workers[0].options.{key}" for key in worker.get("options", {})]
+    paths += [f"workers[0].options.{key}" for key in worker.get("options", {})
+              if key not in ("processes", "backplane")]
     return tuple(paths)

@@ -16,7 +16,8 @@ Check = Callable[[model.NodeConfig, Dict[str, Any], str], List[ConfigError]]
 
 def check_one_worker(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     return [ConfigError(f"{where}: workers[{i}]", "wampnode runs a single router worker",
-                        "Move its realms and transports into workers[0]")
+                        "Move its realms and transports into workers[0]; to use more cores, set "
+                        "`\"processes\": N` in workers[0].options (see \"Using more than one core\")")
             for i in range(1, len(raw["workers"]))]
 
 
@@ -104,8 +105,28 @@ def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
     return errors
 
 
+def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """Several processes listen on one port only through SO_REUSEPORT (``shared``);
+    a Unix socket cannot be shared that way."""
+    if config.cluster is None or config.cluster.processes == 1:
+        return []
+    count = config.cluster.processes
+    errors: List[ConfigError] = []
+    for t in config.transports:
+        if isinstance(t.endpoint, model.UnixEndpoint):
+            errors.append(ConfigError(f"{where}: {t.endpoint.path}",
+                                      f"a Unix socket cannot be shared by the {count} router processes",
+                                      "Use a TCP endpoint with `\"shared\": true`, or `\"processes\": 1`"))
+        elif not t.endpoint.shared:
+            errors.append(ConfigError(f"{where}: {t.endpoint.path}.shared",
+                                      f"the {count} router processes must all listen on port {t.endpoint.port}",
+                                      "Add `\"shared\": true` to this endpoint (SO_REUSEPORT)"))
+    return errors
+
+
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_unix_directories,
-                                 check_static_directories, check_universal, check_tls_files)
+                                 check_static_directories, check_universal, check_tls_files,
+                                 check_processes_share_ports)
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

@@ -41,6 +41,7 @@ class TlsOptions:
     session_tickets: bool
     sni: Dict[str, SniEntry]
     path: str  # JSON path of this block, for error messages
+    ocsp_staple: Optional[str]  # absolute path of a DER OCSP response, or None
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,58 @@ class RedirectPath:
 
 
 @dataclass(frozen=True)
+class TrustOptions:
+    """``trust``: whom outgoing TLS connections trust (see :mod:`node.trust`)."""
+
+    store: str  # "system" | "certifi" | "none" | "jit"
+    cafile: Optional[str]  # absolute
+    capath: Optional[str]  # absolute
+    pin_sha256: Tuple[str, ...]  # base64 SHA-256 of SubjectPublicKeyInfo
+    jit_bundle: str  # "certifi" or an absolute PEM path
+    jit_ttl: int  # seconds
+    jit_cache_size: int  # hosts
+    path: str
+
+
+@dataclass(frozen=True)
+class ClientTlsOptions:
+    """TLS on an outgoing connection: the name to verify and the trust."""
+
+    hostname: Optional[str]  # None: the target host
+    trust: TrustOptions
+    path: str
+
+
+@dataclass(frozen=True)
+class BridgeTarget:
+    """Where a ``tcpbridge`` path connects: TCP (optionally TLS) or a Unix socket."""
+
+    type: str  # "tcp" | "unix"
+    host: Optional[str]
+    port: Optional[int]
+    socket_path: Optional[str]  # absolute
+    tls: Optional[ClientTlsOptions]
+    path: str
+
+    def describe(self) -> str:
+        if self.type == "unix":
+            return f"unix {self.socket_path}"
+        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        return f"{'tls' if self.tls else 'tcp'} {host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class TcpBridgePath:
+    """A ``tcpbridge`` web path: each WebSocket carries one TCP connection to ``target``."""
+
+    target: BridgeTarget
+    max_message_size: int
+    allowed_origins: Tuple[str, ...]
+    connect_timeout: float
+    path: str
+
+
+@dataclass(frozen=True)
 class WebSocketPath:
     service: WampWebSocket
     path: str
@@ -219,9 +272,28 @@ class Transport:
 
 
 @dataclass(frozen=True)
+class Backplane:
+    """``workers[0].options.backplane``: the NATS server joining router processes."""
+
+    type: str  # "nats"
+    url: Optional[str]  # None: the node starts its own nats-server on 127.0.0.1
+    subject_prefix: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Several router processes (``options.processes``) and/or nodes acting as one router."""
+
+    processes: int
+    backplane: Optional[Backplane]  # None only with processes > 1: a local nats-server
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     cbdir: str
     config_file: str
     realms: Tuple[Realm, ...]
     transports: Tuple[Transport, ...]
     ignored: Tuple[str, ...] = ()  # Crossbar.io keys accepted but not used (JSON paths)
+    cluster: Optional[Cluster] = None  # None: one process, no backplane (node.cluster unused)

@@ -64,6 +64,8 @@ _TYPE_WORDS = {"integer": "a whole number", "string": "a string", "object": "an 
 
 def _message(error: Any) -> str:
     """jsonschema's message, made specific where its wording helps nobody."""
+    if error.validator == "oneOf" and "directory" in json.dumps(error.validator_value):
+        return "a static path needs `directory`, or `package` and `resource` (not both)"
     if error.validator == "oneOf" and error.context:
         specific = [e for e in error.context if e.validator not in ("type", "required")]
         if specific:
@@ -71,8 +73,6 @@ def _message(error: Any) -> str:
         if all(e.validator == "type" for e in error.context):
             wanted = " or ".join(_TYPE_WORDS.get(e.validator_value, str(e.validator_value)) for e in error.context)
             return f"{error.instance!r} is not {wanted}"
-        if "directory" in json.dumps(error.validator_value):
-            return "a static path needs `directory`, or `package` and `resource` (not both)"
     if error.validator == "enum" and list(error.path)[-1:] == ["type"] and len(error.path) == 3 \
             and list(error.path)[0] == "workers":
         return (f"{error.instance!r} workers are not supported; wampnode runs one worker of "

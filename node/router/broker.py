@@ -154,10 +154,12 @@ class Broker:
 
     # --- publish ----------------------------------------------------------
 
-    def publish(self, peer: Optional[Peer], msg: Publish, disclose: bool = False) -> Outcome:
-        """Route a PUBLISH from ``peer`` (None: the router) to every matching subscriber."""
+    def publish(self, peer: Optional[Peer], msg: Publish, disclose: bool = False,
+                publication_id: Optional[int] = None) -> Outcome:
+        """Route a PUBLISH from ``peer`` (None: the router) to every matching subscriber;
+        ``publication_id`` is given when the publication came from another process."""
         publication = Publication(
-            id=self._new_id(),
+            id=publication_id if publication_id is not None else self._new_id(),
             topic=msg.topic,
             args=msg.args,
             kwargs=msg.kwargs,

@@ -319,6 +319,11 @@ class Dealer:
         return {"id": reg.id, "created": iso_utc(reg.created), "uri": reg.uri, "match": reg.match,
                 "invoke": reg.extra.invoke}
 
+    def new_invocation_id(self, callee_id: int) -> int:
+        """The next INVOCATION request ID towards ``callee_id``; also used for
+        invocations relayed from another process, so that both share one sequence."""
+        return self._invocation_ids.setdefault(callee_id, SessionScopeIds()).next()
+
     def ongoing(self, caller: int, request: int) -> bool:
         """True while a progressive call invocation awaits further CALL chunks."""
         pending = self._by_call.get((caller, request))

@@ -66,6 +66,7 @@ class RealmRouter:
         self._testament_ids = itertools.count(1)
         self._auth_cache: Dict[tuple, Decision] = {}
         self._caller: Any = None  # node.router.internal.InternalCaller, made on first use
+        self.backplane: Any = None  # node.cluster.link.RealmLink when the router spans processes
 
     # --- membership -------------------------------------------------------
 
@@ -94,7 +95,7 @@ class RealmRouter:
         self._internal.discard(session_id)
         for scope in ("detached", "destroyed"):
             for topic, args, kwargs, options in testaments.get(scope, []):
-                out.extend(self.broker.publish(None, _router_publish(topic, args, kwargs, options)))
+                out.extend(self._publish_everywhere(None, _router_publish(topic, args, kwargs, options), False))
         if not internal:
             out.meta("wamp.session.on_leave", session_id, peer.authid, peer.authrole)
         self.deliver(out)
@@ -141,6 +142,8 @@ class RealmRouter:
         peer = self._peers.get(session_id)
         if peer is None:
             return "session is not joined"
+        if self.backplane is not None and self.backplane.intercept(session_id, msg):
+            return None  # answers an INVOCATION relayed from another process
         if isinstance(msg, Publish):
             self._publish(peer, msg)
         elif isinstance(msg, Subscribe):
@@ -172,8 +175,14 @@ class RealmRouter:
                 self._send_error(peer, msg, INVALID_URI, f"topic '{msg.topic}' is reserved for the router")
             return
         self._guarded(peer, msg, msg.topic, "exact", "publish",
-                      lambda d: self.broker.publish(peer, msg, disclose=d.disclose),
+                      lambda d: self._publish_everywhere(peer, msg, d.disclose),
                       errors=bool(msg.acknowledge))
+
+    def _publish_everywhere(self, peer: Optional[Peer], msg: Publish, disclose: bool) -> Outcome:
+        """Route a publication here and, when the router spans processes, there too."""
+        if self.backplane is not None:
+            return self.backplane.publish(peer, msg, disclose)
+        return self.broker.publish(peer, msg, disclose=disclose)
 
     def _call(self, peer: Peer, msg: Call) -> None:
         if self.dealer.ongoing(peer.session_id, msg.request):
@@ -284,6 +293,8 @@ class RealmRouter:
             for event in outcome.meta_events:
                 self.deliver(self.broker.publish(None, Publish(0, event.topic, args=event.args,
                                                                kwargs=event.kwargs)))
+        if self.backplane is not None and outcome.meta_events:
+            self.backplane.delivered(outcome)  # session and registration changes for other processes
 
     def _expired(self, key: Hashable) -> None:
         self._timers.pop(key, None)

@@ -1,0 +1,98 @@
+"""OCSP stapling: serve a CA's signed "still good" answer inside the handshake.
+
+Clients that ask (``status_request``, RFC 6066 section 8) get the response
+from the ``ocsp_staple`` file, so they need not ask the CA themselves (a
+privacy leak and a delay). wampnode does not fetch responses: a cron job does,
+as for certificate renewal, then ``wampnode reload``::
+
+    openssl ocsp -issuer chain.pem -cert server.crt -url "$(openssl x509 -in server.crt \\
+        -noout -ocsp_uri)" -respout server.ocsp -noverify
+
+A response that does not parse, failed, or is for another certificate is an
+error (a wrong staple makes strict clients fail); one that is out of date is
+a ``check`` warning, because clients then ignore it rather than fail.
+"""
+from __future__ import annotations
+
+import datetime
+from typing import List, Sequence
+
+from cryptography import x509
+from cryptography.x509 import ocsp
+
+from node.certinfo import subject_text
+from node.config.model import TlsOptions
+from node.errors import TlsError
+from node.pem import load_certificates, read_file
+
+__all__ = ["load_staple", "staple_warnings"]
+
+
+def _parse(where: str, path: str) -> ocsp.OCSPResponse:
+    data = read_file(where, path)
+    fix = "Fetch it again: openssl ocsp ... -respout FILE (DER)"
+    try:
+        response = ocsp.load_der_ocsp_response(data)
+    except ValueError:
+        what = "PEM text" if data.lstrip().startswith(b"-----") else "no DER OCSP response"
+        raise TlsError(where, f"{path} holds {what}, not a DER OCSP response", fix) from None
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise TlsError(
+            where,
+            f"{path} is an unsuccessful OCSP response ({response.response_status.name})",
+            fix,
+        )
+    return response
+
+
+def load_staple(where: str, path: str, chain: Sequence[x509.Certificate]) -> bytes:
+    """The DER bytes of the OCSP response in ``path``, checked against ``chain[0]``.
+
+    Raises:
+        TlsError: unreadable file, not a successful DER OCSP response, or a
+            response about another certificate (serial number).
+    """
+    response = _parse(where, path)
+    leaf = chain[0]
+    if response.serial_number != leaf.serial_number:
+        raise TlsError(
+            where,
+            f"{path} answers for serial {response.serial_number:x}, not for the "
+            f"certificate ({subject_text(leaf)}, serial {leaf.serial_number:x})",
+            "Fetch the response for the certificate this endpoint serves",
+        )
+    return read_file(where, path)
+
+
+def staple_warnings(
+    where: str, path: str, options: TlsOptions, now: datetime.datetime
+) -> List[str]:
+    """Out-of-date or revoked staples (others are :func:`load_staple` errors)."""
+    try:
+        response = _parse(where, path)
+        load_certificates(where, options.certificate)
+    except TlsError:
+        return []
+    found: List[str] = []
+    next_update = response.next_update_utc
+    if next_update is not None and next_update < now:
+        found.append(TlsError(
+            where,
+            f"OCSP response {path} is out of date since {next_update:%Y-%m-%d %H:%M} UTC; "
+            "clients ignore it",
+            "Fetch a fresh one and run wampnode reload (e.g. daily from cron)",
+        ).line())
+    if response.this_update_utc > now:
+        found.append(TlsError(
+            where,
+            f"OCSP response {path} is not valid before "
+            f"{response.this_update_utc:%Y-%m-%d %H:%M} UTC",
+            "Check this machine's clock",
+        ).line())
+    if response.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+        found.append(TlsError(
+            where,
+            f"OCSP response {path} says the certificate is REVOKED; clients will refuse it",
+            "Get a new certificate, then reload",
+        ).line())
+    return found
