@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from node.errors import NodeError
 
@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the configuration and exit")
     _add_node_dir(check)
+    from node.certcli import add_cert_parser
+    from node.checkcli import add_check_options
+
+    add_check_options(check)
+    add_cert_parser(commands)
 
     commands.add_parser("version", help="print versions of wampnode and its stack")
     return parser
@@ -79,19 +84,15 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from node.config import load_config
+    from node.checkcli import run_check
 
-    config = load_config(args.cbdir, args.config)
-    warnings: List[str] = []
-    for transport in config.transports:
-        if transport.endpoint.tls is not None:
-            from node.tls import tls_warnings
+    return run_check(args)
 
-            warnings += tls_warnings(transport.endpoint.tls)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"{config.config_file}: OK ({len(config.realms)} realm(s), {len(config.transports)} transport(s))")
-    return 0
+
+def cmd_cert(args: argparse.Namespace) -> int:
+    from node.certcli import run_cert
+
+    return run_cert(args)
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -135,7 +136,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init, "start": cmd_start, "check": cmd_check, "stop": cmd_stop,
-    "status": cmd_status, "reload": cmd_reload, "version": cmd_version,
+    "status": cmd_status, "reload": cmd_reload, "version": cmd_version, "cert": cmd_cert,
 }
 
 

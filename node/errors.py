@@ -57,3 +57,13 @@ class PidFileError(NodeError):
     """Another node is running in this node directory, or the pidfile is unusable."""
 
     exit_code = 1
+
+
+class ConnectError(NodeError):
+    """An outgoing connection failed (TCP, proxy, TLS trust, WebSocket upgrade).
+
+    ``where`` names the peer (``proxy http://...``, ``TLS to host:443``), ``problem``
+    the cause (status line, missing CA), ``fix`` what to change.
+    """
+
+    exit_code = 1

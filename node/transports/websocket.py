@@ -95,7 +95,6 @@ _OPTION_NAMES = {
     "allowed_origins": ("allowedOrigins", None),
     "allow_null_origin": ("allowNullOrigin", None),
     "enable_webstatus": ("webStatus", None),
-    "external_port": ("externalPort", None),
     "max_frame_size": ("maxFramePayloadSize", None),
     "max_message_size": ("maxMessagePayloadSize", None),
     "auto_fragment_size": ("autoFragmentSize", None),
@@ -137,8 +136,10 @@ class WampServerFactory(WampWebSocketServerFactory):
 
         show_version = service.options.values.get("show_server_version", False)
         server = f"wampnode/{__version__}" if show_version else "wampnode"
+        # external_port is a session parameter in autobahn, not a protocol option
         super().__init__(session_factory, serializers=websocket_serializers(service.serializers),
-                         server=server, url="wss://localhost" if is_secure else "ws://localhost")
+                         server=server, url="wss://localhost" if is_secure else "ws://localhost",
+                         externalPort=service.options.values.get("external_port"))
         self.setProtocolOptions(**protocol_options(service.options.values))
         self.connections: Set[WampServerProtocol] = set()
         self.noisy = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -49,11 +50,15 @@ class CaIndex:
 def parse_pem_certificates(data: bytes) -> List[x509.Certificate]:
     """Every certificate that parses; a bundle with one odd entry still serves the rest."""
     certs = []
-    for block in _PEM_BLOCK.findall(data):
-        try:
-            certs.append(x509.load_pem_x509_certificate(block))
-        except ValueError:
-            continue
+    with warnings.catch_warnings():  # a bundle's old roots may break RFC 5280 in small ways
+        warnings.simplefilter("ignore")
+        for block in _PEM_BLOCK.findall(data):
+            try:
+                cert = x509.load_pem_x509_certificate(block)
+                subject_key_id(cert)  # parses the extensions now, warnings and all
+            except ValueError:
+                continue
+            certs.append(cert)
     return certs
 
 

@@ -13,7 +13,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from cryptography import x509
 
-from node.errors import TlsError
+from node.errors import ConnectError
 from node.trust.bundle import CaIndex
 from node.trust.certinfo import (
     authority_key_id,
@@ -115,7 +115,7 @@ def _lookup(key_id: Optional[bytes], indexes: Iterable[CaIndex]) -> Tuple[Option
     return None, ""
 
 
-def diagnose(evidence: Evidence, known: Sequence[CaIndex], cafile_option: str = "trust.cafile") -> TlsError:
+def diagnose(evidence: Evidence, known: Sequence[CaIndex], cafile_option: str = "trust.cafile") -> ConnectError:
     """One line naming the host, the missing issuer and its AKID, the chain's state, the fix.
 
     ``known`` are CA sources to recognise the missing issuer in (root or
@@ -124,21 +124,21 @@ def diagnose(evidence: Evidence, known: Sequence[CaIndex], cafile_option: str = 
     """
     where = f"TLS to {evidence.address}" + (f" ({evidence.hostname})" if evidence.hostname not in evidence.address else "")
     if evidence.pin_mismatch is not None:
-        return TlsError(where, f"the server's key (pin_sha256 {evidence.pin_mismatch}) matches no pin",
+        return ConnectError(where, f"the server's key (pin_sha256 {evidence.pin_mismatch}) matches no pin",
                         "If the server's key changed on purpose, pin the new key; otherwise this is not your server")
     if evidence.hostname_mismatch:
         from node.trust.certinfo import dns_names
 
         names = ", ".join(dns_names(evidence.presented[0])) if evidence.presented else "none"
-        return TlsError(where, f"the certificate is not valid for {evidence.hostname} (it names {names})",
+        return ConnectError(where, f"the certificate is not valid for {evidence.hostname} (it names {names})",
                         "Connect with a name the certificate holds, or set tls.hostname")
     if not evidence.issuer_unknown:
         texts = sorted({verify_error_text(e) for _, e in evidence.errors}) or ["handshake failed"]
-        return TlsError(where, f"certificate rejected: {'; '.join(texts)}",
+        return ConnectError(where, f"certificate rejected: {'; '.join(texts)}",
                         "Fix the server's certificate (validity, key usage) or its clock")
     path = trust_path(evidence.presented)
     if not path:
-        return TlsError(where, "the server sent no certificate", "Check that the server speaks TLS with a certificate")
+        return ConnectError(where, "the server sent no certificate", "Check that the server speaks TLS with a certificate")
     top = path[-1]
     sent = f"{len(evidence.presented)} certificate(s) sent"
     if is_self_issued(top):
@@ -166,7 +166,7 @@ def diagnose(evidence: Evidence, known: Sequence[CaIndex], cafile_option: str = 
         fix = f"Add the CA certificate '{missing_name}' (it is in {source}) to {cafile_option}"
     else:
         fix = f"Add the CA certificate '{missing_name}' (SKID {akid}) to {cafile_option}, a PEM file"
-    return TlsError(where, problem, fix)
+    return ConnectError(where, problem, fix)
 
 
 def _first_untrusted(evidence: Evidence) -> int:

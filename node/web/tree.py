@@ -61,21 +61,22 @@ class NodeRequest(server.Request):
         super().setHeader(name, value)
 
     def write(self, data: bytes) -> None:
-        if not self.startedWriting and self.site.hsts_max_age is not None and self.isSecure():
-            super().setHeader(b"Strict-Transport-Security", b"max-age=%d" % self.site.hsts_max_age)
+        if not self.startedWriting and self.site.hsts is not None and self.isSecure():
+            super().setHeader(b"Strict-Transport-Security", self.site.hsts)
         super().write(data)
 
 
 class NodeSite(server.Site):
     requestFactory = NodeRequest
-    hsts_max_age = None
+    hsts = None  # the Strict-Transport-Security value (node.web.hsts), or None
     noisy = False
 
     def __init__(self, root: Any, options: Dict[str, Any]) -> None:
         super().__init__(root)
         self.access_log = options.get("access_log", False)
-        if options.get("hsts", False):
-            self.hsts_max_age = options.get("hsts_max_age", 31536000)
+        from node.web.hsts import hsts_header
+
+        self.hsts = hsts_header(options)
 
     def log(self, request: Any) -> None:
         if self.access_log:

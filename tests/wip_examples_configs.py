@@ -1,0 +1,167 @@
+"""Every config in examples/configs passes `wampnode check` and serves a real client once started.
+
+Each config is copied into a temporary node directory with the files it names
+(certificates, keys, DH parameters) generated there, its TCP ports replaced by free
+ones on 127.0.0.1 and its unix socket moved into that directory; nothing else changes.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+from autobahn.asyncio.websocket import WampWebSocketClientFactory
+from autobahn.wamp.types import ComponentConfig
+
+from conftest import REPO, free_port, node_env, run_cli, start_node
+from pki import dhparam, make_pki
+from wampclient import SERIALIZERS, TIMEOUT, ClientSession, leave, run
+
+CONFIGS = REPO / "examples" / "configs"
+APPS = REPO / "examples" / "python"
+TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra"]
+CRA_SECRET = "examples-cra-s3cret"
+
+
+def transports(config: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return [t for worker in config["workers"] for t in worker.get("transports", [])]
+
+
+def node_dir(name: str, tmp_path: Path) -> Dict[str, Any]:
+    """Copy examples/configs/NAME.json into a fresh node directory with the files it names.
+
+    Returns the directory, the rewritten config, the client URL, and the CA a client trusts.
+    """
+    cbdir = tmp_path / "node"
+    cbdir.mkdir()
+    config = json.loads((CONFIGS / f"{name}.json").read_text())
+    setup: Dict[str, Any] = {"cbdir": cbdir, "config": config, "ca": None}
+    for transport in transports(config):
+        endpoint = transport["endpoint"]
+        path = "/ws" if transport["type"] == "web" else "/"
+        if endpoint["type"] == "tcp":
+            endpoint["port"] = free_port()
+            endpoint.setdefault("interface", "127.0.0.1")
+            scheme = "wss" if "tls" in endpoint else "ws"
+            setup["url"] = f"{scheme}://127.0.0.1:{endpoint['port']}{path}"
+            setup["port"] = endpoint["port"]
+        else:
+            endpoint["path"] = str(cbdir / "wampnode.sock")
+            setup["socket"] = endpoint["path"]
+    if name == "wss-selfsigned":  # what `wampnode init` / `wampnode cert selfsigned` make
+        from node.certs import make_selfsigned
+
+        make_selfsigned(str(cbdir / "server.key"), str(cbdir / "server.crt"))
+        setup["ca"] = cbdir / "server.crt"
+    elif name in ("wss-own-ca", "wss-dhparam-ciphers"):
+        pki = make_pki(tmp_path / "pki", key_type="rsa" if name == "wss-dhparam-ciphers" else "ec")
+        shutil.copy(pki.leaf_key, cbdir / "server.key")
+        shutil.copy(pki.leaf_crt, cbdir / "server.crt")
+        shutil.copy(pki.intermediate_crt, cbdir / "intermediate.crt")
+        if name == "wss-dhparam-ciphers":
+            shutil.copy(pki.chain_crt, cbdir / "server.crt")  # the certificate file may hold the chain
+            dhparam(cbdir)
+        setup["ca"] = pki.root_crt
+    (cbdir / "config.json").write_text(json.dumps(config, indent=2))
+    return setup
+
+
+def run_app(app: str, url: str, ca: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+    args = [sys.executable, str(APPS / app), "--url", url, "--timeout", "15"]
+    if ca is not None:
+        args += ["--ca", str(ca)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=node_env(env))
+
+
+def openssl(port: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
+                          input="", capture_output=True, text=True, timeout=30)
+
+
+def test_every_example_config_is_tested():
+    """The list of tested configs is exactly the JSON files in examples/configs."""
+    assert sorted(p.stem for p in CONFIGS.glob("*.json")) == sorted(TESTED)
+
+
+@pytest.mark.parametrize("name", TESTED)
+def test_example_config_passes_check(name, tmp_path):
+    """`wampnode check` accepts the example config with the files it names in place."""
+    setup = node_dir(name, tmp_path)
+    result = run_cli("check", "--cbdir", str(setup["cbdir"]), env={"WAMPCRA_SECRET": CRA_SECRET})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ": OK (" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["ws-localhost", "wss-selfsigned", "wss-own-ca"])
+def test_pubsub_app_through_example_config(name, node_factory, tmp_path):
+    """The pub/sub example app completes through a node started with the config (wss: trusting its CA)."""
+    setup = node_dir(name, tmp_path)
+    node_factory(None, cbdir=setup["cbdir"])
+    result = run_app("pubsub.py", setup["url"], setup["ca"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "received 5 of 5 events, in order: True" in result.stdout
+
+
+def test_own_ca_config_serves_the_intermediate(node_factory, tmp_path):
+    """With chain_certificates the node sends leaf + intermediate, so a client holding only the root verifies it."""
+    setup = node_dir("wss-own-ca", tmp_path)
+    node_factory(None, cbdir=setup["cbdir"])
+    result = openssl(setup["port"], "-CAfile", str(setup["ca"]), "-verify_return_error", "-showcerts")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Verify return code: 0 (ok)" in result.stdout
+    assert result.stdout.count("-----BEGIN CERTIFICATE-----") == 2
+
+
+def test_dhparam_config_negotiates_dhe_and_refuses_cbc(node_factory, tmp_path):
+    """The dhparam + cipher-string config offers DHE-RSA with AES-GCM (2048-bit group) and no CBC suite."""
+    setup = node_dir("wss-dhparam-ciphers", tmp_path)
+    node_factory(None, cbdir=setup["cbdir"])
+    dhe = openssl(setup["port"], "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256", "-CAfile", str(setup["ca"]))
+    assert dhe.returncode == 0, dhe.stdout + dhe.stderr
+    assert "Cipher is DHE-RSA-AES128-GCM-SHA256" in dhe.stdout
+    assert "Server Temp Key: DH, 2048 bits" in dhe.stdout
+    cbc = openssl(setup["port"], "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:DHE-RSA-AES128-SHA")
+    assert cbc.returncode != 0 and "Cipher is" not in cbc.stdout.replace("Cipher is (NONE)", "")
+    result = run_app("rpc.py", setup["url"], setup["ca"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unix_socket_config_serves_wamp_through_the_socket(node_factory, tmp_path):
+    """Through the unix socket a WebSocket client sending the proxy's Origin joins and calls."""
+    setup = node_dir("unix-socket-proxy", tmp_path)
+    node_factory(None, cbdir=setup["cbdir"])
+
+    async def scenario() -> None:
+        loop = asyncio.get_event_loop()
+        session = ClientSession(ComponentConfig(realm="realm1"))
+        factory = WampWebSocketClientFactory(lambda: session, url="wss://example.com/ws",
+                                             origin="https://example.com",
+                                             serializers=[SERIALIZERS["json"]()])
+        await loop.create_unix_connection(factory, setup["socket"])
+        await asyncio.wait_for(asyncio.shield(session.joined), TIMEOUT)
+        await session.register(lambda a, b: a + b, "com.example.add2")
+        assert await session.call("com.example.add2", 2, 3) == 5
+        await leave(session)
+
+    run(scenario())
+
+
+def test_wampcra_config_with_the_rpc_app(node_factory, tmp_path):
+    """The RPC example app joins with WAMP-CRA (secret from the node's environment); a wrong secret exits 1."""
+    setup = node_dir("wampcra", tmp_path)
+    node = node_factory(None, cbdir=setup["cbdir"], env={"WAMPCRA_SECRET": CRA_SECRET})
+    good = run_app("rpc.py", setup["url"], env={"WAMP_AUTHID": "backend1", "WAMP_SECRET": CRA_SECRET})
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "as 'backend1' (role 'backend', auth wampcra)" in good.stdout
+    bad = run_app("rpc.py", setup["url"], env={"WAMP_AUTHID": "backend1", "WAMP_SECRET": "wrong"})
+    assert bad.returncode == 1
+    assert "rpc.py: failed" in bad.stderr and "wamp.error" in bad.stderr
+    anonymous = run_app("rpc.py", setup["url"])
+    assert anonymous.returncode == 1
+    assert CRA_SECRET not in node.output()
