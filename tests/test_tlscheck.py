@@ -219,7 +219,7 @@ def test_sha1_signature_warning(ec_pki, tmp_path):
     ext.write_text("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
     for command in (["req", "-new", "-key", str(key), "-subj", "/CN=sha1", "-out", str(csr)],
                     ["x509", "-req", "-in", str(csr), "-CA", str(ec_pki.intermediate_crt),
-                     "-CAkey", str(ec_pki.intermediate_key), "-sha1", "-days", "30",
+                     "-CAkey", str(ec_pki.intermediate_key), "-sha1", "-days", "60",
                      "-extfile", str(ext), "-out", str(crt)]):
         done = subprocess.run(["openssl", *command], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr

@@ -68,6 +68,7 @@ class LocalNatsServer:
         self.process: Any = None
         self.stopping = False
         self.on_crash: Optional[Callable[[str], None]] = None
+        self._exit_waiters: List[defer.Deferred] = []
 
     @property
     def url(self) -> str:
@@ -134,6 +135,9 @@ class LocalNatsServer:
 
     def _ended(self, reason: Any) -> None:
         self.process = None
+        waiters, self._exit_waiters = self._exit_waiters, []
+        for d in waiters:
+            d.callback(None)
         if not self.stopping and self.on_crash is not None:
             self.on_crash(f"nats-server exited ({reason.getErrorMessage()})")
 
@@ -144,15 +148,7 @@ class LocalNatsServer:
         if process is None:
             return defer.succeed(None)
         done: defer.Deferred = defer.Deferred()
-        previous = self._ended
-
-        def ended(reason: Any) -> None:
-            previous(reason)
-            if not done.called:
-                done.callback(None)
-
-        self._ended = ended  # type: ignore[method-assign]
-        process.proto.ended = ended
+        self._exit_waiters.append(done)
         try:
             process.signalProcess("TERM")
         except Exception:

@@ -3,3 +3,5 @@
 One module per path ``type`` (static, nodeinfo, redirect; websocket paths come from
 :mod:`node.transports.websocket`), chosen from a table in :mod:`node.web.tree`.
 """
+
+from __future__ import annotations
