@@ -13,6 +13,7 @@ import ipaddress
 from typing import List, Optional, Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
@@ -107,7 +108,7 @@ def signature_hash(cert: x509.Certificate) -> Optional[str]:
     """Name of the hash the issuer signed with (``sha256``), None for Ed25519/Ed448."""
     try:
         algorithm = cert.signature_hash_algorithm
-    except Exception:  # an algorithm cryptography does not know: report the OID
+    except UnsupportedAlgorithm:  # an algorithm cryptography does not know: its OID
         return cert.signature_algorithm_oid.dotted_string
     return algorithm.name if algorithm is not None else None
 

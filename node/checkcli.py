@@ -23,7 +23,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     """The TLS options of ``wampnode check``."""
     parser.add_argument("--strict", action="store_true",
                         help="treat TLS hygiene warnings as errors (exit 2)")
-    parser.add_argument("--host", action="append", default=[], metavar="NAME",
+    parser.add_argument("--host", nargs="+", action="extend", default=[], metavar="NAME",
                         help="a host name clients use; each TLS certificate served for it "
                              "must cover it (repeatable)")
     parser.add_argument("--cafile", action="append", default=[], metavar="FILE",

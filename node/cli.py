@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_cert_parser(commands)
 
     commands.add_parser("version", help="print versions of wampnode and its stack")
+    from node.tunnel.command import add_tunnel_parser
+
+    add_tunnel_parser(commands)  # tunnel, trust
     return parser
 
 
@@ -137,7 +140,15 @@ def cmd_version(args: argparse.Namespace) -> int:
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init, "start": cmd_start, "check": cmd_check, "stop": cmd_stop,
     "status": cmd_status, "reload": cmd_reload, "version": cmd_version, "cert": cmd_cert,
+    "tunnel": lambda args: _tunnel_command("run_tunnel", args),
+    "trust": lambda args: _tunnel_command("run_trust", args),
 }
+
+
+def _tunnel_command(name: str, args: argparse.Namespace) -> int:
+    from node.tunnel import command
+
+    return getattr(command, name)(args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

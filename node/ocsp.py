@@ -15,7 +15,7 @@ a ``check`` warning, because clients then ignore it rather than fail.
 from __future__ import annotations
 
 import datetime
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from cryptography import x509
 from cryptography.x509 import ocsp
@@ -64,6 +64,14 @@ def load_staple(where: str, path: str, chain: Sequence[x509.Certificate]) -> byt
     return read_file(where, path)
 
 
+def _utc(response: ocsp.OCSPResponse, name: str) -> Optional[datetime.datetime]:
+    """``this_update``/``next_update`` as aware UTC (the ``_utc`` names need cryptography 43)."""
+    if hasattr(response, f"{name}_utc"):
+        return getattr(response, f"{name}_utc")
+    naive = getattr(response, name)
+    return naive.replace(tzinfo=datetime.timezone.utc) if naive is not None else None
+
+
 def staple_warnings(
     where: str, path: str, options: TlsOptions, now: datetime.datetime
 ) -> List[str]:
@@ -74,7 +82,7 @@ def staple_warnings(
     except TlsError:
         return []
     found: List[str] = []
-    next_update = response.next_update_utc
+    next_update, this_update = _utc(response, "next_update"), _utc(response, "this_update")
     if next_update is not None and next_update < now:
         found.append(TlsError(
             where,
@@ -82,11 +90,10 @@ def staple_warnings(
             "clients ignore it",
             "Fetch a fresh one and run wampnode reload (e.g. daily from cron)",
         ).line())
-    if response.this_update_utc > now:
+    if this_update is not None and this_update > now:
         found.append(TlsError(
             where,
-            f"OCSP response {path} is not valid before "
-            f"{response.this_update_utc:%Y-%m-%d %H:%M} UTC",
+            f"OCSP response {path} is not valid before {this_update:%Y-%m-%d %H:%M} UTC",
             "Check this machine's clock",
         ).line())
     if response.certificate_status == ocsp.OCSPCertStatus.REVOKED:

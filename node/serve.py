@@ -30,6 +30,17 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
     warning = write_pidfile(cbdir)
     if warning:
         log.warn("{warning}", warning=warning)
+    if config.cluster is not None and config.cluster.processes > 1:
+        from node.cluster.supervisor import supervise  # N router processes; this one supervises them
+
+        try:
+            return supervise(config, loglevel, logformat, debug)
+        finally:
+            remove_pidfile(cbdir)
+    if reactor is None and config.cluster is not None:
+        from node.cluster.backplane import install_asyncio_reactor  # nats-py needs asyncio's loop
+
+        reactor = install_asyncio_reactor()
     if reactor is None:
         from twisted.internet import reactor as default_reactor
 
@@ -54,6 +65,11 @@ def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> Non
     if config.ignored:
         log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}", keys=", ".join(config.ignored))
     node = Node(config, reactor)
+    cluster = None
+    if config.cluster is not None:  # one process of a router spanning processes (node.cluster)
+        from node.cluster.process import ClusterProcess
+
+        cluster = ClusterProcess(config.cluster, node.router, reactor)
 
     def summary() -> str:
         return f"{len(node.ports)} transport(s) listening, {len(config.realms)} realm(s)"
@@ -76,7 +92,9 @@ def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> Non
 
     def stopping() -> Any:
         notifier.stopping()
-        return node.stop()
+        if cluster is None:
+            return node.stop()
+        return node.stop().addBoth(lambda _: cluster.stop())
 
     def on_signal(signum: int, frame: Any) -> None:
         log.info("Received {name}, shutting down", name=signal.Signals(signum).name)
@@ -100,7 +118,10 @@ def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> Non
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGHUP, on_hangup)
         reactor.addSystemEventTrigger("before", "shutdown", stopping)
-        node.start().addCallbacks(started, failed)
+        if cluster is None:
+            node.start().addCallbacks(started, failed)
+        else:  # reach the other processes before accepting clients
+            cluster.start().addCallback(lambda _: node.start()).addCallbacks(started, failed)
 
     reactor.callWhenRunning(install_signals)
     reactor.run(installSignalHandlers=False)

@@ -38,6 +38,12 @@ Defaults and the reasons for them (dated, as they age):
   cipher string the server's order protects clients that list weak suites first.
 - No TLS compression (CRIME, RFC 7457 section 2.6) and no renegotiation
   (RFC 7457 section 2.10, a client-initiated CPU DoS; TLS 1.3 removed it).
+- Session tickets on, with keys rotated hourly by rebuilding the context from
+  the loaded material (:meth:`ServerTls.rotate_ticket_keys`); an OCSP
+  response from ``ocsp_staple`` is stapled for clients that ask.
+
+Files are read by :mod:`node.tlsfiles`; the hygiene warnings are
+:mod:`node.tlscheck`'s.
 """
 from __future__ import annotations
 
@@ -48,6 +54,7 @@ from cryptography import x509
 from OpenSSL import SSL, crypto
 from OpenSSL._util import lib as _openssl_lib
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from node.config.model import TlsOptions
@@ -63,6 +70,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = Logger()
 
 TLS_VERSIONS: Dict[str, int] = {
     "TLSv1.2": SSL.TLS1_2_VERSION,
@@ -455,10 +463,8 @@ class ServerTls:
         errors: List[TlsError] = []
         context = _assemble(self.options, self._material, errors)
         if context is None:
-            from twisted.logger import Logger
-
-            Logger().warn("TLS session ticket keys not rotated: {problem}",
-                          problem=errors[0].line() if errors else "unknown fault")
+            log.warn("TLS session ticket keys not rotated, the old ones stay: {problem}",
+                     problem=errors[0].line() if errors else "unknown fault")
             return False
         self._context = context
         return True

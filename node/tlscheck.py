@@ -233,8 +233,7 @@ def _key_rules(where: str, path: str) -> List[str]:
     return []
 
 
-def _hosts_by_identity(options: TlsOptions, hosts: Sequence[str],
-                       identities: List[_Identity]) -> Dict[int, List[str]]:
+def _hosts_by_identity(hosts: Sequence[str], identities: List[_Identity]) -> Dict[int, List[str]]:
     """Which identity serves each ``--host`` name (SNI first, as the server picks)."""
     from node.tls import sni_lookup
 
@@ -262,7 +261,7 @@ def tls_warnings(
     when = now or datetime.datetime.now(datetime.timezone.utc)
     found: List[str] = []
     identities = _identities(options)
-    host_map = _hosts_by_identity(options, hosts, identities)
+    host_map = _hosts_by_identity(hosts, identities)
     for index, identity in enumerate(identities):
         where = f"{identity.where}.certificate"
         for path, cert in identity.chain:

@@ -28,6 +28,20 @@ echo "== pip install -e .[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# PyPI wampy pins attrs==20.3.0 (wampnode needs attrs>=23.1) and gevent-patches its
+# process: it gets a venv of its own; tests/test_clients_wampy.py runs it from there.
+if [ ! -x .venv-wampy/bin/python ]; then
+    echo "== creating .venv-wampy"
+    python3 -m venv .venv-wampy
+fi
+echo "== pip install -r tests/pywampy/requirements.txt (.venv-wampy)"
+.venv-wampy/bin/python -m pip install -q --disable-pip-version-check -r tests/pywampy/requirements.txt
+
+# sslyze pins an older cryptography: its own cached venv (~/.cache/wampnode-test/sslyze),
+# made here once so that tests/test_sslyze.py does not wait for it.
+echo "== sslyze venv (tests/sslyze_venv.py)"
+.venv/bin/python tests/sslyze_venv.py
+
 # npm packages: each of these directories with a package.json gets `npm install`.
 for dir in tests/js examples/browser; do
     if [ -f "$dir/package.json" ]; then

@@ -147,13 +147,64 @@ def test_logs_one_line_per_transport(tmp_path):
         node.stop()
 
 
+def json_log_lines(output: str) -> list:
+    """Every line of a json log as a dict; fails on any line that is not one JSON object."""
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert lines and all(isinstance(l, dict) for l in lines), output
+    return lines
+
+
 def test_json_log_format(tmp_path):
-    """--logformat json writes one JSON object per line with time, level, namespace, message."""
-    node = start_node(web_config(free_port()), tmp_path, args=["--logformat", "json"])
-    node.stop()
-    lines = [json.loads(line) for line in node.output().splitlines() if line.strip()]
-    assert lines and all({"time", "level", "namespace", "message"} <= set(l) for l in lines)
-    assert any(l["message"].startswith("Node ready") for l in lines)
+    """--logformat json writes one JSON object per line: time, level, namespace, message and the structured fields."""
+    import re
+    import urllib.request
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "node.pid").write_text(f"{dead.pid}\n")  # gives a warn line with a field
+    port = free_port()
+    config = web_config(port)
+    config["workers"][0]["transports"][0]["options"] = {"access_log": True}
+    node = start_node(config, tmp_path, args=["--logformat", "json"])
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/info?x=\"quoted\"", timeout=5) as response:
+        assert response.status == 200
+    assert node.stop() == 0
+    lines = json_log_lines(node.output())
+    for line in lines:
+        assert {"time", "level", "namespace", "message"} <= set(line), line
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"]), line
+        assert line["level"] in ("critical", "error", "warn", "info", "debug"), line
+        assert all(not k.startswith("log_") for k in line), line
+    started = next(l for l in lines if l["message"].startswith("wampnode ") and "starting" in l["message"])
+    assert started["pid"] == node.proc.pid and started["cbdir"] == str(tmp_path) and started["version"]
+    listening = next(l for l in lines if l["message"].startswith("Listening: "))
+    assert listening["transport"] == listening["message"][len("Listening: "):]
+    ready = next(l for l in lines if l["message"].startswith("Node ready"))
+    assert ready["count"] == 1 and ready["namespace"] == "node.runtime"
+    stale = next(l for l in lines if l["level"] == "warn")
+    assert "Replaced stale pidfile" in stale["message"] and stale["warning"] == stale["message"]
+    access = next(l for l in lines if l.get("method") == "GET")
+    assert access["uri"] == '/info?x="quoted"' and access["code"] == 200
+    assert access["peer"].startswith("IPv4Address(") and "127.0.0.1" in access["peer"]  # objects become strings
+    assert any(l.get("name") == "SIGTERM" for l in lines)
+
+
+def test_json_log_level_filter(tmp_path):
+    """--loglevel warn with --logformat json keeps only the warn line (no info lines)."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "node.pid").write_text(f"{dead.pid}\n")
+    port = free_port()
+    node = start_node(web_config(port), tmp_path, args=["--logformat", "json", "--loglevel", "warn"], wait=False)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and node.proc.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    assert node.stop() == 0
+    lines = json_log_lines(node.output())
+    assert [l["level"] for l in lines] == ["warn"], lines
 
 
 def test_init_node_starts_and_serves_wss(tmp_path):

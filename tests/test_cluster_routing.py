@@ -25,12 +25,21 @@ class Bus:
         self.members: Dict[str, ClusterMember] = {}
         self.queue: List[Tuple[str, str, bytes]] = []
         self.up: Dict[str, bool] = {}
+        self.lose = lambda frame: False  # frames for which this is true vanish
+        self.held: List[Tuple[str, str, bytes]] = []
+        self.hold = lambda frame: False  # frames for which this is true wait for release()
 
     def sender(self, name: str):
         def send(subject: str, frame: list) -> None:
-            if self.up.get(name, True):
-                self.queue.append((name, subject, codec.encode([frame])))
+            if self.up.get(name, True) and not self.lose(frame):
+                entry = (name, subject, codec.encode([frame]))
+                (self.held if self.hold(frame) else self.queue).append(entry)
         return send
+
+    def release(self) -> None:
+        self.queue.extend(self.held)
+        self.held = []
+        self.pump()
 
     def pump(self) -> None:
         while self.queue:
@@ -62,7 +71,7 @@ def test_members_sync_and_count_all_sessions():
     a, b, c = joined(r1), joined(r2), joined(r2)
     bus.pump()
     for client in (a, b):
-        r = client.call("wamp.session.count")
+        client.call("wamp.session.count")
         assert client.last().args == [3]
         client.call("wamp.session.list")
         assert sorted(client.last().args[0]) == sorted([a.session_id, b.session_id, c.session_id])
@@ -106,7 +115,7 @@ def test_event_crosses_processes_once_per_subscriber():
 
 
 def test_exclude_and_disclose_across_processes():
-    """exclude/eligible by session ID and publisher disclosure work for remote subscribers."""
+    """Excluding a session by ID and disclosing the publisher work for remote subscribers."""
     everything = permission("", "prefix", call=True, register=True, publish=True, subscribe=True,
                             disclose_publisher=True)
     bus, clock, (r1, r2) = cluster(roles=(role("anonymous", everything),))
@@ -326,3 +335,43 @@ def test_garbage_frames_are_dropped():
     caller = joined(r1)
     caller.call("wamp.session.count")
     assert isinstance(caller.last(), m.Result)
+
+
+def test_state_change_overtaking_the_snapshot_is_applied_after_it():
+    """A registration announced after the snapshot but handled before it (two NATS subscriptions) is kept."""
+    bus, clock, (r1,) = cluster(1)
+    callee = joined(r1)
+    bus.hold = lambda frame: frame[0] == "state"
+    r2 = Router((realm(),), clock=clock)
+    bus.members["p9"] = ClusterMember(r2, bus.sender("p9"), "test", clock, now=clock.seconds, member_id="p9")
+    bus.members["p9"].start()
+    bus.pump()  # p0 has answered with its snapshot, which is held back
+    callee.register("com.late")
+    callee.take()
+    bus.pump()  # the REGISTER's change reaches p9 before the snapshot
+    bus.hold = lambda frame: False
+    bus.release()
+    caller = joined(r2)
+    caller.call("com.late")
+    bus.pump()
+    assert isinstance(callee.last(), m.Invocation)
+
+
+def test_lost_state_change_makes_the_receiver_reload_the_sender():
+    """When a numbered change is lost, the next one (or a heartbeat) triggers a fresh snapshot."""
+    bus, clock, (r1, r2) = cluster()
+    callee = joined(r2)
+    bus.pump()
+    bus.lose = lambda frame: frame[0] == "reg"
+    callee.register("com.lost")
+    callee.take()
+    bus.pump()
+    bus.lose = lambda frame: False
+    caller = joined(r1)
+    caller.call("com.lost")
+    assert caller.last().error == "wamp.error.no_such_procedure"
+    clock.advance(1)  # p1's heartbeat says it made more changes than p0 saw
+    bus.pump()
+    caller.call("com.lost")
+    bus.pump()
+    assert isinstance(callee.last(), m.Invocation)

@@ -15,7 +15,8 @@ HELLO = [1, "realm1", {"roles": {"subscriber": {}, "publisher": {}, "caller": {}
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     port = free_port()
-    node = start_node(router_config([{"type": "websocket", "endpoint": tcp(port)}]),
+    realms = [{"name": "realm1", "roles": []}, {"name": "strict", "roles": [], "options": {"uri_check": "strict"}}]
+    node = start_node(router_config([{"type": "websocket", "endpoint": tcp(port)}], realms),
                       tmp_path_factory.mktemp("router-wire"))
     yield f"ws://127.0.0.1:{port}/"
     node.stop()
@@ -82,3 +83,18 @@ def test_invalid_uri_is_error_not_abort(url, message):
     replies, _ = run(exchange(url, HELLO, message, [48, 8, {}, "wamp.session.count"], wait_close=False))
     assert replies[1][:3] == [8, message[0], 7] and replies[1][4] == "wamp.error.invalid_uri", replies
     assert replies[2][0] == 50 and replies[2][1] == 8  # the session still answers calls
+
+
+@pytest.mark.parametrize("message, success", [
+    ([32, 7, {}, "com.Upper.case"], 33),                     # SUBSCRIBE
+    ([16, 7, {"acknowledge": True}, "com.dash-topic"], 17),  # PUBLISH
+    ([64, 7, {}, "com.example.Proc"], 65),                   # REGISTER
+])
+def test_invalid_uri_strict_realm(url, message, success):
+    """A URI valid under the loose rules succeeds on a loose realm and gets ERROR invalid_uri on a strict one."""
+    loose, _ = run(exchange(url, HELLO, message, wait_close=False))
+    assert loose[1][0] == success, loose
+    strict_hello = [1, "strict", HELLO[2]]
+    replies, _ = run(exchange(url, strict_hello, message, [48, 8, {}, "wamp.session.count"], wait_close=False))
+    assert replies[1][:3] == [8, message[0], 7] and replies[1][4] == "wamp.error.invalid_uri", replies
+    assert replies[2][0] == 50 and replies[2][1] == 8

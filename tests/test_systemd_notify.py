@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import free_port, router_config, start_node, tcp
+from conftest import RunningNode, free_port, router_config, start_node, tcp
 from pki import issue, make_pki
 
 from node.systemd import Notifier
@@ -48,13 +48,14 @@ class NotifySocket:
         self.messages.append(fields)
         return fields
 
-    def wait_for(self, key: str, timeout: float = 15.0) -> Dict[str, str]:
+    def wait_for(self, key: str, node: Optional[RunningNode] = None, timeout: float = 20.0) -> Dict[str, str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             fields = self.receive(max(0.01, deadline - time.monotonic()))
             if fields is not None and key in fields:
                 return fields
-        raise AssertionError(f"no {key} within {timeout} s; received {self.messages}")
+        log = node.output() if node is not None else ""
+        raise AssertionError(f"no {key} within {timeout} s; received {self.messages}\n{log}")
 
     def drain(self, seconds: float) -> List[Dict[str, str]]:
         """Everything that arrives within ``seconds``."""
@@ -106,7 +107,7 @@ def test_ready_only_after_every_transport_accepts(tmp_path, notify_socket):
     config, web, raw, sock_path = three_transports(tmp_path)
     node = start_node(config, tmp_path / "node", env=notify_socket.env(), wait=False)
     try:
-        ready = notify_socket.wait_for("READY")
+        ready = notify_socket.wait_for("READY", node)
         assert connects(("127.0.0.1", web)) and connects(("127.0.0.1", raw))
         assert connects(sock_path, socket.AF_UNIX)
         assert ready["READY"] == "1"
@@ -144,7 +145,7 @@ def test_sighup_sends_reloading_then_ready(tmp_path, notify_socket):
         "key": str(pki.leaf_key), "certificate": str(pki.leaf_crt)})}])
     node = start_node(config, tmp_path / "node", env=notify_socket.env(), wait=False)
     try:
-        notify_socket.wait_for("READY")
+        notify_socket.wait_for("READY", node)
         for renewal in ("good", "broken"):
             if renewal == "good":
                 key, crt = issue(pki, "renewed")
@@ -154,11 +155,11 @@ def test_sighup_sends_reloading_then_ready(tmp_path, notify_socket):
                 pki.leaf_key.write_text("not a key\n")
             before = time.monotonic()
             node.signal(signal.SIGHUP)
-            reloading = notify_socket.wait_for("RELOADING")
+            reloading = notify_socket.wait_for("RELOADING", node)
             assert reloading["RELOADING"] == "1"
             # MONOTONIC_USEC is CLOCK_MONOTONIC, the clock of time.monotonic() on Linux.
             assert before * 1e6 <= int(reloading["MONOTONIC_USEC"]) <= time.monotonic() * 1e6
-            ready = notify_socket.wait_for("READY")
+            ready = notify_socket.wait_for("READY", node)
             expected = "reloaded" if renewal == "good" else "reload refused, old certificate in use"
             assert ready["READY"] == "1" and ready["STATUS"] == f"1 transport(s) listening, 1 realm(s); {expected}"
             assert "READY" not in reloading and "RELOADING" not in ready
@@ -176,9 +177,9 @@ def test_sigterm_sends_stopping_then_exits_0(tmp_path, abstract):
         node = start_node(router_config([{"type": "rawsocket", "endpoint": tcp(free_port())}]), tmp_path,
                           env=notify.env(), wait=False)
         try:
-            notify.wait_for("READY")
+            notify.wait_for("READY", node)
             node.signal(signal.SIGTERM)
-            stopping = notify.wait_for("STOPPING")
+            stopping = notify.wait_for("STOPPING", node)
             assert stopping["STOPPING"] == "1"
             assert node.proc.wait(10) == 0
         finally:
@@ -192,7 +193,7 @@ def test_watchdog_pings_at_half_the_interval(tmp_path, notify_socket):
     node = start_node(router_config([{"type": "rawsocket", "endpoint": tcp(free_port())}]), tmp_path,
                       env=notify_socket.env(WATCHDOG_USEC="400000"), wait=False)
     try:
-        notify_socket.wait_for("READY")
+        notify_socket.wait_for("READY", node)
         pings = [m for m in notify_socket.drain(1.0) if m.get("WATCHDOG") == "1"]
         assert 3 <= len(pings) <= 7, notify_socket.messages
     finally:
@@ -204,7 +205,7 @@ def test_watchdog_for_another_pid_is_ignored(tmp_path, notify_socket):
     node = start_node(router_config([{"type": "rawsocket", "endpoint": tcp(free_port())}]), tmp_path,
                       env=notify_socket.env(WATCHDOG_USEC="100000", WATCHDOG_PID="1"), wait=False)
     try:
-        notify_socket.wait_for("READY")
+        notify_socket.wait_for("READY", node)
         assert not [m for m in notify_socket.drain(0.5) if "WATCHDOG" in m]
     finally:
         node.stop()

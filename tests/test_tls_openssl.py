@@ -301,3 +301,33 @@ def test_sighup_reload(tmp_path, node_factory):
     out = node.output()
     assert f"endpoint.tls.key: key {key} does not match" in out
     assert out.count("TLS certificates and keys reloaded") == 1, out
+
+
+def test_reload_refused_by_openssl_keeps_sessions(tmp_path, node_factory):
+    """A reload that OpenSSL itself refuses (1536-bit DH) keeps the old context and open sessions."""
+    pki = make_pki(tmp_path / "pki", key_type="rsa")
+    cbdir = tmp_path / "node"
+    cbdir.mkdir()
+    dh = dhparam(cbdir)  # ffdhe2048 at cbdir/dhparam.pem
+    port = free_port()
+    node = node_factory(router_config([ws_transport(port, {
+        "key": str(pki.leaf_key), "certificate": str(pki.chain_crt), "dhparam": "dhparam.pem"})]),
+        cbdir)
+
+    def dhe_key() -> str:
+        out = s_client(port, "-brief", "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256").stdout
+        return temp_key(out)
+
+    async def scenario() -> None:
+        session = await connect(f"wss://localhost:{port}/", cafile=str(pki.root_crt))
+        await session.register(lambda: "pong", "test.ping")
+        dh.write_bytes(dhparam(tmp_path, small=True).read_bytes())
+        node.signal(signal.SIGHUP)
+        assert await asyncio.to_thread(node.wait_for, "Reload refused")
+        assert await asyncio.to_thread(dhe_key) == "DH, 2048 bits"
+        assert await session.call("test.ping") == "pong"
+        await leave(session)
+
+    run(scenario())
+    assert f"endpoint.tls.dhparam: OpenSSL refused {dh} (" in node.output()
+    assert "dh key too small" in node.output()

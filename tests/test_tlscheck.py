@@ -340,3 +340,21 @@ def test_intermediate_expiry_warning(ec_pki, tmp_path):
                                        chain_certificates=[chain]))
     assert line.startswith(f"{W}.certificate: certificate {chain} (CN=wampnode test "
                            "intermediate CA,O=wampnode tests) expired on ")
+
+
+@pytest.mark.parametrize("names, host, expected", [
+    (["localhost"], "LOCALHOST", True),
+    (["*.example.com"], "a.example.com", True),
+    (["*.example.com"], "a.b.example.com", False),  # one label deep (RFC 6125 6.4.3)
+    (["*.example.com"], "example.com", False),
+    (["a.example.com"], "*.example.com", False),  # an SNI pattern needs the same wildcard
+    (["*.example.com"], "*.example.com", True),
+    (["::1"], "0:0:0:0:0:0:0:1", True),
+    (["127.0.0.1"], "127.0.0.2", False),
+    (["127.0.0.1"], "localhost", False),
+])
+def test_san_coverage(names, host, expected):
+    """covers() matches DNS names with RFC 6125 wildcards and IP addresses by value."""
+    from node.certinfo import covers
+
+    assert covers(names, host) is expected

@@ -48,11 +48,21 @@ def install_asyncio_reactor() -> Any:
     from twisted.internet import asyncioreactor
 
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_loop_exception)
     asyncio.set_event_loop(loop)
     asyncioreactor.install(loop)
     from twisted.internet import reactor
 
     return reactor
+
+
+def _loop_exception(loop: Any, context: dict) -> None:
+    """asyncio's complaints through the node's log; nats-py's tasks cut short at exit are not news."""
+    message = context.get("message", "")
+    if message.startswith("Task was destroyed but it is pending"):
+        return
+    error = context.get("exception")
+    log.warn("asyncio: {message}{error}", message=message, error=f": {type(error).__name__} {error}" if error else "")
 
 
 def redact(url: str) -> str:
@@ -77,6 +87,7 @@ class NatsBackplane:
         self._queue: List[Tuple[str, list]] = []
         self._sender: Optional[asyncio.Task] = None
         self._warned = False
+        self._closing = False
 
     # --- connection -------------------------------------------------------------------
 
@@ -91,7 +102,8 @@ class NatsBackplane:
             log.warn("Backplane: NATS error: {error}", error=f"{type(e).__name__}: {e}")
 
         async def disconnected() -> None:
-            log.warn("Backplane: disconnected from NATS, reconnecting")
+            if not self._closing:
+                log.warn("Backplane: disconnected from NATS, reconnecting")
 
         async def reconnected() -> None:
             self._warned = False
@@ -125,16 +137,21 @@ class NatsBackplane:
         """Send what is queued, then close the connection."""
         if self.nc is None:
             return defer.succeed(None)
+        self._closing = True
         return defer.Deferred.fromFuture(asyncio.ensure_future(self._close()))
 
     async def _close(self) -> None:
         try:
-            if self._sender is not None:
-                await self._sender
-            await asyncio.wait_for(self.nc.flush(), 2)
+            if self.nc.is_connected:  # the goodbye frame should reach the others
+                if self._sender is not None:
+                    await asyncio.wait_for(self._sender, 2)
+                await asyncio.wait_for(self.nc.flush(), 2)
         except Exception:
             pass
-        await self.nc.close()
+        try:
+            await asyncio.wait_for(self.nc.close(), 2)
+        except Exception:
+            pass
 
     # --- sending ------------------------------------------------------------------------
 

@@ -56,8 +56,15 @@ def message_to_wire(message: Message) -> list:
 
 
 def message_from_wire(raw: list) -> Any:
-    """The autobahn message object, parsed as a router parses what clients send."""
-    return wire.parse(raw)
+    """The autobahn message object, parsed with the router's message classes.
+
+    The client's message was checked and cleaned when it entered the router, so
+    :func:`node.router.wire.parse`'s scrubbing of client quirks is skipped here.
+    """
+    parser = wire.ROUTER_MESSAGE_TYPES.get(raw[0]) if isinstance(raw, list) and raw else None
+    if parser is None:
+        raise FrameError(f"not a WAMP message: {str(raw)[:80]}")
+    return parser.klass.parse(raw)
 
 
 def _features(role: object) -> Dict[str, object]:

@@ -99,24 +99,24 @@ class RealmLink:
                 session_id = event.args[0].get("session")
                 peer = self.realm.peer(session_id)
                 if peer is not None and session_id not in self.remote:
-                    self.member.broadcast(["join", self.member.member_id, self.realm.name, codec.peer_to_wire(peer)])
+                    self.member.state_change("join", self.realm.name, codec.peer_to_wire(peer))
             elif topic == "wamp.session.on_leave":
                 session_id = event.args[0]
                 if session_id not in self.remote:
                     self._forget_callee(session_id)
-                    self.member.broadcast(["leave", self.member.member_id, self.realm.name, session_id])
+                    self.member.state_change("leave", self.realm.name, session_id)
             elif topic == "wamp.registration.on_register":
                 session_id, reg_id = event.args[0], event.args[1]
                 reg = self.realm.dealer.registrations.by_id(reg_id)
                 if session_id not in self.remote and reg is not None:
                     self._local_registrations[(session_id, reg_id)] = (reg.uri, reg.match)
-                    self.member.broadcast(["reg", self.member.member_id, self.realm.name, session_id,
-                                           reg.uri, reg.match, reg.extra.invoke])
+                    self.member.state_change("reg", self.realm.name, session_id, reg.uri, reg.match,
+                                             reg.extra.invoke)
             elif topic == "wamp.registration.on_unregister":
                 session_id, reg_id = event.args[0], event.args[1]
                 known = self._local_registrations.pop((session_id, reg_id), None)
                 if known is not None:
-                    self.member.broadcast(["unreg", self.member.member_id, self.realm.name, session_id, *known])
+                    self.member.state_change("unreg", self.realm.name, session_id, *known)
 
     def intercept(self, session_id: int, msg: Any) -> bool:
         """True if ``msg`` answers a relayed INVOCATION (it has been sent back then)."""
@@ -178,6 +178,8 @@ class RealmLink:
             self.realm.deliver(self.realm.dealer.unregister(target.peer, Unregister(0, reg.id)))
 
     def remote_publication(self, publication: int, publisher: Optional[list], raw: list) -> None:
+        if not self._wanted(raw):
+            return
         msg = codec.message_from_wire(raw)
         if not isinstance(msg, Publish):
             return
@@ -188,6 +190,15 @@ class RealmLink:
             peer = Peer(publisher[0], self.realm.name, authid=identity[0], authrole=identity[1])
         disclose = peer is not None and len(publisher) >= 3
         self.realm.deliver(self.realm.broker.publish(peer, msg, disclose=disclose, publication_id=publication))
+
+    def _wanted(self, raw: list) -> bool:
+        """False for a publication nobody here subscribed to and nothing here keeps
+        (no retain, no event history): then it is not even parsed."""
+        if self.realm.config.event_history or len(raw) < 4 or not isinstance(raw[2], dict):
+            return True
+        if raw[2].get("retain") or not isinstance(raw[3], str):
+            return True
+        return bool(self.realm.broker.subscriptions.matching(raw[3]))
 
     def invocation(self, member: str, callee: int, uri: str, match: str, raw: list) -> None:
         """Deliver an INVOCATION decided by ``member`` to a local callee."""

@@ -10,14 +10,14 @@ Frames (lists; the first two elements are the kind and the sender's member ID):
 =========== ========= ==========================================================
 kind        to        rest
 =========== ========= ==========================================================
-``hb``      all       heartbeat: ``{"pid": ...}``
+``hb``      all       heartbeat: ``{"pid": ..., "seq": last state change}``
 ``bye``     all       the sender stops: drop its sessions now
 ``sync``    one       please send me your ``state``
-``state``   one       ``[[realm, sessions], ...]`` (see :meth:`RealmLink.snapshot`)
-``join``    all       realm, session (``codec.peer_to_wire``)
-``leave``   all       realm, session ID
-``reg``     all       realm, session ID, uri, match, invoke
-``unreg``   all       realm, session ID, uri, match
+``state``   one       seq, ``[[realm, sessions], ...]`` (see :meth:`RealmLink.snapshot`)
+``join``    all       seq, realm, session (``codec.peer_to_wire``)
+``leave``   all       seq, realm, session ID
+``reg``     all       seq, realm, session ID, uri, match, invoke
+``unreg``   all       seq, realm, session ID, uri, match
 ``pub``     all       realm, publication ID, publisher, PUBLISH (marshalled)
 ``inv``     one       realm, callee, uri, match, INVOCATION (caller's request IDs)
 ``int``     one       realm, callee, INVOCATION request ID, mode, reason
@@ -26,6 +26,14 @@ kind        to        rest
 =========== ========= ==========================================================
 
 Subjects: ``<prefix>.all`` for frames to all, ``<prefix>.member.<id>`` for one.
+
+State changes (``join`` ... ``unreg``) are numbered by their sender. NATS keeps
+one sender's messages in order, but a receiver handles its two subscriptions in
+two tasks, so a ``state`` snapshot may be handled before or after changes sent
+later: changes are held until the snapshot is in, then those numbered after it
+are applied. A gap in the numbers (messages lost while NATS was unreachable) or
+a heartbeat announcing changes never seen makes the receiver drop that
+member's sessions and ask for a fresh snapshot.
 """
 from __future__ import annotations
 
@@ -53,6 +61,8 @@ class Member:
     member_id: str
     last_seen: float
     synced: bool = False
+    seq: int = 0  # last state change applied
+    held: List[list] = field(default_factory=list)  # state changes received before the snapshot
     info: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,6 +87,7 @@ class ClusterMember:
             self.links[realm.name] = link
         self._timer: Any = None
         self._stopped = False
+        self._seq = 0  # state changes this process has announced
 
     def subject_of(self, member_id: str) -> str:
         return f"{self.prefix}.member.{member_id}"
@@ -89,6 +100,11 @@ class ClusterMember:
     def direct(self, member_id: str, frame: list) -> None:
         self._send(self.subject_of(member_id), frame)
 
+    def state_change(self, kind: str, *rest: object) -> None:
+        """Announce a change of this process's sessions or registrations (numbered)."""
+        self._seq += 1
+        self.broadcast([kind, self.member_id, self._seq, *rest])
+
     # --- life cycle ------------------------------------------------------------------
 
     def start(self) -> None:
@@ -98,7 +114,7 @@ class ClusterMember:
     def _beat(self) -> None:
         if self._stopped:
             return
-        self.broadcast(["hb", self.member_id, {"pid": os.getpid()}])
+        self.broadcast(["hb", self.member_id, {"pid": os.getpid(), "seq": self._seq}])
         now = self._now()
         for member in [m for m in self.members.values() if now - m.last_seen > SILENCE_SECONDS]:
             log.warn("Backplane: process {member} silent for {seconds:.0f} s, dropping its sessions",
@@ -142,21 +158,43 @@ class ClusterMember:
         member.last_seen = self._now()
         if kind == "hb":
             member.info = rest[0] if rest and isinstance(rest[0], dict) else {}
+            if member.synced and type(member.info.get("seq")) is int and member.info["seq"] > member.seq:
+                self._resync(sender, "announces state changes never received")
         elif kind == "sync":
-            self.direct(sender, ["state", self.member_id,
+            self.direct(sender, ["state", self.member_id, self._seq,
                                  [[name, link.snapshot()] for name, link in self.links.items()]])
         elif kind == "state":
             if not member.synced:
-                member.synced = True
-                for realm, sessions in rest[0]:
-                    link = self.links.get(realm)
-                    if link is not None and isinstance(sessions, list):
-                        link.apply_snapshot(sender, sessions)
+                self._apply_snapshot(member, rest[0], rest[1])
         elif kind in STATE_KINDS:
-            if member.synced:  # before the snapshot, its state changes are in the snapshot
-                self._state_change(kind, sender, rest)
+            if not member.synced:
+                member.held.append([kind, *rest])
+            elif rest[0] == member.seq + 1:
+                member.seq = rest[0]
+                self._state_change(kind, sender, rest[1:])
+            elif rest[0] > member.seq:
+                self._resync(sender, f"state change {member.seq + 1} was lost")
+                self.members[sender].held.append([kind, *rest])
         else:
             self._routing(kind, sender, rest)
+
+    def _apply_snapshot(self, member: Member, seq: int, realms: list) -> None:
+        member.synced = True
+        member.seq = seq
+        for realm, sessions in realms:
+            link = self.links.get(realm)
+            if link is not None and isinstance(sessions, list):
+                link.apply_snapshot(member.member_id, sessions)
+        held, member.held = member.held, []
+        for kind, change_seq, *rest in held:
+            if change_seq == member.seq + 1:
+                member.seq = change_seq
+                self._state_change(kind, member.member_id, rest)
+
+    def _resync(self, sender: str, why: str) -> None:
+        log.warn("Backplane: process {member} {why}; reloading its sessions", member=sender[:8], why=why)
+        self._drop(sender)
+        self._meet(sender)
 
     def _meet(self, sender: str) -> Member:
         member = Member(sender, self._now())

@@ -114,7 +114,7 @@ class LocalNatsServer:
         self.process = self.reactor.spawnProcess(_ServerOutput(self._ended), command[0], command,
                                                  env=dict(os.environ), path=self.cbdir)
         waited = 0.0
-        while not (yield self._accepts()):
+        while not self._accepts():
             if self.process is None or waited > READY_TIMEOUT_SECONDS:
                 raise BackplaneError("backplane", f"the node's nats-server did not start on 127.0.0.1:{self.port}",
                                      "Run the node with --loglevel debug to see nats-server's output")
@@ -122,16 +122,13 @@ class LocalNatsServer:
             waited += 0.05
         log.info("Backplane: started nats-server on {url} (pid {pid})", url=self.public_url, pid=self.process.pid)
 
-    def _accepts(self) -> defer.Deferred:
-        from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-
-        d = connectProtocol(TCP4ClientEndpoint(self.reactor, "127.0.0.1", self.port, timeout=1), protocol.Protocol())
-
-        def connected(p: Any) -> bool:
-            p.transport.loseConnection()
-            return True
-
-        return d.addCallbacks(connected, lambda f: False)
+    def _accepts(self) -> bool:
+        """True once the server accepts TCP connections (on loopback this never blocks)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def _ended(self, reason: Any) -> None:
         self.process = None

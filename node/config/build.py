@@ -64,6 +64,7 @@ def build_rawsocket(raw: Dict[str, Any], where: str) -> model.RawSocketService:
     return model.RawSocketService(serializers=tuple(raw["serializers"]), max_message_size=size,
                                   max_connections=options["max_connections"],
                                   max_outgoing_buffer=options["max_outgoing_buffer"],
+                                  open_handshake_timeout=options["open_handshake_timeout"],
                                   auth=build_auth(raw.get("auth", {})), path=where)
 
 

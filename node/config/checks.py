@@ -124,9 +124,21 @@ def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], w
     return errors
 
 
+def check_bridge_trust_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """``tcpbridge`` targets' ``trust`` files (cafile, capath, jit_bundle) exist and hold certificates."""
+    errors: List[ConfigError] = []
+    for _, service in _paths(config):
+        if isinstance(service, model.TcpBridgePath) and service.target.tls is not None:
+            from node.trust import ClientTrust
+
+            errors += [ConfigError(f"{where}: {e.where}", e.problem, e.fix)
+                       for e in ClientTrust(service.target.tls.trust).check()]
+    return errors
+
+
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_unix_directories,
                                  check_static_directories, check_universal, check_tls_files,
-                                 check_processes_share_ports)
+                                 check_processes_share_ports, check_bridge_trust_files)
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

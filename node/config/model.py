@@ -158,6 +158,7 @@ class RawSocketService:
     max_message_size: int
     max_connections: int  # 0: no limit
     max_outgoing_buffer: int  # bytes; 0: no limit
+    open_handshake_timeout: int  # ms; 0: never
     auth: Tuple[AuthMethod, ...]
     path: str
 

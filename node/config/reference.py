@@ -19,6 +19,8 @@ END = "<!-- END CONFIG REFERENCE -->"
 SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("Top level", "#"),
     ("Worker (`workers[]`)", "worker"),
+    ("Worker options (`workers[].options`)", "worker.options"),
+    ("Backplane (`workers[].options.backplane`)", "backplane"),
     ("Realm (`realms[]`)", "realm"),
     ("Realm options (`realms[].options`)", "realm.options"),
     ("Role (`roles[]`)", "role"),
@@ -30,6 +32,9 @@ SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("WebSocket options (`options`)", "websocket_options"),
     ("RawSocket service", "rawsocket_service"),
     ("Web path (`paths.*`)", "web_path"),
+    ("Bridge target (`target` of a `tcpbridge` path)", "bridge_target"),
+    ("Outgoing TLS (`target.tls`)", "client_tls"),
+    ("Outgoing TLS trust (`trust`)", "trust"),
     ("Static path options (`paths.*.options` of `static`)", "static_options"),
     ("Web transport options (`options` of `web`)", "web_options"),
     ("Authentication (`auth`)", "auth"),

@@ -180,13 +180,16 @@ class Broker:
         exclude_me = msg.exclude_me is None or msg.exclude_me
         out = Outcome()
         for sub in self.subscriptions.matching(msg.topic):
+            event = None  # one EVENT per subscription, shared by its receivers: serialized once
             for session_id in list(sub.observers):
                 if exclude_me and peer is not None and session_id == peer.session_id:
                     continue
                 receiver = self._peers.get(session_id)
                 if receiver is None or not publication.admits(receiver):
                     continue
-                out.send(session_id, self._event(sub, publication))
+                if event is None:
+                    event = self._event(sub, publication)
+                out.send(session_id, event)
         if msg.retain:
             self._retained[msg.topic] = publication
         self._record_history(publication)

@@ -43,3 +43,41 @@ class Peer:
         if isinstance(feature_map, dict) and "features" in feature_map:
             feature_map = feature_map["features"] or {}
         return bool(isinstance(feature_map, dict) and feature_map.get(feature))
+
+
+_SHARED_FEATURES: Dict[tuple, Dict[str, object]] = {}
+_SHARED_LIMIT = 1024
+
+
+def compact_roles(roles: Optional[Dict[str, object]]) -> Dict[str, Dict[str, object]]:
+    """HELLO.Details.roles as ``{role: {feature: value}}`` with only the features that
+    are set: what :meth:`Peer.supports` reads, without autobahn's feature objects.
+
+    Sessions of the same client library announce the same features, so identical
+    feature maps are one shared dict (read-only: nothing may modify them). An idle
+    session then keeps a few hundred bytes of roles instead of about 2 KiB.
+    """
+    compact: Dict[str, Dict[str, object]] = {}
+    for role, features in (roles or {}).items():
+        feature_map = getattr(features, "__dict__", features) or {}
+        if isinstance(feature_map, dict) and "features" in feature_map:
+            feature_map = feature_map["features"] or {}
+        kept = {}
+        if isinstance(feature_map, dict):
+            kept = {k: v for k, v in feature_map.items() if isinstance(k, str) and v}
+        compact[role] = _shared(kept)
+    return compact
+
+
+def _shared(features: Dict[str, object]) -> Dict[str, object]:
+    try:
+        key = tuple(sorted(features.items()))
+        hash(key)
+    except TypeError:  # unhashable feature values (never from autobahn): keep a private copy
+        return features
+    shared = _SHARED_FEATURES.get(key)
+    if shared is None:
+        if len(_SHARED_FEATURES) >= _SHARED_LIMIT:
+            _SHARED_FEATURES.clear()
+        shared = _SHARED_FEATURES[key] = features
+    return shared

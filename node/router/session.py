@@ -17,6 +17,7 @@ The session implements autobahn's ``ITransportHandler`` (``onOpen``,
 """
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from autobahn.wamp.message import (
@@ -30,7 +31,7 @@ from node.router.authentication import (
     NO_AUTH_METHOD, Accept, Challenge, Deny, HelloContext, choose_method, make_authenticator,
 )
 from node.router.ids import random_id
-from node.router.peer import Peer
+from node.router.peer import Peer, compact_roles
 from node.router.wire import InvalidUriRequest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,8 +47,10 @@ GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
 GOODBYE_TIMEOUT = 5.0  # seconds a killed session has to answer our GOODBYE
 
 
+@functools.lru_cache(maxsize=None)
 def router_roles(meta_api: bool) -> dict:
-    """The WELCOME ``roles``: exactly the features this router implements."""
+    """The WELCOME ``roles``: exactly the features this router implements
+    (made once per flag and shared by every WELCOME: never modify the result)."""
     meta = True if meta_api else None
     broker = RoleBrokerFeatures(
         publisher_identification=True, pattern_based_subscription=True, session_meta_api=meta,
@@ -236,8 +239,9 @@ class RouterSession:
         self.peer = Peer(
             session_id=self.session_id, realm=realm.name, authid=accept.authid, authrole=accept.authrole,
             authmethod=accept.authmethod, authprovider=accept.authprovider, authextra=accept.authextra,
-            roles=dict(hello.roles or {}), transport=self._transport_info(),
+            roles=compact_roles(hello.roles), transport=self._transport_info(),
         )
+        self._hello = self._authenticator = None  # an idle session keeps only what routing reads
         self.state = "joined"
         self.send(Welcome(self.session_id, router_roles(realm.config.enable_meta_api), realm=realm.name,
                           authid=accept.authid, authrole=accept.authrole, authmethod=accept.authmethod,

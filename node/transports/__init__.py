@@ -26,6 +26,7 @@ class BuiltTransport:
         return sum(len(f.connections) for f in self.wamp_factories)
 
 def build_transport(transport: model.Transport, router: Any, status: NodeStatus, reactor: Any) -> BuiltTransport:
+    from node.transports.limits import HttpRefusal, RawSocketRefusal, limit_connections
     from node.transports.rawsocket import rawsocket_factory
     from node.transports.websocket import websocket_factory
 
@@ -57,7 +58,7 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
             return None
         factory = rawsocket_factory(router.session_factory(service.auth), service)
         wamp_factories.append(factory)
-        return factory
+        return limit_connections(factory, service.max_connections, RawSocketRefusal, "RawSocket", reactor)
 
     def site(web: Optional[model.WebService], extra_websockets: Any = None) -> Any:
         from node.web.tree import build_site
@@ -68,8 +69,9 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         for key, service in (extra_websockets or {}).items():
             paths[key] = model.WebSocketPath(service=service, path=service.path)
         options = web.options if web else {}
-        return build_site(model.WebService(paths=paths, options=options, path=transport.path),
-                          status, websocket_resource)
+        built = build_site(model.WebService(paths=paths, options=options, path=transport.path),
+                           status, websocket_resource)
+        return limit_connections(built, options.get("max_connections", 0), HttpRefusal, "HTTP", reactor)
 
     if transport.type == "websocket":
         factory: Any = websocket(transport.websocket)

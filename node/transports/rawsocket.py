@@ -14,12 +14,14 @@ from twisted.logger import Logger
 
 from node.config.model import RawSocketService
 from node.transports import violation
+from node.transports.backpressure import watch_outgoing
+from node.transports.fairness import read_in_slices
 from node.transports.serializers import rawsocket_serializers
 
 log = Logger()
 
 MAGIC = 0x7F
-ERROR_SERIALIZER_UNSUPPORTED = 0x10
+ERROR_SERIALIZER_UNSUPPORTED = 1  # RawSocket error code, sent in the upper nibble: 0x10
 
 
 class RawSocketServerProtocol(WampRawSocketServerProtocol):
@@ -30,10 +32,25 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
     def connectionMade(self) -> None:
         super().connectionMade()
         self._max_message_size = self.factory.max_message_size
+        self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer)
+        read_in_slices(self.transport)
         self.factory.connections.add(self)
+        self._handshake_timer = None
+        if self.factory.open_handshake_timeout > 0:  # autobahn's RawSocket has no such timeout
+            from twisted.internet import reactor
+
+            self._handshake_timer = reactor.callLater(self.factory.open_handshake_timeout / 1000.0,
+                                                      self.handshake_timed_out)
+
+    def handshake_timed_out(self) -> None:
+        log.warn("Dropping {peer}: no RawSocket handshake within {ms} ms", peer=self.peer,
+                 ms=self.factory.open_handshake_timeout)
+        self.transport.abortConnection()
 
     def connectionLost(self, reason: Any) -> None:
         self.factory.connections.discard(self)
+        if self._handshake_timer is not None and self._handshake_timer.active():
+            self._handshake_timer.cancel()
         super().connectionLost(reason)
 
     def dataReceived(self, data: bytes) -> None:
@@ -46,6 +63,10 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
                 self.transport.loseConnection()
                 return
         super().dataReceived(data)
+        if self._handshake_timer is not None and self._handshake_complete:
+            if self._handshake_timer.active():
+                self._handshake_timer.cancel()
+            self._handshake_timer = None
 
     def lengthLimitExceeded(self, length: int) -> None:
         log.warn("Closing {peer}: RawSocket message of {length} bytes exceeds the limit of {limit}",
@@ -75,6 +96,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
             raise PayloadExceededError(
                 f"message of {len(payload)} bytes exceeds the peer's limit of {self._max_len_send}")
         self.sendString(payload)
+        self.outgoing.sent(len(payload))
 
     def close_going_away(self) -> None:
         self.transport.loseConnection()
@@ -86,6 +108,8 @@ class RawSocketServerFactory(WampRawSocketServerFactory):
     def __init__(self, session_factory: Callable[[], Any], service: RawSocketService) -> None:
         super().__init__(session_factory, serializers=rawsocket_serializers(service.serializers))
         self.max_message_size = service.max_message_size
+        self.max_outgoing_buffer = service.max_outgoing_buffer
+        self.open_handshake_timeout = service.open_handshake_timeout
         self.connections: Set[RawSocketServerProtocol] = set()
         self.noisy = False
 

@@ -1,4 +1,4 @@
-"""autobahn serializer objects from the names used in the config."""
+"""autobahn serializer objects from the names used in the config (lean variants: node.transports.codecs)."""
 from __future__ import annotations
 
 from typing import Any, List, Sequence
@@ -8,13 +8,9 @@ def _serializer_class(name: str) -> Any:
     from node.log import choose_twisted
 
     choose_twisted()  # autobahn's serializer module needs a txaio framework chosen first
-    from autobahn.wamp import serializer
+    from node.transports.codecs import SERIALIZERS
 
-    return {
-        "json": serializer.JsonSerializer,
-        "msgpack": serializer.MsgPackSerializer,
-        "cbor": serializer.CBORSerializer,
-    }[name]
+    return SERIALIZERS[name]
 
 
 def websocket_serializers(names: Sequence[str]) -> List[Any]:

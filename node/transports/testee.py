@@ -1,10 +1,11 @@
 """An echoing WebSocket service for conformance testing (Crossbar.io's "testee").
 
 The Autobahn WebSocket test suite (``wstest -m fuzzingclient``, or ``kosoku``)
-drives a server that echoes every message back. This one is autobahn's WebSocket
-protocol with exactly the options a WAMP transport of the same config gets (the
-same ``protocol_options`` mapping), so a conformance run measures the stack the
-router actually serves, not a stock autobahn echo server.
+drives a server that echoes every message back. This one is the stack a WAMP
+connection gets: autobahn's WebSocket protocol with wampnode's receive and send
+path (:class:`~node.transports.frames.FramedDelivery`) and exactly the options a
+WAMP transport of the same config gets (the same ``protocol_options`` mapping), so
+a conformance run measures what the router serves, not a stock autobahn echo server.
 
 Crossbar.io names it ``websocket.testee`` as a transport type; wampnode also
 offers it as a ``websocket-testee`` path of a ``web`` transport.
@@ -15,10 +16,11 @@ from typing import Any, Dict, Set
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 
+from node.transports.frames import FramedDelivery
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
 
 
-class TesteeProtocol(WebSocketServerProtocol):
+class TesteeProtocol(FramedDelivery, WebSocketServerProtocol):
     """Echoes each message with the opcode (text or binary) it came with."""
 
     def connectionMade(self) -> None:
@@ -31,7 +33,7 @@ class TesteeProtocol(WebSocketServerProtocol):
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self.state == self.STATE_OPEN:  # a message may still arrive while we close
-            self.sendMessage(payload, isBinary)
+            self.send_payload(payload, isBinary)
 
     def close_with(self, code: int, reason: str) -> None:
         if self.state == self.STATE_OPEN:

@@ -13,6 +13,9 @@ from twisted.logger import Logger
 
 from node.config.model import WampWebSocket
 from node.transports import violation
+from node.transports.backpressure import watch_outgoing
+from node.transports.fairness import read_in_slices
+from node.transports.frames import FramedDelivery, SharedOptions
 from node.transports.serializers import websocket_serializers
 
 log = Logger()
@@ -21,7 +24,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 
 
-class WampServerProtocol(WampWebSocketServerProtocol):
+class WampServerProtocol(FramedDelivery, WampWebSocketServerProtocol):
     """One WebSocket connection carrying one WAMP session."""
 
     _violated = False
@@ -29,6 +32,8 @@ class WampServerProtocol(WampWebSocketServerProtocol):
     def connectionMade(self) -> None:
         super().connectionMade()
         self.factory.connections.add(self)
+        self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer)
+        read_in_slices(self.transport)
 
     def connectionLost(self, reason: Any) -> None:
         self.factory.connections.discard(self)
@@ -62,7 +67,8 @@ class WampServerProtocol(WampWebSocketServerProtocol):
 
             raise TransportLost()
         payload, is_binary = self._serializer.serialize(msg)
-        self.sendMessage(payload, is_binary)
+        self.send_payload(payload, is_binary)
+        self.outgoing.sent(len(payload))
 
 
 def _compression_accept(deflate: Dict[str, Any], max_message_size: int) -> Callable[[Any], Any]:
@@ -110,6 +116,7 @@ _OPTION_NAMES = {
     "validate_utf8": ("utf8validateIncoming", None),
     "mask_server_frames": ("maskServerFrames", None),
     "apply_mask": ("applyMask", None),
+    "max_connections": ("maxConnections", None),  # autobahn answers 503 beyond it
 }
 
 
@@ -126,7 +133,7 @@ def protocol_options(values: Dict[str, Any]) -> Dict[str, Any]:
     return options
 
 
-class WampServerFactory(WampWebSocketServerFactory):
+class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
     """Builds :class:`WampServerProtocol` and remembers open connections for shutdown."""
 
     protocol = WampServerProtocol
@@ -142,6 +149,7 @@ class WampServerFactory(WampWebSocketServerFactory):
                          externalPort=service.options.values.get("external_port"))
         self.setProtocolOptions(**protocol_options(service.options.values))
         self.connections: Set[WampServerProtocol] = set()
+        self.max_outgoing_buffer = service.options.values.get("max_outgoing_buffer", 0)
         self.noisy = False
         strict = service.options.values.get("require_websocket_subprotocol", True)
         if not strict:

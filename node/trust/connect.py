@@ -42,7 +42,7 @@ class _HandshakeGate(Protocol):
     """Sits under TLS until the handshake completes, then connects the real protocol."""
 
     def __init__(self, factory: Factory, addr: Any, done: defer.Deferred, creator: Any) -> None:
-        self.factory = factory
+        self.inner_factory = factory
         self.addr = addr
         self.done = done
         self.creator = creator
@@ -51,7 +51,7 @@ class _HandshakeGate(Protocol):
     def handshakeCompleted(self) -> None:  # noqa: N802 (Twisted API)
         if self.done.called:
             return
-        self.inner = self.factory.buildProtocol(self.addr)
+        self.inner = self.inner_factory.buildProtocol(self.addr)
         self.inner.makeConnection(self.transport)
         self.done.callback(self.inner)
 

@@ -118,9 +118,10 @@ class ConnectionCreator:
         self.pins = pins
         self.attempt: Optional[Attempt] = None
 
-    def connection(self) -> SSL.Connection:
+    def connection(self, sock: object = None) -> SSL.Connection:
+        """A client connection (memory BIO for Twisted, or over ``sock``) with a fresh Attempt."""
         self.attempt = Attempt(self.address, self.hostname, self.pins)
-        connection = SSL.Connection(self.context, None)
+        connection = SSL.Connection(self.context, sock)
         if not is_address(self.hostname):  # RFC 6066 section 3: no addresses in SNI
             connection.set_tlsext_host_name(self.hostname.encode("idna"))
         connection.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self.attempt.verify)

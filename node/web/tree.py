@@ -24,10 +24,12 @@ def _build_path(service: object, status: NodeStatus,
     from node.web.nodeinfo import nodeinfo_resource
     from node.web.redirect import redirect_resource
     from node.web.static import static_resource
+    from node.web.tcpbridge import tcpbridge_resource
 
     builders: Dict[type, Callable[[Any], Any]] = {
         model.StaticPath: static_resource,
         model.RedirectPath: redirect_resource,
+        model.TcpBridgePath: tcpbridge_resource,
         model.NodeInfoPath: lambda _: nodeinfo_resource(status),
         model.WebSocketPath: lambda s: websocket_resource(s.service),
         model.WebSocketTesteePath: websocket_resource,  # an echo service, built beside WAMP's

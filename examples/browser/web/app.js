@@ -29,11 +29,11 @@ function setState(state, text) {
 }
 
 function showError(text) {
-    $("error").textContent = text;
-    $("error").hidden = !text;
-    if (text) {
+    if (text && text !== $("error").textContent) {  // once, not on every retry
         log("error: " + text);
     }
+    $("error").textContent = text;
+    $("error").hidden = !text;
 }
 
 // What a WAMP error means for a person; the URI stays visible for the developer.

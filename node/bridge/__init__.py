@@ -1,0 +1,1 @@
+"""WebSocket <-> TCP bridging: the ``tcpbridge`` web path and the ``wampnode tunnel`` client."""

@@ -1,0 +1,1 @@
+"""``wampnode tunnel``: local TCP (or stdio) over a WebSocket, through HTTP proxies."""

@@ -1,0 +1,260 @@
+"""Limits that hold under abuse: handshake timeouts, max_connections, stalled readers.
+
+Every test starts a real node and misbehaves against it with plain sockets on
+127.0.0.1, the way a hostile or broken client would.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from typing import Any, List, Optional
+
+import psutil
+from conftest import free_port, router_config, tcp
+from wampclient import connect, leave, run
+from wsraw import RawWebSocket, frame
+
+
+def ws_transport(port: int, **options: Any) -> dict:
+    return {"type": "websocket", "endpoint": tcp(port), "options": options}
+
+
+def closed_within(sock: socket.socket, seconds: float, trickle: Optional[bytes] = None) -> Optional[float]:
+    """Seconds until the peer closed ``sock`` (sending ``trickle`` a byte at a time meanwhile), or None."""
+    start = time.monotonic()
+    sock.settimeout(0.2)
+    sent = 0
+    while time.monotonic() - start < seconds:
+        try:
+            if not sock.recv(4096):
+                return time.monotonic() - start
+        except socket.timeout:
+            if trickle and sent < len(trickle):
+                try:
+                    sock.send(trickle[sent:sent + 1])
+                except OSError:
+                    return time.monotonic() - start
+                sent += 1
+        except OSError:  # reset: dropped with abort
+            return time.monotonic() - start
+    return None
+
+
+# --- slow opening handshakes ------------------------------------------------------
+
+
+def test_websocket_slow_handshake_dropped_after_open_handshake_timeout(node_factory: Any) -> None:
+    """A client trickling its WebSocket opening handshake is dropped after open_handshake_timeout."""
+    port = free_port()
+    node_factory(router_config([ws_transport(port, open_handshake_timeout=2000)]))
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    elapsed = closed_within(sock, 6.0, trickle=b"Upgrade: websocket\r\nConnection: Upgrade\r\n" * 4)
+    # autobahn's timers are txaio's batched timers, which round the deadline down to
+    # a whole second: a 2000 ms timeout fires after 1 to 2 s.
+    assert elapsed is not None and 0.9 < elapsed < 3.5
+
+
+def test_rawsocket_missing_handshake_dropped_after_open_handshake_timeout(node_factory: Any) -> None:
+    """A RawSocket client that sends only part of its 4-octet handshake is dropped after the timeout."""
+    port = free_port()
+    node_factory(router_config([{"type": "rawsocket", "endpoint": tcp(port),
+                                 "options": {"open_handshake_timeout": 1000}}]))
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"\x7f")
+    elapsed = closed_within(sock, 6.0)
+    assert elapsed is not None and 0.8 < elapsed < 3.0
+
+
+def test_rawsocket_completed_handshake_is_not_timed_out(node_factory: Any) -> None:
+    """A RawSocket client that finished its handshake stays connected past open_handshake_timeout."""
+    port = free_port()
+    node_factory(router_config([{"type": "rawsocket", "endpoint": tcp(port),
+                                 "options": {"open_handshake_timeout": 500}}]))
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"\x7f\xf1\x00\x00")
+    assert sock.recv(4)[0] == 0x7F
+    assert closed_within(sock, 1.5) is None
+
+
+# --- max_connections ---------------------------------------------------------------
+
+
+def test_websocket_max_connections_refused_with_503(node_factory: Any) -> None:
+    """Beyond a websocket transport's max_connections the opening handshake gets HTTP 503."""
+    port = free_port()
+    node_factory(router_config([ws_transport(port, max_connections=2)]))
+    open_ = [RawWebSocket(port, protocols=["wamp.2.json"]) for _ in range(2)]
+    assert [c.status for c in open_] == [101, 101]
+    assert RawWebSocket(port, protocols=["wamp.2.json"]).status == 503
+    open_[0].shutdown()
+    time.sleep(0.3)
+    assert RawWebSocket(port, protocols=["wamp.2.json"]).status == 101
+
+
+def http_get(port: int, path: str = "/info") -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def test_web_max_connections_refused_with_503(node_factory: Any) -> None:
+    """A web transport answers connections beyond max_connections (WebSocket ones included) with 503."""
+    port = free_port()
+    node_factory(router_config([{"type": "web", "endpoint": tcp(port), "options": {"max_connections": 2},
+                                 "paths": {"info": {"type": "nodeinfo"}, "ws": {"type": "websocket"}}}]))
+    websocket = RawWebSocket(port, path="/ws", protocols=["wamp.2.json"])
+    assert websocket.status == 101
+    idle = socket.create_connection(("127.0.0.1", port))
+    time.sleep(0.2)
+    refused = http_get(port)
+    assert refused.startswith(b"HTTP/1.1 503") and b"Retry-After" in refused
+    websocket.shutdown()
+    time.sleep(0.3)
+    assert http_get(port).startswith(b"HTTP/1.1 200")
+    idle.close()
+
+
+def accepted(reply: bytes) -> bool:
+    """A RawSocket handshake reply accepting JSON (serializer 1; any length limit)."""
+    return len(reply) == 4 and reply[0] == 0x7F and reply[1] & 0x0F == 1
+
+
+def rawsocket_handshake(port: int) -> bytes:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(b"\x7f\xf1\x00\x00")
+    reply = sock.recv(4)
+    sock.close()
+    return reply
+
+
+def test_rawsocket_max_connections_refused_with_handshake_error(node_factory: Any) -> None:
+    """Beyond max_connections a RawSocket client gets the 'maximum connection count reached' reply."""
+    port = free_port()
+    node_factory(router_config([{"type": "rawsocket", "endpoint": tcp(port), "options": {"max_connections": 1}}]))
+    held = socket.create_connection(("127.0.0.1", port))
+    held.sendall(b"\x7f\xf1\x00\x00")
+    assert accepted(held.recv(4))
+    assert rawsocket_handshake(port) == b"\x7f\x40\x00\x00"
+    held.close()
+    time.sleep(0.3)
+    assert accepted(rawsocket_handshake(port))
+
+
+def test_universal_max_connections_per_protocol(node_factory: Any) -> None:
+    """A universal transport limits its RawSocket and its web part each by their own max_connections."""
+    port = free_port()
+    node_factory(router_config([{"type": "universal", "endpoint": tcp(port),
+                                 "rawsocket": {"options": {"max_connections": 1}},
+                                 "web": {"options": {"max_connections": 1},
+                                         "paths": {"/": {"type": "nodeinfo"}}}}]))
+    raw = socket.create_connection(("127.0.0.1", port))
+    raw.sendall(b"\x7f\xf1\x00\x00")
+    assert accepted(raw.recv(4))
+    assert http_get(port, "/").startswith(b"HTTP/1.1 200")  # the web part has its own count
+    web = socket.create_connection(("127.0.0.1", port))
+    web.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert web.recv(12) == b"HTTP/1.1 200"
+    assert rawsocket_handshake(port) == b"\x7f\x40\x00\x00"
+    assert http_get(port, "/").startswith(b"HTTP/1.1 503")
+    raw.close()
+    web.close()
+
+
+# --- a peer that stops reading ------------------------------------------------------
+
+EVENT_SIZE = 64 * 1024
+EVENTS = 256  # 16 MiB published in all
+
+
+def stalled_websocket_subscriber(port: int) -> socket.socket:
+    """A WAMP subscriber on raw sockets that subscribes to ``big`` and then never reads."""
+    client = RawWebSocket(port, protocols=["wamp.2.json"])
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.send(frame(1, json.dumps([1, "realm1", {"roles": {"subscriber": {}}}]).encode()))
+    assert json.loads(client.read_frame()[2])[0] == 2
+    client.send(frame(1, json.dumps([32, 1, {}, "big"]).encode()))
+    assert json.loads(client.read_frame()[2])[0] == 33
+    return client.sock
+
+
+def stalled_rawsocket_subscriber(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"\x7f\xf1\x00\x00")
+    assert accepted(sock.recv(4))
+
+    def send(message: List[Any]) -> None:
+        data = json.dumps(message).encode()
+        sock.sendall(struct.pack("!I", len(data)) + data)
+
+    def receive() -> List[Any]:
+        head = b""
+        while len(head) < 4:
+            head += sock.recv(4 - len(head))
+        size = struct.unpack("!I", head)[0] & 0xFFFFFF
+        body = b""
+        while len(body) < size:
+            body += sock.recv(size - len(body))
+        return json.loads(body)
+
+    send([1, "realm1", {"roles": {"subscriber": {}}}])
+    assert receive()[0] == 2
+    send([32, 1, {}, "big"])
+    assert receive()[0] == 33
+    return sock
+
+
+def publish_to_stalled(node: Any, url: str, stalled: socket.socket) -> int:
+    """Publish 30 MiB while a reading subscriber and the stalled one listen; returns the
+    reading subscriber's event count. Asserts the node's memory did not follow."""
+    process = psutil.Process(node.proc.pid)
+    before = process.memory_info().rss
+    payload = "x" * EVENT_SIZE
+
+    async def scenario() -> int:
+        publisher = await connect(url)
+        reader = await connect(url)
+        got: List[int] = []
+        await reader.subscribe(lambda n, _: got.append(n), "big")
+        for start in range(0, EVENTS, 16):
+            await __import__("asyncio").gather(*[
+                publisher.publish("big", i, payload, options=__import__("autobahn").wamp.types.PublishOptions(
+                    acknowledge=True)) for i in range(start, start + 16)])
+        deadline = time.monotonic() + 10
+        while len(got) < EVENTS and time.monotonic() < deadline:
+            await __import__("asyncio").sleep(0.05)
+        await leave(publisher, reader)
+        return len(got)
+
+    received = run(scenario())
+    growth = process.memory_info().rss - before
+    assert growth < 8 * 1024 * 1024, f"node RSS grew by {growth // 1024} KiB"
+    assert node.wait_for("max_outgoing_buffer", 5)
+    assert closed_within(stalled, 2.0) is not None or stalled.fileno() == -1
+    return received
+
+
+def test_stalled_websocket_subscriber_dropped_at_max_outgoing_buffer(node_factory: Any) -> None:
+    """A WebSocket subscriber that stops reading is dropped at max_outgoing_buffer; others get every event."""
+    port = free_port()
+    node = node_factory(router_config([ws_transport(port, max_outgoing_buffer=1048576)]))
+    stalled = stalled_websocket_subscriber(port)
+    assert publish_to_stalled(node, f"ws://127.0.0.1:{port}", stalled) == EVENTS
+    assert "Dropping" in node.output()
+
+
+def test_stalled_rawsocket_subscriber_dropped_at_max_outgoing_buffer(node_factory: Any) -> None:
+    """A RawSocket subscriber that stops reading is dropped at max_outgoing_buffer; others get every event."""
+    port = free_port()
+    node = node_factory(router_config([{"type": "rawsocket", "endpoint": tcp(port),
+                                        "options": {"max_outgoing_buffer": 1048576}}]))
+    stalled = stalled_rawsocket_subscriber(port)
+    assert publish_to_stalled(node, f"rs://127.0.0.1:{port}", stalled) == EVENTS
