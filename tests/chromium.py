@@ -117,7 +117,7 @@ class Chromium:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True)
         return result.get("result", {}).get("value")
 
-    def wait_for(self, expression: str, timeout: float = 20.0) -> Any:
+    def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
         """Poll a JavaScript expression until it is truthy; returns its last value (falsy on time-out)."""
         deadline = time.monotonic() + timeout
         value = None

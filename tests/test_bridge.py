@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import os
+import signal
 import socket
-import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -215,7 +216,7 @@ def test_smallest_limit_still_takes_1500_octets_and_2026_octet_messages(bridge: 
 
 def test_schema_refuses_a_limit_below_2026(tmp_path: Path) -> None:
     """max_message_size below 2026 is a configuration error naming the option."""
-    (tmp_path / "config.json").write_text(__import__("json").dumps(
+    (tmp_path / "config.json").write_text(json.dumps(
         bridge_config(free_port(), {"b": bridge_path(tcp_target(1), max_message_size=2025)})))
     result = run_cli("check", "--cbdir", str(tmp_path))
     assert result.returncode == 2
@@ -425,9 +426,10 @@ def test_node_shutdown_closes_bridges_1001(tmp_path: Path) -> None:
         ws = RawWebSocket(port, "/echo")
         ws.send(frame(2, b"up"))
         assert ws.read_data(2)[0] == b"up"
-        node.signal(__import__("signal").SIGTERM)
+        node.signal(signal.SIGTERM)
         code, reason, _ = ws.read_close()
         assert (code, reason) == (1001, "node shutting down")
+        ws.close(1001)
         assert echo.wait_for("eof")
         ws.shutdown()
     finally:

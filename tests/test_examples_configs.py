@@ -18,7 +18,7 @@ import pytest
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp.types import ComponentConfig
 
-from conftest import REPO, free_port, node_env, run_cli, start_node
+from conftest import REPO, free_port, node_env, run_cli
 from pki import dhparam, make_pki
 from wampclient import SERIALIZERS, TIMEOUT, ClientSession, leave, run
 

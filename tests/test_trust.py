@@ -10,7 +10,8 @@ first attempt succeed. ``wampnode trust diagnose`` is run against the same serve
 from __future__ import annotations
 
 import base64
-import datetime
+import ipaddress
+import json
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
@@ -18,7 +19,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import certifi
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from bridgekit import EchoServer, bridge_config, bridge_path, tcp_target, wait_until
@@ -43,7 +44,7 @@ def lying_leaf(pki: Any, directory: Path) -> Tuple[Path, Path]:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.AuthorityKeyIdentifier(subject_key_id(root), None, None), critical=False)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
             .sign(forger, hashes.SHA256()))
     return write_key(directory / "liar.key", leaf_key), write_certs(directory / "liar.crt", [cert])
@@ -209,7 +210,7 @@ def test_name_mismatch_is_refused_and_hostname_fixes_it(trust_setup: Any) -> Non
 def test_missing_cafile_is_a_config_error(tmp_path: Path) -> None:
     """`wampnode check` names a trust.cafile that does not exist."""
     config = bridge_config(free_port(), {"b": bridge_path(tcp_target(1, tls={"trust": {"cafile": "nope.pem"}}))})
-    (tmp_path / "config.json").write_text(__import__("json").dumps(config))
+    (tmp_path / "config.json").write_text(json.dumps(config))
     result = run_cli("check", "--cbdir", str(tmp_path))
     assert result.returncode == 2
     assert "paths.b.target.tls.trust.cafile: file" in result.stderr and "does not exist" in result.stderr

@@ -19,7 +19,7 @@ from typing import Any
 
 from twisted.internet.abstract import FileDescriptor
 
-READ_SLICE = 4 * 1024
+READ_SLICE = 16 * 1024
 
 
 def read_in_slices(transport: Any, size: int = READ_SLICE) -> None:

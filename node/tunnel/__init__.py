@@ -1,1 +1,2 @@
 """``wampnode tunnel``: local TCP (or stdio) over a WebSocket, through HTTP proxies."""
+from __future__ import annotations
