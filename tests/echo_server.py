@@ -89,6 +89,8 @@ def main() -> None:
     number = 0
     while True:
         conn, _ = listener.accept()
+        if not args.unix:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small echoes without 40 ms stalls
         number += 1
         say(f"accepted {number}")
         threading.Thread(target=serve, args=(conn, number, args, context), daemon=True).start()

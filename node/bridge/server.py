@@ -50,8 +50,6 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
         if self.state != self.STATE_OPEN:
             protocol.transport.loseConnection()
             return
-        if hasattr(protocol.transport, "setTcpNoDelay"):
-            protocol.transport.setTcpNoDelay(True)  # interactive protocols (ssh) hate Nagle
         self.stream_connected(protocol)
         log.info("Bridge {peer} -> {target} open{mode}", peer=self.peer, target=self.factory.config.target.describe(),
                  mode=" (base64)" if self.use_base64 else "")
@@ -89,11 +87,13 @@ def target_endpoint(reactor: Any, target: BridgeTarget, trust: Any, timeout: flo
     """The client endpoint of ``target``: Unix, TCP, or TLS over TCP verified by ``trust``."""
     from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
 
+    from node.trust.connect import NoDelayEndpoint
+
     if target.type == "unix":
         return UNIXClientEndpoint(reactor, target.socket_path, timeout=timeout)
 
     def tcp() -> Any:
-        return HostnameEndpoint(reactor, target.host, target.port, timeout=timeout)
+        return NoDelayEndpoint(HostnameEndpoint(reactor, target.host, target.port, timeout=timeout))
 
     if target.tls is None:
         return tcp()

@@ -133,11 +133,14 @@ def stream_endpoint(reactor: Any, settings: TunnelSettings) -> Any:
     from twisted.internet.endpoints import HostnameEndpoint
 
     from node import __version__
+    from node.trust.connect import NoDelayEndpoint
 
     def tcp() -> Any:
         if settings.proxy is None:
-            return HostnameEndpoint(reactor, settings.host, settings.port, timeout=settings.connect_timeout)
-        to_proxy = HostnameEndpoint(reactor, settings.proxy.host, settings.proxy.port, timeout=settings.connect_timeout)
+            return NoDelayEndpoint(HostnameEndpoint(reactor, settings.host, settings.port,
+                                                    timeout=settings.connect_timeout))
+        to_proxy = NoDelayEndpoint(HostnameEndpoint(reactor, settings.proxy.host, settings.proxy.port,
+                                                    timeout=settings.connect_timeout))
         return HTTPConnectEndpoint(to_proxy, settings.proxy, settings.host, settings.port, f"wampnode/{__version__}")
 
     if not settings.secure:
