@@ -178,8 +178,9 @@ class TrustedTLSEndpoint:
 class NoDelayEndpoint:
     """TCP_NODELAY as soon as the connection is up, before TLS or a proxy handshake.
 
-    Without it a handshake's small writes (TLS Finished, then the first data)
-    wait for the peer's delayed ACK: measured 40 ms per connection on loopback.
+    Bridged streams are often interactive (ssh keystrokes): a small write must
+    not wait under Nagle's algorithm for the ACK of the previous one (up to the
+    peer's 40 ms delayed ACK on Linux; measured with a test echo server).
     """
 
     def __init__(self, endpoint: Any) -> None:
@@ -189,7 +190,7 @@ class NoDelayEndpoint:
         def connected(protocol: Any) -> Any:
             transport = getattr(protocol, "transport", None)
             if transport is not None and hasattr(transport, "setTcpNoDelay"):
-                pass
+                transport.setTcpNoDelay(True)
             return protocol
 
         return self.endpoint.connect(protocolFactory).addCallback(connected)
