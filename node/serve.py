@@ -27,6 +27,9 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
     cbdir = os.path.abspath(cbdir)
     config = load_config(cbdir, config_file)  # raises ConfigErrors: reported by the CLI
     start_logging(loglevel, logformat)
+    from node.malloc import tune_malloc
+
+    tune_malloc()  # large messages without page-fault storms (see node/malloc.py)
     warning = write_pidfile(cbdir)
     if warning:
         log.warn("{warning}", warning=warning)

@@ -224,3 +224,19 @@ def test_pinned_key_is_accepted_and_another_refused(tls_node: Any) -> None:
     result = run_stdio_tunnel(f"wss://localhost:{port}/echo", "--pin-sha256", other)
     assert result.returncode == 1
     assert f"the server's key (pin_sha256 {pin}) matches no pin" in one_line(result.stderr)
+
+
+def test_listen_mode_reports_each_failure_and_keeps_serving(tunnels: Any) -> None:
+    """With --listen, a connection whose WebSocket cannot open is closed and logged in one line; the tunnel stays up."""
+    import socket
+
+    dead = free_port()
+    tunnel = tunnels(f"ws://127.0.0.1:{dead}/x")
+    for attempt in (1, 2):
+        with socket.create_connection(("127.0.0.1", tunnel.port), timeout=10) as s:
+            s.sendall(b"hello")
+            assert s.recv(10) == b""  # closed without data
+        expected = f"127.0.0.1:{dead}: cannot connect: connection refused"
+        assert wait_until(lambda: tunnel.output().count(expected) == attempt)
+    assert tunnel.proc.poll() is None
+    assert "[error] " + expected in tunnel.output()

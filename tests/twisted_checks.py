@@ -1,0 +1,117 @@
+"""Checks of wampnode's Twisted-side WebSocket delivery code, one per process.
+
+The test process has chosen asyncio for txaio (in-process clients), and
+autobahn's Twisted modules insist on Twisted, so ``test_perf_paths.py`` runs
+``python tests/twisted_checks.py NAME``: exit 0 and ``OK`` means the check held.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import pprint
+import sys
+from collections import deque
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import txaio  # noqa: E402
+
+txaio.use_twisted()
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol  # noqa: E402
+from autobahn.websocket.protocol import PreparedMessage  # noqa: E402
+
+from node.transports import frames, quiet  # noqa: E402
+
+LOG_METHODS = {"debug", "info", "warn", "warning", "error", "critical", "failure", "trace"}
+
+
+class Protocol(frames.FramedDelivery, WebSocketServerProtocol):
+    pass
+
+
+class Factory(frames.SharedOptions, WebSocketServerFactory):
+    protocol = Protocol
+
+
+def check_frame_cache() -> None:
+    cache = frames.FrameCache()
+    payload = b'[36,1,2,{},["hello"]]'
+    first = cache.frame(payload, False)
+    assert first == PreparedMessage(payload, False, False, True).payloadHybi
+    assert cache.frame(payload, False) is first, "the same payload object must reuse its frame"
+    equal_copy = bytes(bytearray(payload))
+    assert cache.frame(equal_copy, False) == first
+    assert cache.frame(payload, True) == PreparedMessage(payload, True, False, True).payloadHybi
+    big = b"x" * (frames.CACHE_LIMIT + 1)
+    assert cache.frame(big, True) == PreparedMessage(big, True, False, True).payloadHybi
+    assert cache._payload is None, "frames above CACHE_LIMIT are not kept"
+
+
+def check_lazy_send_queue() -> None:
+    protocol = Protocol()
+    protocol.send_queue = deque()
+    assert "_send_queue" not in protocol.__dict__, "an empty deque is not stored"
+    protocol.send_queue.append((b"x", True))
+    assert protocol.__dict__["_send_queue"] == deque([(b"x", True)])
+    protocol.send_queue = deque([(b"y", False)])
+    assert list(protocol.send_queue) == [(b"y", False)]
+
+
+def check_shared_options() -> None:
+    accept = lambda offers: None  # noqa: E731 (a function-valued option)
+    factory = Factory(url="ws://localhost:1234")
+    factory.setProtocolOptions(autoPingInterval=7, perMessageCompressionAccept=accept)
+    first = factory.buildProtocol(None)
+    first._connectionMade = lambda: None
+    assert first.factory is factory
+    assert first.autoPingInterval == 7 and "autoPingInterval" not in first.__dict__
+    assert first.perMessageCompressionAccept is accept, "a function option must not become a method"
+    assert isinstance(first, Protocol)
+    second = factory.buildProtocol(None)
+    assert type(second) is type(first), "unchanged options reuse the subclass"
+    factory.setProtocolOptions(autoPingInterval=9)
+    third = factory.buildProtocol(None)
+    assert third.autoPingInterval == 9 and first.autoPingInterval == 7
+
+
+def check_quiet_is_lazy_and_equal() -> None:
+    quiet.quiet_autobahn()
+    import autobahn.util
+    import autobahn.websocket.protocol as wsp
+
+    options = [("autoPingInterval", 7, "Factory"), ("tcpNoDelay", True, "Factory")]
+    lazy = wsp.pformat(options)
+    assert isinstance(lazy, quiet.Lazy)
+    assert str(lazy) == pprint.pformat(options)
+    assert "{}".format(lazy) == pprint.pformat(options)
+    assert str(wsp.hltype(check_frame_cache)) == autobahn.util.hltype(check_frame_cache)
+    assert str(wsp.hlval(42, color="green")) == autobahn.util.hlval(42, color="green")
+
+
+def check_quiet_helpers_only_feed_log_calls() -> None:
+    """Every call of pformat/hltype/hlval in the patched modules is a keyword argument
+    of a log call: the condition under which swapping them for lazy text is safe."""
+    import importlib
+
+    for module_name in quiet.PATCHED_MODULES:
+        tree = ast.parse(inspect.getsource(importlib.import_module(module_name)))
+        parents = {}
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in quiet.PATCHED_NAMES:
+                keyword = parents.get(node)
+                call = parents.get(keyword)
+                ok = (isinstance(keyword, ast.keyword) and isinstance(call, ast.Call)
+                      and isinstance(call.func, ast.Attribute) and call.func.attr in LOG_METHODS)
+                assert ok, f"{module_name}:{node.lineno}: {node.func.id}() result used outside a log call"
+
+
+CHECKS = {name[len("check_"):]: f for name, f in globals().items() if name.startswith("check_")}
+
+if __name__ == "__main__":
+    CHECKS[sys.argv[1]]()
+    print("OK")
