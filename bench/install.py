@@ -5,7 +5,8 @@
 - wampnode's dependencies for PyPy (``~/.cache/wampnode-bench/pypy``), made with
   Debian's ``pypy3`` (``apt-get install pypy3 pypy3-venv``); wampnode itself runs
   from this checkout via PYTHONPATH. ``cryptography`` has no PyPy source build
-  that works without a Rust toolchain here, so only its wheels are accepted.
+  that works without a Rust toolchain here, so only its wheels are accepted
+  (and with them pyOpenSSL 25.1, see :data:`PYPY_OVERRIDES`).
 """
 from __future__ import annotations
 
@@ -57,22 +58,36 @@ def node_requirements() -> List[str]:
     return [line.strip() for line in parser["options"]["install_requires"].splitlines() if line.strip()]
 
 
+# PyPy 3.9 (Debian's pypy3) has cryptography wheels up to 43.0.3; pyOpenSSL 25.2 and
+# later need cryptography >= 45, so on PyPy 3.9 pip can only resolve pyOpenSSL 25.1.
+PYPY_OVERRIDES = {"pyopenssl": "pyOpenSSL>=25.1"}
+
+
+def pypy_requirements() -> List[str]:
+    out = []
+    for requirement in node_requirements():
+        name = requirement.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        out.append(PYPY_OVERRIDES.get(name, requirement))
+    return out
+
+
 def pypy_venv() -> Path:
     """A PyPy virtualenv with wampnode's dependencies, created on first use."""
     venv = CACHE / "pypy"
     marker = venv / ".wampnode-deps"
-    wanted = "\n".join(node_requirements())
+    wanted = "\n".join(pypy_requirements())
     if marker.exists() and marker.read_text() == wanted:
         return venv
     pypy = shutil.which("pypy3")
     if pypy is None:
         raise InstallError("pypy3 not found. Install it with: apt-get install pypy3 pypy3-venv")
     print(f"Installing wampnode's dependencies for PyPy into {venv} (once)", flush=True)
-    shutil.rmtree(venv, ignore_errors=True)
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    _run([pypy, "-m", "venv", str(venv)], "create PyPy virtualenv")
-    _run(_pip(venv, "--upgrade", "pip"), "upgrade pip")
-    _run(_pip(venv, "--only-binary", "cryptography", *node_requirements()), "pip install wampnode's dependencies")
+    if not (venv / "bin" / "python").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        _run([pypy, "-m", "venv", str(venv)], "create PyPy virtualenv")
+        _run(_pip(venv, "--upgrade", "pip"), "upgrade pip")
+    _run(_pip(venv, "--only-binary", "cryptography", *pypy_requirements()), "pip install wampnode's dependencies")
     marker.write_text(wanted)
     return venv
 

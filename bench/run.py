@@ -100,7 +100,8 @@ def one_repetition(routers: List[targets.Router], args: argparse.Namespace, samp
                 print(f"  {router.name}: {workload.label}: {result['rate']:,.1f} {workload.unit}, "
                       f"router {result['router_us_per_op'] or 0:.1f} us/{workload.per}, "
                       f"CPU router {result['router_share'] * 100:.0f}% clients "
-                      f"{result['client_share'] * 100:.0f}%{bound}", flush=True)
+                      f"{result['client_share'] * 100:.0f}% other {result['other_share'] * 100:.0f}%{bound}",
+                      flush=True)
     finally:
         for router in routers:
             router.stop()
@@ -132,6 +133,12 @@ def main(argv: Any = None) -> int:
           f"{time.monotonic() - began:.0f} s in all")
     print()
     print(report.table(names, reference, samples))
+    other = [r["other_share"] for r in raw if "other_share" in r]
+    if other:
+        mean = sum(other) / len(other)
+        print(f"\nOther processes used {mean * 100:.0f}% of one core on average during the measurements"
+              + (" (max {:.0f}%): figures are noisy; compare ratios, or rerun on a quiet machine".format(
+                  max(other) * 100) if max(other) > 0.1 else "."))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "versions": info, "machine": {"cpus": _cpus(), "platform": platform.platform()},

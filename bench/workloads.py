@@ -151,18 +151,28 @@ def run(workload: Workload, router: Router, timing: Dict[str, float]) -> Dict[st
         active = ClientProcess(list(workload.active), url, timing)
         clients = passive + [active]
         active.wait_for("START", timing["warmup"] + 60)
-        wall0, router0 = time.perf_counter(), router.cpu_seconds()
+        wall0, router0, machine0 = time.perf_counter(), router.cpu_seconds(), machine_busy()
         client0 = [c.cpu() for c in clients]
         figures = json.loads(active.wait_for("END", timing["duration"] + 60))
         wall = time.perf_counter() - wall0
         router_cpu = router.cpu_seconds() - router0
+        machine = machine_busy() - machine0
         client_cpu: Dict[str, float] = {}
         for index, (client, before) in enumerate(zip(clients, client0)):
             client_cpu[f"{index}:{client.name}"] = client.cpu() - before
-        return Measurement(figures, wall, router_cpu, client_cpu).as_dict(workload)
+        result = Measurement(figures, wall, router_cpu, client_cpu).as_dict(workload)
+        # CPU the rest of the machine used meanwhile: other jobs make every figure noisier
+        result["other_share"] = max(0.0, (machine - router_cpu - sum(client_cpu.values())) / wall)
+        return result
     finally:
         for client in ([active] if active else []) + passive:
             client.stop()
+
+
+def machine_busy() -> float:
+    """CPU seconds all processes of the machine have used (all cores, not idle or iowait)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def idle_sessions(router: Router, timing: Dict[str, float]) -> Dict[str, Any]:

@@ -138,9 +138,28 @@ def set_groups(context: SSL.Context, groups: str) -> bool:
         return False
     if not groups or "::" in groups or groups.startswith(":") or groups.endswith(":"):
         return False
-    ok = _openssl_lib.SSL_CTX_set1_curves_list(context._context, raw) == 1
+    set_list = getattr(_openssl_lib, "SSL_CTX_set1_curves_list", None)
+    if set_list is None:
+        return _set_one_curve(context, groups)
+    ok = set_list(context._context, raw) == 1
     clear_openssl_errors()
     return ok
+
+
+def _set_one_curve(context: SSL.Context, group: str) -> bool:
+    """cryptography < 44 binds no group-list call (PyPy 3.9's newest wheel is 43):
+    one named EC curve through the public ``set_tmp_ecdh``; a list is refused."""
+    from OpenSSL import crypto
+
+    if ":" in group:
+        return False
+    try:
+        context.set_tmp_ecdh(crypto.get_elliptic_curve(group))
+    except ValueError:
+        return False
+    finally:
+        clear_openssl_errors()
+    return True
 
 
 # --- context settings -----------------------------------------------------------

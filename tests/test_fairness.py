@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import multiprocessing
+import statistics
 import time
 from typing import Any, List
 

@@ -5,6 +5,7 @@ Every test starts a real node and misbehaves against it with plain sockets on
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import struct
@@ -12,6 +13,7 @@ import time
 from typing import Any, List, Optional
 
 import psutil
+from autobahn.wamp.types import PublishOptions
 from conftest import free_port, router_config, tcp
 from wampclient import connect, leave, run
 from wsraw import RawWebSocket, frame
@@ -225,12 +227,11 @@ def publish_to_stalled(node: Any, url: str, stalled: socket.socket) -> int:
         got: List[int] = []
         await reader.subscribe(lambda n, _: got.append(n), "big")
         for start in range(0, EVENTS, 16):
-            await __import__("asyncio").gather(*[
-                publisher.publish("big", i, payload, options=__import__("autobahn").wamp.types.PublishOptions(
-                    acknowledge=True)) for i in range(start, start + 16)])
+            await asyncio.gather(*[publisher.publish("big", i, payload, options=PublishOptions(acknowledge=True))
+                                   for i in range(start, start + 16)])
         deadline = time.monotonic() + 10
         while len(got) < EVENTS and time.monotonic() < deadline:
-            await __import__("asyncio").sleep(0.05)
+            await asyncio.sleep(0.05)
         await leave(publisher, reader)
         return len(got)
 

@@ -126,12 +126,18 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
         self._serializer = FastJsonObjectSerializer(batched=batched)
 
 
-class MsgPackSerializer(LeanSerializer, ab.MsgPackSerializer):
-    pass
+SERIALIZERS: Dict[str, Any] = {"json": JsonSerializer}
 
+# autobahn defines a serializer class only when its codec imports: on PyPy its
+# msgpack serializer needs u-msgpack-python instead of msgpack
+if hasattr(ab, "MsgPackSerializer"):
+    class MsgPackSerializer(LeanSerializer, ab.MsgPackSerializer):
+        pass
 
-class CBORSerializer(LeanSerializer, ab.CBORSerializer):
-    pass
+    SERIALIZERS["msgpack"] = MsgPackSerializer
 
+if hasattr(ab, "CBORSerializer"):
+    class CBORSerializer(LeanSerializer, ab.CBORSerializer):
+        pass
 
-SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+    SERIALIZERS["cbor"] = CBORSerializer

@@ -10,7 +10,8 @@ WebSocket modules get lazy versions of these three helpers: the log text is
 the same when debug lines are written, and nothing is formatted otherwise.
 
 In those modules (autobahn 23.1 to 26.x) every use of the three helpers is a
-keyword argument of a log call, which is what makes the swap safe;
+keyword argument of a log call, which is what makes the swap safe, except
+``Timings.__str__``, which is given back a plain ``pprint.pformat``;
 ``tests/test_perf_paths.py`` checks that against the installed autobahn.
 :func:`quiet_autobahn` is idempotent; the WebSocket transport calls it on import.
 """
@@ -66,4 +67,12 @@ def quiet_autobahn() -> None:
         for name in PATCHED_NAMES:
             if hasattr(module, name):
                 setattr(module, name, lazy(originals[name]))
+    # the one use that is not a log argument: Timings.__str__ must return real text
+    timings = getattr(importlib.import_module("autobahn.websocket.protocol"), "Timings", None)
+    if timings is not None:
+        timings.__str__ = _timings_text
     _done = True
+
+
+def _timings_text(timings: Any) -> str:
+    return pprint.pformat(timings._timings)

@@ -10,6 +10,11 @@ def _serializer_class(name: str) -> Any:
     choose_twisted()  # autobahn's serializer module needs a txaio framework chosen first
     from node.transports.codecs import SERIALIZERS
 
+    if name not in SERIALIZERS:
+        from node.errors import ConfigError
+
+        raise ConfigError("serializers", f'"{name}" cannot be used: autobahn found no codec for it',
+                          "Install its codec (on PyPy, msgpack needs u-msgpack-python) or remove it")
     return SERIALIZERS[name]
 
 

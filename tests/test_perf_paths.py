@@ -1,0 +1,124 @@
+"""The fast paths of issue 8: lean serializers, shared EVENTs, prepared frames,
+compact session state, lazy debug strings, malloc thresholds."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from autobahn.wamp import message as m
+from autobahn.wamp.exception import ProtocolError
+from autobahn.wamp.role import RoleCallerFeatures, RoleSubscriberFeatures
+from autobahn.wamp.serializer import JsonObjectSerializer
+
+from node.malloc import tune_malloc
+from node.router.broker import Broker
+from node.router.peer import Peer, compact_roles
+from node.router.wire import JSON_MESSAGE_TYPES, ROUTER_MESSAGE_TYPES, prepare_serializer
+from node.transports.codecs import CBORSerializer, FastJsonObjectSerializer, JsonSerializer, MsgPackSerializer
+
+HERE = Path(__file__).resolve().parent
+
+SAMPLES = [
+    [36, 1, 2, {}, ["héllo", 1, 2.5, None, True], {"k": [1, {"x": "y"}]}],
+    [48, 7, {"receive_progress": True}, "com.example.add", [1, 2]],
+    [16, 3, {}, "t", [b"\x00\x01binary\xff", {"nested": b"bytes"}], {"b": b"kw"}],
+    [16, 4, {}, "t", ["\x00AAAA", "not binary \x00 inside"]],
+    [36, 5, 6, {}, [float("inf"), -0.0, 10**20]],
+]
+
+
+@pytest.mark.parametrize("raw", SAMPLES)
+def test_fast_json_matches_autobahn_both_ways(raw):
+    """The fast JSON object serializer writes autobahn's bytes and reads them back as autobahn does."""
+    ours, theirs = FastJsonObjectSerializer(), JsonObjectSerializer()
+    assert ours.serialize(raw) == theirs.serialize(raw)
+    encoded = theirs.serialize(raw)
+    assert ours.unserialize(encoded) == theirs.unserialize(encoded)
+
+
+def test_fast_json_binary_only_in_values_and_batched():
+    """NUL-prefixed strings become bytes as values, never as keys; batched payloads split."""
+    ours = FastJsonObjectSerializer(batched=True)
+    payload = b'[1,{"\\u0000AA==":"\\u0000AAE="}]\x18[2]\x18'
+    assert ours.unserialize(payload) == [[1, {"\x00AA==": b"\x00\x01"}], [2]]
+    with pytest.raises(ProtocolError):
+        ours.unserialize(b"")
+
+
+@pytest.mark.parametrize("serializer_class", [JsonSerializer, MsgPackSerializer, CBORSerializer])
+def test_lean_serializer_parses_with_router_table_and_is_shared(serializer_class):
+    """A lean serializer round-trips messages through the router's parse table and is not copied."""
+    import copy
+
+    serializer = prepare_serializer(serializer_class())
+    payload, binary = serializer.serialize(m.Publish(5, "com.topic", args=[1, "two"], kwargs={"a": b"x"}))
+    (publish,) = serializer.unserialize(payload, binary)
+    assert isinstance(publish, m.Publish) and publish.args == [1, "two"] and publish.kwargs == {"a": b"x"}
+    assert copy.copy(serializer) is serializer
+    expected_table = JSON_MESSAGE_TYPES if serializer_class is JsonSerializer else ROUTER_MESSAGE_TYPES
+    assert serializer.MESSAGE_TYPE_MAP is expected_table
+
+
+@pytest.mark.parametrize("payload, problem", [
+    (b'{"a": 1}', "invalid type"),
+    (b"[]", "missing message type"),
+    (b'["x"]', "invalid type"),
+    (b"[9999]", "invalid WAMP message type 9999"),
+    (b"[16,", "invalid serialization of WAMP message"),
+])
+def test_lean_serializer_rejects_like_autobahn(payload, problem):
+    """Malformed messages raise ProtocolError with autobahn's wording."""
+    serializer = prepare_serializer(JsonSerializer())
+    with pytest.raises(ProtocolError, match=problem):
+        serializer.unserialize(payload, False)
+    with pytest.raises(ProtocolError, match="binary True"):
+        serializer.unserialize(b"[1]", True)
+
+
+def test_one_event_object_per_subscription_for_all_receivers():
+    """A publication to many subscribers of one subscription hands them one EVENT object."""
+    peers = {i: Peer(i, "realm1", f"user{i}", "anonymous") for i in range(1, 6)}
+    broker = Broker(peers)
+    for i in range(2, 6):
+        broker.subscribe(peers[i], m.Subscribe(i, "com.topic"))
+    out = broker.publish(peers[1], m.Publish(1, "com.topic", args=[1]))
+    events = [msg for _, msg in out.sends if isinstance(msg, m.Event)]
+    assert sorted(sid for sid, msg in out.sends if isinstance(msg, m.Event)) == [2, 3, 4, 5]
+    assert all(e is events[0] for e in events)
+
+
+def test_compact_roles_keep_set_features_and_share_them():
+    """Announced roles keep only the features that are set, shared between sessions."""
+    hello_roles = {"subscriber": RoleSubscriberFeatures(publisher_identification=True),
+                   "caller": RoleCallerFeatures(progressive_call_results=True, call_canceling=False),
+                   "callee": {"features": {"shared_registration": True}}}
+    first, second = compact_roles(hello_roles), compact_roles(dict(hello_roles))
+    assert first == {"subscriber": {"publisher_identification": True},
+                     "caller": {"progressive_call_results": True},
+                     "callee": {"shared_registration": True}}
+    assert first["caller"] is second["caller"]
+    peer = Peer(1, "realm1", "a", "anonymous", roles=first)
+    assert peer.supports("caller", "progressive_call_results")
+    assert not peer.supports("caller", "call_canceling")
+    assert peer.supports("callee", "shared_registration")
+    assert compact_roles(None) == {}
+
+
+def test_malloc_thresholds_set_unless_environment_says_otherwise():
+    """The thresholds are set on glibc Linux and left alone when glibc's variables are set."""
+    assert tune_malloc({"MALLOC_TRIM_THRESHOLD_": "0"}) is False
+    import platform
+
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert tune_malloc({}) is expected
+
+
+@pytest.mark.parametrize("check", ["frame_cache", "lazy_send_queue", "shared_options",
+                                   "quiet_is_lazy_and_equal", "quiet_helpers_only_feed_log_calls"])
+def test_twisted_side(check):
+    """The WebSocket delivery helpers hold their contract (run in a Twisted process)."""
+    result = subprocess.run([sys.executable, str(HERE / "twisted_checks.py"), check],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "OK", result.stderr[-3000:]
