@@ -96,3 +96,13 @@ def version_of(python: Path, module: str) -> str:
     result = subprocess.run([str(python), "-c", f"import {module}; print({module}.__version__)"],
                             capture_output=True, text=True)
     return result.stdout.strip() or "?"
+
+
+def interpreter_of(python: Path) -> str:
+    """``PyPy 7.3.11 (Python 3.9.16)``-style name of an interpreter."""
+    code = ("import platform, sys; v = getattr(sys, 'pypy_version_info', None); "
+            "print(platform.python_implementation(), '.'.join(map(str, v[:3])) if v else '', "
+            "'(Python ' + platform.python_version() + ')')")
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return " ".join(result.stdout.split()) or "?"
+

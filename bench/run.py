@@ -67,7 +67,7 @@ def versions(args: argparse.Namespace) -> Dict[str, str]:
     out = {"python": platform.python_version(), "autobahn": autobahn.__version__, "twisted": twisted.__version__}
     if args.pypy:
         python = install.CACHE / "pypy" / "bin" / "python"
-        out["pypy"] = install.version_of(python, "sys").strip() or "?"
+        out["pypy"] = install.interpreter_of(python)
         out["pypy_autobahn"] = install.version_of(python, "autobahn")
         out["pypy_twisted"] = install.version_of(python, "twisted")
     if args.compare == "crossbar":

@@ -197,6 +197,11 @@ class Broker:
             out.send(peer.session_id, Published(msg.request, publication.id))
         return out
 
+    def wants(self, topic: str) -> bool:
+        """True if a router publication to ``topic`` (no retain, no acknowledge) would
+        reach anyone or be recorded: a subscription or an event history matches it."""
+        return bool(self.subscriptions.matching(topic)) or any(store.matches(topic) for store in self._history)
+
     def _event(self, sub: Observation, publication: Publication, retained: bool = False) -> Event:
         publisher = publication.publisher if publication.disclose else None
         return Event(

@@ -291,8 +291,9 @@ class RealmRouter:
                 session.send(message)
         if self.config.enable_meta_api:
             for event in outcome.meta_events:
-                self.deliver(self.broker.publish(None, Publish(0, event.topic, args=event.args,
-                                                               kwargs=event.kwargs)))
+                if self.broker.wants(event.topic):  # most meta events have no subscriber at all
+                    self.deliver(self.broker.publish(None, Publish(0, event.topic, args=event.args,
+                                                                   kwargs=event.kwargs)))
         if self.backplane is not None and outcome.meta_events:
             self.backplane.delivered(outcome)  # session and registration changes for other processes
 
