@@ -4,7 +4,8 @@ Each router gets the same node directory contents: realm ``realm1`` with an
 ``anonymous`` role allowed everything under ``bench.`` (the role is checked on
 every action: the full router, not its open development mode), the meta API
 on, a plain WebSocket and a TLS WebSocket transport on free ports of 127.0.0.1,
-JSON serializer, messages up to 4 MiB. Crossbar.io reads the same config file.
+JSON serializer, messages up to 4 MiB, the same WebSocket timeouts and pings
+(:data:`OPTIONS`). Crossbar.io reads the same config file.
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_MESSAGE = 4 * 1024 * 1024
+# WebSocket options both routers get explicitly (their defaults differ: wampnode pings
+# every 30 s by default, Crossbar.io not at all), in Crossbar.io's names and units (ms)
+OPTIONS = {"max_message_size": MAX_MESSAGE, "max_frame_size": MAX_MESSAGE, "auto_ping_interval": 30000,
+           "auto_ping_timeout": 10000, "open_handshake_timeout": 5000, "close_handshake_timeout": 1000}
 
 
 def free_port() -> int:
@@ -38,7 +43,7 @@ def _transport(port: int, tls: bool) -> Dict[str, Any]:
         "type": "websocket",
         "endpoint": endpoint,
         "serializers": ["json"],
-        "options": {"max_message_size": MAX_MESSAGE, "max_frame_size": MAX_MESSAGE},
+        "options": dict(OPTIONS),
         "auth": {"anonymous": {"type": "static", "role": "anonymous"}},
     }
 

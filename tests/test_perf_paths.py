@@ -89,6 +89,18 @@ def test_one_event_object_per_subscription_for_all_receivers():
     assert all(e is events[0] for e in events)
 
 
+def test_broker_wants_only_topics_with_subscribers_or_history():
+    """Router publications are built only for topics someone subscribed to or keeps history of."""
+    from node.config.model import EventHistory
+
+    peers = {1: Peer(1, "realm1", "a", "anonymous")}
+    broker = Broker(peers, (EventHistory(uri="wamp.session.on_leave", match="exact", limit=5),))
+    assert not broker.wants("wamp.session.on_join")
+    assert broker.wants("wamp.session.on_leave")
+    broker.subscribe(peers[1], m.Subscribe(1, "wamp.session", match="prefix"))
+    assert broker.wants("wamp.session.on_join")
+
+
 def test_compact_roles_keep_set_features_and_share_them():
     """Announced roles keep only the features that are set, shared between sessions."""
     hello_roles = {"subscriber": RoleSubscriberFeatures(publisher_identification=True),
