@@ -16,13 +16,14 @@ from typing import Any, Callable, List, Optional, Sequence
 
 from cryptography import x509
 from twisted.internet import defer, error
-from twisted.internet.interfaces import IHalfCloseableProtocol, IHandshakeListener, IStreamClientEndpoint
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.interfaces import IHandshakeListener, IStreamClientEndpoint
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from node.errors import ConnectError, NodeError
+from node.handover import HandoverProtocol
 from node.trust.certinfo import hex_id, name_text, subject_key_id
 from node.trust.policy import Attempt, ClientTrust
 
@@ -37,8 +38,8 @@ class HandshakeRejected(Exception):
         self.attempt = attempt
 
 
-@implementer(IHandshakeListener, IHalfCloseableProtocol)
-class _HandshakeGate(Protocol):
+@implementer(IHandshakeListener)
+class _HandshakeGate(HandoverProtocol):
     """Sits under TLS until the handshake completes, then connects the real protocol."""
 
     def __init__(self, factory: Factory, addr: Any, done: defer.Deferred, creator: Any) -> None:
@@ -46,33 +47,13 @@ class _HandshakeGate(Protocol):
         self.addr = addr
         self.done = done
         self.creator = creator
-        self.inner: Optional[Protocol] = None
 
     def handshakeCompleted(self) -> None:  # noqa: N802 (Twisted API)
         if self.done.called:
             return
-        self.inner = self.inner_factory.buildProtocol(self.addr)
-        self.inner.makeConnection(self.transport)
-        self.done.callback(self.inner)
+        self.done.callback(self.hand_over(self.inner_factory, self.addr))
 
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802
-        if self.inner is not None:
-            self.inner.dataReceived(data)
-
-    def readConnectionLost(self) -> None:  # noqa: N802
-        if self.inner is not None and IHalfCloseableProtocol.providedBy(self.inner):
-            self.inner.readConnectionLost()
-        elif self.transport is not None:
-            self.transport.loseConnection()
-
-    def writeConnectionLost(self) -> None:  # noqa: N802
-        if self.inner is not None and IHalfCloseableProtocol.providedBy(self.inner):
-            self.inner.writeConnectionLost()
-
-    def connectionLost(self, reason: Failure) -> None:  # noqa: N802
-        if self.inner is not None:
-            self.inner.connectionLost(reason)
-            return
+    def lost_before_handover(self, reason: Failure) -> None:
         if self.done.called:
             return
         attempt = self.creator.attempt

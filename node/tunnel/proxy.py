@@ -20,12 +20,13 @@ from typing import Any, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IHalfCloseableProtocol, IStreamClientEndpoint
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.protocol import Factory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from node.errors import ConfigError, ConnectError
+from node.handover import HandoverProtocol
 
 MAX_RESPONSE_HEAD = 16384
 
@@ -128,8 +129,7 @@ _FIXES = {
 }
 
 
-@implementer(IHalfCloseableProtocol)
-class _ConnectProtocol(Protocol):
+class _ConnectProtocol(HandoverProtocol):
     """Asks the proxy for the tunnel, then passes every byte through to the inner protocol."""
 
     def __init__(self, endpoint: "HTTPConnectEndpoint", factory: Factory, done: defer.Deferred) -> None:
@@ -137,7 +137,6 @@ class _ConnectProtocol(Protocol):
         self.inner_factory = factory  # not `factory`: Factory.buildProtocol sets that to its own
         self.done = done
         self.head = b""
-        self.inner: Optional[Protocol] = None
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted API)
         e = self.endpoint
@@ -161,9 +160,7 @@ class _ConnectProtocol(Protocol):
             self._fail(f"refused CONNECT to {target}: {status_line or 'no status line'}",
                        _FIXES.get(code, "Check the proxy address and its access rules"))
             return
-        self.inner = self.inner_factory.buildProtocol(self.transport.getPeer())
-        self.inner.makeConnection(self.transport)
-        self.done.callback(self.inner)
+        self.done.callback(self.hand_over(self.inner_factory, self.transport.getPeer()))
         if rest:
             self.inner.dataReceived(rest)
 
@@ -172,20 +169,8 @@ class _ConnectProtocol(Protocol):
             self.done.errback(ConnectError(f"proxy {self.endpoint.proxy.label()}", problem, fix))
         self.transport.loseConnection()
 
-    def readConnectionLost(self) -> None:  # noqa: N802
-        if self.inner is not None and IHalfCloseableProtocol.providedBy(self.inner):
-            self.inner.readConnectionLost()
-        else:
-            self.transport.loseConnection()
-
-    def writeConnectionLost(self) -> None:  # noqa: N802
-        if self.inner is not None and IHalfCloseableProtocol.providedBy(self.inner):
-            self.inner.writeConnectionLost()
-
-    def connectionLost(self, reason: Failure) -> None:  # noqa: N802
-        if self.inner is not None:
-            self.inner.connectionLost(reason)
-        elif not self.done.called:
+    def lost_before_handover(self, reason: Failure) -> None:
+        if not self.done.called:
             self.done.errback(ConnectError(f"proxy {self.endpoint.proxy.label()}",
                                            "closed the connection before answering CONNECT",
                                            "Check that this is an HTTP proxy"))
