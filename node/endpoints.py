@@ -18,7 +18,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, U
 from twisted.internet.interfaces import IStreamServerEndpoint
 from zope.interface import implementer
 
-from node.config.model import Endpoint, TcpEndpoint, UnixEndpoint
+from node.config.model import Endpoint, UnixEndpoint
 from node.errors import ListenError
 
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from conftest import free_port, router_config, run_cli, start_node, tcp
 

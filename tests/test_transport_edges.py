@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateResponse, \
     PerMessageDeflateResponseAccept
 
-from conftest import free_port, router_config, run_cli, start_node, tcp
-from wampclient import connect, leave, raw_websocket, run
+from conftest import free_port, router_config, start_node, tcp
+from wampclient import connect, leave, run
 
 
 def test_unix_socket_websocket_transport(tmp_path, node_factory):
