@@ -16,8 +16,17 @@ for pkg in "${APT_PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "== apt-get install ${missing[*]}"
+    # Packages such as squid start a system service on install; the tests start their own
+    # on free ports, so keep apt from starting any (policy-rc.d exit 101 = "not now").
+    added_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod +x /usr/sbin/policy-rc.d
+        added_policy=1
+    fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$added_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 if [ ! -x .venv/bin/python ]; then
