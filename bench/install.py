@@ -6,7 +6,7 @@
   Debian's ``pypy3`` (``apt-get install pypy3 pypy3-venv``); wampnode itself runs
   from this checkout via PYTHONPATH. ``cryptography`` has no PyPy source build
   that works without a Rust toolchain here, so only its wheels are accepted
-  (and with them pyOpenSSL 25.1, see :data:`PYPY_OVERRIDES`).
+  (PyPy 3.9 has them up to 43.0.3, hence pyOpenSSL 25.1 there: see setup.cfg).
 """
 from __future__ import annotations
 
@@ -58,24 +58,11 @@ def node_requirements() -> List[str]:
     return [line.strip() for line in parser["options"]["install_requires"].splitlines() if line.strip()]
 
 
-# PyPy 3.9 (Debian's pypy3) has cryptography wheels up to 43.0.3; pyOpenSSL 25.2 and
-# later need cryptography >= 45, so on PyPy 3.9 pip can only resolve pyOpenSSL 25.1.
-PYPY_OVERRIDES = {"pyopenssl": "pyOpenSSL>=25.1"}
-
-
-def pypy_requirements() -> List[str]:
-    out = []
-    for requirement in node_requirements():
-        name = requirement.split(">")[0].split("=")[0].split("[")[0].strip().lower()
-        out.append(PYPY_OVERRIDES.get(name, requirement))
-    return out
-
-
 def pypy_venv() -> Path:
     """A PyPy virtualenv with wampnode's dependencies, created on first use."""
     venv = CACHE / "pypy"
     marker = venv / ".wampnode-deps"
-    wanted = "\n".join(pypy_requirements())
+    wanted = "\n".join(node_requirements())
     if marker.exists() and marker.read_text() == wanted:
         return venv
     pypy = shutil.which("pypy3")
@@ -87,7 +74,7 @@ def pypy_venv() -> Path:
         venv.parent.mkdir(parents=True, exist_ok=True)
         _run([pypy, "-m", "venv", str(venv)], "create PyPy virtualenv")
         _run(_pip(venv, "--upgrade", "pip"), "upgrade pip")
-    _run(_pip(venv, "--only-binary", "cryptography", *pypy_requirements()), "pip install wampnode's dependencies")
+    _run(_pip(venv, "--only-binary", "cryptography", *node_requirements()), "pip install wampnode's dependencies")
     marker.write_text(wanted)
     return venv
 

@@ -202,6 +202,9 @@ def _ciphers(options: TlsOptions, ctx: SSL.Context) -> None:
         ) from None
     if options.ciphersuites is None:
         return
+    if not hasattr(ctx, "set_tls13_ciphersuites"):  # pyOpenSSL < 25.2 (PyPy 3.9 gets 25.1)
+        raise TlsError(_at(options, "ciphersuites"), "this pyOpenSSL cannot set TLS 1.3 cipher suites",
+                       "Remove ciphersuites, or install pyOpenSSL 25.2 or later")
     try:
         ctx.set_tls13_ciphersuites(options.ciphersuites.encode("ascii"))
     except (SSL.Error, UnicodeEncodeError):

@@ -118,6 +118,15 @@ def test_compact_roles_keep_set_features_and_share_them():
     assert compact_roles(None) == {}
 
 
+def test_serializer_without_codec_is_a_config_error():
+    """A serializer autobahn has no codec for is refused with a config error naming it."""
+    from node.errors import ConfigError
+    from node.transports.serializers import websocket_serializers
+
+    with pytest.raises(ConfigError, match='"ubjson" cannot be used'):
+        websocket_serializers(["json", "ubjson"])
+
+
 def test_malloc_thresholds_set_unless_environment_says_otherwise():
     """The thresholds are set on glibc Linux and left alone when glibc's variables are set."""
     assert tune_malloc({"MALLOC_TRIM_THRESHOLD_": "0"}) is False

@@ -26,6 +26,10 @@ try:  # optional serializers: only needed to recognise their "undefined" values
     from msgpack import ExtType
 except ImportError:  # pragma: no cover
     ExtType = None
+try:  # autobahn's msgpack codec on PyPy
+    from umsgpack import Ext as UmsgpackExt
+except ImportError:
+    UmsgpackExt = None
 try:
     from cbor2 import undefined as CBOR_UNDEFINED
 except ImportError:  # pragma: no cover
@@ -108,7 +112,11 @@ _URI_REQUESTS = {m.Subscribe.MESSAGE_TYPE, m.Publish.MESSAGE_TYPE, m.Register.ME
 
 
 def _absent(value: Any) -> bool:
-    return value is CBOR_UNDEFINED or (ExtType is not None and isinstance(value, ExtType) and value.code == 0)
+    if value is CBOR_UNDEFINED:
+        return True
+    if ExtType is not None and isinstance(value, ExtType):
+        return value.code == 0
+    return UmsgpackExt is not None and isinstance(value, UmsgpackExt) and value.type == 0
 
 
 def scrub_absent(value: Any) -> Any:
@@ -157,13 +165,9 @@ class _RouterParser:
 
 def _router_types(scrub: bool = True) -> Dict[int, Any]:
     # built from the message classes themselves: importing autobahn.wamp.serializer
-    # here would bind txaio before the process has chosen Twisted or asyncio.
-    # ``issubclass(type(k), type)`` and not ``isinstance(k, type)``: the latter reads
-    # ``__class__`` of autobahn's lazily imported modules (flatbuffers), which loads
-    # them and numpy with them: 0.5 s of start-up and 20 MiB that routing never uses
+    # here would bind txaio before the process has chosen Twisted or asyncio
     classes = {k.MESSAGE_TYPE: k for k in vars(m).values()
-               if issubclass(type(k), type) and issubclass(k, m.Message)
-               and isinstance(getattr(k, "MESSAGE_TYPE", None), int)}
+               if isinstance(k, type) and issubclass(k, m.Message) and isinstance(getattr(k, "MESSAGE_TYPE", None), int)}
     classes[m.Call.MESSAGE_TYPE] = ProgressiveCall
     classes[m.Invocation.MESSAGE_TYPE] = ProgressiveInvocation
     return {t: _RouterParser(k, scrub) for t, k in classes.items()}

@@ -16,6 +16,11 @@ protocol and replaces only those three steps for the common case:
 Anything unusual (compression negotiated, auto-fragmentation, masked server
 frames, a payload over the size limit, queued or chopped writes, octet logging,
 a connection not open) goes through autobahn's own methods unchanged.
+
+The same mixin keeps an idle connection small (what autobahn keeps that a router
+never reads again: handshake leftovers, the last frame's masker, an empty send
+queue), and :class:`SharedOptions` keeps the factory's protocol options out of
+every connection's instance dictionary.
 """
 from __future__ import annotations
 
@@ -107,6 +112,13 @@ class FramedDelivery:
         # connection would keep ~1 KiB of them (headers stay in ``http_headers``)
         for name in _HANDSHAKE_ONLY:
             setattr(self, name, None)
+        details = getattr(self, "_transport_details", None)
+        if details is not None and details.is_secure and details.peer_cert is None:
+            # autobahn 24 (the newest for Python 3.9, e.g. PyPy) reads the client
+            # certificate before the TLS handshake has finished; autobahn 26 reads it here
+            from autobahn.twisted.util import extract_peer_certificate
+
+            details.peer_cert = extract_peer_certificate(self.transport)
         super()._onOpen()  # type: ignore[misc]
 
     def sendData(self: Any, data: bytes, sync: bool = False, chopsize: Optional[int] = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Set
 
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
+from autobahn.wamp.exception import TransportLost
 from twisted.logger import Logger
 
 from node.config.model import RawSocketService
@@ -62,7 +63,13 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
                          ser=handshake[1] & 0x0F)
                 self.transport.loseConnection()
                 return
-        super().dataReceived(data)
+        try:
+            super().dataReceived(data)
+        except TransportLost:
+            # autobahn 24 (the newest for Python 3.9, e.g. PyPy) raises this instead of
+            # dropping a connection whose opening handshake failed; autobahn 26 drops it
+            self.transport.abortConnection()
+            return
         if self._handshake_timer is not None and self._handshake_complete:
             if self._handshake_timer.active():
                 self._handshake_timer.cancel()
