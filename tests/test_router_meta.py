@@ -122,6 +122,24 @@ def test_testament_published_when_session_goes_away():
     assert watcher.take() == []
 
 
+def test_testament_with_malformed_options_is_refused_and_leaving_still_cleans_up():
+    """add_testament and flush_testaments refuse bad publish_options or scope; the session's leave still answers its callers."""
+    r = Router((realm(),))
+    caller, dying = joined(r), joined(r)
+    for options in ({"retain": ["x"]}, {"exclude": ["x"]}, {"exclude": False}, {"eligible_authid": [1]}):
+        reply = call(dying, "wamp.session.add_testament", "com.gone", [], {}, publish_options=options)
+        assert reply.error == "wamp.error.invalid_argument", options
+    assert call(dying, "wamp.session.flush_testaments", scope=["x"]).error == "wamp.error.invalid_argument"
+    assert isinstance(call(dying, "wamp.session.add_testament", "com.gone", [], {},
+                           publish_options={"exclude": [1], "retain": True}), m.Result)
+    dying.register("com.p")
+    dying.take()
+    caller.call("com.p")
+    dying.session.onClose(False)
+    assert [x.error for x in caller.take()] == ["wamp.error.canceled"]
+    assert r.session_count() == 1
+
+
 def test_testament_requires_publish_permission():
     """add_testament for a topic the role may not publish to is refused."""
     roles = (role("user", permission("wamp.session.add_testament", call=True)),)

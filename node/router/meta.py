@@ -46,6 +46,28 @@ def _str_arg(args: list, index: int, name: str) -> str:
     return args[index]
 
 
+def _scope(kwargs: dict) -> str:
+    scope = kwargs.get("scope", "destroyed")
+    if not isinstance(scope, str) or scope not in ("destroyed", "detached"):
+        raise MetaError(INVALID_ARGUMENT, "scope must be 'destroyed' or 'detached'")
+    return scope
+
+
+# testament publish_options the router honours, and the type of their items: checked
+# when the testament is added, because a bad one would only fail as the session leaves
+_LISTING_ITEMS = {"exclude": int, "eligible": int, "exclude_authid": str, "eligible_authid": str,
+                  "exclude_authrole": str, "eligible_authrole": str}
+
+
+def _check_listing(options: dict) -> None:
+    for name, item in _LISTING_ITEMS.items():
+        value = options.get(name)
+        if value is not None and not (isinstance(value, list) and all(type(v) is item for v in value)):
+            raise MetaError(INVALID_ARGUMENT, f"publish_options.{name} must be a list of {item.__name__}s")
+    if options.get("retain") is not None and type(options["retain"]) is not bool:
+        raise MetaError(INVALID_ARGUMENT, "publish_options.retain must be a boolean")
+
+
 class MetaApi:
     """Answers meta procedure calls for one realm."""
 
@@ -140,9 +162,10 @@ class MetaApi:
         if not isinstance(t_args, list) or not isinstance(t_kwargs, dict):
             raise MetaError(INVALID_ARGUMENT, "testament args must be a list and kwargs a dict")
         options = kwargs.get("publish_options") or {}
-        scope = kwargs.get("scope", "destroyed")
-        if scope not in ("destroyed", "detached") or not isinstance(options, dict):
-            raise MetaError(INVALID_ARGUMENT, "scope must be 'destroyed' or 'detached'")
+        scope = _scope(kwargs)
+        if not isinstance(options, dict):
+            raise MetaError(INVALID_ARGUMENT, "publish_options must be a dict")
+        _check_listing(options)
         if topic.startswith("wamp."):
             raise MetaError("wamp.error.invalid_uri", f"topic '{topic}' is reserved for the router")
         if not self._realm.may_publish(peer, topic):
@@ -152,7 +175,7 @@ class MetaApi:
         return [testament_id], None
 
     def flush_testaments(self, peer: Peer, args: list, kwargs: dict) -> Reply:
-        scope = kwargs.get("scope", "destroyed")
+        scope = _scope(kwargs)
         return [self._realm.flush_testaments(peer.session_id, scope)], None
 
     # --- registrations and subscriptions ----------------------------------

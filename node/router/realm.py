@@ -284,6 +284,9 @@ class RealmRouter:
                 timer.cancel()
         for delay, key in outcome.start_timers:
             if self.clock is not None:
+                previous = self._timers.pop(key, None)  # a client reusing a pending request id
+                if previous is not None and previous.active():
+                    previous.cancel()
                 self._timers[key] = self.clock.callLater(delay, self._expired, key)
         for session_id, message in outcome.sends:
             session = self._sessions.get(session_id)

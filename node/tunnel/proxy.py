@@ -154,7 +154,7 @@ class _ConnectProtocol(HandoverProtocol):
         head, rest = self.head.split(b"\r\n\r\n", 1)
         status_line = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
         parts = status_line.split(None, 2)
-        code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        code = int(parts[1]) if len(parts) > 1 and parts[1].isascii() and parts[1].isdigit() else 0
         if not parts or not parts[0].startswith("HTTP/") or not 200 <= code < 300:
             target = f"{self.endpoint.host}:{self.endpoint.port}"
             self._fail(f"refused CONNECT to {target}: {status_line or 'no status line'}",
