@@ -253,3 +253,16 @@ def test_force_reregister_revokes_silently_without_revocation_feature():
     old.take()
     new.register("p", force_reregister=True)
     assert isinstance(new.last(), m.Registered) and old.take() == []
+
+
+def test_reused_request_id_does_not_inherit_the_old_timer():
+    """A client that reuses a pending call's request id gets the new call's timeout, not the old one's."""
+    clock = Clock()
+    r, (callee,), caller = setup(clock=clock)
+    callee.register("p")
+    callee.take()
+    caller.send(m.Call(77, "p", timeout=1000))
+    caller.send(m.Call(77, "p", timeout=5000))
+    clock.advance(1.5)
+    assert [x for x in caller.take() if isinstance(x, m.Error)] == []
+    assert len(clock.getDelayedCalls()) == 1
