@@ -89,6 +89,10 @@ def test_event_history_kept_for_configured_topics():
     result = sub.last()
     assert isinstance(result, m.Result)
     assert [e["args"] for e in result.args[0]] == [[1], [2]]
+    sub.call("wamp.subscription.get_events", sub_id, 1)
+    assert [e["args"] for e in sub.last().args[0]] == [[2]]
+    sub.call("wamp.subscription.get_events", sub_id, -1)
+    assert sub.last().error == "wamp.error.invalid_argument"
     sub.subscribe("com.nohist")
     other = sub.last().subscription
     sub.call("wamp.subscription.get_events", other)

@@ -243,6 +243,8 @@ class MetaApi:
     def subscription_get_events(self, peer: Peer, args: list, kwargs: dict) -> Reply:
         subscription = self._observation("subscription", _int_arg(args, 0, "subscription"))
         limit = args[1] if len(args) > 1 and type(args[1]) is int else kwargs.get("limit")
+        if type(limit) is int and limit < 0:
+            raise MetaError(INVALID_ARGUMENT, "limit must be a non-negative integer")
         events = self._realm.broker.history(subscription, limit if type(limit) is int else None)
         if events is None:
             raise MetaError("wamp.error.history_unavailable",
