@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Any, Iterable, Optional, Sequence, Tuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -161,6 +161,17 @@ def _check_leaf_days(days: int) -> None:
         )
 
 
+def _require_hosts(hosts: Sequence[str], example: str) -> None:
+    if not hosts:
+        raise TlsError("--host", "no host name given", f"Name at least one, e.g. {example}")
+
+
+def _write_key_and_certificate(key_path: str, key: Any, cert_path: str, cert: x509.Certificate,
+                               overwrite: bool) -> None:
+    write_private_key(key_path, key, overwrite)
+    write_certificates(cert_path, [cert], overwrite)
+
+
 def make_selfsigned(
     key_path: str,
     cert_path: str,
@@ -177,13 +188,11 @@ def make_selfsigned(
     Raises:
         TlsError: no hosts, days outside 1..397, or a file exists (``overwrite``).
     """
-    if not hosts:
-        raise TlsError("--host", "no host name given", "Name at least one, e.g. localhost")
+    _require_hosts(hosts, "localhost")
     _check_leaf_days(days)
     key = new_private_key(key_type, rsa_bits)
     cert = build_certificate(key, _name(hosts[0]), None, days, hosts=hosts)
-    write_private_key(key_path, key, overwrite)
-    write_certificates(cert_path, [cert], overwrite)
+    _write_key_and_certificate(key_path, key, cert_path, cert, overwrite)
     return cert
 
 
@@ -199,8 +208,7 @@ def make_ca(
     """Write a new private root CA: key (0600) and self-signed CA certificate."""
     key = new_private_key(key_type, rsa_bits)
     cert = build_certificate(key, _name(name, "wampnode"), None, days, ca=True)
-    write_private_key(key_path, key, overwrite)
-    write_certificates(cert_path, [cert], overwrite)
+    _write_key_and_certificate(key_path, key, cert_path, cert, overwrite)
     return cert
 
 
@@ -225,8 +233,7 @@ def issue_leaf(
         TlsError: the CA files do not load or do not belong together, no hosts,
             or days outside 1..397.
     """
-    if not hosts:
-        raise TlsError("--host", "no host name given", "Name at least one, e.g. localhost")
+    _require_hosts(hosts, "localhost")
     _check_leaf_days(days)
     ca_key = load_private_key("--ca key", ca_key_path)
     ca_cert = load_certificates("--ca certificate", ca_cert_path)[0]
@@ -239,8 +246,7 @@ def issue_leaf(
     san = () if client else hosts
     cert = build_certificate(key, _name(hosts[0]), (ca_key, ca_cert), days,
                              hosts=san, client=client)
-    write_private_key(key_path, key, overwrite)
-    write_certificates(cert_path, [cert], overwrite)
+    _write_key_and_certificate(key_path, key, cert_path, cert, overwrite)
     return cert
 
 
@@ -257,8 +263,7 @@ def make_csr(
     Raises:
         TlsError: no hosts, or a file exists (``overwrite``).
     """
-    if not hosts:
-        raise TlsError("--host", "no host name given", "Name at least one, e.g. example.com")
+    _require_hosts(hosts, "example.com")
     key = new_private_key(key_type, rsa_bits)
     csr = (
         x509.CertificateSigningRequestBuilder()
