@@ -14,12 +14,12 @@ import stat
 from typing import Any, Optional
 
 from twisted.internet import defer, error
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, UNIXServerEndpoint
 from twisted.internet.interfaces import IStreamServerEndpoint
 from zope.interface import implementer
 
 from node.config.model import Endpoint, UnixEndpoint
 from node.errors import ListenError
+from node.transports.coalesce import TCPPort, UNIXPort
 
 
 @implementer(IStreamServerEndpoint)
@@ -37,11 +37,49 @@ class TLSServerEndpoint:
 
 
 @implementer(IStreamServerEndpoint)
+class TCPServerEndpoint:
+    """TCP over IPv4 or IPv6 (by the interface address), with end-of-turn writes.
+
+    Twisted's ``TCP4ServerEndpoint`` does the same through ``listenTCP``, which
+    cannot be given the port class whose connections flush at the end of the turn.
+    """
+
+    def __init__(self, reactor: Any, port: int, interface: str, backlog: int) -> None:
+        self.reactor = reactor
+        self.port = port
+        self.interface = interface
+        self.backlog = backlog
+
+    def listen(self, protocolFactory: Any) -> defer.Deferred:  # noqa: N803
+        port = TCPPort(self.port, protocolFactory, self.backlog, self.interface, self.reactor)
+        return defer.execute(_started, port)
+
+
+@implementer(IStreamServerEndpoint)
+class UNIXServerEndpoint:
+    """A Unix socket (mode 0660), with end-of-turn writes like :class:`TCPServerEndpoint`."""
+
+    def __init__(self, reactor: Any, path: str, backlog: int) -> None:
+        self.reactor = reactor
+        self.path = path
+        self.backlog = backlog
+
+    def listen(self, protocolFactory: Any) -> defer.Deferred:  # noqa: N803
+        port = UNIXPort(self.path, protocolFactory, self.backlog, 0o660, self.reactor)
+        return defer.execute(_started, port)
+
+
+def _started(port: Any) -> Any:
+    port.startListening()
+    return port
+
+
+@implementer(IStreamServerEndpoint)
 class SharedTCPServerEndpoint:
     """TCP with SO_REUSEPORT, so that several processes can listen on one port.
 
     Twisted's TCP endpoints cannot set socket options before ``bind``; this one
-    binds its own socket and hands it to ``reactor.adoptStreamPort``.
+    binds its own socket and adopts it, as ``reactor.adoptStreamPort`` would.
     """
 
     def __init__(self, reactor: Any, port: int, interface: str, version: int, backlog: int) -> None:
@@ -59,7 +97,9 @@ class SharedTCPServerEndpoint:
             sock.bind((self.interface, self.port))
             sock.listen(self.backlog)
             sock.setblocking(False)
-            return defer.succeed(self.reactor.adoptStreamPort(sock.fileno(), self.family, protocolFactory))
+            port = TCPPort._fromListeningDescriptor(self.reactor, sock.fileno(), self.family, protocolFactory)
+            port.startListening()
+            return defer.succeed(port)
         except OSError as e:
             return defer.fail(error.CannotListenError(self.interface, self.port, e))
         finally:
@@ -87,16 +127,13 @@ def server_endpoint(reactor: Any, config: Endpoint, tls_creator: Optional[Any] =
     """The endpoint for ``config``; ``tls_creator`` (from :mod:`node.tls`) when it has TLS."""
     if isinstance(config, UnixEndpoint):
         _remove_stale_socket(config.socket_path)
-        endpoint: Any = UNIXServerEndpoint(reactor, config.socket_path, backlog=config.backlog, mode=0o660)
+        endpoint: Any = UNIXServerEndpoint(reactor, config.socket_path, config.backlog)
     elif config.shared:
         interface = config.interface or ("::" if config.version == 6 else "")
         endpoint = SharedTCPServerEndpoint(reactor, config.port, interface, config.version, config.backlog)
-    elif config.version == 6:
-        endpoint = TCP6ServerEndpoint(reactor, config.port, backlog=config.backlog,
-                                      interface=config.interface or "::")
     else:
-        endpoint = TCP4ServerEndpoint(reactor, config.port, backlog=config.backlog,
-                                      interface=config.interface)
+        interface = config.interface or ("::" if config.version == 6 else "")
+        endpoint = TCPServerEndpoint(reactor, config.port, interface, config.backlog)
     if tls_creator is not None:
         endpoint = TLSServerEndpoint(endpoint, tls_creator)
     return endpoint

@@ -45,9 +45,12 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
 
         reactor = install_asyncio_reactor()
     if reactor is None:
-        from twisted.internet import reactor as default_reactor
+        from node.reactor import install
 
-        reactor = default_reactor
+        reactor = install()
+    from node.transports.coalesce import FLUSHER
+
+    FLUSHER.attach(reactor)  # replies leave before the next poll, not after it
     outcome: Dict[str, int] = {"code": 0}
     try:
         _run(config, reactor, outcome, debug)

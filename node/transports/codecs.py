@@ -43,6 +43,11 @@ def _encode_default(obj: Any) -> Any:
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default)
 _DECODER = json.JSONDecoder()
+# JSONEncoder.encode builds a new C encoder for every message; this one is built once
+# (no circular-reference bookkeeping: decoded WAMP payloads cannot be circular)
+_C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _encode_default, json.encoder.encode_basestring, None, ":", ",", False, False, True,
+) if getattr(json.encoder, "c_make_encoder", None) else None
 
 
 def binary_strings(value: Any) -> Any:
@@ -63,7 +68,9 @@ def json_loads(text: str) -> Any:
 
 
 def json_dumps(obj: Any) -> bytes:
-    return _ENCODER.encode(obj).encode("utf8")
+    if _C_ENCODE is None or isinstance(obj, str):
+        return _ENCODER.encode(obj).encode("utf8")
+    return "".join(_C_ENCODE(obj, 0)).encode("utf8")
 
 
 class FastJsonObjectSerializer(ab.JsonObjectSerializer):

@@ -11,11 +11,17 @@ protocol and replaces only those three steps for the common case:
   frame is reused for every connection the same payload goes to next (a
   publication's EVENT is one message object, serialized once per serializer by
   autobahn's message cache, so its subscribers get the identical payload);
-- reads and writes skip the debug-line formatting.
+- reads and writes skip the debug-line formatting;
+- a read that holds only whole, small, unfragmented, masked text or binary
+  frames (what WAMP clients send) is unframed here, with autobahn's checks
+  (UTF-8 of text, size limits) and counters, without autobahn's per-frame
+  objects (a frame header, an XOR masker, an incremental UTF-8 validator).
 
 Anything unusual (compression negotiated, auto-fragmentation, masked server
 frames, a payload over the size limit, queued or chopped writes, octet logging,
-a connection not open) goes through autobahn's own methods unchanged.
+a connection not open; on the read side: control frames, fragments, reserved
+bits or opcodes, unmasked or invalid frames, a frame split across reads) goes
+through autobahn's own methods unchanged, from the first byte it concerns.
 
 The same mixin keeps an idle connection small (what autobahn keeps that a router
 never reads again: handshake leftovers, the last frame's masker, an empty send
@@ -28,12 +34,15 @@ from collections import deque
 from typing import Any, Optional
 
 from autobahn.websocket.protocol import PreparedMessage
+from autobahn.websocket.xormasker import create_xor_masker
 
 from node.transports.quiet import quiet_autobahn
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
 CACHE_LIMIT = 64 * 1024  # larger frames are built per send and not kept
+FAST_READ_LIMIT = 64 * 1024  # larger frames are read by autobahn (it streams them)
+INT_UNMASK_LIMIT = 1024  # up to here, XOR as one integer beats making a masker object
 _HANDSHAKE_ONLY = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                    "http_request_params", "_wskey", "websocket_extensions", "websocket_protocols",
                    "websocket_origin")
@@ -61,6 +70,15 @@ class FrameCache:
 
 
 FRAMES = FrameCache()
+
+
+def unmask(payload: bytes, mask: bytes) -> bytes:
+    """The payload of a masked frame, unmasked (RFC 6455 section 5.3)."""
+    size = len(payload)
+    if size > INT_UNMASK_LIMIT:
+        return create_xor_masker(mask, size).process(payload)
+    key = int.from_bytes((mask * (size // 4 + 1))[:size], "little")
+    return (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little")
 
 
 class LazySendQueue:
@@ -91,7 +109,55 @@ class FramedDelivery:
     send_queue = LazySendQueue()
 
     def dataReceived(self: Any, data: bytes) -> None:
+        if (self.state == self.STATE_OPEN and self.current_frame is None and not self.data
+                and not self.inside_message and self._perMessageCompress is None
+                and not self.logOctets and not self.logFrames and not self.trackedTimings and self.applyMask):
+            data = self._read_whole_frames(data)
+            if not data:
+                return
         self._dataReceived(data)
+
+    def _read_whole_frames(self: Any, data: bytes) -> bytes:
+        """Deliver the plain data frames at the start of ``data``; return the rest."""
+        stats = self.trafficStats
+        validate = self.utf8validateIncoming
+        size = len(data)
+        pos = 0
+        while self.state == self.STATE_OPEN and size - pos >= 6:
+            first = data[pos]
+            second = data[pos + 1]
+            if (first != 0x81 and first != 0x82) or second < 0x80:  # FIN, no RSV, text/binary; masked
+                break
+            length = second & 0x7F
+            if length < 126:
+                head = pos + 2
+            elif length == 126 and size - pos >= 8:
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                if length < 126:  # not minimal: autobahn reports the violation
+                    break
+                head = pos + 4
+            else:
+                break
+            end = head + 4 + length
+            if (end > size or length > FAST_READ_LIMIT or 0 < self.maxFramePayloadSize < length
+                    or 0 < self.maxMessagePayloadSize < length):
+                break
+            payload = unmask(data[head + 4:end], data[head:head + 4])
+            if first == 0x81 and validate:
+                try:
+                    payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    break  # autobahn fails the connection with 1007
+            stats.incomingOctetsWireLevel += end - pos
+            stats.incomingOctetsWebSocketLevel += length
+            stats.incomingOctetsAppLevel += length
+            stats.incomingWebSocketFrames += 1
+            stats.incomingWebSocketMessages += 1
+            pos = end
+            if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
+                self._cancelAutoPingTimeoutCall()
+            self._onMessage(payload, first == 0x82)
+        return data[pos:] if pos else data
 
     def onMessageEnd(self: Any) -> None:
         """autobahn's, without firing the ``message`` observer event (a Deferred

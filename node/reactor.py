@@ -1,0 +1,68 @@
+"""The node's reactor: Twisted's epoll reactor with end-of-turn flushing.
+
+Two things cost a router a lot when messages arrive one at a time (one call in
+flight, a session's handshake): the poll round trip Twisted takes before it
+sends anything (see :mod:`node.transports.coalesce`), and the legacy log
+context (``log.callWithLogger``: four Python calls and a context dictionary)
+that the stock ``doPoll`` wraps around every ready socket, which only
+``twisted.python.log`` messages read; the node logs through ``twisted.logger``.
+
+:class:`NodeReactor` changes only ``doPoll``: before it blocks in
+``epoll_wait`` it sends what connections were given since the last poll
+(whether by socket events or by timers), and it dispatches ready sockets
+without the legacy context. Errors in a socket's handling are still caught,
+logged and turned into a disconnect by Twisted's ``_doReadOrWrite``.
+
+Other reactors (the asyncio reactor a clustered worker needs, or one a test
+installed) work too: the flusher then falls back to ``callLater(0)``.
+"""
+from __future__ import annotations
+
+import errno
+import sys
+from typing import Any, Callable, Optional
+
+
+def make_reactor_class() -> Optional[type]:
+    """The reactor class, or None where epoll is missing (not Linux)."""
+    try:
+        from twisted.internet.epollreactor import EPollReactor
+    except ImportError:
+        return None
+
+    class NodeReactor(EPollReactor):  # type: ignore[misc, valid-type]
+        end_of_turn: Optional[Callable[[], None]] = None
+
+        def doPoll(self, timeout: Optional[float]) -> None:  # noqa: N802 (Twisted API)
+            flush = self.end_of_turn
+            if flush is not None:
+                flush()
+            try:
+                ready = self._poller.poll(-1 if timeout is None else timeout, len(self._selectables))
+            except OSError as err:
+                if err.errno == errno.EINTR:
+                    return
+                raise
+            selectables = self._selectables
+            handle = self._doReadOrWrite
+            for fd, event in ready:
+                selectable = selectables.get(fd)
+                if selectable is not None:
+                    handle(selectable, fd, event)
+
+        doIteration = doPoll
+
+    return NodeReactor
+
+
+def install() -> Any:
+    """Install :class:`NodeReactor` as the global reactor unless one is installed already."""
+    if "twisted.internet.reactor" not in sys.modules:
+        reactor_class = make_reactor_class()
+        if reactor_class is not None:
+            from twisted.internet.main import installReactor
+
+            installReactor(reactor_class())
+    from twisted.internet import reactor
+
+    return reactor

@@ -1,0 +1,117 @@
+"""Server connections that send what they were given at the end of the reactor turn.
+
+Twisted's ``FileDescriptor.write`` only buffers: the bytes leave on a later turn,
+after ``epoll_ctl`` registers the socket for writing, ``epoll_wait`` reports it
+writable, ``doWrite`` sends, and a second ``epoll_ctl`` unregisters it. For a
+router that answers each message with one message (a call at a time, a session's
+handshake, HELLO -> WELCOME) that round trip through the poller, with its Python
+dispatch, costs more than the routing itself.
+
+:class:`CoalescingWrites` keeps Twisted's buffer and coalescing but sends at the
+end of the turn that wrote, before the reactor polls again (see :class:`_Flusher`),
+with one ``send`` per connection. Anything that is
+not the plain case (the kernel takes only part, the send fails, a producer is
+paused, data already waits from an earlier turn) is left to Twisted's own
+``doWrite`` path by registering for writing, exactly as before.
+"""
+from __future__ import annotations
+
+from typing import Any, List
+
+from twisted.internet import tcp, unix
+
+
+class _Flusher:
+    """The connections written to since the reactor last polled.
+
+    A reactor with an ``end_of_turn`` hook (:class:`node.reactor.NodeReactor`)
+    calls :meth:`flush` before each poll; with any other reactor one
+    ``callLater(0)`` per turn does, which Twisted runs right after dispatching
+    the poll's events.
+    """
+
+    __slots__ = ("pending", "scheduled", "hooked")
+
+    def __init__(self) -> None:
+        self.pending: List[Any] = []
+        self.scheduled = False
+        self.hooked: Any = None
+
+    def attach(self, reactor: Any) -> None:
+        """Let ``reactor`` call :meth:`flush` before it polls, if it can."""
+        if hasattr(reactor, "end_of_turn"):
+            reactor.end_of_turn = self.flush
+            self.hooked = reactor
+
+    def add(self, connection: Any) -> None:
+        self.pending.append(connection)
+        if not self.scheduled and connection.reactor is not self.hooked:
+            self.scheduled = True
+            connection.reactor.callLater(0, self.flush)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        for connection in pending:
+            connection._flush_turn()
+
+
+FLUSHER = _Flusher()
+
+
+class CoalescingWrites:
+    """Mixin for Twisted's TCP/Unix ``Server`` transport: put it first in the bases."""
+
+    _flush_queued = False
+
+    def write(self, data: bytes) -> None:
+        if self._flush_queued:
+            self._tempDataBuffer.append(data)
+            self._tempDataLen += len(data)
+            self._maybePauseProducer()
+            return
+        if (not data or not self.connected or self._writeDisconnected or self.disconnecting or self._aborting
+                or self._tempDataLen or self.offset < len(self.dataBuffer) or type(data) is not bytes):
+            super().write(data)  # type: ignore[misc]
+            return
+        self._tempDataBuffer.append(data)
+        self._tempDataLen += len(data)
+        self._maybePauseProducer()
+        self._flush_queued = True
+        FLUSHER.add(self)
+
+    def _flush_turn(self) -> None:
+        self._flush_queued = False
+        if not self._tempDataLen or not self.connected or self._aborting:
+            return
+        if self.disconnecting or self._writeDisconnected:
+            self.startWriting()  # Twisted's doWrite sends the rest, then closes
+            return
+        data = b"".join(self._tempDataBuffer)
+        sent = self.writeSomeData(data)
+        self._tempDataBuffer = []
+        self._tempDataLen = 0
+        if type(sent) is int and sent == len(data) and not (self.producer is not None and self.producerPaused):
+            return
+        # partial, failed or a paused producer to resume: Twisted's doWrite does it all
+        self.dataBuffer = data
+        self.offset = sent if type(sent) is int and sent > 0 else 0
+        self.startWriting()
+
+
+class TCPServer(CoalescingWrites, tcp.Server):
+    pass
+
+
+class TCPPort(tcp.Port):
+    transport = TCPServer
+
+
+class UNIXServer(CoalescingWrites, unix.Server):
+    pass
+
+
+class UNIXPort(unix.Port):
+    transport = UNIXServer
