@@ -26,6 +26,7 @@ from autobahn.wamp.auth import compute_wcs, derive_key
 from autobahn.wamp.message import Authenticate, Hello
 
 from node.config.model import AuthMethod
+from node.router.ids import random_bytes
 
 NO_AUTH_METHOD = "wamp.error.no_auth_method"
 NOT_AUTHORIZED = "wamp.error.not_authorized"
@@ -87,7 +88,7 @@ def resolve_secret(value: object) -> str:
 def random_authid() -> str:
     """Crossbar-style generated authid for anonymous sessions, e.g. ``X7K3-9QPA-...``."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols: a byte mod 32 is unbiased
-    raw = "".join(alphabet[b % 32] for b in secrets.token_bytes(24))
+    raw = "".join([alphabet[b % 32] for b in random_bytes(24)])
     return "-".join(raw[i:i + 4] for i in range(0, 24, 4))
 
 

@@ -67,6 +67,29 @@ def router_roles(meta_api: bool) -> dict:
     return {"broker": broker, "dealer": dealer}
 
 
+class RouterWelcome(Welcome):
+    """autobahn's WELCOME, with the router's roles marshalled once per roles object.
+
+    autobahn walks every feature of every role (dozens of ``getattr`` calls) for
+    each WELCOME; the roles of :func:`router_roles` never change.
+    """
+
+    _marshalled: dict = {}  # id(roles) -> (roles, marshalled roles)
+
+    def marshal(self) -> list:
+        roles = self.roles
+        self.roles = {}
+        try:
+            wmsg = super().marshal()
+        finally:
+            self.roles = roles
+        entry = self._marshalled.get(id(roles))
+        if entry is None or entry[0] is not roles:
+            entry = self._marshalled[id(roles)] = (roles, Welcome(1, roles).marshal()[2]["roles"])
+        wmsg[2]["roles"] = entry[1]
+        return wmsg
+
+
 class RouterSession:
     """One connection's WAMP session on the router."""
 
@@ -243,7 +266,7 @@ class RouterSession:
         )
         self._hello = self._authenticator = None  # an idle session keeps only what routing reads
         self.state = "joined"
-        self.send(Welcome(self.session_id, router_roles(realm.config.enable_meta_api), realm=realm.name,
+        self.send(RouterWelcome(self.session_id, router_roles(realm.config.enable_meta_api), realm=realm.name,
                           authid=accept.authid, authrole=accept.authrole, authmethod=accept.authmethod,
                           authprovider=accept.authprovider, authextra=accept.authextra))
         realm.attach(self.peer, self)

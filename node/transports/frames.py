@@ -33,7 +33,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Optional
 
+import autobahn.websocket.protocol as _wsp
 from autobahn.websocket.protocol import PreparedMessage
+from autobahn.websocket.utf8validator import Utf8Validator
 from autobahn.websocket.xormasker import create_xor_masker
 
 from node.transports.quiet import quiet_autobahn
@@ -101,6 +103,32 @@ class LazySendQueue:
             obj.__dict__.pop("_send_queue", None)
         else:
             obj.__dict__["_send_queue"] = value
+
+
+class LazyUtf8Validator:
+    """autobahn's incremental UTF-8 validator, made when a message first needs it.
+
+    autobahn makes one (a native object) for every connection as it opens; WAMP
+    text messages are validated whole by :meth:`FramedDelivery._read_whole_frames`,
+    so most connections never use theirs.
+    """
+
+    __slots__ = ("_validator",)
+
+    def __init__(self) -> None:
+        self._validator: Any = None
+
+    def reset(self) -> None:
+        if self._validator is not None:
+            self._validator.reset()
+
+    def validate(self, data: bytes) -> Any:
+        if self._validator is None:
+            self._validator = Utf8Validator()
+        return self._validator.validate(data)
+
+
+_wsp.Utf8Validator = LazyUtf8Validator  # what autobahn's protocol module makes per connection
 
 
 class FramedDelivery:
@@ -213,20 +241,29 @@ class SharedOptions:
     connection unless the protocol already has them; an idle connection keeps
     them all in its instance dictionary (about 1 KiB). Here each connection is
     made from a subclass that carries the factory's current options, so nothing
-    is copied; the subclass is made again whenever the options change.
+    is copied; the subclass is made again after the options change (through
+    autobahn's ``setProtocolOptions``/``resetProtocolOptions``, or when the
+    factory's ``protocol`` is replaced).
     """
 
     protocol: Any
     _options_class: Any = None
-    _options_key: Any = None
+    _options_base: Any = None
+
+    def setProtocolOptions(self: Any, *args: Any, **kwargs: Any) -> None:
+        super().setProtocolOptions(*args, **kwargs)  # type: ignore[misc]
+        self._options_class = None
+
+    def resetProtocolOptions(self: Any) -> None:
+        super().resetProtocolOptions()  # type: ignore[misc]
+        self._options_class = None
 
     def buildProtocol(self: Any, addr: Any) -> Any:
         base = self.protocol
-        key = (base, tuple(getattr(self, name) for name in base.CONFIG_ATTRS))
-        if key != self._options_key:
+        if self._options_class is None or self._options_base is not base:
             values = {name: _class_value(getattr(self, name)) for name in base.CONFIG_ATTRS}
             self._options_class = type(base.__name__, (base,), values)
-            self._options_key = key
+            self._options_base = base
         protocol = self._options_class()
         protocol.factory = self
         return protocol
