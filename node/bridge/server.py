@@ -2,15 +2,19 @@
 
 RFC 6455 only (autobahn's ``versions=[13]``; the hixie and hybi drafts are
 refused). The WebSocket opens first, then the target is dialled; until it
-answers, the client's socket is not read. A target that cannot be reached (or
-whose TLS certificate is refused) closes the WebSocket with 1011 and a reason;
-the log carries the full one-line cause (for TLS, the trust diagnosis).
+answers, at most one message's worth (``max_message_size``) is read from the
+client and held. Reading on is what lets the node see a client that leaves
+meanwhile (a close frame or a FIN is only seen by reading): the dial is then
+cancelled. A target that cannot be reached (or whose TLS certificate is
+refused) closes the WebSocket with 1011 and a reason; the log carries the full
+one-line cause (for TLS, the trust diagnosis).
 """
 from __future__ import annotations
 
 from typing import Any, Optional, Set
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from twisted.internet import defer
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -40,10 +44,14 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
         factory: BridgeFactory = self.factory
         self.max_message_size = factory.config.max_message_size
         factory.connections.add(self)
-        self.transport.pauseProducing()  # read nothing more until the target is up
         end = StreamEnd(self)
         self._connecting = factory.connect_target(end)
         self._connecting.addCallbacks(self._target_up, self._target_failed)
+
+    def _to_stream(self, data: bytes) -> None:
+        super()._to_stream(data)
+        if self._connecting is not None and self.octets_in >= self.max_message_size:
+            self.transport.pauseProducing()  # enough held for the target; stream_connected resumes
 
     def _target_up(self, protocol: Any) -> None:
         self._connecting = None
@@ -56,11 +64,15 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
 
     def _target_failed(self, failure: Failure) -> None:
         self._connecting = None
+        target = self.factory.config.target.describe()
+        if failure.check(defer.CancelledError):  # onClose: the client left first
+            log.info("Bridge {peer} -> {target}: the client went away while the target was being connected; "
+                     "connection attempt cancelled", peer=self.peer, target=target)
+            return
         if failure.check(NodeError):
             cause = failure.value.line()
         else:
             cause = failure.getErrorMessage()
-        target = self.factory.config.target.describe()
         log.warn("Bridge {peer} -> {target}: {cause}", peer=self.peer, target=target, cause=cause)
         problem = failure.value.problem if failure.check(NodeError) else cause
         self.fail_stream(CLOSE_INTERNAL_ERROR, f"target {target} unreachable: {problem}", warn=False)

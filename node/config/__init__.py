@@ -51,6 +51,7 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
     from node.config.build import build_node
     from node.config.checks import run_checks
     from node.config.environment import substitute
+    from node.config.starred import expand_starred_uris
     from node.config.validation import validation_errors, with_defaults
 
     cbdir = os.path.abspath(cbdir)
@@ -61,6 +62,7 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
     except ConfigError as e:
         raise ConfigErrors([e])
     raw, errors = substitute(raw, os.environ if environ is None else environ, where)
+    raw = expand_starred_uris(raw)  # Crossbar's "com.example.*" spelling, made explicit
     missing = {e.where for e in errors}
     errors += [e for e in validation_errors(raw, where) if e.where not in missing]
     if errors:

@@ -5,8 +5,11 @@ all of them run, so a user sees every problem at once.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
-from typing import Any, Callable, Dict, List, Tuple
+import re
+import socket
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from node.config import model
 from node.errors import ConfigError
@@ -61,6 +64,50 @@ def check_ports(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> Li
                 errors.append(ConfigError(f"{where}: {a.path}.path",
                                           f"socket {a.socket_path} is already used by {b.path}",
                                           "Use another socket path"))
+    return errors
+
+
+# RFC 1123 labels; a last label of digits only would be a mistyped IPv4 address (RFC 3696 section 2).
+_HOST_NAME = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                        r"(?![0-9]+\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$")
+
+
+def _interface_problem(endpoint: model.TcpEndpoint) -> Optional[str]:
+    """Why ``bind()`` cannot use the interface, or None.
+
+    Crossbar.io (like wampnode) hands ``interface`` to ``bind()``, which also
+    resolves host names (``localhost``): both are accepted, as at Crossbar's start.
+    A name is resolved for the family ``bind()`` uses: Twisted picks IPv6 only for
+    an IPv6 address, a ``shared`` endpoint picks the family of its ``version``.
+    """
+    interface = endpoint.interface
+    if not interface:
+        return None
+    try:
+        ipaddress.ip_address(interface)
+        return None
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(interface):
+        return f"{interface!r} is not an IPv4/IPv6 address"
+    family = socket.AF_INET6 if endpoint.shared and endpoint.version == 6 else socket.AF_INET
+    try:
+        socket.getaddrinfo(interface, endpoint.port, family, socket.SOCK_STREAM)
+        return None
+    except (socket.gaierror, UnicodeError) as e:
+        reason = e.strerror if isinstance(e, socket.gaierror) else str(e)
+        return f"{interface!r} is not an IPv4/IPv6 address, and as a host name it does not resolve ({reason})"
+
+
+def check_interfaces(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    for t in config.transports:
+        if isinstance(t.endpoint, model.TcpEndpoint):
+            problem = _interface_problem(t.endpoint)
+            if problem:
+                errors.append(ConfigError(f"{where}: {t.endpoint.path}.interface", problem,
+                                          "Use an address of this machine such as 127.0.0.1 or ::1, "
+                                          "or leave `interface` out to listen on all interfaces"))
     return errors
 
 
@@ -136,9 +183,9 @@ def check_bridge_trust_files(config: model.NodeConfig, raw: Dict[str, Any], wher
     return errors
 
 
-ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_unix_directories,
-                                 check_static_directories, check_universal, check_tls_files,
-                                 check_processes_share_ports, check_bridge_trust_files)
+ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_interfaces,
+                                 check_unix_directories, check_static_directories, check_universal,
+                                 check_tls_files, check_processes_share_ports, check_bridge_trust_files)
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

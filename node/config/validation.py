@@ -63,7 +63,14 @@ _TYPE_WORDS = {"integer": "a whole number", "string": "a string", "object": "an 
 
 
 def _message(error: Any) -> str:
-    """jsonschema's message, made specific where its wording helps nobody."""
+    """jsonschema's message, made specific where its wording helps nobody.
+
+    A subschema may say what a value must look like in ``errorMessage`` (the
+    ajv-errors keyword; other validators ignore it): a regular expression is no
+    explanation.
+    """
+    if error.validator in ("pattern", "not") and isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return f"{error.instance!r} {error.schema['errorMessage']}"
     if error.validator == "oneOf" and "directory" in json.dumps(error.validator_value):
         return "a static path needs `directory`, or `package` and `resource` (not both)"
     if error.validator == "oneOf" and error.context:

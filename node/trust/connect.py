@@ -182,14 +182,18 @@ def _same(a: Sequence[x509.Certificate], b: Sequence[x509.Certificate]) -> bool:
 
 
 def connect_stream(reactor: Any, endpoint: Any, factory: Factory, timeout: float, where: str) -> defer.Deferred:
-    """``endpoint.connect(factory)`` within ``timeout`` seconds; failures become ConnectError."""
+    """``endpoint.connect(factory)`` within ``timeout`` seconds; failures become ConnectError.
+
+    Cancelling the returned Deferred fails it with ``CancelledError`` as is: the
+    canceller knows why (the timeout's own cancel arrives as a ``TimeoutError``).
+    """
     d = endpoint.connect(factory)
     d.addTimeout(timeout, reactor)
 
     def failed(failure: Failure) -> Failure:
-        if isinstance(failure.value, NodeError):
+        if isinstance(failure.value, NodeError) or failure.check(defer.CancelledError):
             return failure
-        if failure.check(defer.TimeoutError, defer.CancelledError, error.TimeoutError):
+        if failure.check(defer.TimeoutError, error.TimeoutError):
             return Failure(ConnectError(where, f"no connection within {timeout:g} s",
                                         "Check that the service runs and is reachable, or raise the timeout"))
         return Failure(ConnectError(where, f"cannot connect: {describe_failure(failure)}",

@@ -74,7 +74,9 @@ class NodeSite(server.Site):
     noisy = False
 
     def __init__(self, root: Any, options: Dict[str, Any]) -> None:
-        super().__init__(root)
+        # client_timeout is Twisted Web's idle timeout (None: none). A universal
+        # transport without `web` has no options; the schema's default is 60 s.
+        super().__init__(root, timeout=options.get("client_timeout", 60))
         self.access_log = options.get("access_log", False)
         from node.web.hsts import hsts_header
 
