@@ -143,3 +143,40 @@ def test_twisted_side(check):
     result = subprocess.run([sys.executable, str(HERE / "twisted_checks.py"), check],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "OK", result.stderr[-3000:]
+
+
+def test_welcome_with_cached_roles_is_autobahns_welcome():
+    """RouterWelcome marshals exactly what autobahn's Welcome does, for both roles variants, twice."""
+    from node.router.session import RouterWelcome, router_roles
+
+    for meta in (True, False):
+        for _ in range(2):
+            kwargs = dict(realm="realm1", authid="X7K3", authrole="anonymous", authmethod="anonymous",
+                          authprovider="static", authextra={"x": 1})
+            ours = RouterWelcome(123, router_roles(meta), **kwargs).marshal()
+            assert ours == m.Welcome(123, router_roles(meta), **kwargs).marshal()
+            assert JsonSerializer().serialize(RouterWelcome(123, router_roles(meta), **kwargs))[0] == \
+                JsonSerializer().serialize(m.Welcome(123, router_roles(meta), **kwargs))[0]
+
+
+def test_random_ids_in_range_distinct_and_fresh_after_fork():
+    """Pooled IDs are in [1, 2^53], do not repeat, and a forked child does not draw its parent's next IDs."""
+    import os
+
+    from node.router.authentication import random_authid
+    from node.router.ids import MAX_ID, random_id
+
+    ids = [random_id() for _ in range(20000)]
+    assert min(ids) >= 1 and max(ids) <= MAX_ID and len(set(ids)) == len(ids)
+    assert max(ids) > MAX_ID // 2  # all 53 bits are used
+    assert len({random_authid() for _ in range(1000)}) == 1000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its next ID and leave at once
+        os.write(write, str(random_id()).encode())
+        os._exit(0)
+    os.close(write)
+    child = int(os.read(read, 100))
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert child != random_id()

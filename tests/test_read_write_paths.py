@@ -139,3 +139,13 @@ def test_replies_leave_without_a_poll_round_trip(node_factory):
     sends = counts.get("sendto", 0) + counts.get("sendmsg", 0) + counts.get("write", 0)
     assert sends >= 400, summary
     assert counts.get("epoll_ctl", 0) < 20, summary
+
+
+def test_fragmented_text_with_invalid_utf8_closes_1007(node_factory):
+    """Fragments go through autobahn's incremental validator: a bad sequence split across them closes 1007."""
+    port, _ = _testee(node_factory)
+    ws = RawWebSocket(port)
+    ws.send(frame(TEXT, "ok \u00e9".encode()[:-1] + b"", fin=False) + frame(0, b"\xa9 fine"))
+    assert ws.read_frame() == (True, TEXT, "ok \u00e9 fine".encode())
+    ws.send(frame(TEXT, b"bad \xed", fin=False) + frame(0, b"\xa0\x80 surrogate"))
+    assert ws.read_close()[0] == 1007

@@ -8,6 +8,7 @@ from twisted.web import resource, server
 
 from node.config import model
 from node.status import NodeStatus
+from node.web.deadline import HeadDeadlineChannel
 
 log = Logger()
 
@@ -70,6 +71,7 @@ class NodeRequest(server.Request):
 
 class NodeSite(server.Site):
     requestFactory = NodeRequest
+    protocol = HeadDeadlineChannel
     hsts = None  # the Strict-Transport-Security value (node.web.hsts), or None
     noisy = False
 
@@ -77,6 +79,7 @@ class NodeSite(server.Site):
         # client_timeout is Twisted Web's idle timeout (None: none). A universal
         # transport without `web` has no options; the schema's default is 60 s.
         super().__init__(root, timeout=options.get("client_timeout", 60))
+        self.request_head_timeout = options.get("request_head_timeout", 10)  # node.web.deadline
         self.access_log = options.get("access_log", False)
         from node.web.hsts import hsts_header
 
