@@ -11,7 +11,8 @@ that the stock ``doPoll`` wraps around every ready socket, which only
 ``epoll_wait`` it sends what connections were given since the last poll
 (whether by socket events or by timers), and it dispatches ready sockets
 without the legacy context. Errors in a socket's handling are still caught,
-logged and turned into a disconnect by Twisted's ``_doReadOrWrite``.
+logged and turned into a disconnect, as Twisted's ``_doReadOrWrite`` does (which
+still handles every event other than plain "readable").
 
 Other reactors (the asyncio reactor a clustered worker needs, or one a test
 installed) work too: the flusher then falls back to ``callLater(0)``.
@@ -26,9 +27,17 @@ from typing import Any, Callable, Optional
 def make_reactor_class() -> Optional[type]:
     """The reactor class, or None where epoll is missing (not Linux)."""
     try:
+        from select import EPOLLIN
+
         from twisted.internet.epollreactor import EPollReactor
     except ImportError:
         return None
+    from twisted.internet import base
+    from twisted.python import log
+
+    top_handler = getattr(base, "_topHandler", None)  # Twisted >= 24.7; else Twisted's own loop
+    if not hasattr(base, "_log"):
+        top_handler = None
 
     class NodeReactor(EPollReactor):  # type: ignore[misc, valid-type]
         end_of_turn: Optional[Callable[[], None]] = None
@@ -47,10 +56,35 @@ def make_reactor_class() -> Optional[type]:
             handle = self._doReadOrWrite
             for fd, event in ready:
                 selectable = selectables.get(fd)
-                if selectable is not None:
+                if selectable is None:
+                    continue
+                if event != EPOLLIN:
                     handle(selectable, fd, event)
+                    continue
+                # the common case of _doReadOrWrite, inline: readable, nothing else
+                try:
+                    why = selectable.doRead()
+                    in_read = True
+                except BaseException:
+                    why = sys.exc_info()[1]
+                    in_read = False
+                    log.err()
+                if why:
+                    self._disconnectSelectable(selectable, why, in_read)
 
         doIteration = doPoll
+
+        if top_handler is not None:
+            def mainLoop(self) -> None:  # noqa: N802 (Twisted API)
+                """Twisted's, with its per-turn error handler entered once for many turns
+                (a failure is logged by it and the loop goes on, as in Twisted's)."""
+                while self._started:
+                    with top_handler:
+                        while self._started:
+                            self.runUntilCurrent()
+                            delay = self.timeout()
+                            self.doIteration(self.running and delay)
+                base._log.info("Main loop terminated.")
 
     return NodeReactor
 

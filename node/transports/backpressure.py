@@ -79,6 +79,7 @@ class NoLimit:
     """Stands in for :class:`OutgoingLimit` when ``max_outgoing_buffer`` is 0."""
 
     __slots__ = ()
+    paused = False
 
     def sent(self, size: int) -> None:
         pass

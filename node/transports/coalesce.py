@@ -16,9 +16,10 @@ paused, data already waits from an earlier turn) is left to Twisted's own
 """
 from __future__ import annotations
 
+import errno
 from typing import Any, List
 
-from twisted.internet import tcp, unix
+from twisted.internet import main, tcp, unix
 
 
 class _Flusher:
@@ -70,7 +71,8 @@ class CoalescingWrites:
         if self._flush_queued:
             self._tempDataBuffer.append(data)
             self._tempDataLen += len(data)
-            self._maybePauseProducer()
+            if self._tempDataLen > self.bufferSize:  # what _maybePauseProducer checks first
+                self._maybePauseProducer()
             return
         if (not data or not self.connected or self._writeDisconnected or self.disconnecting or self._aborting
                 or self._tempDataLen or self.offset < len(self.dataBuffer) or type(data) is not bytes):
@@ -78,7 +80,8 @@ class CoalescingWrites:
             return
         self._tempDataBuffer.append(data)
         self._tempDataLen += len(data)
-        self._maybePauseProducer()
+        if self._tempDataLen > self.bufferSize:
+            self._maybePauseProducer()
         self._flush_queued = True
         FLUSHER.add(self)
 
@@ -90,7 +93,7 @@ class CoalescingWrites:
             self.startWriting()  # Twisted's doWrite sends the rest, then closes
             return
         data = b"".join(self._tempDataBuffer)
-        sent = self.writeSomeData(data)
+        sent = self._send(data)
         self._tempDataBuffer = []
         self._tempDataLen = 0
         if type(sent) is int and sent == len(data) and not (self.producer is not None and self.producerPaused):
@@ -101,8 +104,22 @@ class CoalescingWrites:
         self.startWriting()
 
 
+    def _send(self, data: bytes) -> Any:
+        return self.writeSomeData(data)
+
+
 class TCPServer(CoalescingWrites, tcp.Server):
-    pass
+    def _send(self, data: bytes) -> Any:
+        """``writeSomeData`` without its two extra Python calls for the common case
+        (Python retries EINTR itself since PEP 475)."""
+        if len(data) > self.SEND_LIMIT:
+            return self.writeSomeData(data)
+        try:
+            return self.socket.send(data)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
+                return 0
+            return main.CONNECTION_LOST
 
 
 class TCPPort(tcp.Port):

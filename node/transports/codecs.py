@@ -43,6 +43,7 @@ def _encode_default(obj: Any) -> Any:
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default)
 _DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once
 # JSONEncoder.encode builds a new C encoder for every message; this one is built once
 # (no circular-reference bookkeeping: decoded WAMP payloads cannot be circular)
 _C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
@@ -63,7 +64,12 @@ def binary_strings(value: Any) -> Any:
 
 def json_loads(text: str) -> Any:
     """Decode like autobahn's JSON serializer (without decimal options)."""
-    value = _DECODER.decode(text)
+    try:  # JSONDecoder.decode without its two whitespace regexes for the usual unpadded text
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        value = _DECODER.decode(text)  # leading/trailing whitespace, or its exact error
     return binary_strings(value) if _NUL_ESCAPE in text else value
 
 

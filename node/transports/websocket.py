@@ -68,7 +68,9 @@ class WampServerProtocol(FramedDelivery, WampWebSocketServerProtocol):
             raise TransportLost()
         payload, is_binary = self._serializer.serialize(msg)
         self.send_payload(payload, is_binary)
-        self.outgoing.sent(len(payload))
+        outgoing = self.outgoing
+        if outgoing.paused:  # only a paused limit counts what is sent
+            outgoing.sent(len(payload))
 
 
 def _compression_accept(deflate: Dict[str, Any], max_message_size: int) -> Callable[[Any], Any]:
