@@ -180,3 +180,28 @@ def test_random_ids_in_range_distinct_and_fresh_after_fork():
     os.waitpid(pid, 0)
     os.close(read)
     assert child != random_id()
+
+
+def test_hello_roles_parsed_once_other_fields_still_checked():
+    """A HELLO with roles seen before parses equal to autobahn's; its other fields and bad roles are still refused."""
+    import json as stdjson
+
+    from autobahn.wamp.role import DEFAULT_CLIENT_ROLES
+
+    from node.router.wire import JSON_MESSAGE_TYPES
+
+    hello = m.Hello("realm1", DEFAULT_CLIENT_ROLES, authmethods=["ticket"], authid="joe", authextra={"a": 1})
+    raw = lambda: stdjson.loads(stdjson.dumps(hello.marshal()))  # noqa: E731 (a fresh decoded copy each time)
+    parser = JSON_MESSAGE_TYPES[m.Hello.MESSAGE_TYPE]
+    first, second = parser.parse(raw()), parser.parse(raw())
+    assert first.marshal() == second.marshal() == m.Hello.parse(raw()).marshal()
+    assert second.roles is first.roles and compact_roles(second.roles) is compact_roles(first.roles)
+    bad_authid = raw()
+    bad_authid[2]["authid"] = 5
+    with pytest.raises(ProtocolError, match="authid"):
+        parser.parse(bad_authid)
+    for _ in range(2):  # a bad role is refused every time (never remembered)
+        bad_role = raw()
+        bad_role[2]["roles"]["caller"]["features"]["progressive_call_results"] = 1
+        with pytest.raises(ProtocolError, match="progressive_call_results"):
+            parser.parse(bad_role)

@@ -47,6 +47,7 @@ class Peer:
 
 _SHARED_FEATURES: Dict[tuple, Dict[str, object]] = {}
 _SHARED_LIMIT = 1024
+_COMPACT_OF: Dict[int, tuple] = {}  # id(roles) -> (roles, their compact form)
 
 
 def compact_roles(roles: Optional[Dict[str, object]]) -> Dict[str, Dict[str, object]]:
@@ -57,6 +58,9 @@ def compact_roles(roles: Optional[Dict[str, object]]) -> Dict[str, Dict[str, obj
     feature maps are one shared dict (read-only: nothing may modify them). An idle
     session then keeps a few hundred bytes of roles instead of about 2 KiB.
     """
+    memo = _COMPACT_OF.get(id(roles))
+    if memo is not None and memo[0] is roles:  # the shared roles of a cached HELLO (node.router.wire)
+        return memo[1]
     compact: Dict[str, Dict[str, object]] = {}
     for role, features in (roles or {}).items():
         feature_map = getattr(features, "__dict__", features) or {}
@@ -66,6 +70,10 @@ def compact_roles(roles: Optional[Dict[str, object]]) -> Dict[str, Dict[str, obj
         if isinstance(feature_map, dict):
             kept = {k: v for k, v in feature_map.items() if isinstance(k, str) and v}
         compact[role] = _shared(kept)
+    if roles:
+        if len(_COMPACT_OF) >= _SHARED_LIMIT:
+            _COMPACT_OF.clear()
+        _COMPACT_OF[id(roles)] = (roles, compact)  # holds ``roles``: its id is not reused meanwhile
     return compact
 
 
