@@ -269,3 +269,27 @@ def test_principal_realm_pins_the_session():
     c.hello("realm1", authmethods=["ticket"], authid="joe")
     c.send(m.Authenticate("t"))
     assert c.last().reason == "wamp.error.not_authorized"
+
+
+def test_dynamic_authorizer_cache_is_per_session_and_dropped_on_leave():
+    """Cached decisions belong to one session: another session is asked again, and a session's
+    cache goes with it (also a decision that arrives after it left is not kept)."""
+    roles = ROLES + (role("dyn", authorizer="com.authorize"),)
+    r = Router((realm(roles=roles),))
+    authorizer = joined(r, auth=(AuthMethod("anonymous", "static", {"role": "backend"}),))
+    authorizer.register("com.authorize")
+    authorizer.take()
+    dyn = (AuthMethod("anonymous", "static", {"role": "dyn"}),)
+    first, second = joined(r, auth=dyn), joined(r, auth=dyn)
+    first.subscribe("com.ok")
+    assert len(serve(authorizer, lambda args: {"allow": True, "cache": True})) == 1
+    second.subscribe("com.ok")
+    assert len(serve(authorizer, lambda args: {"allow": True, "cache": True})) == 1  # not first's answer
+    realm_router = r.realm("realm1")
+    assert set(realm_router._auth_cache) == {first.session_id, second.session_id}
+    first.send(m.Goodbye())
+    assert set(realm_router._auth_cache) == {second.session_id}
+    second.subscribe("com.late")
+    second.send(m.Goodbye())
+    serve(authorizer, lambda args: {"allow": True, "cache": True})  # answered after second left
+    assert realm_router._auth_cache == {}

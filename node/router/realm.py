@@ -64,7 +64,7 @@ class RealmRouter:
         self._timers: Dict[Hashable, Any] = {}
         self._testaments: Dict[int, Dict[str, List[tuple]]] = {}
         self._testament_ids = itertools.count(1)
-        self._auth_cache: Dict[tuple, Decision] = {}
+        self._auth_cache: Dict[int, Dict[tuple, Decision]] = {}  # session -> (uri, action) -> decision
         self._caller: Any = None  # node.router.internal.InternalCaller, made on first use
         self.backplane: Any = None  # node.cluster.link.RealmLink when the router spans processes
 
@@ -90,7 +90,7 @@ class RealmRouter:
         out.extend(self.broker.detach(session_id))
         del self._peers[session_id]
         del self._sessions[session_id]
-        self._auth_cache = {k: v for k, v in self._auth_cache.items() if k[0] != session_id}
+        self._auth_cache.pop(session_id, None)
         internal = session_id in self._internal
         self._internal.discard(session_id)
         for scope in ("detached", "destroyed"):
@@ -243,15 +243,17 @@ class RealmRouter:
             if peer.session_id in self._internal:
                 return Decision(True)
             return self.authorizer.authorize(peer.authrole, uri, action)
-        key = (peer.session_id, uri, action)
-        if key in self._auth_cache:
-            return self._auth_cache[key]
+        key = (uri, action)
+        cached = self._auth_cache.get(peer.session_id, {}).get(key)
+        if cached is not None:
+            return cached
         d = self.internal_caller().call(procedure, [peer.details(), uri, action, {}])
 
         def answered(result: Any) -> Decision:
             decision = decision_from_authorizer(result.args[0] if result.args else None)
             if decision.cache:
-                self._auth_cache[key] = decision
+                if peer.session_id in self._peers:  # not for a session that left meanwhile
+                    self._auth_cache.setdefault(peer.session_id, {})[key] = decision
             return decision
 
         def failed(failure: Any) -> Decision:
