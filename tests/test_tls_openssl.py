@@ -133,6 +133,16 @@ def test_curve_list(served):
     assert temp_key(out12) == "ECDH, prime256v1, 256 bits", out12
 
 
+def test_hello_retry_only_with_p256_alone(served):
+    """An X25519-first client (OpenSSL's default) gets a HelloRetryRequest from the P-256-only
+    default (two ServerHello messages) and none from prime256v1:X25519 (README: Defaults)."""
+    def server_hellos(port: int) -> int:
+        return s_client(port, "-msg").stdout.count("ServerHello")
+
+    assert server_hellos(served["ports"]["default"]) == 2
+    assert server_hellos(served["ports"]["list"]) == 1
+
+
 def test_groups_outside_profile_refused(served):
     """A client offering only X448 and P-521 is refused by the default group list."""
     result = s_client(served["ports"]["default"], "-groups", "X448:P-521")
