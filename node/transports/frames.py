@@ -262,6 +262,9 @@ class SharedOptions:
         base = self.protocol
         if self._options_class is None or self._options_base is not base:
             values = {name: _class_value(getattr(self, name)) for name in base.CONFIG_ATTRS}
+            # autobahn walks CONFIG_ATTRS on every new connection to copy what the
+            # instance lacks (nothing, here) and to list them all for a debug line
+            values["CONFIG_ATTRS"] = ()
             self._options_class = type(base.__name__, (base,), values)
             self._options_base = base
         protocol = self._options_class()
