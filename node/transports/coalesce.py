@@ -89,8 +89,8 @@ class CoalescingWrites:
         self._flush_queued = False
         if not self._tempDataLen or not self.connected or self._aborting:
             return
-        if self.disconnecting or self._writeDisconnected:
-            self.startWriting()  # Twisted's doWrite sends the rest, then closes
+        if self.disconnecting or self._writeDisconnected or self.offset < len(self.dataBuffer):
+            self.startWriting()  # Twisted's doWrite sends it all (then closes, if asked to)
             return
         data = b"".join(self._tempDataBuffer)
         sent = self._send(data)
@@ -102,7 +102,6 @@ class CoalescingWrites:
         self.dataBuffer = data
         self.offset = sent if type(sent) is int and sent > 0 else 0
         self.startWriting()
-
 
     def _send(self, data: bytes) -> Any:
         return self.writeSomeData(data)
