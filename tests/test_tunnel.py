@@ -240,3 +240,37 @@ def test_listen_mode_reports_each_failure_and_keeps_serving(tunnels: Any) -> Non
         assert wait_until(lambda: tunnel.output().count(expected) == attempt)
     assert tunnel.proc.poll() is None
     assert "[error] " + expected in tunnel.output()
+
+
+def test_local_client_leaving_while_websocket_opens_cancels_the_opening(tunnels: Any) -> None:
+    """A local client that resets its connection while the tunnel's WebSocket is still opening (a server
+    that never answers the upgrade) gets the opening cancelled at once and logged, not finished for nobody.
+    (A FIN alone is a half-close: what was sent is still delivered once the WebSocket opens.)"""
+    import socket
+    import struct
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        tunnel = tunnels(f"ws://127.0.0.1:{silent.getsockname()[1]}/x", "--connect-timeout", "30",
+                         "--loglevel", "info")
+        with socket.create_connection(("127.0.0.1", tunnel.port), timeout=10) as local:
+            local.sendall(b"hello")
+            silent.settimeout(10)
+            upstream, _ = silent.accept()  # the tunnel's WebSocket connection, never answered
+            local.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        started = time.monotonic()
+        upstream.settimeout(10)
+        try:
+            while upstream.recv(4096):  # the upgrade request, then the close
+                pass
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - started < 3
+        upstream.close()
+        assert wait_until(lambda: "the local client went away while the WebSocket" in tunnel.output())
+        assert tunnel.proc.poll() is None and "Traceback" not in tunnel.output()
+    finally:
+        silent.close()

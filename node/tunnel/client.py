@@ -10,7 +10,7 @@ followed (Tor's WebSocket transport: a client MUST NOT follow them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, List, Optional
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
@@ -114,7 +114,8 @@ class TunnelClientFactory(WebSocketClientFactory):
         super().__init__(url=settings.url, protocols=["base64", "binary"] if settings.use_base64 else None,
                          useragent=f"wampnode/{__version__}", origin=settings.origin)
         self.settings = settings
-        self.opened: defer.Deferred = defer.Deferred()
+        self.opened: defer.Deferred = defer.Deferred(self._abandon)
+        self.connection: Optional[TunnelClientProtocol] = None
         self.noisy = False
         self.setProtocolOptions(
             version=13,  # RFC 6455
@@ -126,6 +127,17 @@ class TunnelClientFactory(WebSocketClientFactory):
             failByDrop=False,
             perMessageCompressionOffers=[],
         )
+
+
+    def buildProtocol(self, addr: Any) -> Any:  # noqa: N802 (Twisted API)
+        self.connection = super().buildProtocol(addr)
+        return self.connection
+
+    def _abandon(self, opened: defer.Deferred) -> None:
+        """``opened`` was cancelled (the local client left) during the handshake: drop it."""
+        connection = self.connection
+        if connection is not None and connection.transport is not None:
+            connection.transport.abortConnection()
 
 
 def stream_endpoint(reactor: Any, settings: TunnelSettings) -> Any:
@@ -162,18 +174,45 @@ def open_websocket(reactor: Any, settings: TunnelSettings) -> Any:
     return websocket
 
 
+HOLD_LIMIT = 64 * 1024  # bytes read from a local client while its WebSocket opens
+
+
 class LocalConnection(StreamEnd):
-    """One local client (accepted TCP, or stdin/stdout); opens its WebSocket on connect."""
+    """One local client (accepted TCP, or stdin/stdout); opens its WebSocket on connect.
+
+    While the WebSocket opens, the client is still read (up to :data:`HOLD_LIMIT`,
+    held and sent once it is open): only reading shows a client that leaves
+    meanwhile, and then the opening is cancelled instead of finishing for nobody.
+    An end of input (FIN, stdin closed) is passed on after the held bytes.
+    """
 
     def __init__(self, tunnel: "Tunnel") -> None:
         super().__init__(None)
         self.tunnel = tunnel
         self.opening: Optional[defer.Deferred] = None
+        self._held: List[bytes] = []
+        self._held_size = 0
+        self._input_ended = False
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted API)
-        self.transport.pauseProducing()  # nothing is read until the WebSocket is open
         self.opening = open_websocket(self.tunnel.reactor, self.tunnel.settings)
         self.opening.addCallbacks(self._opened, self._failed)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted API)
+        if self.relay is None:
+            self._held.append(data)
+            self._held_size += len(data)
+            if self._held_size >= HOLD_LIMIT:
+                self.transport.pauseProducing()  # stream_connected resumes it
+            return
+        super().dataReceived(data)
+
+    def readConnectionLost(self) -> None:  # noqa: N802 (Twisted API)
+        if self._input_ended:
+            return
+        self._input_ended = True
+        if self.relay is not None:
+            super().readConnectionLost()
 
     def _opened(self, websocket: TunnelClientProtocol) -> None:
         self.opening = None
@@ -182,6 +221,11 @@ class LocalConnection(StreamEnd):
             return
         self.relay = websocket
         websocket.stream_connected(self)
+        held, self._held, self._held_size = self._held, [], 0
+        for data in held:
+            websocket.stream_data(data)
+        if self._input_ended:
+            websocket.stream_ended()
         self.tunnel.opened(self)
 
     def _failed(self, failure: Failure) -> None:
@@ -196,6 +240,8 @@ class LocalConnection(StreamEnd):
     def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
         if self.opening is not None:
             opening, self.opening = self.opening, None
+            log.info("Tunnel {local}: the local client went away while the WebSocket to {url} was opening; "
+                     "cancelled", local=_peer(self), url=self.tunnel.settings.url)
             opening.cancel()
         super().connectionLost(reason)
         self.tunnel.closed(self)
