@@ -78,6 +78,8 @@ class RolesCachedHello(m.Hello):
     one client library announce identical roles. A HELLO whose ``roles`` were seen
     before is parsed with a stand-in ``roles`` (every other field still checked by
     autobahn) and gets the shared, already checked role objects (read-only).
+    Used for JSON only: msgpack/CBOR maps may have non-string keys, which the JSON
+    text of the roles (the cache key) would not tell apart from strings.
     """
 
     _seen: Dict[str, Dict[str, Any]] = {}
@@ -210,7 +212,8 @@ def _router_types(scrub: bool = True) -> Dict[int, Any]:
                if isinstance(k, type) and issubclass(k, m.Message) and isinstance(getattr(k, "MESSAGE_TYPE", None), int)}
     classes[m.Call.MESSAGE_TYPE] = ProgressiveCall
     classes[m.Invocation.MESSAGE_TYPE] = ProgressiveInvocation
-    classes[m.Hello.MESSAGE_TYPE] = RolesCachedHello
+    if not scrub:  # JSON only: its objects have string keys, so the JSON text is an exact key
+        classes[m.Hello.MESSAGE_TYPE] = RolesCachedHello
     return {t: _RouterParser(k, scrub) for t, k in classes.items()}
 
 
