@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 __all__ = [
     "san_names", "covers", "key_description", "rsa_bits", "fingerprint", "is_ca",
     "is_self_issued", "issued_by", "chain_problems", "signature_hash", "ca_issuers_urls",
-    "subject_text", "lifetime",
+    "subject_text", "lifetime", "authority_key_id",
 ]
 
 
@@ -126,12 +126,20 @@ def is_self_issued(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer
 
 
-def _key_id(cert: x509.Certificate, kind: type) -> Optional[bytes]:
+def authority_key_id(cert: x509.Certificate) -> Optional[bytes]:
+    """The AKID key identifier: the SKID of the certificate that (it claims) signed it."""
     try:
-        value = cert.extensions.get_extension_for_class(kind).value
+        value = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     except x509.ExtensionNotFound:
         return None
-    return value.key_identifier if kind is x509.AuthorityKeyIdentifier else value.digest
+    return value.key_identifier
+
+
+def _subject_key_id_extension(cert: x509.Certificate) -> Optional[bytes]:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -141,8 +149,8 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     offer (RFC 5280 section 4.2.1.1 makes AKID mandatory only for CAs that
     issue with it); the signature itself is not checked here.
     """
-    akid = _key_id(cert, x509.AuthorityKeyIdentifier)
-    skid = _key_id(issuer, x509.SubjectKeyIdentifier)
+    akid = authority_key_id(cert)
+    skid = _subject_key_id_extension(issuer)
     if akid is not None and skid is not None:
         return akid == skid
     return cert.issuer == issuer.subject

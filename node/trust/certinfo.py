@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import List, Optional
+from typing import List
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from node.certinfo import authority_key_id, is_ca  # noqa: F401 (the trust modules read them from here too)
 
 
 def hex_id(value: bytes) -> str:
@@ -30,28 +32,12 @@ def subject_key_id(cert: x509.Certificate) -> bytes:
         return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
 
 
-def authority_key_id(cert: x509.Certificate) -> Optional[bytes]:
-    """The AKID key identifier: the SKID of the certificate that (it claims) signed it."""
-    try:
-        value = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        return None
-    return value.key_identifier
-
-
 def is_self_issued(cert: x509.Certificate) -> bool:
     """Subject equals issuer (a root, or a self-signed leaf)."""
     akid = authority_key_id(cert)
     if akid is not None and akid != subject_key_id(cert):
         return False
     return cert.subject == cert.issuer
-
-
-def is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
 
 
 def spki_sha256(cert: x509.Certificate) -> str:
