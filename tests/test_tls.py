@@ -28,6 +28,7 @@ from node.tls import (
     set_groups,
     sni_lookup,
 )
+from membio import pump
 from pki import (
     dhparam,
     issue,
@@ -89,17 +90,6 @@ def client_context(
     return ctx
 
 
-def _pump(source: SSL.Connection, sink: SSL.Connection) -> bool:
-    moved = False
-    while True:
-        try:
-            data = source.bio_read(65536)
-        except SSL.WantReadError:
-            return moved
-        sink.bio_write(data)
-        moved = True
-
-
 def handshake(tls, client_ctx: SSL.Context, server_name: Optional[bytes] = None,
               alpn: Tuple[bytes, ...] = ()):
     """Complete a handshake; returns (client, server) connections or raises SSL.Error."""
@@ -120,7 +110,7 @@ def handshake(tls, client_ctx: SSL.Context, server_name: Optional[bytes] = None,
                     done[conn] = True
                 except SSL.WantReadError:
                     pass
-        moved = _pump(client, server) | _pump(server, client)
+        moved = pump(client, server) | pump(server, client)
         if all(done.values()) and not moved:
             return client, server
     raise AssertionError("handshake did not finish")
@@ -129,7 +119,7 @@ def handshake(tls, client_ctx: SSL.Context, server_name: Optional[bytes] = None,
 def exchange(client: SSL.Connection, server: SSL.Connection) -> bytes:
     """Send bytes client -> server over an established pair; return what arrived."""
     client.send(b"ping")
-    _pump(client, server)
+    pump(client, server)
     return server.recv(100)
 
 

@@ -21,6 +21,7 @@ from OpenSSL import SSL
 from OpenSSL._util import lib as openssl_lib
 
 from conftest import free_port, router_config, run_cli, tcp
+from membio import pump
 from node.errors import TlsError
 from node.tls import TICKET_KEY_SECONDS, server_tls
 from node.tlscheck import tls_warnings
@@ -35,17 +36,6 @@ def pki(tmp_path_factory):
 
 
 # --- in memory: a handshake through memory BIOs ------------------------------------
-
-
-def _pump(source: SSL.Connection, sink: SSL.Connection) -> bool:
-    moved = False
-    while True:
-        try:
-            data = source.bio_read(65536)
-        except SSL.WantReadError:
-            return moved
-        sink.bio_write(data)
-        moved = True
 
 
 def client_context(pki) -> SSL.Context:
@@ -71,7 +61,7 @@ def resume(tls, ctx: SSL.Context, session: Optional[SSL.Session] = None):
                 conn.do_handshake()
             except SSL.WantReadError:
                 pass
-        if not (_pump(client, server) | _pump(server, client)):
+        if not (pump(client, server) | pump(server, client)):
             break
     assert client.get_protocol_version_name() == "TLSv1.2"
     # Freeing a connection that was not shut down marks its session not resumable
