@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from targets import free_port, node_env, tree_cpu  # bench/ is on sys.path: this script's directory
+
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 2
 OUTSTANDING = 16
@@ -132,19 +134,6 @@ def run_client(role: str, url: str, index: int, warmup: float, duration: float) 
 # --- the driver ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env() -> Dict[str, str]:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
-    e.pop("NOTIFY_SOCKET", None)
-    return e
-
-
 class Setup:
     """Routers of one setup: started, their process tree measured, stopped."""
 
@@ -178,7 +167,7 @@ class Setup:
         with open(log, "w") as out:
             proc = subprocess.Popen([sys.executable, "-m", "node", "start", "--cbdir", str(cbdir),
                                      "--loglevel", "warn" if ready == "port" else "info"],
-                                    stdout=out, stderr=subprocess.STDOUT, env=env())
+                                    stdout=out, stderr=subprocess.STDOUT, env=node_env())
         self.procs.append(proc)
         self.logs.append(log)
         if ready == "port":
@@ -194,19 +183,14 @@ class Setup:
     def cpu_seconds(self) -> float:
         import psutil
 
-        total = 0.0
+        tree: List[Any] = []
         for proc in self.procs:
             try:
-                tree = [psutil.Process(proc.pid)] + psutil.Process(proc.pid).children(recursive=True)
+                root = psutil.Process(proc.pid)
+                tree += [root] + root.children(recursive=True)
             except psutil.NoSuchProcess:
                 continue
-            for p in tree:
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass
-        return total
+        return tree_cpu(tree)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -250,7 +234,7 @@ def make_setup(name: str, workdir: Path) -> Setup:
 def client(role: str, url: str, index: int, args: argparse.Namespace) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, __file__, "--client", role, "--url", url, "--index", str(index),
                              "--warmup", str(args.warmup), "--duration", str(args.duration)],
-                            stdout=subprocess.PIPE, text=True, env=env())
+                            stdout=subprocess.PIPE, text=True, env=node_env())
 
 
 def expect(proc: subprocess.Popen, word: str, timeout: float = 60) -> str:
@@ -279,9 +263,9 @@ def measure(setup: Setup, workload: str, args: argparse.Namespace) -> Dict[str, 
     for p in active:
         expect(p, "START")
     everyone = [psutil.Process(p.pid) for p in passive + active]
-    router0, clients0, wall0 = setup.cpu_seconds(), _cpu(everyone), time.monotonic()
+    router0, clients0, wall0 = setup.cpu_seconds(), tree_cpu(everyone), time.monotonic()
     counts = [int(expect(p, "END").split()[1]) for p in active]
-    router1, clients1, wall1 = setup.cpu_seconds(), _cpu(everyone), time.monotonic()
+    router1, clients1, wall1 = setup.cpu_seconds(), tree_cpu(everyone), time.monotonic()
     for p in passive:
         p.send_signal(signal.SIGTERM)
     delivered = [int(expect(p, "END").split()[1]) for p in passive] if workload == "events" else counts
@@ -294,17 +278,6 @@ def measure(setup: Setup, workload: str, args: argparse.Namespace) -> Dict[str, 
             "router_us_per_op": (router1 - router0) / max(operations, 1) * 1e6,
             "router_cpu_share": (router1 - router0) / wall / cores * 100,
             "client_cpu_share": (clients1 - clients0) / wall / cores * 100}
-
-
-def _cpu(processes: List[Any]) -> float:
-    total = 0.0
-    for p in processes:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except Exception:
-            pass
-    return total
 
 
 SETUPS = ("1 process", "1 process + NATS", "2 processes", "2 nodes, 1 NATS")
