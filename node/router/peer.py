@@ -59,7 +59,7 @@ def compact_roles(roles: Optional[Dict[str, object]]) -> Dict[str, Dict[str, obj
     session then keeps a few hundred bytes of roles instead of about 2 KiB.
     """
     memo = _COMPACT_OF.get(id(roles))
-    if memo is not None and memo[0] is roles:  # the shared roles of a cached HELLO (node.router.wire)
+    if memo is not None and memo[0] is roles:  # roles shared by many HELLOs: see share_compact_roles
         return memo[1]
     compact: Dict[str, Dict[str, object]] = {}
     for role, features in (roles or {}).items():
@@ -70,11 +70,15 @@ def compact_roles(roles: Optional[Dict[str, object]]) -> Dict[str, Dict[str, obj
         if isinstance(feature_map, dict):
             kept = {k: v for k, v in feature_map.items() if isinstance(k, str) and v}
         compact[role] = _shared(kept)
-    if roles:
-        if len(_COMPACT_OF) >= _SHARED_LIMIT:
-            _COMPACT_OF.clear()
-        _COMPACT_OF[id(roles)] = (roles, compact)  # holds ``roles``: its id is not reused meanwhile
     return compact
+
+
+def share_compact_roles(roles: Dict[str, object]) -> None:
+    """Remember the compact form of a roles object that many HELLOs will share
+    (node.router.wire's cached ones), so :func:`compact_roles` of it is a lookup."""
+    if len(_COMPACT_OF) >= _SHARED_LIMIT:
+        _COMPACT_OF.clear()
+    _COMPACT_OF[id(roles)] = (roles, compact_roles(roles))  # holds ``roles``: its id is not reused meanwhile
 
 
 def _shared(features: Dict[str, object]) -> Dict[str, object]:

@@ -24,6 +24,8 @@ from typing import Any, Dict, Optional
 from autobahn.wamp import message as m
 from autobahn.wamp.exception import InvalidUriError, ProtocolError
 
+from node.router.peer import share_compact_roles
+
 try:  # optional serializers: only needed to recognise their "undefined" values
     from msgpack import ExtType
 except ImportError:  # pragma: no cover
@@ -102,6 +104,7 @@ class RolesCachedHello(m.Hello):
                 if len(seen) >= RolesCachedHello._LIMIT:
                     seen.clear()
                 seen[key] = hello.roles
+                share_compact_roles(hello.roles)
             return hello
         stand_in = dict(details)
         stand_in["roles"] = RolesCachedHello._STAND_IN
