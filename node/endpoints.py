@@ -128,12 +128,12 @@ def server_endpoint(reactor: Any, config: Endpoint, tls_creator: Optional[Any] =
     if isinstance(config, UnixEndpoint):
         _remove_stale_socket(config.socket_path)
         endpoint: Any = UNIXServerEndpoint(reactor, config.socket_path, config.backlog)
-    elif config.shared:
-        interface = config.interface or ("::" if config.version == 6 else "")
-        endpoint = SharedTCPServerEndpoint(reactor, config.port, interface, config.version, config.backlog)
     else:
         interface = config.interface or ("::" if config.version == 6 else "")
-        endpoint = TCPServerEndpoint(reactor, config.port, interface, config.backlog)
+        if config.shared:
+            endpoint = SharedTCPServerEndpoint(reactor, config.port, interface, config.version, config.backlog)
+        else:
+            endpoint = TCPServerEndpoint(reactor, config.port, interface, config.backlog)
     if tls_creator is not None:
         endpoint = TLSServerEndpoint(endpoint, tls_creator)
     return endpoint

@@ -7,12 +7,13 @@ context (``log.callWithLogger``: four Python calls and a context dictionary)
 that the stock ``doPoll`` wraps around every ready socket, which only
 ``twisted.python.log`` messages read; the node logs through ``twisted.logger``.
 
-:class:`NodeReactor` changes only ``doPoll``: before it blocks in
+:class:`NodeReactor` changes ``doPoll`` and ``mainLoop``. Before it blocks in
 ``epoll_wait`` it sends what connections were given since the last poll
 (whether by socket events or by timers), and it dispatches ready sockets
 without the legacy context. Errors in a socket's handling are still caught,
 logged and turned into a disconnect, as Twisted's ``_doReadOrWrite`` does (which
-still handles every event other than plain "readable").
+still handles every event other than plain "readable"). ``mainLoop`` enters
+Twisted's per-turn error handler once for many turns instead of once per turn.
 
 Other reactors (the asyncio reactor a clustered worker needs, or one a test
 installed) work too: the flusher then falls back to ``callLater(0)``.
@@ -35,9 +36,8 @@ def make_reactor_class() -> Optional[type]:
     from twisted.internet import base
     from twisted.python import log
 
-    top_handler = getattr(base, "_topHandler", None)  # Twisted >= 24.7; else Twisted's own loop
-    if not hasattr(base, "_log"):
-        top_handler = None
+    # Twisted's main-loop error handler and logger; without them, Twisted's own mainLoop is kept
+    top_handler = getattr(base, "_topHandler", None) if hasattr(base, "_log") else None
 
     class NodeReactor(EPollReactor):  # type: ignore[misc, valid-type]
         end_of_turn: Optional[Callable[[], None]] = None
