@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""What the stack allows: floors measured in the same run as wampnode and Crossbar.io.
+
+    python3 bench/floor.py                  # CPython; Crossbar.io as the reference
+    python3 bench/floor.py --pypy           # + wampnode and the minimal router on PyPy
+    python3 bench/floor.py --repeat 3 --only sessions_ws --only rpc_1
+
+Issue 8 set its CPU targets from a minimal router on the same stack. This
+prints, for each workload, the router CPU per operation of wampnode, of
+Crossbar.io and of ``minimal_router.py`` (variants ``stock``, ``quiet``,
+``node``), each as a ratio to Crossbar.io. Two floors below any WAMP router
+follow, as µs of server CPU and as a ratio to Crossbar.io's figure of the same run:
+
+- relay: two TCP connections to a Twisted server that copies each message to
+  the other one, driven like ``rpc_1`` (send on A, read on B, answer on B, read
+  on A): the reactor turns and system calls of one call at one outstanding,
+  with no WebSocket and no WAMP;
+- TLS handshake: ``openssl s_time -new`` (full TLS 1.3 handshakes, nothing sent)
+  against a blocking pyOpenSSL server with wampnode's certificate and default
+  group, against wampnode and against Crossbar.io.
+
+Medians over ``--repeat`` runs, ``±`` half the min-max range in percent.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import install  # noqa: E402
+import targets  # noqa: E402
+import workloads  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = ("sessions_ws", "sessions_wss", "rpc_1", "rpc_16")
+RELAY_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * 32 + b"\"]]"
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pypy", action="store_true", help="also wampnode and the minimal router on PyPy")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--warmup", type=float, default=1.5)
+    parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--only", action="append", default=[], choices=WORKLOADS)
+    parser.add_argument("--serve-relay", nargs=2, metavar=("PORT", "VARIANT"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-tls", nargs=3, metavar=("PORT", "KEY", "CERT"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# --- the two servers below any router (run as child processes) --------------------------
+
+def serve_relay(port: int, variant: str) -> None:
+    """Copy what one connection sends to the other (two connections)."""
+    sys.path.insert(0, str(targets.REPO))
+    if variant == "node":
+        from node.reactor import install as install_reactor
+
+        install_reactor()
+    from twisted.internet import protocol, reactor
+
+    connections: List[protocol.Protocol] = []
+
+    class Relay(protocol.Protocol):
+        def connectionMade(self) -> None:
+            connections.append(self)
+            self.transport.setTcpNoDelay(True)
+
+        def connectionLost(self, reason: object = None) -> None:
+            connections.remove(self)  # the start-up probe's connection, say
+
+        def dataReceived(self, data: bytes) -> None:
+            (connections[1] if self is connections[0] else connections[0]).transport.write(data)
+
+    factory = protocol.Factory.forProtocol(Relay)
+    if variant == "node":
+        from node.endpoints import TCPServerEndpoint
+
+        TCPServerEndpoint(reactor, port, "127.0.0.1", 50).listen(factory)
+    else:
+        reactor.listenTCP(port, factory, interface="127.0.0.1")
+    reactor.run()
+
+
+def serve_tls(port: int, key: str, cert: str) -> None:
+    """Accept, handshake, close: one connection at a time, no event loop."""
+    sys.path.insert(0, str(targets.REPO))
+    from OpenSSL import SSL
+
+    from node.tls import set_groups
+
+    context = SSL.Context(SSL.TLS_SERVER_METHOD)
+    context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    context.use_privatekey_file(key)
+    context.use_certificate_file(cert)
+    set_groups(context, "prime256v1")
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(128)
+    while True:
+        raw, _ = listener.accept()
+        connection = SSL.Connection(context, raw)
+        connection.set_accept_state()
+        try:
+            connection.do_handshake()
+            connection.shutdown()
+        except SSL.Error:
+            pass
+        raw.close()
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+class Child:
+    """A server process of ours, for its CPU time."""
+
+    def __init__(self, command: List[str]) -> None:
+        self.proc = subprocess.Popen(command, start_new_session=True)
+
+    def cpu_seconds(self) -> float:
+        import psutil
+
+        return targets.tree_cpu([psutil.Process(self.proc.pid)])
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+def wait_listening(port: int, child: Child, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not targets._accepts(port):
+        if child.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"floor server on port {port} did not start")
+        time.sleep(0.02)
+
+
+def relay_us_per_call(python: str, variant: str, warmup: float, duration: float) -> float:
+    port = targets.free_port()
+    child = Child([python, __file__, "--serve-relay", str(port), variant])
+    try:
+        wait_listening(port, child)
+        a = socket.create_connection(("127.0.0.1", port))
+        time.sleep(0.1)  # the relay tells its two connections apart by arrival
+        b = socket.create_connection(("127.0.0.1", port))
+        with a, b:
+            for s in (a, b):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def calls(seconds: float) -> int:
+                done, end = 0, time.monotonic() + seconds
+                while time.monotonic() < end:
+                    for _ in range(50):
+                        a.sendall(RELAY_MESSAGE)
+                        _read(b, len(RELAY_MESSAGE))
+                        b.sendall(RELAY_MESSAGE)
+                        _read(a, len(RELAY_MESSAGE))
+                    done += 50
+                return done
+
+            calls(warmup)
+            before = child.cpu_seconds()
+            count = calls(duration)
+            return 1e6 * (child.cpu_seconds() - before) / count
+    finally:
+        child.stop()
+
+
+def _read(s: socket.socket, size: int) -> None:
+    while size > 0:
+        size -= len(s.recv(size))
+
+
+def handshake_us(port: int, cpu_seconds: Callable[[], float], duration: float) -> float:
+    """Server CPU per full handshake of ``openssl s_time -new``."""
+    command = ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time"]
+    subprocess.run(command + ["1"], capture_output=True, check=True)
+    before = cpu_seconds()
+    out = subprocess.run(command + [str(max(1, round(duration)))], capture_output=True, text=True, check=True).stdout
+    used = cpu_seconds() - before
+    found = re.search(r"(\d+) connections in [\d.]+s", out)
+    if not found:
+        raise RuntimeError(f"unexpected openssl s_time output: {out[-300:]}")
+    return 1e6 * used / int(found.group(1))
+
+
+def minimal_router(workdir: Path, variant: str, python: str = sys.executable, suffix: str = "") -> targets.Router:
+    name = f"minimal-{variant}{suffix}"
+    router = targets.Router(name, [], workdir / name, targets.node_env())
+    router.command = [python, str(HERE / "minimal_router.py"), str(router.ws_port), str(router.wss_port),
+                      str(router.cbdir), variant]
+    return router
+
+
+def routers(args: argparse.Namespace, workdir: Path) -> List[targets.Router]:
+    out = [targets.crossbar(workdir, install.crossbar_venv()), targets.wampnode(workdir)]
+    out += [minimal_router(workdir, variant) for variant in ("stock", "quiet", "node")]
+    if args.pypy:
+        pypy = str(install.pypy_venv() / "bin" / "python")
+        out.append(targets.wampnode(workdir, pypy, name="wampnode-pypy"))
+        out += [minimal_router(workdir, variant, pypy, "-pypy") for variant in ("stock", "node")]
+    return out
+
+
+def run(args: argparse.Namespace) -> Dict[str, List[float]]:
+    """One figure name -> its value in every repetition."""
+    samples: Dict[str, List[float]] = {}
+    timing = {"warmup": args.warmup, "duration": args.duration, "deadline": args.duration + 120}
+    chosen = [w for w in workloads.WORKLOADS if w.key in (args.only or WORKLOADS)]
+    pythons = [("cpython", sys.executable)]
+    if args.pypy:
+        pythons.append(("pypy", str(install.pypy_venv() / "bin" / "python")))
+    for repetition in range(args.repeat):
+        print(f"Run {repetition + 1}/{args.repeat}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="wampnode-floor-") as tmp:
+            started = routers(args, Path(tmp))
+            try:
+                for router in started:
+                    router.start()
+                for workload in chosen:
+                    for router in started:
+                        result = workloads.run(workload, router, timing)
+                        samples.setdefault(f"{workload.key} {router.name}", []).append(result["router_us_per_op"])
+                        print(f"  {workload.key:13s} {router.name:20s} {result['router_us_per_op']:9.1f} us",
+                              flush=True)
+                if "rpc_1" in (args.only or WORKLOADS):
+                    for label, python in pythons:
+                        for variant in ("stock", "node"):
+                            figure = relay_us_per_call(python, variant, args.warmup, args.duration)
+                            samples.setdefault(f"relay {label}-{variant}", []).append(figure)
+                            print(f"  relay {label}-{variant:15s} {figure:9.1f} us", flush=True)
+                if "sessions_wss" in (args.only or WORKLOADS):
+                    wampnode, crossbar = started[1], started[0]
+                    port = targets.free_port()
+                    server = Child([sys.executable, __file__, "--serve-tls", str(port),
+                                    str(wampnode.cbdir / "server.key"), str(wampnode.cbdir / "server.crt")])
+                    try:
+                        wait_listening(port, server)
+                        for name, port_, cpu in (("blocking-pyopenssl", port, server.cpu_seconds),
+                                                 ("wampnode", wampnode.wss_port, wampnode.cpu_seconds),
+                                                 ("crossbar", crossbar.wss_port, crossbar.cpu_seconds)):
+                            figure = handshake_us(port_, cpu, args.duration)
+                            samples.setdefault(f"handshake {name}", []).append(figure)
+                            print(f"  handshake {name:20s} {figure:9.1f} us", flush=True)
+                    finally:
+                        server.stop()
+            finally:
+                for router in started:
+                    router.stop()
+    return samples
+
+
+def _cell(values: List[float]) -> str:
+    middle = statistics.median(values)
+    if len(values) < 2 or not middle:
+        return f"{middle:,.1f}"
+    return f"{middle:,.1f} ±{50 * (max(values) - min(values)) / middle:.0f}%"
+
+
+def table(samples: Dict[str, List[float]]) -> str:
+    lines = [f"{'router CPU per operation (us)':44s} {'median':>16s} {'/crossbar':>10s}", "-" * 72]
+    reference = {key.split()[0]: statistics.median(values) for key, values in samples.items()
+                 if key.endswith(" crossbar") and not key.startswith("handshake")}
+    for key, values in samples.items():
+        kind = key.split()[0]
+        base = reference.get("rpc_1") if kind == "relay" else reference.get(kind)
+        if kind == "handshake":
+            base = reference.get("sessions_wss")
+        ratio = f"{statistics.median(values) / base:.2f}x" if base else "-"
+        lines.append(f"{key:44s} {_cell(values):>16s} {ratio:>10s}")
+    lines.append("")
+    lines.append("relay: per call at one outstanding, ratio to Crossbar.io's rpc_1; handshake: TLS handshake only,")
+    lines.append("ratio to Crossbar.io's whole wss session (sessions_wss).")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.serve_relay:
+        serve_relay(int(args.serve_relay[0]), args.serve_relay[1])
+        return 0
+    if args.serve_tls:
+        serve_tls(int(args.serve_tls[0]), args.serve_tls[1], args.serve_tls[2])
+        return 0
+    started = time.monotonic()
+    samples = run(args)
+    print()
+    print(table(samples))
+    print(f"\n{args.repeat} run(s), {time.monotonic() - started:.0f} s in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
