@@ -123,6 +123,18 @@ def clear_openssl_errors() -> None:
     _openssl_lib.ERR_clear_error()
 
 
+def can_set_group_lists() -> bool:
+    """Whether a ``curve`` list of several groups (and a dhparam's RFC 7919 group
+    beside the curve) can be set: cryptography 44 and later bind the call; PyPy
+    3.9's newest wheel is cryptography 43."""
+    return hasattr(_openssl_lib, "SSL_CTX_set1_curves_list")
+
+
+def can_set_tls13_ciphersuites() -> bool:
+    """Whether ``ciphersuites`` can be set: pyOpenSSL 25.2 and later (PyPy 3.9 gets 25.1)."""
+    return hasattr(SSL.Context, "set_tls13_ciphersuites")
+
+
 def set_groups(context: SSL.Context, groups: str) -> bool:
     """Set the key-exchange groups (curves) of ``context``, most preferred first.
 
@@ -138,10 +150,9 @@ def set_groups(context: SSL.Context, groups: str) -> bool:
         return False
     if not groups or "::" in groups or groups.startswith(":") or groups.endswith(":"):
         return False
-    set_list = getattr(_openssl_lib, "SSL_CTX_set1_curves_list", None)
-    if set_list is None:
+    if not can_set_group_lists():
         return _set_one_curve(context, groups)
-    ok = set_list(context._context, raw) == 1
+    ok = _openssl_lib.SSL_CTX_set1_curves_list(context._context, raw) == 1
     clear_openssl_errors()
     return ok
 
@@ -202,7 +213,7 @@ def _ciphers(options: TlsOptions, ctx: SSL.Context) -> None:
         ) from None
     if options.ciphersuites is None:
         return
-    if not hasattr(ctx, "set_tls13_ciphersuites"):  # pyOpenSSL < 25.2 (PyPy 3.9 gets 25.1)
+    if not can_set_tls13_ciphersuites():
         raise TlsError(_at(options, "ciphersuites"), "this pyOpenSSL cannot set TLS 1.3 cipher suites",
                        "Remove ciphersuites, or install pyOpenSSL 25.2 or later")
     try:
@@ -217,8 +228,16 @@ def _ciphers(options: TlsOptions, ctx: SSL.Context) -> None:
 
 
 def _groups(options: TlsOptions, ctx: SSL.Context) -> None:
-    if set_groups(ctx, group_list(options)):
+    groups = group_list(options)
+    if set_groups(ctx, groups):
         return
+    if groups != options.curve and not can_set_group_lists() and set_groups(ctx, options.curve):
+        raise TlsError(
+            _at(options, "dhparam"),
+            f"this cryptography cannot offer the dhparam's group ({groups.rsplit(':', 1)[1]}) "
+            "beside the curve, which RFC 7919 clients need to get DHE",
+            "Remove dhparam, or install cryptography 44 and pyOpenSSL 25.2 or later",
+        )
     probe = SSL.Context(SSL.TLS_SERVER_METHOD)
     bad = [n for n in options.curve.split(":") if not set_groups(probe, n)]
     named = ", ".join(f'"{n}"' for n in bad) or f'"{options.curve}"'

@@ -20,6 +20,7 @@ from autobahn.wamp.types import ComponentConfig
 
 from conftest import REPO, free_port, node_env, run_cli
 from pki import dhparam, make_pki
+from stack import needs_group_lists
 from wampclient import SERIALIZERS, TIMEOUT, ClientSession, leave, run
 
 CONFIGS = REPO / "examples" / "configs"
@@ -89,7 +90,8 @@ def test_every_example_config_is_tested():
     assert sorted(p.stem for p in CONFIGS.glob("*.json")) == sorted(TESTED)
 
 
-@pytest.mark.parametrize("name", TESTED)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=needs_group_lists) if n == "wss-dhparam-ciphers" else n
+                                  for n in TESTED])
 def test_example_config_passes_check(name, tmp_path):
     """`wampnode check` accepts the example config with the files it names in place."""
     setup = node_dir(name, tmp_path)
@@ -118,6 +120,7 @@ def test_own_ca_config_serves_the_intermediate(node_factory, tmp_path):
     assert result.stdout.count("-----BEGIN CERTIFICATE-----") == 2
 
 
+@needs_group_lists
 def test_dhparam_config_negotiates_dhe_and_refuses_cbc(node_factory, tmp_path):
     """The dhparam + cipher-string config offers DHE-RSA with AES-GCM (2048-bit group) and no CBC suite."""
     setup = node_dir("wss-dhparam-ciphers", tmp_path)

@@ -15,6 +15,7 @@ from typing import Any, List, Optional
 import psutil
 from autobahn.wamp.types import PublishOptions
 from conftest import free_port, router_config, tcp
+from stack import PYPY
 from wampclient import connect, leave, run
 from wsraw import RawWebSocket, frame
 
@@ -237,7 +238,8 @@ def publish_to_stalled(node: Any, url: str, stalled: socket.socket) -> int:
 
     received = run(scenario())
     growth = process.memory_info().rss - before
-    assert growth < 8 * 1024 * 1024, f"node RSS grew by {growth // 1024} KiB"
+    if not PYPY:  # PyPy's GC returns memory at major collections only: RSS there shows its policy
+        assert growth < 8 * 1024 * 1024, f"node RSS grew by {growth // 1024} KiB"
     assert node.wait_for("max_outgoing_buffer", 5)
     assert closed_within(stalled, 2.0) is not None or stalled.fileno() == -1
     return received

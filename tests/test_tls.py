@@ -21,6 +21,7 @@ from node.errors import TlsError
 from node.tls import (
     ECDHE_AEAD_CIPHERS,
     build_context,
+    can_set_group_lists,
     check_tls,
     clear_openssl_errors,
     default_ciphers,
@@ -36,6 +37,7 @@ from pki import (
     mismatched_key,
     tls_options,
 )
+from stack import needs_ciphersuites, needs_group_lists, needs_group_name
 
 W = "workers[0].transports[0].endpoint.tls"
 
@@ -143,6 +145,7 @@ def test_default_ciphers_are_ecdhe_aead():
     ]
 
 
+@needs_group_name
 def test_default_handshake_is_tls13_p256(ec_pki):
     """A default client (X25519 key share first) gets TLS 1.3 with P-256."""
     client, server = handshake(server_tls(options(ec_pki)), client_context(ec_pki))
@@ -151,6 +154,7 @@ def test_default_handshake_is_tls13_p256(ec_pki):
     assert exchange(client, server) == b"ping"
 
 
+@needs_group_name
 def test_default_tls12_is_ecdhe_gcm_p256(ec_pki):
     """A TLS 1.2 client gets an ECDHE AES-GCM suite over P-256."""
     client, server = handshake(
@@ -178,6 +182,7 @@ def test_chain_certificates_appended(ec_pki):
     assert len(client.get_peer_cert_chain()) == 2
 
 
+@needs_group_lists
 @pytest.mark.parametrize("groups", ["X448", "P-521", "X448:P-521"])
 def test_groups_outside_the_profile_are_not_offered(ec_pki, groups):
     """A client offering only X448 or P-521 fails: the default group list is P-256."""
@@ -185,6 +190,7 @@ def test_groups_outside_the_profile_are_not_offered(ec_pki, groups):
         handshake(server_tls(options(ec_pki)), client_context(ec_pki, groups=groups))
 
 
+@needs_group_lists
 def test_group_list_tls13_client_share_wins(ec_pki):
     """With curve P-256:X25519, TLS 1.3 picks X25519 (the client's key share)."""
     tls = server_tls(options(ec_pki, curve="prime256v1:X25519"))
@@ -192,6 +198,7 @@ def test_group_list_tls13_client_share_wins(ec_pki):
     assert server.get_group_name() == "x25519"
 
 
+@needs_group_lists
 def test_group_list_tls12_server_order_wins(ec_pki):
     """With curve P-256:X25519, TLS 1.2 picks P-256 (the server's first)."""
     tls = server_tls(options(ec_pki, curve="prime256v1:X25519"))
@@ -199,6 +206,7 @@ def test_group_list_tls12_server_order_wins(ec_pki):
     assert server.get_group_name() == "secp256r1"
 
 
+@needs_group_name
 def test_curve_secp384r1(ec_pki):
     """curve secp384r1 negotiates P-384."""
     _, server = handshake(server_tls(options(ec_pki, curve="secp384r1")),
@@ -230,6 +238,7 @@ def test_tls11_refused(ec_pki):
         handshake(server_tls(options(ec_pki)), ctx)
 
 
+@needs_ciphersuites
 def test_ciphersuites_honoured(ec_pki):
     """ciphersuites restricts TLS 1.3 to the named suite."""
     tls = server_tls(options(ec_pki, ciphersuites="TLS_CHACHA20_POLY1305_SHA256"))
@@ -262,6 +271,7 @@ def test_no_dhe_without_dhparam(rsa_pki):
         handshake(server_tls(options(rsa_pki)), ctx)
 
 
+@needs_group_lists
 def test_dhe_with_dhparam(rsa_pki, tmp_path):
     """With dhparam the default list adds DHE-RSA with AES-GCM, using that group."""
     ctx = client_context(rsa_pki, max_version=SSL.TLS1_2_VERSION,
@@ -270,6 +280,7 @@ def test_dhe_with_dhparam(rsa_pki, tmp_path):
     assert client.get_cipher_name() == "DHE-RSA-AES128-GCM-SHA256"
 
 
+@needs_group_lists
 def test_dhe_for_client_listing_ffdhe_groups(rsa_pki, tmp_path):
     """A client listing FFDHE groups (RFC 7919) gets DHE from an ffdhe2048 dhparam."""
     ctx = client_context(rsa_pki, max_version=SSL.TLS1_2_VERSION,
@@ -279,6 +290,16 @@ def test_dhe_for_client_listing_ffdhe_groups(rsa_pki, tmp_path):
         server_tls(options(rsa_pki, dhparam=dhparam(tmp_path))), ctx)
     assert client.get_cipher_name() == "DHE-RSA-AES128-GCM-SHA256"
     assert server.get_group_name() == "ffdhe2048"
+
+
+@pytest.mark.skipif(can_set_group_lists(), reason="only bindings without group lists refuse this")
+def test_dhparam_group_refused_without_group_lists(rsa_pki, tmp_path):
+    """Bindings that cannot list an ffdhe2048 dhparam beside the curve refuse dhparam in one line."""
+    assert first_error(options(rsa_pki, dhparam=dhparam(tmp_path))) == (
+        f"{W}.dhparam: this cryptography cannot offer the dhparam's group (ffdhe2048) beside the curve, "
+        "which RFC 7919 clients need to get DHE. "
+        "Remove dhparam, or install cryptography 44 and pyOpenSSL 25.2 or later"
+    )
 
 
 def test_ffdhe_group_added_last(rsa_pki, tmp_path):
@@ -308,6 +329,7 @@ def test_bad_cipher_string(ec_pki):
     )
 
 
+@needs_ciphersuites
 def test_bad_ciphersuites(ec_pki):
     """Unknown TLS 1.3 suites are one line naming them."""
     assert first_error(options(ec_pki, ciphersuites="TLS_NOPE")) == (
@@ -316,6 +338,7 @@ def test_bad_ciphersuites(ec_pki):
     )
 
 
+@needs_group_lists
 def test_bad_curve_names_the_bad_one(ec_pki):
     """In a group list only the unknown names are reported."""
     assert first_error(options(ec_pki, curve="prime256v1:nocurve:X25519")) == (
@@ -400,6 +423,7 @@ def test_check_tls_reports_everything(ec_pki, tmp_path):
     assert wheres == [f"{W}.key", f"{W}.ciphers", f"{W}.curve"]
 
 
+@needs_group_lists
 def test_check_tls_clean(ec_pki, tmp_path):
     """check_tls of a good block is empty."""
     assert check_tls(options(ec_pki, dhparam=dhparam(tmp_path), curve="X25519:P-256")) == []
@@ -408,6 +432,7 @@ def test_check_tls_clean(ec_pki, tmp_path):
 # --- the private-binding wrappers -------------------------------------------------
 
 
+@needs_group_lists
 def test_set_groups_wrapper():
     """set_groups accepts known names, rejects unknown ones, and leaves no error queued."""
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)

@@ -18,7 +18,10 @@ import pytest
 
 from conftest import free_port, router_config, run_cli, start_node, tcp
 from pki import dhparam, expired_leaf, issue, make_pki, mismatched_key
+from stack import needs_ciphersuites, needs_group_lists
 from wampclient import connect, leave, run
+
+from node.tls import can_set_group_lists, can_set_tls13_ciphersuites
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -60,18 +63,22 @@ def served(tmp_path_factory):
     ports["v6"] = free_port("::1")
     transports: List[Dict] = [
         ws_transport(ports["default"], chain),
-        ws_transport(ports["rsa_dh"], {
-            "key": str(rsa.leaf_key), "certificate": str(rsa.leaf_crt),
-            "chain_certificates": [str(rsa.intermediate_crt)], "dhparam": dh}),
-        ws_transport(ports["rsa_dh_ciphers"], {
-            "key": str(rsa.leaf_key), "certificate": str(rsa.chain_crt), "dhparam": dh,
-            "ciphers": "ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256"}),
         ws_transport(ports["p384"], dict(chain, curve="secp384r1")),
-        ws_transport(ports["list"], dict(chain, curve="prime256v1:X25519")),
         ws_transport(ports["tls13"], dict(chain, min_version="TLSv1.3")),
-        ws_transport(ports["suites"], dict(chain, ciphersuites="TLS_CHACHA20_POLY1305_SHA256")),
         ws_transport(ports["v6"], chain, interface="::1", version=6),
     ]
+    if can_set_group_lists():  # else these tests skip (tests/stack.py)
+        transports += [
+            ws_transport(ports["rsa_dh"], {
+                "key": str(rsa.leaf_key), "certificate": str(rsa.leaf_crt),
+                "chain_certificates": [str(rsa.intermediate_crt)], "dhparam": dh}),
+            ws_transport(ports["rsa_dh_ciphers"], {
+                "key": str(rsa.leaf_key), "certificate": str(rsa.chain_crt), "dhparam": dh,
+                "ciphers": "ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256"}),
+            ws_transport(ports["list"], dict(chain, curve="prime256v1:X25519")),
+        ]
+    if can_set_tls13_ciphersuites():
+        transports.append(ws_transport(ports["suites"], dict(chain, ciphersuites="TLS_CHACHA20_POLY1305_SHA256")))
     node = start_node(router_config(transports), base / "node")
     try:
         yield {"ports": ports, "ec": ec, "rsa": rsa, "node": node}
@@ -102,6 +109,7 @@ def test_old_versions_refused(served, version):
     assert "alert protocol version" in result.stdout, result.stdout
 
 
+@needs_group_lists
 @pytest.mark.parametrize("name", ["rsa_dh", "rsa_dh_ciphers"])
 def test_dhe_with_dhparam(served, name):
     """With dhparam (default or explicit DHE ciphers), a DHE-only client gets DHE."""
@@ -125,6 +133,7 @@ def test_curve_secp384r1(served, version):
     assert temp_key(out) == "ECDH, secp384r1, 384 bits", out
 
 
+@needs_group_lists
 def test_curve_list(served):
     """prime256v1:X25519: TLS 1.3 follows the client's X25519 share, TLS 1.2 takes P-256."""
     out13 = s_client(served["ports"]["list"], "-brief").stdout
@@ -133,6 +142,7 @@ def test_curve_list(served):
     assert temp_key(out12) == "ECDH, prime256v1, 256 bits", out12
 
 
+@needs_group_lists
 def test_hello_retry_only_with_p256_alone(served):
     """An X25519-first client (OpenSSL's default) gets a HelloRetryRequest from the P-256-only
     default (two ServerHello messages) and none from prime256v1:X25519 (README: Defaults)."""
@@ -156,13 +166,14 @@ def test_min_tls13(served):
     assert field(out, "Protocol version") == "TLSv1.3", out
 
 
+@needs_ciphersuites
 def test_ciphersuites(served):
     """ciphersuites limits TLS 1.3 to the named suite."""
     out = s_client(served["ports"]["suites"], "-brief").stdout
     assert field(out, "Ciphersuite") == "TLS_CHACHA20_POLY1305_SHA256", out
 
 
-@pytest.mark.parametrize("name", ["default", "rsa_dh"])
+@pytest.mark.parametrize("name", ["default", pytest.param("rsa_dh", marks=needs_group_lists)])
 def test_chain_served_and_verifies(served, name):
     """The intermediate is served (from the certificate file or chain_certificates)."""
     pki = served["ec"] if name == "default" else served["rsa"]
@@ -313,6 +324,7 @@ def test_sighup_reload(tmp_path, node_factory):
     assert out.count("TLS certificates and keys reloaded") == 1, out
 
 
+@needs_group_lists
 def test_reload_refused_by_openssl_keeps_sessions(tmp_path, node_factory):
     """A reload that OpenSSL itself refuses (1536-bit DH) keeps the old context and open sessions."""
     pki = make_pki(tmp_path / "pki", key_type="rsa")

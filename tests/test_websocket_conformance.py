@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict
 
 from conftest import free_port, router_config, tcp
+from stack import KOSOKU_PYTHON, needs_kosoku
+
+pytestmark = needs_kosoku
 
 # Every group of the suite, with its slow members left to the full run: 9.x sends
 # up to 16 MiB per case and 12.x/13.x repeat compressed messages a thousand times.
@@ -34,7 +36,7 @@ def run_cases(url: str, outdir: Path, cases: Any = CASES) -> Dict[str, Dict[str,
     tests in this process) would shadow.
     """
     selection = [arg for case in cases for arg in ("-i", case)]
-    run = subprocess.run([sys.executable, "-c", "from kosoku._cli import main; main()", url, *selection,
+    run = subprocess.run([KOSOKU_PYTHON, "-c", "from kosoku._cli import main; main()", url, *selection,
                           "-p", "4", "-o", str(outdir)], capture_output=True, text=True, timeout=120)
     assert (outdir / "index.json").exists(), f"kosoku wrote no report (pip install kosoku):\n{run.stderr}"
     index = json.loads((outdir / "index.json").read_text())
