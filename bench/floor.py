@@ -94,16 +94,11 @@ def serve_relay(port: int, variant: str) -> None:
 
 def serve_tls(port: int, key: str, cert: str) -> None:
     """Accept, handshake, close: one connection at a time, no event loop."""
-    sys.path.insert(0, str(targets.REPO))
     from OpenSSL import SSL
 
-    from node.tls import set_groups
+    from minimal_router import tls_context
 
-    context = SSL.Context(SSL.TLS_SERVER_METHOD)
-    context.set_min_proto_version(SSL.TLS1_2_VERSION)
-    context.use_privatekey_file(key)
-    context.use_certificate_file(cert)
-    set_groups(context, "prime256v1")
+    context = tls_context(key, cert)
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))

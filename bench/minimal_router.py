@@ -117,16 +117,22 @@ def _factory() -> Any:
     return factory
 
 
-def _tls_context_factory(cbdir: Path) -> Any:
+def tls_context(key: str, certificate: str) -> Any:
+    """An OpenSSL context with wampnode's floor: TLS 1.2 and up, group prime256v1 alone."""
     from OpenSSL import SSL
 
     from node.tls import set_groups
 
     context = SSL.Context(SSL.TLS_SERVER_METHOD)
     context.set_min_proto_version(SSL.TLS1_2_VERSION)
-    context.use_privatekey_file(str(cbdir / "server.key"))
-    context.use_certificate_file(str(cbdir / "server.crt"))
+    context.use_privatekey_file(key)
+    context.use_certificate_file(certificate)
     set_groups(context, "prime256v1")
+    return context
+
+
+def _tls_context_factory(cbdir: Path) -> Any:
+    context = tls_context(str(cbdir / "server.key"), str(cbdir / "server.crt"))
 
     class ContextFactory:
         def getContext(self) -> Any:
