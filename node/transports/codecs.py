@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import decimal
+import importlib.util
 import json
 from typing import Any, Dict, List, Optional
 
@@ -41,9 +42,14 @@ def _encode_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default)
+# No circular-reference bookkeeping (decoded WAMP payloads cannot be circular): on PyPy,
+# which has no C encoder, this encoder does every message.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default,
+                            check_circular=False)
 _DECODER = json.JSONDecoder()
 _SCAN = _DECODER.scan_once
+# PyPy's json.loads decodes in RPython (_pypyjson); its scanner, used below on CPython, is pure Python
+_PYPY_JSON = importlib.util.find_spec("_pypyjson") is not None
 # JSONEncoder.encode builds a new C encoder for every message; this one is built once
 # (no circular-reference bookkeeping: decoded WAMP payloads cannot be circular)
 _C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
@@ -64,6 +70,9 @@ def binary_strings(value: Any) -> Any:
 
 def json_loads(text: str) -> Any:
     """Decode like autobahn's JSON serializer (without decimal options)."""
+    if _PYPY_JSON:
+        value = json.loads(text)
+        return binary_strings(value) if _NUL_ESCAPE in text else value
     try:  # JSONDecoder.decode without its two whitespace regexes for the usual unpadded text
         value, end = _SCAN(text, 0)
     except StopIteration:
