@@ -12,7 +12,8 @@ Here, through autobahn's own extension point (a ``Serializer`` wraps any
 - :class:`FastJsonObjectSerializer` decodes with the stdlib's C scanner and
   converts binary strings afterwards, only when the text contains ``\\u0000``
   (a JSON string can only hold a NUL as that escape), and encodes with one
-  reused encoder; the wire format is exactly autobahn's.
+  reused encoder; the wire format is exactly autobahn's. On PyPy, where that
+  scanner is pure Python, it decodes with ``json.loads`` (PyPy's RPython decoder).
 - :class:`LeanSerializer` serializes through autobahn's message cache (so a
   message sent to many sessions is serialized once per serializer) and parses
   with the serializer's ``MESSAGE_TYPE_MAP``, with autobahn's checks and errors.
