@@ -115,6 +115,22 @@ def _leaves(error: Any) -> Iterator[Any]:
         yield error
 
 
+@lru_cache(maxsize=None)
+def _definition_defaults(name: str) -> str:
+    filled: Dict[str, Any] = {}
+    schema = {"$defs": load_schema()["$defs"], "$ref": f"#/$defs/{name}"}
+    for _ in _validator_class(True)(schema).iter_errors(filled):
+        pass
+    return json.dumps(filled)
+
+
+def definition_defaults(name: str) -> Dict[str, Any]:
+    """A new object of the schema's ``$defs/<name>`` holding only its defaults: what a
+    config that leaves the whole object out means (e.g. the ``web`` options of a
+    universal transport without ``web``)."""
+    return json.loads(_definition_defaults(name))
+
+
 def with_defaults(config: Any) -> Any:
     """A copy of a valid ``config`` with every schema default filled in."""
     filled = copy.deepcopy(config)

@@ -61,6 +61,7 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         return limit_connections(factory, service.max_connections, RawSocketRefusal, "RawSocket", reactor)
 
     def site(web: Optional[model.WebService], extra_websockets: Any = None) -> Any:
+        from node.config.validation import definition_defaults
         from node.web.tree import build_site
 
         if web is None and not extra_websockets:
@@ -68,7 +69,7 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         paths = dict(web.paths) if web else {}
         for key, service in (extra_websockets or {}).items():
             paths[key] = model.WebSocketPath(service=service, path=service.path)
-        options = web.options if web else {}
+        options = web.options if web else definition_defaults("web_options")
         built = build_site(model.WebService(paths=paths, options=options, path=transport.path),
                            status, websocket_resource)
         return limit_connections(built, options.get("max_connections", 0), HttpRefusal, "HTTP", reactor)

@@ -76,10 +76,9 @@ class NodeSite(server.Site):
     noisy = False
 
     def __init__(self, root: Any, options: Dict[str, Any]) -> None:
-        # client_timeout is Twisted Web's idle timeout (None: none). A universal
-        # transport without `web` has no options; the schema's default is 60 s.
-        super().__init__(root, timeout=options.get("client_timeout", 60))
-        self.request_head_timeout = options.get("request_head_timeout", 10)  # node.web.deadline
+        # client_timeout is Twisted Web's idle timeout (None: none)
+        super().__init__(root, timeout=options["client_timeout"])
+        self.request_head_timeout = options["request_head_timeout"]  # node.web.deadline
         self.access_log = options.get("access_log", False)
         from node.web.hsts import hsts_header
 
