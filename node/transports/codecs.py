@@ -43,8 +43,8 @@ def _encode_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-# No circular-reference bookkeeping (decoded WAMP payloads cannot be circular): on PyPy,
-# which has no C encoder, this encoder does every message.
+# No circular-reference bookkeeping in either encoder: decoded WAMP payloads cannot be
+# circular. On PyPy, which has no C encoder, this one does every message.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default,
                             check_circular=False)
 _DECODER = json.JSONDecoder()
@@ -52,7 +52,6 @@ _SCAN = _DECODER.scan_once
 # PyPy's json.loads decodes in RPython (_pypyjson); its scanner, used below on CPython, is pure Python
 _PYPY_JSON = importlib.util.find_spec("_pypyjson") is not None
 # JSONEncoder.encode builds a new C encoder for every message; this one is built once
-# (no circular-reference bookkeeping: decoded WAMP payloads cannot be circular)
 _C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
     None, _encode_default, json.encoder.encode_basestring, None, ":", ",", False, False, True,
 ) if getattr(json.encoder, "c_make_encoder", None) else None
