@@ -236,7 +236,8 @@ def run(args: argparse.Namespace) -> Dict[str, List[float]]:
                             samples.setdefault(f"relay {label}-{variant}", []).append(figure)
                             print(f"  relay {label}-{variant:15s} {figure:9.1f} us", flush=True)
                 if "sessions_wss" in (args.only or WORKLOADS):
-                    wampnode, crossbar = started[1], started[0]
+                    by_name = {router.name: router for router in started}
+                    wampnode, crossbar = by_name["wampnode"], by_name["crossbar"]
                     port = targets.free_port()
                     server = Child([sys.executable, __file__, "--serve-tls", str(port),
                                     str(wampnode.cbdir / "server.key"), str(wampnode.cbdir / "server.crt")])
