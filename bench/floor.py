@@ -64,7 +64,7 @@ def serve_relay(port: int, variant: str) -> None:
     """Copy what one connection sends to the other (two connections)."""
     sys.path.insert(0, str(targets.REPO))
     if variant == "node":
-        from node.reactor import install as install_reactor
+        from node.fastpath.reactor import install as install_reactor
 
         install_reactor()
     from twisted.internet import protocol, reactor
@@ -84,7 +84,7 @@ def serve_relay(port: int, variant: str) -> None:
 
     factory = protocol.Factory.forProtocol(Relay)
     if variant == "node":
-        from node.endpoints import TCPServerEndpoint
+        from node.transports.endpoints import TCPServerEndpoint
 
         TCPServerEndpoint(reactor, port, "127.0.0.1", 50).listen(factory)
     else:

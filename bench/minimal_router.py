@@ -16,7 +16,7 @@ routers, in the same run, so that the targets can be checked against it.
 Variants:
 - ``stock``: Twisted's reactor and ports, autobahn as installed;
 - ``quiet``: autobahn's debug strings are not formatted while debug is off
-  (``node.transports.quiet``), the first technique issue 8 names;
+  (``node.fastpath.quiet_autobahn``), the first technique issue 8 names;
 - ``node``: also wampnode's reactor and ports (writes sent once per reactor turn).
 """
 from __future__ import annotations
@@ -37,11 +37,11 @@ def main() -> None:
     if variant not in VARIANTS:
         raise SystemExit(f"minimal_router.py: variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
     if variant == "node":
-        from node.reactor import install
+        from node.fastpath.reactor import install
 
         install()
     if variant in ("quiet", "node"):
-        from node.transports.quiet import quiet_autobahn
+        from node.fastpath.quiet_autobahn import quiet_autobahn
 
         quiet_autobahn()
     from twisted.internet import reactor
@@ -49,7 +49,7 @@ def main() -> None:
     factory = _factory()
     tls = _tls_context_factory(cbdir)
     if variant == "node":
-        from node.endpoints import TCPServerEndpoint, TLSServerEndpoint
+        from node.transports.endpoints import TCPServerEndpoint, TLSServerEndpoint
 
         TCPServerEndpoint(reactor, ws_port, "127.0.0.1", 50).listen(factory)
         TLSServerEndpoint(TCPServerEndpoint(reactor, wss_port, "127.0.0.1", 50), tls).listen(factory)
@@ -121,7 +121,7 @@ def tls_context(key: str, certificate: str) -> Any:
     """An OpenSSL context with wampnode's floor: TLS 1.2 and up, group prime256v1 alone."""
     from OpenSSL import SSL
 
-    from node.tls import set_groups
+    from node.tls.context import set_groups
 
     context = SSL.Context(SSL.TLS_SERVER_METHOD)
     context.set_min_proto_version(SSL.TLS1_2_VERSION)

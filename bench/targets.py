@@ -64,7 +64,7 @@ def router_config(ws_port: int, wss_port: int) -> Dict[str, Any]:
 def write_node_dir(cbdir: Path, ws_port: int, wss_port: int) -> None:
     """Config plus a self-signed P-256 certificate for localhost (TLS transport)."""
     sys.path.insert(0, str(REPO))
-    from node.certs import make_selfsigned
+    from node.tls.devcerts import make_selfsigned
 
     cbdir.mkdir(parents=True, exist_ok=True)
     (cbdir / "config.json").write_text(json.dumps(router_config(ws_port, wss_port), indent=2))

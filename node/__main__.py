@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from node.cli import main
+from node.commands.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

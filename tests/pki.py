@@ -1,6 +1,6 @@
 """A test PKI made with ``cryptography``: root CA -> intermediate -> server leaf.
 
-Independent of ``node/certs.py`` on purpose, so that a bug there cannot hide in
+Independent of ``node/tls/devcerts.py`` on purpose, so that a bug there cannot hide in
 the fixtures that test it. Keys are ECDSA P-256 or RSA 2048; DH parameters are
 the standard RFC 7919 / RFC 3526 groups pasted below (generating DH parameters
 takes seconds to minutes, too slow for a test).

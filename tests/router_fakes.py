@@ -22,7 +22,7 @@ from autobahn.wamp.types import TransportDetails
 
 from node.config.model import AuthMethod, EventHistory, Permission, Realm, Role
 from node.router import Router
-from node.router.wire import parse
+from node.wire.messages import parse
 
 _json = JsonObjectSerializer()
 

@@ -1,4 +1,4 @@
-"""node.certs: keys and certificates checked with the system ``openssl`` command."""
+"""node.tls.devcerts: keys and certificates checked with the system ``openssl`` command."""
 from __future__ import annotations
 
 import datetime
@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from node.certs import issue_leaf, make_ca, make_csr, make_selfsigned
+from node.tls.devcerts import issue_leaf, make_ca, make_csr, make_selfsigned
 from node.errors import TlsError
 
 

@@ -179,7 +179,7 @@ def test_json_log_format(tmp_path):
     listening = next(l for l in lines if l["message"].startswith("Listening: "))
     assert listening["transport"] == listening["message"][len("Listening: "):]
     ready = next(l for l in lines if l["message"].startswith("Node ready"))
-    assert ready["count"] == 1 and ready["namespace"] == "node.runtime"
+    assert ready["count"] == 1 and ready["namespace"] == "node.workers.router"
     stale = next(l for l in lines if l["level"] == "warn")
     assert "Replaced stale pidfile" in stale["message"] and stale["warning"] == stale["message"]
     access = next(l for l in lines if l.get("method") == "GET")

@@ -40,7 +40,7 @@ def cluster_config(port: int, processes: int = 2, backplane: Dict = None) -> Dic
 
 def worker_pids(supervisor_pid: int) -> List[int]:
     children = psutil.Process(supervisor_pid).children()
-    return sorted(p.pid for p in children if "node.cluster.worker" in " ".join(p.cmdline()))
+    return sorted(p.pid for p in children if "node.process.cluster_worker" in " ".join(p.cmdline()))
 
 
 def process_of(session: ClientSession, pids: List[int]) -> int:
@@ -265,7 +265,7 @@ def test_missing_nats_server_is_reported(tmp_path):
 
 def test_single_process_node_does_not_import_nats():
     """Without processes or backplane the node loads neither node.cluster nor nats-py."""
-    code = ("import sys; import node.serve, node.runtime, node.router, node.transports, node.cli; "
+    code = ("import sys; import node.process.node, node.workers.router, node.router, node.transports, node.commands.main; "
             "from node.config.build import build_cluster; "
             "assert build_cluster({'processes': 1}) is None; "
             "print(sorted(m for m in sys.modules if m == 'nats' or m.startswith(('nats.', 'node.cluster'))))")

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from node.cluster import codec
 from node.cluster.member import SILENCE_SECONDS, ClusterMember
 from node.router import Router
-from node.router.wire import ProgressiveCall
+from node.wire.messages import ProgressiveCall
 from router_fakes import joined, permission, realm, role
 
 

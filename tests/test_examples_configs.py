@@ -55,7 +55,7 @@ def node_dir(name: str, tmp_path: Path) -> Dict[str, Any]:
             endpoint["path"] = str(cbdir / "wampnode.sock")
             setup["socket"] = endpoint["path"]
     if name == "wss-selfsigned":  # what `wampnode init` / `wampnode cert selfsigned` make
-        from node.certs import make_selfsigned
+        from node.tls.devcerts import make_selfsigned
 
         make_selfsigned(str(cbdir / "server.key"), str(cbdir / "server.crt"))
         setup["ca"] = cbdir / "server.crt"

@@ -23,4 +23,4 @@ def test_wheel_contains_schema_and_console_script(tmp_path):
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
     assert "node/config/schema.json" in names
-    assert "wampnode = node.cli:main" in entry_points
+    assert "wampnode = node.commands.main:main" in entry_points

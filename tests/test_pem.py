@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from node.errors import TlsError
-from node.pem import DhGroup, load_certificates, load_dh_parameters, load_private_key, read_file
+from node.tls.pem import DhGroup, load_certificates, load_dh_parameters, load_private_key, read_file
 from pki import dhparam, encrypted_key, make_pki
 
 W = "workers[0].transports[0].endpoint.tls.key"

@@ -12,11 +12,12 @@ from autobahn.wamp.exception import ProtocolError
 from autobahn.wamp.role import RoleCallerFeatures, RoleSubscriberFeatures
 from autobahn.wamp.serializer import JsonObjectSerializer
 
-from node.malloc import tune_malloc
+from node.process.malloc import tune_malloc
 from node.router.broker import Broker
-from node.router.peer import Peer, compact_roles
-from node.router.wire import JSON_MESSAGE_TYPES, ROUTER_MESSAGE_TYPES, prepare_serializer
-from node.transports.codecs import CBORSerializer, FastJsonObjectSerializer, JsonSerializer, MsgPackSerializer
+from node.router.peer import Peer
+from node.wire.roles import compact_roles
+from node.wire.messages import JSON_MESSAGE_TYPES, ROUTER_MESSAGE_TYPES, prepare_serializer
+from node.wire.codecs import CBORSerializer, FastJsonObjectSerializer, JsonSerializer, MsgPackSerializer
 
 HERE = Path(__file__).resolve().parent
 
@@ -121,7 +122,7 @@ def test_compact_roles_keep_set_features_and_share_them():
 def test_serializer_without_codec_is_a_config_error():
     """A serializer autobahn has no codec for is refused with a config error naming it."""
     from node.errors import ConfigError
-    from node.transports.serializers import websocket_serializers
+    from node.wire.serializers import websocket_serializers
 
     with pytest.raises(ConfigError, match='"ubjson" cannot be used'):
         websocket_serializers(["json", "ubjson"])
@@ -163,7 +164,7 @@ def test_random_ids_in_range_distinct_and_fresh_after_fork():
     """Pooled IDs are in [1, 2^53], do not repeat, and a forked child does not draw its parent's next IDs."""
     import os
 
-    from node.router.authentication import random_authid
+    from node.router.auth.base import random_authid
     from node.router.ids import MAX_ID, random_id
 
     ids = [random_id() for _ in range(20000)]
@@ -188,7 +189,7 @@ def test_hello_roles_parsed_once_other_fields_still_checked():
 
     from autobahn.wamp.role import DEFAULT_CLIENT_ROLES
 
-    from node.router.wire import JSON_MESSAGE_TYPES
+    from node.wire.messages import JSON_MESSAGE_TYPES
 
     hello = m.Hello("realm1", DEFAULT_CLIENT_ROLES, authmethods=["ticket"], authid="joe", authextra={"a": 1})
     raw = lambda: stdjson.loads(stdjson.dumps(hello.marshal()))  # noqa: E731 (a fresh decoded copy each time)

@@ -1,10 +1,10 @@
 """The node's short cuts for reading whole frames and writing at the end of a turn.
 
 Reading: several whole frames in one TCP segment are unframed by wampnode
-(node.transports.frames); anything else (split frames, control frames, invalid
+(node.fastpath.websocket_frames); anything else (split frames, control frames, invalid
 UTF-8, non-minimal lengths, oversize) must still get autobahn's exact behaviour.
-Writing: replies leave before the reactor polls again (node.transports.coalesce,
-node.reactor), which shows as an absence of ``epoll_ctl`` calls per message.
+Writing: replies leave before the reactor polls again (node.fastpath.write_coalescing,
+node.fastpath.reactor), which shows as an absence of ``epoll_ctl`` calls per message.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from autobahn.wamp import message as m
 from twisted.internet.task import Clock
 
 from node.router import Router
-from node.router.wire import ProgressiveCall
+from node.wire.messages import ProgressiveCall
 from router_fakes import client_roles, joined, realm
 
 

@@ -1,4 +1,4 @@
-"""The router's parse table on top of autobahn's message classes (node/router/wire.py)."""
+"""The router's parse table on top of autobahn's message classes (node/wire/messages.py)."""
 from __future__ import annotations
 
 import cbor2
@@ -8,7 +8,7 @@ from autobahn.wamp import message as m
 from autobahn.wamp.exception import ProtocolError
 
 from node.router import Router
-from node.router.wire import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation, parse
+from node.wire.messages import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation, parse
 from router_fakes import joined, realm
 
 

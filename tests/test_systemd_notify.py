@@ -15,7 +15,7 @@ import pytest
 from conftest import RunningNode, free_port, router_config, start_node, tcp
 from pki import issue, make_pki
 
-from node.systemd import Notifier
+from node.process.systemd import Notifier
 
 
 class NotifySocket:

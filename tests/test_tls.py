@@ -1,4 +1,4 @@
-"""node.tls: settings errors, warnings, and real handshakes through memory BIOs.
+"""node.tls.context: settings errors, warnings, and real handshakes through memory BIOs.
 
 The handshakes here are complete TLS handshakes between a pyOpenSSL client and
 the server connection :class:`ServerTls` creates, with bytes moved in memory
@@ -18,7 +18,7 @@ from zope.interface.verify import verifyObject
 
 from node.config.model import SniEntry
 from node.errors import TlsError
-from node.tls import (
+from node.tls.context import (
     ECDHE_AEAD_CIPHERS,
     build_context,
     can_set_group_lists,
@@ -304,7 +304,7 @@ def test_dhparam_group_refused_without_group_lists(rsa_pki, tmp_path):
 
 def test_ffdhe_group_added_last(rsa_pki, tmp_path):
     """With an ffdhe2048 dhparam the group list is curve then ffdhe2048 (ECDHE first)."""
-    from node.tls import group_list
+    from node.tls.context import group_list
 
     assert group_list(options(rsa_pki, dhparam=dhparam(tmp_path))) == "prime256v1:ffdhe2048"
     assert group_list(options(rsa_pki, dhparam=dhparam(tmp_path, small=True))) == "prime256v1"

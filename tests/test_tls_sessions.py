@@ -23,8 +23,8 @@ from OpenSSL._util import lib as openssl_lib
 from conftest import free_port, router_config, run_cli, tcp
 from membio import pump
 from node.errors import TlsError
-from node.tls import TICKET_KEY_SECONDS, server_tls
-from node.tlscheck import tls_warnings
+from node.tls.context import TICKET_KEY_SECONDS, server_tls
+from node.tls.hygiene import tls_warnings
 from pki import make_pki, tls_options
 
 W = "workers[0].transports[0].endpoint.tls"

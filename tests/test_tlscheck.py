@@ -1,4 +1,4 @@
-"""node.tlscheck: warnings about certificates, keys and DH groups that still load."""
+"""node.tls.hygiene: warnings about certificates, keys and DH groups that still load."""
 from __future__ import annotations
 
 import datetime
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from node.tlscheck import tls_warnings
+from node.tls.hygiene import tls_warnings
 from pki import (
     ca_as_leaf,
     days_ahead,
@@ -191,7 +191,7 @@ def test_small_rsa_key_warning_and_error(ec_pki):
     """A 1024-bit RSA leaf is a warning, and an error OpenSSL's refusal explains."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from node.tls import check_tls
+    from node.tls.context import check_tls
 
     key, crt = _sign_custom(ec_pki, "rsa1024", key=rsa.generate_private_key(65537, 1024))
     opts = tls_options(key, crt, chain_certificates=[ec_pki.intermediate_crt])
@@ -318,7 +318,7 @@ def test_non_forward_secret_and_anonymous_ciphers_flagged(ec_pki):
 
 def test_default_and_explicit_mozilla_ciphers_not_flagged(ec_pki):
     """The default list written out as ciphers gives no warning."""
-    from node.tls import default_ciphers
+    from node.tls.context import default_ciphers
 
     assert tls_warnings(options(ec_pki, ciphers=default_ciphers(True))) == []
 
@@ -355,6 +355,6 @@ def test_intermediate_expiry_warning(ec_pki, tmp_path):
 ])
 def test_san_coverage(names, host, expected):
     """covers() matches DNS names with RFC 6125 wildcards and IP addresses by value."""
-    from node.certinfo import covers
+    from node.tls.certinfo import covers
 
     assert covers(names, host) is expected

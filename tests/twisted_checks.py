@@ -22,7 +22,7 @@ txaio.use_twisted()
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol  # noqa: E402
 from autobahn.websocket.protocol import PreparedMessage  # noqa: E402
 
-from node.transports import frames, quiet  # noqa: E402
+from node.fastpath import quiet_autobahn as quiet, websocket_frames as frames  # noqa: E402
 
 LOG_METHODS = {"debug", "info", "warn", "warning", "error", "critical", "failure", "trace"}
 

@@ -5,11 +5,11 @@ a plain node never imports this package (nor nats-py).
 
 Processes
     ``wampnode start`` with ``processes: N`` becomes a supervisor
-    (:mod:`node.cluster.supervisor`): it keeps the pidfile, starts a private
+    (:mod:`node.process.supervisor`): it keeps the pidfile, starts a private
     ``nats-server`` on 127.0.0.1 unless ``backplane.url`` names one, and runs N
-    worker processes (:mod:`node.cluster.worker`) that all listen on the same
+    worker processes (:mod:`node.process.cluster_worker`) that all listen on the same
     ports (SO_REUSEPORT, so the kernel spreads connections over them). Each
-    worker is an ordinary :class:`~node.runtime.Node` plus a
+    worker is an ordinary :class:`~node.workers.router.Node` plus a
     :class:`~node.cluster.member.ClusterMember`. Nodes on other machines (or in
     other node directories) that name the same NATS server and subject prefix
     join the same router.

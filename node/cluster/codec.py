@@ -5,7 +5,7 @@ the kind, see :mod:`node.cluster.member`), packed with msgpack, which keeps
 binary payloads as they are. Values msgpack cannot pack (a CBOR client may send
 tags such as dates) fall back to CBOR; the first byte says which. WAMP messages
 travel as autobahn's ``marshal()`` lists and are parsed back with the router's
-own parse table (:mod:`node.router.wire`), never by a parser of our own.
+own parse table (:mod:`node.wire.messages`), never by a parser of our own.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import cbor2
 import msgpack
 from autobahn.wamp.message import Message
 
-from node.router import wire
+from node.wire import messages as wire
 from node.router.peer import Peer
 
 MSGPACK = b"m"
@@ -59,7 +59,7 @@ def message_from_wire(raw: list) -> Any:
     """The autobahn message object, parsed with the router's message classes.
 
     The client's message was checked and cleaned when it entered the router, so
-    :func:`node.router.wire.parse`'s scrubbing of client quirks is skipped here.
+    :func:`node.wire.messages.parse`'s scrubbing of client quirks is skipped here.
     """
     parser = wire.ROUTER_MESSAGE_TYPES.get(raw[0]) if isinstance(raw, list) and raw else None
     if parser is None:

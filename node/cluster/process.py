@@ -1,6 +1,6 @@
 """The backplane side of one router process: join before listening, leave after closing.
 
-:func:`node.serve` starts a :class:`ClusterProcess` before the node listens, so
+:func:`node.process.node` starts a :class:`ClusterProcess` before the node listens, so
 a client that connects can already reach every session of the router, and
 stops it after the node has closed its connections, so that the others hear
 every session leave before this process says goodbye.

@@ -146,7 +146,7 @@ def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
     errors: List[ConfigError] = []
     for t in config.transports:
         if t.endpoint.tls is not None:
-            from node.tls import check_tls
+            from node.tls.context import check_tls
 
             errors += [ConfigError(f"{where}: {e.where}", e.problem, e.fix) for e in check_tls(t.endpoint.tls)]
     return errors

@@ -25,7 +25,7 @@ from node.router.ids import SessionScopeIds, iso_utc, random_id
 from node.router.matching import Observation, ObservationMap
 from node.router.outcome import Outcome, reply
 from node.router.peer import Peer
-from node.router.wire import ProgressiveInvocation as Invocation
+from node.wire.messages import ProgressiveInvocation as Invocation
 
 NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
 NO_SUCH_REGISTRATION = "wamp.error.no_such_registration"

@@ -27,12 +27,13 @@ from autobahn.wamp.role import RoleBrokerFeatures, RoleDealerFeatures
 from twisted.logger import Logger
 
 from node.config.model import AuthMethod
-from node.router.authentication import (
+from node.router.auth.base import (
     NO_AUTH_METHOD, Accept, Challenge, Deny, HelloContext, choose_method, make_authenticator,
 )
 from node.router.ids import random_id
-from node.router.peer import Peer, compact_roles
-from node.router.wire import InvalidUriRequest
+from node.router.peer import Peer
+from node.wire.roles import compact_roles
+from node.wire.messages import InvalidUriRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from node.router.realm import RealmRouter

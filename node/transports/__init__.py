@@ -1,6 +1,6 @@
 """Protocol factories for the configured transports (websocket, web, rawsocket, universal).
 
-The endpoint a factory listens on is :mod:`node.endpoints`' business; this module
+The endpoint a factory listens on is :mod:`node.transports.endpoints`' business; this module
 only decides what speaks on it.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, List, Optional
 
 from node.config import model
-from node.status import NodeStatus
+from node.web.status import NodeStatus
 
 class BuiltTransport:
     """A transport's listening factory plus the WAMP factories whose connections

@@ -17,7 +17,7 @@ from node.config.model import RawSocketService
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.fairness import read_in_slices
-from node.transports.serializers import rawsocket_serializers
+from node.wire.serializers import rawsocket_serializers
 
 log = Logger()
 

@@ -3,7 +3,7 @@
 The Autobahn WebSocket test suite (``wstest -m fuzzingclient``, or ``kosoku``)
 drives a server that echoes every message back. This one is the stack a WAMP
 connection gets: autobahn's WebSocket protocol with wampnode's receive and send
-path (:class:`~node.transports.frames.FramedDelivery`) and exactly the options a
+path (:class:`~node.fastpath.websocket_frames.FramedDelivery`) and exactly the options a
 WAMP transport of the same config gets (the same ``protocol_options`` mapping), so
 a conformance run measures what the router serves, not a stock autobahn echo server.
 
@@ -16,7 +16,7 @@ from typing import Any, Dict, Set
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 
-from node.transports.frames import FramedDelivery
+from node.fastpath.websocket_frames import FramedDelivery
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
 
 

@@ -15,8 +15,8 @@ from node.config.model import WampWebSocket
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.fairness import read_in_slices
-from node.transports.frames import FramedDelivery, SharedOptions
-from node.transports.serializers import websocket_serializers
+from node.fastpath.websocket_frames import FramedDelivery, SharedOptions
+from node.wire.serializers import websocket_serializers
 
 log = Logger()
 

@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from node.errors import TlsError
-from node.pem import read_file
+from node.tls.pem import read_file
 from node.trust.certinfo import subject_key_id
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)

@@ -12,7 +12,7 @@ from typing import List
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from node.certinfo import authority_key_id, is_ca  # noqa: F401 (the trust modules read them from here too)
+from node.tls.certinfo import authority_key_id, is_ca  # noqa: F401 (the trust modules read them from here too)
 
 
 def hex_id(value: bytes) -> str:

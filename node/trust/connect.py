@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from node.errors import ConnectError, NodeError
-from node.handover import HandoverProtocol
+from node.trust.handover import HandoverProtocol
 from node.trust.certinfo import hex_id, name_text, subject_key_id
 from node.trust.policy import Attempt, ClientTrust
 

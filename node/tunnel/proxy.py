@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from node.errors import ConfigError, ConnectError
-from node.handover import HandoverProtocol
+from node.trust.handover import HandoverProtocol
 
 MAX_RESPONSE_HEAD = 16384
 

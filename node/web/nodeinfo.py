@@ -12,7 +12,7 @@ from typing import Any, Dict
 
 from twisted.web import resource
 
-from node.status import NodeStatus
+from node.web.status import NodeStatus
 
 
 class NodeInfo(resource.Resource):

@@ -7,7 +7,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from node.config import model
-from node.status import NodeStatus
+from node.web.status import NodeStatus
 from node.web.deadline import HeadDeadlineChannel
 
 log = Logger()

@@ -2,7 +2,7 @@
 
 Two things cost a router a lot when messages arrive one at a time (one call in
 flight, a session's handshake): the poll round trip Twisted takes before it
-sends anything (see :mod:`node.transports.coalesce`), and the legacy log
+sends anything (see :mod:`node.fastpath.write_coalescing`), and the legacy log
 context (``log.callWithLogger``: four Python calls and a context dictionary)
 that the stock ``doPoll`` wraps around every ready socket, which only
 ``twisted.python.log`` messages read; the node logs through ``twisted.logger``.

@@ -25,7 +25,7 @@ from twisted.internet import main, tcp, unix
 class _Flusher:
     """The connections written to since the reactor last polled.
 
-    A reactor with an ``end_of_turn`` hook (:class:`node.reactor.NodeReactor`)
+    A reactor with an ``end_of_turn`` hook (:class:`node.fastpath.reactor.NodeReactor`)
     calls :meth:`flush` before each poll; with any other reactor one
     ``callLater(0)`` per turn does, which Twisted runs right after dispatching
     the poll's events.

@@ -42,8 +42,8 @@ Defaults and the reasons for them (dated, as they age):
   the loaded material (:meth:`ServerTls.rotate_ticket_keys`); an OCSP
   response from ``ocsp_staple`` is stapled for clients that ask.
 
-Files are read by :mod:`node.tlsfiles`; the hygiene warnings are
-:mod:`node.tlscheck`'s.
+Files are read by :mod:`node.tls.files`; the hygiene warnings are
+:mod:`node.tls.hygiene`'s.
 """
 from __future__ import annotations
 
@@ -59,10 +59,10 @@ from zope.interface import implementer
 
 from node.config.model import TlsOptions
 from node.errors import TlsError
-from node.tlscheck import tls_warnings
-from node.tlsfiles import Identity, Material, attempt, load_material
-from node.tlsfiles import option_path as _at
-from node.pem import DhGroup, load_dh_parameters
+from node.tls.hygiene import tls_warnings
+from node.tls.files import Identity, Material, attempt, load_material
+from node.tls.files import option_path as _at
+from node.tls.pem import DhGroup, load_dh_parameters
 
 __all__ = [
     "ServerTls", "server_tls", "build_context", "check_tls", "tls_warnings",

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from node.errors import TlsError
-from node.pem import load_certificates, load_private_key, same_public_key
+from node.tls.pem import load_certificates, load_private_key, same_public_key
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 MAX_LEAF_DAYS = 397

@@ -24,7 +24,7 @@ from typing import Any, Dict, Optional
 from autobahn.wamp import message as m
 from autobahn.wamp.exception import InvalidUriError, ProtocolError
 
-from node.router.peer import share_compact_roles
+from node.wire.roles import share_compact_roles
 
 try:  # optional serializers: only needed to recognise their "undefined" values
     from msgpack import ExtType

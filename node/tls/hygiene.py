@@ -3,7 +3,7 @@
 Logged at start-up, and printed by ``wampnode check`` (where ``--strict`` makes
 them errors). None of them stops the node, because an expired certificate is
 better renewed than refused at 3 a.m. Faults that make the material unusable
-are :func:`node.tls.check_tls`'s.
+are :func:`node.tls.context.check_tls`'s.
 
 The rules, each one line ``where: problem. fix``:
 
@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from cryptography import x509
 
-from node.certinfo import (
+from node.tls.certinfo import (
     ca_issuers_urls,
     chain_problems,
     covers,
@@ -44,7 +44,7 @@ from node.certinfo import (
 )
 from node.config.model import TlsOptions
 from node.errors import TlsError
-from node.pem import file_mode, load_certificates, load_dh_parameters
+from node.tls.pem import file_mode, load_certificates, load_dh_parameters
 
 __all__ = ["tls_warnings", "MIN_DH_BITS", "MIN_RSA_BITS", "MAX_LEAF_DAYS", "EXPIRY_WARNING"]
 
@@ -235,7 +235,7 @@ def _key_rules(where: str, path: str) -> List[str]:
 
 def _hosts_by_identity(hosts: Sequence[str], identities: List[_Identity]) -> Dict[int, List[str]]:
     """Which identity serves each ``--host`` name (SNI first, as the server picks)."""
-    from node.tls import sni_lookup
+    from node.tls.context import sni_lookup
 
     by_name = {i.sni_name.lower(): n for n, i in enumerate(identities) if i.sni_name}
     chosen: Dict[int, List[str]] = {}
@@ -255,7 +255,7 @@ def tls_warnings(
 
     ``hosts``: names clients will use (``wampnode check --host``); ``roots``:
     trusted root certificates (``--cafile``), to tell a missing intermediate.
-    Files that fail to load are :func:`node.tls.check_tls`'s business and are
+    Files that fail to load are :func:`node.tls.context.check_tls`'s business and are
     skipped here.
     """
     when = now or datetime.datetime.now(datetime.timezone.utc)
@@ -306,7 +306,7 @@ def _dh_warnings(where: str, path: str) -> List[str]:
 
 
 def _cipher_warnings(where: str, ciphers: str) -> List[str]:
-    from node.cipheraudit import audit_ciphers, enabled_suites
+    from node.tls.ciphers import audit_ciphers, enabled_suites
 
     suites = enabled_suites(ciphers)
     if not suites:
@@ -329,6 +329,6 @@ def _ocsp_warnings(options: TlsOptions, now: datetime.datetime) -> List[str]:
     path = getattr(options, "ocsp_staple", None)
     if not path:
         return []
-    from node.ocsp import staple_warnings
+    from node.tls.ocsp import staple_warnings
 
     return staple_warnings(_at(options, "ocsp_staple"), path, options, now)

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 
 from node.config.model import NodeConfig, Transport
 from node.errors import NodeError
-from node.status import NodeStatus
+from node.web.status import NodeStatus
 
 log = Logger()
 
@@ -57,12 +57,12 @@ class Node:
 
     @defer.inlineCallbacks
     def _listen(self, transport: Transport) -> Any:
-        from node.endpoints import listen_error, server_endpoint
+        from node.transports.endpoints import listen_error, server_endpoint
         from node.transports import build_transport
 
         creator = None
         if transport.endpoint.tls is not None:
-            from node.tls import server_tls, tls_warnings
+            from node.tls.context import server_tls, tls_warnings
 
             creator = server_tls(transport.endpoint.tls)
             self.tls.append(creator)

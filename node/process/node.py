@@ -1,4 +1,4 @@
-"""``wampnode start``: the process around a :class:`~node.runtime.Node`.
+"""``wampnode start``: the process around a :class:`~node.workers.router.Node`.
 
 Order matters: configuration errors are reported before anything listens or any
 pidfile is written; the pidfile is claimed before ports are opened so two nodes in
@@ -22,19 +22,19 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
     """Run the node until a signal stops it. Returns the process exit code."""
     from node.config import load_config
     from node.log import start_logging
-    from node.pidfile import remove_pidfile, write_pidfile
+    from node.process.pidfile import remove_pidfile, write_pidfile
 
     cbdir = os.path.abspath(cbdir)
     config = load_config(cbdir, config_file)  # raises ConfigErrors: reported by the CLI
     start_logging(loglevel, logformat)
-    from node.malloc import tune_malloc
+    from node.process.malloc import tune_malloc
 
-    tune_malloc()  # large messages without page-fault storms (see node/malloc.py)
+    tune_malloc()  # large messages without page-fault storms (see node/process/malloc.py)
     warning = write_pidfile(cbdir)
     if warning:
         log.warn("{warning}", warning=warning)
     if config.cluster is not None and config.cluster.processes > 1:
-        from node.cluster.supervisor import supervise  # N router processes; this one supervises them
+        from node.process.supervisor import supervise  # N router processes; this one supervises them
 
         try:
             return supervise(config, loglevel, logformat, debug)
@@ -45,10 +45,10 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
 
         reactor = install_asyncio_reactor()
     if reactor is None:
-        from node.reactor import install
+        from node.fastpath.reactor import install
 
         reactor = install()
-    from node.transports.coalesce import FLUSHER
+    from node.fastpath.write_coalescing import FLUSHER
 
     FLUSHER.attach(reactor)  # replies leave before the next poll, not after it
     outcome: Dict[str, int] = {"code": 0}
@@ -60,8 +60,8 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
 
 
 def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> None:
-    from node.runtime import Node
-    from node.systemd import Notifier
+    from node.workers.router import Node
+    from node.process.systemd import Notifier
 
     from node import __version__
 

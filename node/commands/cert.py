@@ -9,7 +9,7 @@
     wampnode cert csr --host example.com www.example.com   # key + CSR for a public CA
     wampnode cert show server.crt                          # what is in a PEM file
 
-The work is :mod:`node.certs` (``cryptography``); this module only parses
+The work is :mod:`node.tls.devcerts` (``cryptography``); this module only parses
 arguments, refuses to overwrite (unless ``--force``), and says what it wrote.
 Heavy imports happen inside the functions: the parser is built on every
 ``wampnode`` run, and ``start`` must stay fast.
@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Sequence
 
 from node.errors import TlsError
 
-# The development certificate's names, as `wampnode init` makes it (node.certs).
+# The development certificate's names, as `wampnode init` makes it (node.tls.devcerts).
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 __all__ = ["add_cert_parser", "run_cert", "describe_file"]
@@ -94,7 +94,7 @@ def _key_args(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _report(paths: Dict[str, str], cert: Any, use: str = "") -> None:
-    from node.certinfo import key_description, san_names, subject_text
+    from node.tls.certinfo import key_description, san_names, subject_text
 
     print(f"wrote {paths['key']} ({key_description(cert.public_key())}, mode 0600)")
     second = next(p for k, p in paths.items() if k != "key")
@@ -115,7 +115,7 @@ def _tls_snippet(paths: Dict[str, str]) -> str:
 
 
 def cmd_selfsigned(args: argparse.Namespace) -> int:
-    from node.certs import make_selfsigned
+    from node.tls.devcerts import make_selfsigned
 
     paths = _paths(args, "crt")
     cert = make_selfsigned(paths["key"], paths["crt"], hosts=args.host or DEFAULT_HOSTS,
@@ -126,7 +126,7 @@ def cmd_selfsigned(args: argparse.Namespace) -> int:
 
 
 def cmd_ca(args: argparse.Namespace) -> int:
-    from node.certs import make_ca
+    from node.tls.devcerts import make_ca
 
     paths = _paths(args, "crt")
     cert = make_ca(paths["key"], paths["crt"], name=args.cn, days=args.days,
@@ -137,7 +137,7 @@ def cmd_ca(args: argparse.Namespace) -> int:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    from node.certs import issue_leaf
+    from node.tls.devcerts import issue_leaf
 
     ca_key = os.path.join(args.ca, f"{args.ca_name}.key")
     ca_crt = os.path.join(args.ca, f"{args.ca_name}.crt")
@@ -155,7 +155,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
 
 
 def cmd_csr(args: argparse.Namespace) -> int:
-    from node.certs import make_csr
+    from node.tls.devcerts import make_csr
 
     paths = _paths(args, "csr")
     csr = make_csr(paths["key"], paths["csr"], hosts=args.host, overwrite=args.force,
@@ -188,7 +188,7 @@ def _validity_text(cert: Any, now: datetime.datetime) -> str:
 
 
 def _role(cert: Any, index: int) -> str:
-    from node.certinfo import is_ca, is_self_issued
+    from node.tls.certinfo import is_ca, is_self_issued
 
     if is_ca(cert):
         return "root CA" if is_self_issued(cert) else "intermediate CA"
@@ -199,7 +199,7 @@ def _role(cert: Any, index: int) -> str:
 
 def describe_certificate(cert: Any, index: int, now: datetime.datetime) -> List[str]:
     """The ``show`` lines of one certificate."""
-    from node.certinfo import fingerprint, key_description, san_names, signature_hash, subject_text
+    from node.tls.certinfo import fingerprint, key_description, san_names, signature_hash, subject_text
 
     sans = san_names(cert)
     return [
@@ -216,7 +216,7 @@ def describe_certificate(cert: Any, index: int, now: datetime.datetime) -> List[
 
 
 def _chain_lines(certs: Sequence[Any]) -> List[str]:
-    from node.certinfo import chain_problems
+    from node.tls.certinfo import chain_problems
 
     if len(certs) < 2:
         return []
@@ -232,12 +232,12 @@ def describe_file(path: str) -> List[str]:
     Raises:
         TlsError: unreadable file or no PEM certificate, CSR or key in it.
     """
-    from node.pem import read_file
+    from node.tls.pem import read_file
 
     data = read_file(path, path)
     now = datetime.datetime.now(datetime.timezone.utc)
     if b"-----BEGIN CERTIFICATE-----" in data:
-        from node.pem import load_certificates
+        from node.tls.pem import load_certificates
 
         certs = load_certificates(path, path)
         lines = [f"{path}: {len(certs)} certificate(s)"]
@@ -255,7 +255,7 @@ def describe_file(path: str) -> List[str]:
 def _describe_csr(path: str, data: bytes) -> List[str]:
     from cryptography import x509
 
-    from node.certinfo import key_description
+    from node.tls.certinfo import key_description
 
     try:
         csr = x509.load_pem_x509_csr(data)
@@ -276,8 +276,8 @@ def _describe_csr(path: str, data: bytes) -> List[str]:
 
 
 def _describe_key(path: str) -> List[str]:
-    from node.certinfo import key_description
-    from node.pem import file_mode, load_private_key
+    from node.tls.certinfo import key_description
+    from node.tls.pem import file_mode, load_private_key
 
     key = load_private_key(path, path)
     mode = file_mode(path)

@@ -20,10 +20,10 @@ from typing import List, Optional, Sequence
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from node.certinfo import subject_text
+from node.tls.certinfo import subject_text
 from node.config.model import TlsOptions
 from node.errors import TlsError
-from node.pem import load_certificates, read_file
+from node.tls.pem import load_certificates, read_file
 
 __all__ = ["load_staple", "staple_warnings"]
 

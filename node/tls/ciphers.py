@@ -35,7 +35,7 @@ def enabled_suites(ciphers: str) -> Optional[List[str]]:
     try:
         ctx.set_cipher_list(ciphers.encode("ascii"))
     except (SSL.Error, UnicodeEncodeError):
-        from node.tls import clear_openssl_errors
+        from node.tls.context import clear_openssl_errors
 
         clear_openssl_errors()
         return None

@@ -2,7 +2,7 @@
 
 The supervisor routes nothing. It holds the pidfile (``wampnode stop|status|reload``
 act on it), starts the node's private nats-server unless ``backplane.url`` names
-one, starts N workers (:mod:`node.cluster.worker`) and then:
+one, starts N workers (:mod:`node.process.cluster_worker`) and then:
 
 - start-up: the node is ready (log line, sd_notify ``READY=1``) when every worker
   is; a worker that exits before it was ever ready (port in use, bad
@@ -130,7 +130,7 @@ class Supervisor:
             self.backplane_url = backplane.url
             d = defer.succeed(None)
         else:
-            from node.cluster.natsserver import LocalNatsServer
+            from node.process.natsserver import LocalNatsServer
 
             self.nats = LocalNatsServer(self.reactor, self.config.cbdir)
             self.nats.on_crash = self._nats_crashed
@@ -160,7 +160,7 @@ class Supervisor:
     def _spawn(self, worker: Worker) -> None:
         if self.stopping:
             return
-        args = [sys.executable, "-m", "node.cluster.worker", *self.worker_args, "--parent", str(os.getpid())]
+        args = [sys.executable, "-m", "node.process.cluster_worker", *self.worker_args, "--parent", str(os.getpid())]
         worker.ready = False
         worker.started = self.reactor.seconds()
         worker.process = self.reactor.spawnProcess(_WorkerProtocol(self, worker), sys.executable, args,
@@ -269,7 +269,7 @@ def supervise(config: Any, loglevel: str, logformat: str, debug: bool) -> int:
     """Run the supervisor until a signal stops it; returns the exit code."""
     from twisted.internet import reactor
 
-    from node.systemd import Notifier
+    from node.process.systemd import Notifier
 
     args = ["--cbdir", config.cbdir, "--config", config.config_file, "--loglevel", loglevel,
             "--logformat", logformat] + (["--debug"] if debug else [])

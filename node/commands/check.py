@@ -1,7 +1,7 @@
 """``wampnode check``: validate the configuration, then judge its TLS material.
 
 Errors (schema, files, settings OpenSSL refuses) exit 2 as at start-up. The
-TLS hygiene rules of :mod:`node.tlscheck` print as ``warning:`` lines and
+TLS hygiene rules of :mod:`node.tls.hygiene` print as ``warning:`` lines and
 leave the exit code 0, unless ``--strict`` makes them ``error:`` lines and
 exit 2 (for CI and deploy scripts). ``--host`` names the host names clients
 use, which the certificates' SANs must cover; ``--cafile`` gives the roots a
@@ -31,7 +31,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _roots(files: List[str]) -> "List[x509.Certificate]":
-    from node.pem import load_certificates
+    from node.tls.pem import load_certificates
 
     roots: "List[x509.Certificate]" = []
     for path in files:
@@ -42,7 +42,7 @@ def _roots(files: List[str]) -> "List[x509.Certificate]":
 def run_check(args: argparse.Namespace) -> int:
     """Validate; print TLS warnings; exit 0, or 2 on errors (and warnings if strict)."""
     from node.config import load_config
-    from node.tlscheck import tls_warnings
+    from node.tls.hygiene import tls_warnings
 
     config = load_config(args.cbdir, args.config)
     hosts = getattr(args, "host", [])

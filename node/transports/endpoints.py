@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from node.config.model import Endpoint, UnixEndpoint
 from node.errors import ListenError
-from node.transports.coalesce import TCPPort, UNIXPort
+from node.fastpath.write_coalescing import TCPPort, UNIXPort
 
 
 @implementer(IStreamServerEndpoint)
@@ -124,7 +124,7 @@ def _remove_stale_socket(path: str) -> None:
 
 
 def server_endpoint(reactor: Any, config: Endpoint, tls_creator: Optional[Any] = None) -> Any:
-    """The endpoint for ``config``; ``tls_creator`` (from :mod:`node.tls`) when it has TLS."""
+    """The endpoint for ``config``; ``tls_creator`` (from :mod:`node.tls.context`) when it has TLS."""
     if isinstance(config, UnixEndpoint):
         _remove_stale_socket(config.socket_path)
         endpoint: Any = UNIXServerEndpoint(reactor, config.socket_path, config.backlog)

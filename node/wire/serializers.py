@@ -1,4 +1,4 @@
-"""autobahn serializer objects from the names used in the config (lean variants: node.transports.codecs)."""
+"""autobahn serializer objects from the names used in the config (lean variants: node.wire.codecs)."""
 from __future__ import annotations
 
 from typing import Any, List, Sequence
@@ -8,7 +8,7 @@ def _serializer_class(name: str) -> Any:
     from node.log import choose_twisted
 
     choose_twisted()  # autobahn's serializer module needs a txaio framework chosen first
-    from node.transports.codecs import SERIALIZERS
+    from node.wire.codecs import SERIALIZERS
 
     if name not in SERIALIZERS:
         from node.errors import ConfigError
@@ -20,7 +20,7 @@ def _serializer_class(name: str) -> Any:
 
 def websocket_serializers(names: Sequence[str]) -> List[Any]:
     """Plain and batched variants (``wamp.2.json`` and ``wamp.2.json.batched``)."""
-    from node.router.wire import prepare_serializer
+    from node.wire.messages import prepare_serializer
 
     result = []
     for name in names:
@@ -31,6 +31,6 @@ def websocket_serializers(names: Sequence[str]) -> List[Any]:
 
 def rawsocket_serializers(names: Sequence[str]) -> List[Any]:
     """RawSocket negotiates one serializer id per format; no batched variants."""
-    from node.router.wire import prepare_serializer
+    from node.wire.messages import prepare_serializer
 
     return [prepare_serializer(_serializer_class(name)()) for name in names]

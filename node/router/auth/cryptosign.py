@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from node.config.model import AuthMethod
-from node.router.authentication import (
+from node.router.auth.base import (
     AUTHENTICATION_FAILED, NO_SUCH_PRINCIPAL, NOT_AUTHORIZED, Accept, Challenge, Deny, HelloContext, _ask,
     _details, _on_error,
 )

@@ -1,7 +1,7 @@
-"""One router process of a node with ``processes: N``: ``python -m node.cluster.worker``.
+"""One router process of a node with ``processes: N``: ``python -m node.process.cluster_worker``.
 
-Started by :mod:`node.cluster.supervisor`, never by hand. It is an ordinary node
-(:func:`node.serve._run`: same transports, signals and shutdown) on Twisted's
+Started by :mod:`node.process.supervisor`, never by hand. It is an ordinary node
+(:func:`node.process.node._run`: same transports, signals and shutdown) on Twisted's
 asyncio reactor, plus the backplane. It reports readiness to the supervisor
 with sd_notify's protocol (the supervisor sets ``NOTIFY_SOCKET``), writes no
 pidfile, tags its log lines with its number, and stops when the supervisor dies.
@@ -63,7 +63,7 @@ def die_with_parent(parent: int) -> None:
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m node.cluster.worker")
+    parser = argparse.ArgumentParser(prog="python -m node.process.cluster_worker")
     parser.add_argument("--cbdir", required=True)
     parser.add_argument("--config", default=None)
     parser.add_argument("--loglevel", default="info")
@@ -82,7 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from node.config import load_config
     from node.errors import NodeError
     from node.log import start_logging
-    from node.serve import _run
+    from node.process.node import _run
 
     try:
         config = load_config(args.cbdir, args.config)

@@ -6,7 +6,7 @@ import signal
 import time
 from typing import Optional
 
-from node.pidfile import is_alive, pidfile_path, read_pid
+from node.process.pidfile import is_alive, pidfile_path, read_pid
 
 
 def _describe_uptime(seconds: float) -> str:

@@ -2,7 +2,7 @@
 
 Every fault becomes a one-line :class:`TlsError` naming the option and the file;
 loaders collect all of them (``errors`` lists) so that ``wampnode check`` shows
-every problem at once. The result, :class:`Material`, is what :mod:`node.tls`
+every problem at once. The result, :class:`Material`, is what :mod:`node.tls.context`
 builds OpenSSL contexts from, at start-up, on reload, and again (from memory)
 whenever session-ticket keys rotate.
 """
@@ -13,11 +13,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from cryptography import x509
 
-from node.certinfo import rsa_bits
+from node.tls.certinfo import rsa_bits
 from node.config.model import TlsOptions
 from node.errors import TlsError
-from node.pem import load_certificates, load_private_key, same_public_key
-from node.tlscheck import MIN_RSA_BITS
+from node.tls.pem import load_certificates, load_private_key, same_public_key
+from node.tls.hygiene import MIN_RSA_BITS
 
 __all__ = ["Identity", "Material", "load_identity", "load_material", "attempt", "option_path"]
 
@@ -159,7 +159,7 @@ def load_material(options: TlsOptions, errors: List[TlsError]) -> Optional[Mater
     cas = _load_ca_certificates(options, errors)
     ocsp = None
     if options.ocsp_staple is not None and default_id is not None:
-        from node.ocsp import load_staple
+        from node.tls.ocsp import load_staple
 
         ocsp = attempt(errors, load_staple, option_path(options, "ocsp_staple"),
                        options.ocsp_staple, default_id.chain)

@@ -328,7 +328,7 @@ class TlsAuth:
 
 def make_authenticator(config: AuthMethod) -> Any:
     """A fresh authenticator for one session attempt, or None for unknown methods."""
-    from node.router.cryptosign import CryptosignAuth
+    from node.router.auth.cryptosign import CryptosignAuth
 
     kinds = {"anonymous": AnonymousAuth, "ticket": TicketAuth, "wampcra": WampCraAuth,
              "cryptosign": CryptosignAuth, "tls": TlsAuth}

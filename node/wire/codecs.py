@@ -18,7 +18,7 @@ Here, through autobahn's own extension point (a ``Serializer`` wraps any
   message sent to many sessions is serialized once per serializer) and parses
   with the serializer's ``MESSAGE_TYPE_MAP``, with autobahn's checks and errors.
 
-Loaded only after txaio has chosen its framework (see node.transports.serializers).
+Loaded only after txaio has chosen its framework (see node.wire.serializers).
 """
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def init_node(appdir: str) -> List[str]:
 
     @raise NodeDirExists: ``APPDIR/.crossbar`` already exists.
     """
-    from node.certs import make_selfsigned
+    from node.tls.devcerts import make_selfsigned
 
     cbdir = os.path.join(appdir, ".crossbar")
     web = os.path.join(appdir, "web")

@@ -38,7 +38,7 @@ from autobahn.websocket.protocol import PreparedMessage
 from autobahn.websocket.utf8validator import Utf8Validator
 from autobahn.websocket.xormasker import create_xor_masker
 
-from node.transports.quiet import quiet_autobahn
+from node.fastpath.quiet_autobahn import quiet_autobahn
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 

@@ -51,14 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the configuration and exit")
     _add_node_dir(check)
-    from node.certcli import add_cert_parser
-    from node.checkcli import add_check_options
+    from node.commands.cert import add_cert_parser
+    from node.commands.check import add_check_options
 
     add_check_options(check)
     add_cert_parser(commands)
 
     commands.add_parser("version", help="print versions of wampnode and its stack")
-    from node.tunnel.command import add_tunnel_parser
+    from node.commands.tunnel import add_tunnel_parser
 
     add_tunnel_parser(commands)  # tunnel, trust
     return parser
@@ -70,7 +70,7 @@ def _print_error(error: NodeError) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from node.nodedir import init_node
+    from node.commands.init import init_node
 
     created = init_node(args.appdir)
     for path in created:
@@ -80,38 +80,38 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from node.serve import serve
+    from node.process.node import serve
 
     return serve(cbdir=args.cbdir, config_file=args.config, loglevel=args.loglevel,
                  logformat=args.logformat, debug=args.debug)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from node.checkcli import run_check
+    from node.commands.check import run_check
 
     return run_check(args)
 
 
 def cmd_cert(args: argparse.Namespace) -> int:
-    from node.certcli import run_cert
+    from node.commands.cert import run_cert
 
     return run_cert(args)
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from node.control import stop_node
+    from node.commands.control import stop_node
 
     return stop_node(args.cbdir, args.timeout)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from node.control import node_status
+    from node.commands.control import node_status
 
     return node_status(args.cbdir, args.assert_state)
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    from node.control import reload_node
+    from node.commands.control import reload_node
 
     return reload_node(args.cbdir)
 
@@ -146,7 +146,7 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def _tunnel_command(name: str, args: argparse.Namespace) -> int:
-    from node.tunnel import command
+    from node.commands import tunnel as command
 
     return getattr(command, name)(args)
 
