@@ -9,7 +9,7 @@ Processes
     ``nats-server`` on 127.0.0.1 unless ``backplane.url`` names one, and runs N
     worker processes (:mod:`node.process.cluster_worker`) that all listen on the same
     ports (SO_REUSEPORT, so the kernel spreads connections over them). Each
-    worker is an ordinary :class:`~node.workers.router.Node` plus a
+    worker is an ordinary :class:`~node.workers.router.RouterWorker` plus a
     :class:`~node.cluster.member.ClusterMember`. Nodes on other machines (or in
     other node directories) that name the same NATS server and subject prefix
     join the same router.

@@ -1,6 +1,7 @@
 """``wampnode stop|status|reload``: act on a node through its pidfile."""
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import time
@@ -54,3 +55,15 @@ def reload_node(cbdir: str) -> int:
     os.kill(pid, signal.SIGHUP)
     print(f"reload requested (pid {pid}); see the node's log for the result")
     return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    return stop_node(args.cbdir, args.timeout)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    return node_status(args.cbdir, args.assert_state)
+
+
+def run_reload(args: argparse.Namespace) -> int:
+    return reload_node(args.cbdir)

@@ -5,6 +5,7 @@ key beside it, and ``APPDIR/web/index.html`` served at ``/``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from typing import Any, Dict, List
@@ -91,3 +92,10 @@ def init_node(appdir: str) -> List[str]:
     make_selfsigned(key, cert, hosts=("localhost", "127.0.0.1", "::1"), days=90)
     created += [key, cert]
     return created
+
+
+def run_init(args: argparse.Namespace) -> int:
+    for path in init_node(args.appdir):
+        print(f"created {path}")
+    print(f"Start the node with: cd {args.appdir} && wampnode start")
+    return 0

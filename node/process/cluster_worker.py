@@ -1,7 +1,7 @@
 """One router process of a node with ``processes: N``: ``python -m node.process.cluster_worker``.
 
 Started by :mod:`node.process.supervisor`, never by hand. It is an ordinary node
-(:func:`node.process.node._run`: same transports, signals and shutdown) on Twisted's
+(:class:`node.process.node.NodeProcess`: same transports, signals and shutdown) on Twisted's
 asyncio reactor, plus the backplane. It reports readiness to the supervisor
 with sd_notify's protocol (the supervisor sets ``NOTIFY_SOCKET``), writes no
 pidfile, tags its log lines with its number, and stops when the supervisor dies.
@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import sys
-from typing import Dict, List, Optional, Sequence, TextIO
+from typing import List, Optional, Sequence, TextIO
 
 PR_SET_PDEATHSIG = 1
 
@@ -79,10 +79,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from node.cluster.backplane import install_asyncio_reactor
 
     reactor = install_asyncio_reactor()  # before anything imports the default reactor
+    # imported only now: the asyncio reactor above must be installed first
     from node.config import load_config
     from node.errors import NodeError
     from node.log import start_logging
-    from node.process.node import _run
+    from node.process.node import NodeProcess
 
     try:
         config = load_config(args.cbdir, args.config)
@@ -91,13 +92,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return e.exit_code
     label = os.environ.get("WAMPNODE_PROCESS", "1/1")
     start_logging(args.loglevel, args.logformat, stream=TaggedStream(sys.stdout, label, args.logformat == "json"))
-    outcome: Dict[str, int] = {"code": 0}
     try:
-        _run(config, reactor, outcome, args.debug)
+        return NodeProcess(config, reactor, args.debug).run()
     except NodeError as e:
         print(e.line(), file=sys.stderr)
         return e.exit_code
-    return outcome["code"]
 
 
 if __name__ == "__main__":

@@ -1,133 +1,120 @@
-"""``wampnode start``: the process around a :class:`~node.workers.router.Node`.
+"""The node's process: one object that loads nothing, but listens, answers
+signals and stops, for ``wampnode start`` and for each router process of a
+cluster (:mod:`node.process.cluster_worker`).
 
-Order matters: configuration errors are reported before anything listens or any
-pidfile is written; the pidfile is claimed before ports are opened so two nodes in
-one directory never fight over ports; SIGTERM/SIGINT stop cleanly and exit 0.
+Order matters: the caller has reported configuration errors before anything
+listens; SIGTERM/SIGINT stop cleanly and exit 0; SIGHUP reloads TLS material and
+restarts nothing; "Node ready" and sd_notify ``READY=1`` come only once every
+transport listens.
 """
 from __future__ import annotations
 
 import os
 import signal
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
+from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from node import __version__
+from node.config.model import NodeConfig
 from node.errors import NodeError
+from node.process.systemd import Notifier
+from node.workers.router import RouterWorker
 
 log = Logger()
 
 
-def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str, debug: bool,
-          reactor: Any = None) -> int:
-    """Run the node until a signal stops it. Returns the process exit code."""
-    from node.config import load_config
-    from node.log import start_logging
-    from node.process.pidfile import remove_pidfile, write_pidfile
+class NodeProcess:
+    """Runs a :class:`RouterWorker` on ``reactor`` until a signal stops it.
 
-    cbdir = os.path.abspath(cbdir)
-    config = load_config(cbdir, config_file)  # raises ConfigErrors: reported by the CLI
-    start_logging(loglevel, logformat)
-    from node.process.malloc import tune_malloc
+    @param config: the checked configuration.
+    @param reactor: the reactor to run (already installed by the caller).
+    @param notifier: sd_notify messages; read from the environment when omitted.
+    """
 
-    tune_malloc()  # large messages without page-fault storms (see node/process/malloc.py)
-    warning = write_pidfile(cbdir)
-    if warning:
-        log.warn("{warning}", warning=warning)
-    if config.cluster is not None and config.cluster.processes > 1:
-        from node.process.supervisor import supervise  # N router processes; this one supervises them
+    def __init__(self, config: NodeConfig, reactor: Any, debug: bool = False,
+                 notifier: Optional[Notifier] = None) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.debug = debug
+        self.notifier = notifier or Notifier.from_environment()
+        self.exit_code = 0
+        self.worker = RouterWorker(config, reactor)
+        self.cluster: Optional[Any] = None
+        if config.cluster is not None:  # one process of a router spanning processes
+            # imported here: a single-process node never loads node.cluster nor nats-py
+            from node.cluster.process import ClusterProcess
 
-        try:
-            return supervise(config, loglevel, logformat, debug)
-        finally:
-            remove_pidfile(cbdir)
-    if reactor is None and config.cluster is not None:
-        from node.cluster.backplane import install_asyncio_reactor  # nats-py needs asyncio's loop
+            self.cluster = ClusterProcess(config.cluster, self.worker.router, reactor)
 
-        reactor = install_asyncio_reactor()
-    if reactor is None:
-        from node.fastpath.reactor import install
+    def run(self) -> int:
+        """Start, run the reactor until stopped; returns the process exit code."""
+        log.info("wampnode {version} starting (pid {pid}, node directory {cbdir})",
+                 version=__version__, pid=os.getpid(), cbdir=self.config.cbdir)
+        if self.config.ignored:
+            log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}",
+                     keys=", ".join(self.config.ignored))
+        self.reactor.callWhenRunning(self._begin)
+        self.reactor.run(installSignalHandlers=False)
+        return self.exit_code
 
-        reactor = install()
-    from node.fastpath.write_coalescing import FLUSHER
+    def _begin(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_hangup)
+        self.reactor.addSystemEventTrigger("before", "shutdown", self._stopping)
+        self._start().addCallbacks(self._started, self._failed)
 
-    FLUSHER.attach(reactor)  # replies leave before the next poll, not after it
-    outcome: Dict[str, int] = {"code": 0}
-    try:
-        _run(config, reactor, outcome, debug)
-    finally:
-        remove_pidfile(cbdir)
-    return outcome["code"]
+    def _start(self) -> defer.Deferred:
+        if self.cluster is None:
+            return self.worker.start()
+        # reach the other processes before accepting clients
+        return self.cluster.start().addCallback(lambda _: self.worker.start())
 
+    def summary(self) -> str:
+        return f"{len(self.worker.ports)} transport(s) listening, {len(self.config.realms)} realm(s)"
 
-def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> None:
-    from node.workers.router import Node
-    from node.process.systemd import Notifier
+    def _started(self, _: Any) -> None:
+        self.notifier.ready(self.summary())
+        self.notifier.start_watchdog(self.reactor)
 
-    from node import __version__
-
-    notifier = Notifier.from_environment()
-    log.info("wampnode {version} starting (pid {pid}, node directory {cbdir})",
-             version=__version__, pid=os.getpid(), cbdir=config.cbdir)
-    if config.ignored:
-        log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}", keys=", ".join(config.ignored))
-    node = Node(config, reactor)
-    cluster = None
-    if config.cluster is not None:  # one process of a router spanning processes (node.cluster)
-        from node.cluster.process import ClusterProcess
-
-        cluster = ClusterProcess(config.cluster, node.router, reactor)
-
-    def summary() -> str:
-        return f"{len(node.ports)} transport(s) listening, {len(config.realms)} realm(s)"
-
-    def started(_: Any) -> None:
-        notifier.ready(summary())
-        notifier.start_watchdog(reactor)
-
-    def failed(failure: Any) -> None:
+    def _failed(self, failure: Failure) -> None:
         error = failure.value
         if isinstance(error, NodeError):
             log.critical("{error}", error=error.line())
-            outcome["code"] = error.exit_code
+            self.exit_code = error.exit_code
         else:
             log.failure("Node failed to start", failure)
-            outcome["code"] = 1
-        if debug:
+            self.exit_code = 1
+        if self.debug:
             log.debug("{tb}", tb=failure.getTraceback())
-        reactor.stop()
+        self.reactor.stop()
 
-    def stopping() -> Any:
-        notifier.stopping()
-        if cluster is None:
-            return node.stop()
-        return node.stop().addBoth(lambda _: cluster.stop())
+    def _stopping(self) -> defer.Deferred:
+        self.notifier.stopping()
+        stopped = self.worker.stop()
+        if self.cluster is not None:
+            cluster = self.cluster
+            stopped.addBoth(lambda _: cluster.stop())
+        return stopped
 
-    def on_signal(signum: int, frame: Any) -> None:
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
         log.info("Received {name}, shutting down", name=signal.Signals(signum).name)
-        reactor.callFromThread(reactor.stop)
+        self.reactor.callFromThread(self.reactor.stop)
 
-    def on_hangup(signum: int, frame: Any) -> None:
-        reactor.callFromThread(reload)
+    def _on_hangup(self, signum: int, frame: Any) -> None:
+        self.reactor.callFromThread(self.reload)
 
-    def reload() -> None:
-        notifier.reloading()
+    def reload(self) -> None:
+        """SIGHUP: re-read TLS certificates and keys; a refused reload keeps the old ones."""
+        self.notifier.reloading()
         log.info("Received SIGHUP: reloading TLS certificates and keys")
-        problems = node.reload_tls()
+        problems = self.worker.reload_tls()
         for problem in problems:
             log.error("Reload refused, keeping the old certificate: {problem}", problem=problem)
         if not problems:
             log.info("TLS certificates and keys reloaded")
-        notifier.ready(summary() + ("; reload refused, old certificate in use" if problems else "; reloaded"))
-
-    def install_signals() -> None:
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGHUP, on_hangup)
-        reactor.addSystemEventTrigger("before", "shutdown", stopping)
-        if cluster is None:
-            node.start().addCallbacks(started, failed)
-        else:  # reach the other processes before accepting clients
-            cluster.start().addCallback(lambda _: node.start()).addCallbacks(started, failed)
-
-    reactor.callWhenRunning(install_signals)
-    reactor.run(installSignalHandlers=False)
+        outcome = "; reload refused, old certificate in use" if problems else "; reloaded"
+        self.notifier.ready(self.summary() + outcome)

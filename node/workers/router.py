@@ -1,6 +1,6 @@
-"""The running node: router, transports, listening ports, orderly shutdown.
+"""The router worker: router, transports, listening ports, orderly shutdown.
 
-:class:`Node` receives the reactor it uses, so that nothing here reaches for a
+:class:`RouterWorker` receives the reactor it uses, so that nothing here reaches for a
 global; the CLI owns the process (pidfile, signals, exit code).
 """
 from __future__ import annotations
@@ -29,7 +29,9 @@ def describe_transport(transport: Transport) -> str:
     return text
 
 
-class Node:
+class RouterWorker:
+    """The router and every transport it listens on, in this process."""
+
     def __init__(self, config: NodeConfig, reactor: Any) -> None:
         from node.router import Router
 
