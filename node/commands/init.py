@@ -11,6 +11,7 @@ import os
 from typing import Any, Dict, List
 
 from node.errors import NodeError
+from node.tls.devcerts import make_selfsigned
 
 WEB_PORT = 8080
 WSS_PORT = 8443
@@ -68,8 +69,6 @@ def init_node(appdir: str) -> List[str]:
 
     @raise NodeDirExists: ``APPDIR/.crossbar`` already exists.
     """
-    from node.tls.devcerts import make_selfsigned
-
     cbdir = os.path.join(appdir, ".crossbar")
     web = os.path.join(appdir, "web")
     if os.path.exists(cbdir):

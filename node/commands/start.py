@@ -13,8 +13,11 @@ from typing import Any, Optional
 from twisted.logger import Logger
 
 from node.config import load_config
+from node.fastpath.reactor import install as install_node_reactor
+from node.fastpath.write_coalescing import FLUSHER
 from node.log import start_logging
 from node.process.malloc import tune_malloc
+from node.process.node import NodeProcess
 from node.process.pidfile import remove_pidfile, write_pidfile
 
 log = Logger()
@@ -56,12 +59,6 @@ def _run_here(config: Any, reactor: Any, debug: bool) -> int:
 
         reactor = install_asyncio_reactor()
     if reactor is None:
-        from node.fastpath.reactor import install
-
-        reactor = install()
-    # imported only now: the reactor above must be installed before Twisted's default one is
-    from node.fastpath.write_coalescing import FLUSHER
-    from node.process.node import NodeProcess
-
+        reactor = install_node_reactor()
     FLUSHER.attach(reactor)  # replies leave before the next poll, not after it
     return NodeProcess(config, reactor, debug).run()

@@ -26,12 +26,16 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from twisted.internet import protocol
+from twisted.internet import defer, protocol
 from twisted.logger import Logger
 
+import node
+from node import __version__
 from node.cluster.backplane import redact
 from node.cluster.process import INDEX_VARIABLE, URL_VARIABLE
 from node.errors import NodeError
+from node.process.natsserver import LocalNatsServer
+from node.process.systemd import Notifier
 
 log = Logger()
 
@@ -93,8 +97,6 @@ class _NotifyListener:
 
 def _package_root() -> str:
     """The directory holding the ``node`` package, so workers import the same code."""
-    import node
-
     return os.path.dirname(os.path.dirname(os.path.abspath(node.__file__)))
 
 
@@ -117,10 +119,6 @@ class Supervisor:
     # --- start ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        from twisted.internet import defer
-
-        from node import __version__
-
         log.info("wampnode {version} starting {count} router processes (supervisor pid {pid}, node directory "
                  "{cbdir})", version=__version__, count=self.count, pid=os.getpid(), cbdir=self.config.cbdir)
         self.listener = _NotifyListener(self, self.notify_name)
@@ -130,8 +128,6 @@ class Supervisor:
             self.backplane_url = backplane.url
             d = defer.succeed(None)
         else:
-            from node.process.natsserver import LocalNatsServer
-
             self.nats = LocalNatsServer(self.reactor, self.config.cbdir)
             self.nats.on_crash = self._nats_crashed
             d = self.nats.start()
@@ -255,8 +251,6 @@ class Supervisor:
         self.reactor.callLater(STOP_GRACE_SECONDS, self._signal_all, "KILL")
 
     def _finish(self) -> None:
-        from twisted.internet import defer
-
         if self.listener is not None:
             self.reactor.removeReader(self.listener)
             self.listener.connectionLost(None)
@@ -267,9 +261,7 @@ class Supervisor:
 
 def supervise(config: Any, loglevel: str, logformat: str, debug: bool) -> int:
     """Run the supervisor until a signal stops it; returns the exit code."""
-    from twisted.internet import reactor
-
-    from node.process.systemd import Notifier
+    from twisted.internet import reactor  # importing it installs Twisted's default reactor: only here
 
     args = ["--cbdir", config.cbdir, "--config", config.config_file, "--loglevel", loglevel,
             "--logformat", logformat] + (["--debug"] if debug else [])

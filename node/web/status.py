@@ -6,6 +6,8 @@ import platform
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from node import __version__
+
 
 class NodeStatus:
     """Live facts about a node; ``session_count`` is read from the router on demand."""
@@ -19,8 +21,6 @@ class NodeStatus:
         return time.time() - self.started_at
 
     def as_dict(self) -> Dict[str, Any]:
-        from node import __version__
-
         import autobahn
         import twisted
 
