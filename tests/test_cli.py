@@ -110,6 +110,42 @@ def test_stale_pidfile_replaced_with_warning(tmp_path):
         assert node.stop() == 0
 
 
+def test_stop_never_signals_a_pid_planted_in_the_pidfile(tmp_path):
+    """A pidfile naming a live process that is no node of this directory is not believed:
+    `status` says not running and `stop` signals nothing (issue 19, finding 12)."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "node.pid").write_text(f"{bystander.pid}\n")
+        status = run_cli("status", "--cbdir", str(tmp_path))
+        assert status.returncode == 1 and "not running" in status.stdout
+        stop = run_cli("stop", "--cbdir", str(tmp_path))
+        assert stop.returncode == 1 and "not running" in stop.stdout
+        assert bystander.poll() is None, "wampnode stop killed a process that is not a node"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_pidfile_symlink_is_replaced_not_written_through(tmp_path):
+    """A symlink planted as node.pid is removed; its target is left as it was (finding 12)."""
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    cbdir = tmp_path / "cbdir"
+    cbdir.mkdir()
+    (cbdir / "node.pid").symlink_to(target)
+    node = start_node(web_config(free_port()), cbdir)
+    try:
+        assert target.read_text() == "keep me\n"
+        assert not (cbdir / "node.pid").is_symlink()
+        assert int((cbdir / "node.pid").read_text()) == node.proc.pid
+        assert "Replaced stale symlink" in node.output()
+        status = run_cli("status", "--cbdir", str(cbdir))
+        assert status.returncode == 0 and f"running (pid {node.proc.pid}" in status.stdout
+    finally:
+        assert node.stop() == 0
+    assert target.read_text() == "keep me\n"
+
+
 def test_port_in_use_is_one_line_error(tmp_path):
     """Listening on a port that is taken exits 1 with the address and the cause, no traceback."""
     blocker = socket.socket()
