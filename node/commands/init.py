@@ -34,6 +34,22 @@ def _web_paths() -> Dict[str, Any]:
     }
 
 
+def anonymous_permissions() -> List[Dict[str, Any]]:
+    """Everything on every URI, but none of the session meta API except counting and
+    listing: ``wamp.session.kill*`` would let any visitor end other sessions, and
+    ``wamp.session.get``/``on_join`` show every peer's address and port."""
+    nothing = {"call": False, "register": False, "publish": False, "subscribe": False}
+    call_only = dict(nothing, call=True)
+    return [
+        {"uri": "", "match": "prefix",
+         "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
+         "disclose": {"caller": False, "publisher": False}, "cache": True},
+        {"uri": "wamp.session.", "match": "prefix", "allow": nothing, "cache": True},
+        {"uri": "wamp.session.count", "match": "exact", "allow": call_only, "cache": True},
+        {"uri": "wamp.session.list", "match": "exact", "allow": call_only, "cache": True},
+    ]
+
+
 def default_config() -> Dict[str, Any]:
     """The config ``init`` writes: plain web on 8080 and the same paths over TLS on 8443."""
     return {
@@ -42,12 +58,7 @@ def default_config() -> Dict[str, Any]:
             "type": "router",
             "realms": [{
                 "name": "realm1",
-                "roles": [{
-                    "name": "anonymous",
-                    "permissions": [{"uri": "", "match": "prefix",
-                                     "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
-                                     "disclose": {"caller": False, "publisher": False}, "cache": True}],
-                }],
+                "roles": [{"name": "anonymous", "permissions": anonymous_permissions()}],
             }],
             "transports": [
                 {"type": "web", "endpoint": {"type": "tcp", "port": WEB_PORT}, "paths": _web_paths()},
