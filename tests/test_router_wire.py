@@ -1,4 +1,5 @@
-"""The router's parse table on top of autobahn's message classes (node/wire/messages.py)."""
+"""The router's parse tables on top of autobahn's message classes (node/wire/parsing.py,
+messages.py) and the client quirks they tolerate (node/wire/tolerance.py)."""
 from __future__ import annotations
 
 import cbor2
@@ -8,7 +9,8 @@ from autobahn.wamp import message as m
 from autobahn.wamp.exception import ProtocolError
 
 from node.router import Router
-from node.wire.messages import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation, parse
+from node.wire.messages import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation
+from node.wire.parsing import parse
 from router_fakes import joined, realm
 
 
@@ -59,3 +61,4 @@ def test_session_answers_invalid_uri_marker_with_error():
     error = c.last()
     assert isinstance(error, m.Error) and error.error == "wamp.error.invalid_uri" and error.request == 5
     assert r.session_count() == 1
+
