@@ -11,7 +11,7 @@ message objects only, and the transports only pass bytes to a serializer from he
                           message's shape and type; one parse table per source (msgpack
                           and CBOR clients, JSON clients, the cluster backplane)
 ``tolerance``             client quirks read as what they mean before parsing: absent
-                          values (msgpack ext 0, CBOR ``undefined``)
+                          values (msgpack ext 0, CBOR ``undefined``), IDs as integral floats
 ``messages``              the router's message classes: autobahn's plus progressive
                           calls, cached HELLO roles, the invalid-URI request marker
 ``roles``                 HELLO roles in the compact form a session keeps

@@ -6,8 +6,9 @@ decoded value is a message of a type the table knows (with autobahn's wording) a
 it over. There is one table per source:
 
 - :data:`CLIENT_MESSAGES`, msgpack and CBOR clients: autobahn parses (with the router's
-  classes, :data:`node.wire.messages.MESSAGE_CLASSES`) after absent values are scrubbed
-  (a client quirk: :mod:`node.wire.tolerance`). Anything malformed is a ``ProtocolError``; a
+  classes, :data:`node.wire.messages.MESSAGE_CLASSES`) after absent values are scrubbed,
+  and once more after float IDs are made integers if it refused the message (both client
+  quirks: :mod:`node.wire.tolerance`). Anything malformed is a ``ProtocolError``; a
   request with an invalid URI becomes an :class:`~node.wire.messages.InvalidUriRequest`.
 - :data:`JSON_CLIENT_MESSAGES`, JSON clients: the same, without the walk over the message
   for absent values (JSON has no msgpack ext types or CBOR ``undefined``), and HELLO roles
@@ -24,7 +25,7 @@ from autobahn.wamp import message as m
 from autobahn.wamp.exception import InvalidUriError, ProtocolError
 
 from node.wire.messages import MESSAGE_CLASSES, InvalidUriRequest, RolesCachedHello
-from node.wire.tolerance import scrub_message
+from node.wire.tolerance import integral_ids, scrub_message
 
 _URI_REQUESTS = {m.Subscribe.MESSAGE_TYPE, m.Publish.MESSAGE_TYPE, m.Register.MESSAGE_TYPE, m.Call.MESSAGE_TYPE}
 
@@ -45,6 +46,16 @@ class ClientMessageParser:
     def parse(self, raw: list) -> Any:
         if self.scrub:
             raw = scrub_message(raw)
+        try:
+            return self._parse(raw)
+        except ProtocolError:
+            # float IDs are looked for only in a message autobahn refused: the usual one pays nothing
+            fixed = integral_ids(raw)
+            if fixed is raw:
+                raise
+        return self._parse(fixed)
+
+    def _parse(self, raw: list) -> Any:
         try:
             return self.klass.parse(raw)
         except ProtocolError:
