@@ -22,14 +22,14 @@ from autobahn.wamp.types import TransportDetails
 
 from node.config.model import AuthMethod, EventHistory, Permission, Realm, Role
 from node.router import Router
-from node.wire.messages import parse
+from node.wire.parsing import parse
 
 _json = JsonObjectSerializer()
 
 
 def wire(msg: m.Message) -> m.Message:
     """``msg`` after a trip over the wire: marshal, JSON-encode, decode, parse
-    (with the router's parse table, as a prepared serializer does).
+    (with the router's parse table for clients, as the node's serializers do).
 
     (autobahn's ``Serializer`` wrapper needs txaio's framework chosen, which the
     asyncio e2e tests must choose differently; the parse step is the same.)

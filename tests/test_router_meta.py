@@ -157,3 +157,16 @@ def test_killed_session_that_never_answers_is_closed():
     assert not victim.transport.closed
     clock.advance(5.1)
     assert victim.transport.closed
+
+
+def test_id_arguments_may_be_integral_floats():
+    """An ID argument sent back as an integral float (cbor-x, wampy.js's CBOR, does that above 2^32)
+    is that ID, as in WAMP messages; a fraction is still an invalid argument."""
+    r = Router((realm(),))
+    a, b = joined(r, authid="a"), joined(r, authid="b")
+    reply = call(a, "wamp.session.get", float(b.session_id))
+    assert isinstance(reply, m.Result) and reply.args[0]["authid"] == "b", reply
+    b.subscribe("com.t")
+    subscription = b.last().subscription
+    assert call(a, "wamp.subscription.count_subscribers", float(subscription)).args == [1]
+    assert call(a, "wamp.session.get", 1.5).error == "wamp.error.invalid_argument"

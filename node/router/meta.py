@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from node.router.matching import Observation
 from node.router.peer import Peer
+from node.wire.tolerance import integral_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from node.router.realm import RealmRouter
@@ -35,9 +36,11 @@ Reply = Tuple[Optional[list], Optional[dict]]
 
 
 def _int_arg(args: list, index: int, name: str) -> int:
-    if len(args) <= index or type(args[index]) is not int:
+    """An ID argument; an integral float is taken too, as in WAMP messages (node.wire.tolerance)."""
+    value = integral_id(args[index]) if len(args) > index else None
+    if type(value) is not int:
         raise MetaError(INVALID_ARGUMENT, f"argument {index + 1} ({name}) must be an integer")
-    return args[index]
+    return value
 
 
 def _str_arg(args: list, index: int, name: str) -> str:
