@@ -102,14 +102,21 @@ class RawSocketPeer:
 
 
 def exchange(port: int, serializer: str, *messages: Any, replies: Optional[int] = None) -> Tuple[List[Any], bool]:
-    """Send messages one by one; read ``replies`` messages (None: until the router closes)."""
+    """Send messages one by one, each once the one before was answered (every message
+    these tests send gets one reply); then read up to ``replies`` messages in all (None:
+    until the router closes)."""
     peer = RawSocketPeer(port, serializer)
     try:
-        for message in messages:
+        received: List[Any] = []
+        for sent, message in enumerate(messages, 1):
             if not peer.send(message):
                 break
-            time.sleep(0.02)
-        received = peer.receive(replies)
+            if len(received) < sent:
+                received += peer.receive(sent - len(received))
+        if replies is None:
+            received += peer.receive(None)
+        elif len(received) < replies:
+            received += peer.receive(replies - len(received))
         return received, peer.closed
     finally:
         peer.close()

@@ -111,10 +111,15 @@ def through(port: int, path: str) -> Tuple[bool, Optional[int], str]:
 
 
 def connections_for(server: EchoServer, path_call: Any) -> int:
-    """How many TCP connections the server accepted while ``path_call`` ran."""
+    """How many TCP connections the server accepted while ``path_call`` ran.
+
+    Every connection the bridge made for the call was accepted (and reported) before
+    the call returned; :meth:`EchoServer.sync` makes sure those lines have been read.
+    """
+    server.sync()
     before = server.count("accepted")
     path_call()
-    time.sleep(0.1)
+    server.sync()
     return server.count("accepted") - before
 
 
@@ -165,7 +170,7 @@ def test_jit_cache_expires_after_its_ttl(trust_setup: Any) -> None:
     good = servers["good"]
     assert connections_for(good, lambda: through(port, "jitshort")) == 2
     assert connections_for(good, lambda: through(port, "jitshort")) == 1
-    time.sleep(1.2)
+    time.sleep(1.2)  # the 1 s TTL under test must pass: there is nothing to poll for
     assert connections_for(good, lambda: through(port, "jitshort")) == 2
 
 

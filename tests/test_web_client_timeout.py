@@ -67,7 +67,7 @@ def test_open_websocket_outlives_client_timeout(ports, kind):
     """client_timeout bounds HTTP only: an open WebSocket idle for twice as long still answers a ping."""
     ws = RawWebSocket(ports[kind], "/ws", protocols=["wamp.2.json"])
     assert ws.status == 101
-    time.sleep(2)
+    time.sleep(2)  # the behaviour under test: idle for twice client_timeout, nothing to poll for
     ws.send(frame(9, b"still there?"))
     _, opcode, payload = ws.read_frame()
     assert (opcode, payload) == (10, b"still there?")

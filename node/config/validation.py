@@ -67,7 +67,8 @@ def _message(error: Any) -> str:
 
     A subschema may say what a value must look like in ``errorMessage`` (the
     ajv-errors keyword; other validators ignore it): a regular expression is no
-    explanation.
+    explanation. Every ``const``/``enum`` error names the value found and the
+    values allowed, whichever key it is on.
     """
     if error.validator in ("pattern", "not") and isinstance(error.schema, dict) and "errorMessage" in error.schema:
         return f"{error.instance!r} {error.schema['errorMessage']}"
@@ -80,15 +81,36 @@ def _message(error: Any) -> str:
         if all(e.validator == "type" for e in error.context):
             wanted = " or ".join(_TYPE_WORDS.get(e.validator_value, str(e.validator_value)) for e in error.context)
             return f"{error.instance!r} is not {wanted}"
-    if error.validator == "enum" and list(error.path)[-1:] == ["type"] and len(error.path) == 3 \
-            and list(error.path)[0] == "workers":
-        return (f"{error.instance!r} workers are not supported; wampnode runs one worker of "
-                f"type 'router'")
+    if error.validator in ("const", "enum"):
+        return _not_allowed(error)
     if error.validator == "additionalProperties" and error.validator_value is False:
         allowed = sorted(error.schema.get("properties", {}))
         allowed = [a for a in allowed if a not in ("type",)] or allowed
         return f"{error.message}; known keys: {', '.join(allowed)}"
     return error.message
+
+
+def _show(value: Any) -> str:
+    """A config value as the message quotes it: strings and numbers as Python writes
+    them (``'web'``, ``3``), the rest as JSON writes them (``true``, ``null``)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _not_allowed(error: Any) -> str:
+    """A ``const``/``enum`` error naming the value found and the values allowed.
+
+    jsonschema's own wording names only the expected value (``2 was expected``) or
+    lists the allowed ones as a Python list. A key whose message needs its own
+    words (``version``) says them in the schema's ``errorMessage``, after the value.
+    """
+    if isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return f"{_show(error.instance)} {error.schema['errorMessage']}"
+    if error.validator == "const":
+        return f"{_show(error.instance)} is not allowed here; the only allowed value is {_show(error.validator_value)}"
+    allowed = ", ".join(v if isinstance(v, str) else _show(v) for v in error.validator_value)
+    return f"{_show(error.instance)} is not one of the allowed values: {allowed}"
 
 
 def validation_errors(config: Any, where: str) -> List[ConfigError]:
