@@ -6,6 +6,11 @@ import platform
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+import autobahn
+import twisted
+
+from node import __version__
+
 
 class NodeStatus:
     """Live facts about a node; ``session_count`` is read from the router on demand."""
@@ -19,11 +24,6 @@ class NodeStatus:
         return time.time() - self.started_at
 
     def as_dict(self) -> Dict[str, Any]:
-        from node import __version__
-
-        import autobahn
-        import twisted
-
         return {
             "node": f"wampnode {__version__}",
             "pid": os.getpid(),
