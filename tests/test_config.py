@@ -142,8 +142,8 @@ def test_defaults_come_from_the_schema(tmp_path):
     cbdir = write(tmp_path, config({"type": "websocket", "endpoint": {"type": "tcp", "port": 8080}}))
     transport = load_config(str(cbdir), environ={}).transports[0]
     assert transport.websocket.serializers == ("cbor", "msgpack", "json")
-    assert transport.websocket.options.values["max_message_size"] == 1048576
-    assert transport.websocket.options.values["auto_ping_interval"] == 30000
+    assert transport.websocket.options.max_message_size == 1048576
+    assert transport.websocket.options.auto_ping_interval == 30000
     assert transport.endpoint.backlog == 1024 and transport.endpoint.interface == ""
 
 

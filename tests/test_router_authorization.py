@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import pytest
 from autobahn.wamp import message as m
+from twisted.internet.task import Clock
 
-from node.config.model import AuthMethod
+from node.config.fragments import auth_method
 from node.router import Router
 from node.router.authorization import RealmAuthorizer, RolePermissions
 from router_fakes import allow_all, joined, permission, realm, role
 
 
 def anonymous_as(role_name):
-    return (AuthMethod("anonymous", "static", {"role": role_name}),)
+    return (auth_method("anonymous", "static", {"role": role_name}),)
 
 
 PRECEDENCE = role(
@@ -56,7 +57,7 @@ def test_unknown_role_is_denied_and_open_realm_allows():
 
 def test_denied_actions_get_not_authorized_naming_the_request():
     """Denied subscribe/register/call get ERROR not_authorized naming session, role, action, URI and realm."""
-    r = Router((realm(roles=(role("frontend", permission("com.pub.", "prefix", subscribe=True, call=True)),)),))
+    r = Router((realm(roles=(role("frontend", permission("com.pub.", "prefix", subscribe=True, call=True)),)),), Clock())
     c = joined(r, auth=anonymous_as("frontend"))
     for send, kind in ((lambda: c.register("com.pub.p"), m.Register), (lambda: c.subscribe("com.priv.t"), m.Subscribe),
                        (lambda: c.call("com.priv.p"), m.Call)):
@@ -71,7 +72,7 @@ def test_denied_actions_get_not_authorized_naming_the_request():
 
 def test_denied_publish_errors_only_when_acknowledged():
     """A denied PUBLISH is dropped silently, or answered with not_authorized if acknowledge is set."""
-    r = Router((realm(roles=(role("ro", permission("", "prefix", subscribe=True)),)),))
+    r = Router((realm(roles=(role("ro", permission("", "prefix", subscribe=True)),)),), Clock())
     reader, writer = joined(r, auth=anonymous_as("ro")), joined(r, auth=anonymous_as("ro"))
     reader.subscribe("t")
     reader.take()
@@ -83,7 +84,7 @@ def test_denied_publish_errors_only_when_acknowledged():
 
 def test_unknown_role_from_authentication_is_aborted():
     """A session authenticated into a role the realm does not define is aborted with no_such_role."""
-    r = Router((realm(roles=(role("a", allow_all()),)),))
+    r = Router((realm(roles=(role("a", allow_all()),)),), Clock())
     from router_fakes import Client
 
     c = Client(r, anonymous_as("b"))
@@ -96,7 +97,7 @@ def test_caller_disclosed_only_when_role_says_so():
     roles = (role("callee", allow_all()),
              role("open", permission("", "prefix", call=True, disclose_caller=True)),
              role("hidden", permission("", "prefix", call=True)))
-    r = Router((realm(roles=roles),))
+    r = Router((realm(roles=roles),), Clock())
     callee = joined(r, auth=anonymous_as("callee"))
     callee.register("p")
     callee.take()
@@ -116,7 +117,7 @@ def test_publisher_disclosed_only_when_role_says_so():
     roles = (role("sub", allow_all()),
              role("open", permission("", "prefix", publish=True, disclose_publisher=True)),
              role("hidden", permission("", "prefix", publish=True)))
-    r = Router((realm(roles=roles),))
+    r = Router((realm(roles=roles),), Clock())
     sub = joined(r, auth=anonymous_as("sub"))
     sub.subscribe("t")
     sub.take()

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from autobahn.wamp import message as m
+from twisted.internet.task import Clock
 
-from node.config.model import AuthMethod, EventHistory
+from node.config.fragments import auth_method
+from node.config.model import EventHistory
 from node.router import Router
 from router_fakes import joined, realm
 
@@ -14,7 +16,7 @@ def events(client):
 
 def test_prefix_and_wildcard_subscriptions_receive_with_topic():
     """Pattern subscriptions receive matching events, with the concrete topic in the details."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     sub, pub = joined(r), joined(r)
     sub.subscribe("com.example", match="prefix")
     sub.subscribe("com..update", match="wildcard")
@@ -32,8 +34,8 @@ def test_prefix_and_wildcard_subscriptions_receive_with_topic():
 
 def test_exclude_and_eligible_by_session_authid_authrole():
     """exclude/eligible by session ID, authid and authrole select exactly the listed receivers."""
-    auth = lambda role: (AuthMethod("anonymous", "static", {"role": role}),)  # noqa: E731
-    r = Router((realm(),))
+    auth = lambda role: (auth_method("anonymous", "static", {"role": role}),)  # noqa: E731
+    r = Router((realm(),), Clock())
     a = joined(r, auth=auth("red"), authid="alice")
     b = joined(r, auth=auth("blue"), authid="bob")
     c = joined(r, auth=auth("blue"), authid="carol")
@@ -57,7 +59,7 @@ def test_exclude_and_eligible_by_session_authid_authrole():
 
 def test_retained_event_is_sent_on_subscribe_with_get_retained():
     """The last event published with retain is sent to a later subscriber that asks get_retained."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     pub = joined(r)
     pub.publish("com.state", "old", retain=True)
     pub.publish("com.state", "new", retain=True)
@@ -78,7 +80,7 @@ def test_retained_event_is_sent_on_subscribe_with_get_retained():
 def test_event_history_kept_for_configured_topics():
     """Topics configured with event_history keep their last N events for wamp.subscription.get_events."""
     history = (EventHistory(uri="com.hist", match="exact", limit=2),)
-    r = Router((realm(history=history),))
+    r = Router((realm(history=history),), Clock())
     sub, pub = joined(r), joined(r)
     sub.subscribe("com.hist")
     sub_id = sub.last().subscription
@@ -101,7 +103,7 @@ def test_event_history_kept_for_configured_topics():
 
 def test_payload_passthru_is_forwarded_untouched():
     """A PUBLISH with a ppt payload is forwarded with payload and enc_* details unchanged."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     sub, pub = joined(r), joined(r)
     sub.subscribe("t")
     sub.take()
@@ -115,7 +117,7 @@ def test_payload_passthru_is_forwarded_untouched():
 
 def test_subscription_meta_events():
     """Subscribing and unsubscribing publish on_create, on_subscribe, on_unsubscribe and on_delete."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     watcher, s = joined(r), joined(r)
     for topic in ("on_create", "on_subscribe", "on_unsubscribe", "on_delete"):
         watcher.subscribe("wamp.subscription." + topic)
@@ -134,7 +136,7 @@ def test_subscription_meta_events():
 
 def test_session_join_and_leave_meta_events():
     """Joining and leaving sessions are announced on wamp.session.on_join / on_leave."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     watcher = joined(r)
     watcher.subscribe("wamp.session.on_join")
     watcher.subscribe("wamp.session.on_leave")
@@ -149,7 +151,7 @@ def test_session_join_and_leave_meta_events():
 
 def test_meta_api_disabled_publishes_no_meta_events():
     """A realm with enable_meta_api false neither answers meta procedures nor publishes meta events."""
-    r = Router((realm(meta=False),))
+    r = Router((realm(meta=False),), Clock())
     watcher = joined(r)
     watcher.subscribe("wamp.session.on_join")
     watcher.take()

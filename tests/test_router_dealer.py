@@ -202,7 +202,7 @@ def test_cancel_modes(mode):
 
 def test_cancel_to_callee_without_canceling_feature_is_skip():
     """A callee that did not announce call_canceling never gets INTERRUPT; the caller is answered at once."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     callee = joined(r, roles=client_roles(canceling=False))
     caller = joined(r)
     callee.register("p")
@@ -244,7 +244,7 @@ def test_registration_meta_events():
 
 def test_force_reregister_revokes_silently_without_revocation_feature():
     """A displaced callee that did not announce registration_revocation gets no UNREGISTERED."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     roles = client_roles()
     roles["callee"].registration_revocation = None
     old = joined(r, roles=roles)

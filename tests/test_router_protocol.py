@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from autobahn.wamp import message as m
+from twisted.internet.task import Clock
 
 from node.router import Router
 from node.router.session import router_roles
@@ -9,7 +10,7 @@ from router_fakes import Client, client_roles, joined, realm
 
 
 def router():
-    return Router((realm(),))
+    return Router((realm(),), Clock())
 
 
 def assert_violation(client, text):
@@ -103,7 +104,7 @@ def test_abort_from_client_closes_and_cleans_up():
 
 def test_strict_realm_rejects_loose_uri():
     """A realm with uri_check strict answers a non-strict URI with ERROR invalid_uri."""
-    r = Router((realm(uri_check="strict"),))
+    r = Router((realm(uri_check="strict"),), Clock())
     c = joined(r)
     req = c.subscribe("com.Example.Topic")
     error = c.last()

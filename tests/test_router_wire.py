@@ -9,6 +9,7 @@ import msgpack
 import pytest
 from autobahn.wamp import message as m
 from autobahn.wamp.exception import ProtocolError
+from twisted.internet.task import Clock
 
 from node.router import Router
 from node.wire.messages import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation
@@ -57,7 +58,7 @@ def test_msgpack_ext0_and_cbor_undefined_mean_absent():
 
 def test_session_answers_invalid_uri_marker_with_error():
     """A session receiving InvalidUriRequest answers ERROR invalid_uri and stays joined."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     c = joined(r)
     c.session.onMessage(parse([64, 5, {}, "com.bad uri"]))
     error = c.last()

@@ -83,8 +83,8 @@ def write(tmp_path: Path, options: dict) -> str:
 
 def test_client_timeout_schema_follows_crossbar(tmp_path):
     """client_timeout is whole seconds from 1 to 86400, or null for none (Crossbar.io's rule); the default is 60."""
-    assert load_config(write(tmp_path, {}), environ={}).transports[0].web.options["client_timeout"] == 60
-    assert load_config(write(tmp_path, {"client_timeout": None}), environ={}).transports[0].web.options["client_timeout"] is None
+    assert load_config(write(tmp_path, {}), environ={}).transports[0].web.options.client_timeout == 60
+    assert load_config(write(tmp_path, {"client_timeout": None}), environ={}).transports[0].web.options.client_timeout is None
     assert load_config(write(tmp_path, {"client_timeout": 86400}), environ={})
     for bad in (0, 86401, 1.5, "10"):
         with pytest.raises(ConfigErrors) as info:

@@ -3,12 +3,14 @@
 Code after :mod:`node.config` never reads raw dicts; it receives these objects.
 Defaults are *not* repeated here: the schema (``node/config/schema.json``) fills
 them in before these objects are built, so the schema stays the single source of
-truth for option names and defaults.
+truth for option names and defaults. A field named like a schema key takes that
+key's value (``schema_key`` names keys that are no Python names); a key without a
+schema default that the config leaves out is None.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 # --- endpoints -------------------------------------------------------------
 
@@ -117,29 +119,143 @@ class Realm:
     event_history: Tuple[EventHistory, ...]
 
 
+def schema_key(name: str) -> Any:
+    """A field whose schema key is not a Python name (``authenticator-realm``)."""
+    return field(metadata={"key": name})
+
+
+@dataclass(frozen=True)
+class DynamicSettings:
+    """``"type": "dynamic"`` of any method: a WAMP procedure decides."""
+
+    authenticator: str  # procedure URI
+    authenticator_realm: Optional[str] = schema_key("authenticator-realm")  # None: the session's realm
+
+
+@dataclass(frozen=True)
+class AnonymousSettings:
+    role: str
+
+
+@dataclass(frozen=True)
+class TicketPrincipal:
+    ticket: str  # may be "${NAME}": read from the environment when compared
+    role: str
+    realm: Optional[str]  # the only realm this principal may join
+
+
+@dataclass(frozen=True)
+class TicketSettings:
+    principals: Dict[str, TicketPrincipal]  # authid -> principal
+
+
+@dataclass(frozen=True)
+class WampCraUser:
+    secret: str  # may be "${NAME}"
+    role: str
+    realm: Optional[str]
+    salt: Optional[str]  # set: the key is PBKDF2(secret, salt, iterations, keylen)
+    iterations: Optional[int]
+    keylen: Optional[int]
+
+
+@dataclass(frozen=True)
+class WampCraSettings:
+    users: Dict[str, WampCraUser]  # authid -> user
+
+
+@dataclass(frozen=True)
+class CryptosignPrincipal:
+    realm: Optional[str]
+    role: str
+    authorized_keys: Tuple[str, ...]  # hex Ed25519 public keys
+
+
+@dataclass(frozen=True)
+class CryptosignSettings:
+    principals: Dict[str, CryptosignPrincipal]
+
+
+@dataclass(frozen=True)
+class TlsPrincipal:
+    certificate_sha256: str = schema_key("certificate-sha256")  # hex, colons allowed
+    role: str
+    realm: Optional[str]
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    role: Optional[str]  # for any certificate the endpoint's CA accepts (authid: its CN)
+    principals: Optional[Dict[str, TlsPrincipal]]  # authid -> principal, by fingerprint or name
+
+
+AuthSettings = Union[DynamicSettings, AnonymousSettings, TicketSettings, WampCraSettings, CryptosignSettings,
+                     TlsSettings]
+
+
 @dataclass(frozen=True)
 class AuthMethod:
     """One entry of a transport's ``auth`` map.
 
-    ``method`` is ``anonymous``, ``ticket``, ``wampcra``, ``cryptosign``,
-    ``cryptosign-proxy``... ``type`` is ``static`` or ``dynamic``. ``settings`` keeps
-    the method-specific keys (principals, users, role, authenticator ...) exactly
-    as validated by the schema; the authentication module interprets them.
+    ``method`` is ``anonymous``, ``ticket``, ``wampcra``, ``cryptosign`` or ``tls``;
+    ``type`` is ``static`` or ``dynamic``. ``settings`` holds the method's keys:
+    :class:`DynamicSettings` for every dynamic method, else the method's own class.
+    Build one outside a config file with :func:`node.config.fragments.auth_method`.
     """
 
     method: str
     type: str
-    settings: Dict[str, object] = field(default_factory=dict)
+    settings: AuthSettings
 
 
 # --- transports ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class WebSocketOptions:
-    """WebSocket protocol options in Crossbar's names; times in milliseconds."""
+class DeflateOptions:
+    """``compression.deflate``: permessage-deflate (RFC 7692) parameters."""
 
-    values: Dict[str, object]  # the validated ``options`` object, with defaults
+    request_no_context_takeover: bool
+    request_max_window_bits: int
+    no_context_takeover: Optional[bool]
+    max_window_bits: Optional[int]
+    memory_level: Optional[int]
+
+
+@dataclass(frozen=True)
+class CompressionOptions:
+    deflate: Optional[DeflateOptions]  # None: no compression
+
+
+@dataclass(frozen=True)
+class WebSocketOptions:
+    """WebSocket protocol options in Crossbar's names (``$defs/websocket_options``);
+    times in milliseconds, sizes in bytes, 0 usually meaning "no limit"."""
+
+    allowed_origins: Tuple[str, ...]
+    allow_null_origin: bool
+    enable_webstatus: bool
+    external_port: Optional[int]
+    max_frame_size: int
+    max_message_size: int
+    auto_fragment_size: int
+    fail_by_drop: bool
+    echo_close_codereason: bool
+    open_handshake_timeout: int
+    close_handshake_timeout: int
+    tcp_nodelay: bool
+    auto_ping_interval: int
+    auto_ping_timeout: int
+    auto_ping_size: int
+    require_masked_client_frames: bool
+    validate_utf8: bool
+    mask_server_frames: bool
+    apply_mask: bool
+    show_server_version: bool
+    require_websocket_subprotocol: bool
+    compression: Optional[CompressionOptions]
+    max_connections: int
+    max_outgoing_buffer: int
 
 
 @dataclass(frozen=True)
@@ -250,11 +366,32 @@ class WebSocketTesteePath:
 
 
 @dataclass(frozen=True)
+class HstsOptions:
+    """The object form of ``hsts``."""
+
+    max_age: int  # seconds
+    include_subdomains: bool
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """A web transport's ``options`` (``$defs/web_options``); times in seconds."""
+
+    access_log: bool
+    display_tracebacks: bool
+    hsts: Union[bool, HstsOptions]
+    hsts_max_age: int  # used when hsts is true
+    client_timeout: Optional[int]  # None: never
+    request_head_timeout: Optional[int]  # None: no limit
+    max_connections: int  # 0: no limit
+
+
+@dataclass(frozen=True)
 class WebService:
     """A ``web`` transport's path tree: URL path segment -> path service."""
 
     paths: Dict[str, object]  # "/" and other keys -> one of the *Path objects
-    options: Dict[str, object]
+    options: WebOptions
     path: str
 
 
@@ -270,6 +407,9 @@ class Transport:
     rawsocket: Optional[RawSocketService]  # type rawsocket, or universal's part
     websocket_paths: Dict[str, WampWebSocket]  # universal's websocket map
     path: str
+    # the HTTP site's options: web.options, or the schema's defaults for a universal
+    # transport without ``web``; None for transports without HTTP (websocket, rawsocket)
+    http_options: Optional[WebOptions] = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from functools import lru_cache
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 from node.errors import ConfigError
 
@@ -113,9 +113,16 @@ def _not_allowed(error: Any) -> str:
     return f"{_show(error.instance)} is not one of the allowed values: {allowed}"
 
 
-def validation_errors(config: Any, where: str) -> List[ConfigError]:
-    """All schema violations of ``config`` as one-line errors, in document order."""
-    validator = _validator_class(False)(load_schema())
+def _definition_schema(name: str) -> Dict[str, Any]:
+    """The schema's ``$defs/<name>`` as a schema of its own."""
+    return {"$defs": load_schema()["$defs"], "$ref": f"#/$defs/{name}"}
+
+
+def validation_errors(config: Any, where: str, definition: Optional[str] = None) -> List[ConfigError]:
+    """All schema violations of ``config`` (or, with ``definition``, of one object of
+    that ``$defs`` entry) as one-line errors, in document order."""
+    schema = load_schema() if definition is None else _definition_schema(definition)
+    validator = _validator_class(False)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path])
     result: List[ConfigError] = []
     seen = set()
@@ -139,11 +146,7 @@ def _leaves(error: Any) -> Iterator[Any]:
 
 @lru_cache(maxsize=None)
 def _definition_defaults(name: str) -> str:
-    filled: Dict[str, Any] = {}
-    schema = {"$defs": load_schema()["$defs"], "$ref": f"#/$defs/{name}"}
-    for _ in _validator_class(True)(schema).iter_errors(filled):
-        pass
-    return json.dumps(filled)
+    return json.dumps(with_definition_defaults(name, {}))
 
 
 def definition_defaults(name: str) -> Dict[str, Any]:
@@ -157,5 +160,13 @@ def with_defaults(config: Any) -> Any:
     """A copy of a valid ``config`` with every schema default filled in."""
     filled = copy.deepcopy(config)
     for _ in _validator_class(True)(load_schema()).iter_errors(filled):
+        pass
+    return filled
+
+
+def with_definition_defaults(name: str, instance: Any) -> Any:
+    """A copy of a valid object of ``$defs/<name>`` with the schema's defaults filled in."""
+    filled = copy.deepcopy(instance)
+    for _ in _validator_class(True)(_definition_schema(name)).iter_errors(filled):
         pass
     return filled

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Hashable, List, Optional, Protocol
 from autobahn.wamp.message import (
     Call, Cancel, Error, Invocation, Message, Publish, Register, Result, Subscribe, Unregister, Unsubscribe, Yield,
 )
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from node.config.model import Realm
@@ -23,6 +24,7 @@ from node.router.authorization import (
 )
 from node.router.broker import Broker
 from node.router.dealer import Dealer
+from node.router.internal import InternalCaller
 from node.router.meta import MetaApi, MetaError
 from node.router.outcome import Outcome
 from node.router.peer import Peer
@@ -45,11 +47,11 @@ class SessionTarget(Protocol):
 class RealmRouter:
     """Routing state of one realm and the delivery of its decisions.
 
-    ``clock`` provides ``callLater(seconds, f, *args)`` (Twisted's IReactorTime);
-    it is needed only for call timeouts and may be a ``task.Clock`` in tests.
+    ``clock`` (Twisted's IReactorTime: the node's reactor, or a ``task.Clock`` in
+    tests) runs the call timeouts.
     """
 
-    def __init__(self, config: Realm, clock: Any = None) -> None:
+    def __init__(self, config: Realm, clock: IReactorTime) -> None:
         self.config = config
         self.name = config.name
         self.strict_uris = config.uri_check == "strict"
@@ -65,7 +67,7 @@ class RealmRouter:
         self._testaments: Dict[int, Dict[str, List[tuple]]] = {}
         self._testament_ids = itertools.count(1)
         self._auth_cache: Dict[int, Dict[tuple, Decision]] = {}  # session -> (uri, action) -> decision
-        self._caller: Any = None  # node.router.internal.InternalCaller, made on first use
+        self._caller: Optional[InternalCaller] = None  # made on first use
         self.backplane: Any = None  # node.cluster.link.RealmLink when the router spans processes
 
     # --- membership -------------------------------------------------------
@@ -264,12 +266,10 @@ class RealmRouter:
         d.addCallbacks(answered, failed)
         return d
 
-    def internal_caller(self) -> Any:
+    def internal_caller(self) -> InternalCaller:
         """The router's own session on this realm, used to call dynamic authorizers
         and authenticators (created on first use)."""
         if self._caller is None:
-            from node.router.internal import InternalCaller
-
             self._caller = InternalCaller(self)
         return self._caller
 
@@ -285,11 +285,10 @@ class RealmRouter:
             if timer is not None and timer.active():
                 timer.cancel()
         for delay, key in outcome.start_timers:
-            if self.clock is not None:
-                previous = self._timers.pop(key, None)  # a client reusing a pending request id
-                if previous is not None and previous.active():
-                    previous.cancel()
-                self._timers[key] = self.clock.callLater(delay, self._expired, key)
+            previous = self._timers.pop(key, None)  # a client reusing a pending request id
+            if previous is not None and previous.active():
+                previous.cancel()
+            self._timers[key] = self.clock.callLater(delay, self._expired, key)
         for session_id, message in outcome.sends:
             session = self._sessions.get(session_id)
             if session is not None:

@@ -12,10 +12,11 @@ offers it as a ``websocket-testee`` path of a ``web`` transport.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Set
+from typing import Any, Set
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 
+from node.config.model import WebSocketOptions
 from node.fastpath.websocket_frames import FramedDelivery
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
 
@@ -43,7 +44,7 @@ class TesteeProtocol(FramedDelivery, WebSocketServerProtocol):
 class TesteeFactory(WebSocketServerFactory):
     protocol = TesteeProtocol
 
-    def __init__(self, options: Dict[str, Any], is_secure: bool) -> None:
+    def __init__(self, options: WebSocketOptions, is_secure: bool) -> None:
         super().__init__(url="wss://localhost" if is_secure else "ws://localhost", server="wampnode")
         self.setProtocolOptions(**protocol_options(options))
         self.connections: Set[TesteeProtocol] = set()
@@ -54,5 +55,5 @@ class TesteeFactory(WebSocketServerFactory):
             connection.close_with(code, reason)
 
 
-def testee_factory(options: Dict[str, Any], is_secure: bool) -> TesteeFactory:
+def testee_factory(options: WebSocketOptions, is_secure: bool) -> TesteeFactory:
     return TesteeFactory(options, is_secure)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from autobahn.twisted.resource import WebSocketResource
+
+from node.bridge.server import bridge_factory
 from node.config.model import TcpBridgePath
 
 
 def tcpbridge_resource(config: TcpBridgePath) -> Any:
-    from autobahn.twisted.resource import WebSocketResource
-
-    from node.bridge.server import bridge_factory
-
     return WebSocketResource(bridge_factory(config))

@@ -7,8 +7,13 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from node.config import model
-from node.web.status import NodeStatus
 from node.web.deadline import HeadDeadlineChannel
+from node.web.hsts import hsts_header
+from node.web.nodeinfo import nodeinfo_resource
+from node.web.redirect import redirect_resource
+from node.web.static import static_resource
+from node.web.status import NodeStatus
+from node.web.tcpbridge import tcpbridge_resource
 
 log = Logger()
 
@@ -22,11 +27,6 @@ class NotFoundRoot(resource.Resource):
 
 def _build_path(service: object, status: NodeStatus,
                 websocket_resource: Callable[[model.WampWebSocket], Any]) -> Any:
-    from node.web.nodeinfo import nodeinfo_resource
-    from node.web.redirect import redirect_resource
-    from node.web.static import static_resource
-    from node.web.tcpbridge import tcpbridge_resource
-
     builders: Dict[type, Callable[[Any], Any]] = {
         model.StaticPath: static_resource,
         model.RedirectPath: redirect_resource,
@@ -75,13 +75,11 @@ class NodeSite(server.Site):
     hsts = None  # the Strict-Transport-Security value (node.web.hsts), or None
     noisy = False
 
-    def __init__(self, root: Any, options: Dict[str, Any]) -> None:
+    def __init__(self, root: Any, options: model.WebOptions) -> None:
         # client_timeout is Twisted Web's idle timeout (None: none)
-        super().__init__(root, timeout=options["client_timeout"])
-        self.request_head_timeout = options["request_head_timeout"]  # node.web.deadline
-        self.access_log = options.get("access_log", False)
-        from node.web.hsts import hsts_header
-
+        super().__init__(root, timeout=options.client_timeout)
+        self.request_head_timeout = options.request_head_timeout  # node.web.deadline
+        self.access_log = options.access_log
         self.hsts = hsts_header(options)
 
     def log(self, request: Any) -> None:

@@ -37,7 +37,7 @@ class RouterWorker:
 
         self.config = config
         self.reactor = reactor
-        self.router = Router(config.realms)
+        self.router = Router(config.realms, reactor)  # the router's timers run on the node's clock
         self.status = NodeStatus(session_count=self.router.session_count)
         self.ports: List[Any] = []
         self.built: List[Any] = []
