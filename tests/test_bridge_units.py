@@ -7,7 +7,8 @@ import os
 import pytest
 
 from node.bridge.base64stream import Base64Error, Base64MessageDecoder
-from node.bridge.relay import send_chunk_size, truncate_reason
+from node.bridge.framing import send_chunk_size
+from node.bridge.relay import truncate_reason
 from node.errors import ConfigError
 from node.tunnel.proxy import bypasses, connect_request, parse_proxy, proxy_for
 

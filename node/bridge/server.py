@@ -7,7 +7,9 @@ client and held. Reading on is what lets the node see a client that leaves
 meanwhile (a close frame or a FIN is only seen by reading): the dial is then
 cancelled. A target that cannot be reached (or whose TLS certificate is
 refused) closes the WebSocket with 1011 and a reason; the log carries the full
-one-line cause (for TLS, the trust diagnosis).
+one-line cause (for TLS, the trust diagnosis). Messages to the client are at
+most ``send_message_size`` octets (default 1500, see :mod:`node.bridge.framing`),
+whatever ``max_message_size`` (the receive limit) is.
 """
 from __future__ import annotations
 
@@ -43,10 +45,14 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     def onOpen(self) -> None:  # noqa: N802
         factory: BridgeFactory = self.factory
         self.max_message_size = factory.config.max_message_size
+        self.send_message_size = factory.config.send_message_size
         factory.connections.add(self)
         end = StreamEnd(self)
         self._connecting = factory.connect_target(end)
         self._connecting.addCallbacks(self._target_up, self._target_failed)
+
+    def describe(self) -> str:
+        return f"Bridge {self.peer}"
 
     def _to_stream(self, data: bytes) -> None:
         super()._to_stream(data)
