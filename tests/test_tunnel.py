@@ -306,10 +306,11 @@ def test_a_received_close_is_logged_with_code_and_reason(tls_node: Any, tunnels:
     with socket.create_connection(("127.0.0.1", tunnel.port), timeout=10) as s:
         s.sendall(os.urandom(65536))
         assert s.recv(65536) == b""  # closed, nothing echoed
-    expected = f"[warn] Tunnel to wss://localhost:{port}/small: the server closed the WebSocket with code 1009, " \
+    expected = f" -> wss://localhost:{port}/small: the server closed the WebSocket with code 1009, " \
                f"reason \"received WebSocket"
     assert wait_until(lambda: expected in tunnel.output()), tunnel.output()
-    assert "exceeds payload limit of 4096 octets" in tunnel.output()
+    line = next(line for line in tunnel.output().splitlines() if expected in line)
+    assert "[warn] Tunnel 127.0.0.1:" in line and "exceeds payload limit of 4096 octets" in line
 
 
 def test_send_message_size_below_1500_is_refused() -> None:

@@ -82,8 +82,10 @@ class TunnelClientProtocol(StreamOverWebSocket, WebSocketClientProtocol):
                 log.warn("{url}: the server did not accept the base64 subprotocol; using binary frames",
                          url=settings.url)
 
+    local = "?"  # the local client, for log lines (set when the stream is connected)
+
     def describe(self) -> str:
-        return f"Tunnel to {self.factory.settings.url}"
+        return f"Tunnel {self.local} -> {self.factory.settings.url}"
 
     def onOpen(self) -> None:  # noqa: N802
         if not self.factory.opened.called:
@@ -231,6 +233,7 @@ class LocalConnection(StreamEnd):
             websocket.sendClose(1000)
             return
         self.relay = websocket
+        websocket.local = _peer(self)
         websocket.stream_connected(self)
         held, self._held, self._held_size = self._held, [], 0
         for data in held:
