@@ -130,9 +130,10 @@ class StreamOverWebSocket:
         if self.state != WebSocketProtocol.STATE_OPEN or not data:  # type: ignore[attr-defined]
             return
         self.octets_out += len(data)
-        masked = not self.factory.isServer  # type: ignore[attr-defined]
+        frames = encode_messages(data, self.send_message_size, self.use_base64,
+                                 masked=not self.factory.isServer)  # type: ignore[attr-defined]
         # autobahn's sendData, not transport.write: it keeps the order with its own queued writes
-        self.sendData(encode_messages(data, self.send_message_size, self.use_base64, masked))  # type: ignore[attr-defined]
+        self.sendData(frames)  # type: ignore[attr-defined]
 
     def stream_connected(self, stream: Any) -> None:
         """The stream is up: wire backpressure, pass on what came before, start reading."""
