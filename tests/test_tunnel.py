@@ -319,3 +319,31 @@ def test_send_message_size_below_1500_is_refused() -> None:
     assert result.returncode == 2
     line = one_line(result.stderr)
     assert line.startswith("--send-message-size: 1000 is not between 1500 and 16777216")
+
+
+def test_local_client_leaving_while_tcp_connect_is_pending_is_no_error(tunnels: Any) -> None:
+    """A local client that resets while the tunnel's TCP connect is still pending (the server's accept queue is
+    full, so its SYNs go unanswered) is logged as gone: cancelling there is no connection error."""
+    import socket
+    import struct
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    queued = []
+    try:
+        for _ in range(4):  # fill the accept queue (Linux holds backlog + 1)
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(listener.getsockname())
+            queued.append(s)
+        tunnel = tunnels(f"ws://127.0.0.1:{listener.getsockname()[1]}/x", "--connect-timeout", "30")
+        with socket.create_connection(("127.0.0.1", tunnel.port), timeout=10) as local:
+            local.sendall(b"hello")
+            local.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        assert wait_until(lambda: "the local client went away while the WebSocket" in tunnel.output())
+        assert "[error]" not in tunnel.output(), tunnel.output()
+    finally:
+        for s in queued:
+            s.close()
+        listener.close()

@@ -32,6 +32,7 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     """One bridged connection: WebSocket client <-> target."""
 
     _connecting: Any = None
+    _dial_cancelled = False  # onClose cancelled the dial: whatever error that gives, the client left first
 
     def onConnect(self, request: Any) -> Optional[str]:  # noqa: N802 (autobahn API)
         """Answer ``base64`` (exactly) when offered; ``binary`` for websockify-style clients."""
@@ -71,7 +72,9 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     def _target_failed(self, failure: Failure) -> None:
         self._connecting = None
         target = self.factory.config.target.describe()
-        if failure.check(defer.CancelledError):  # onClose: the client left first
+        # Cancelling can surface as another error (Twisted's HostnameEndpoint gives ConnectingCancelledError
+        # during the TCP connect, DNSLookupError during resolution), hence the flag.
+        if self._dial_cancelled or failure.check(defer.CancelledError):  # onClose: the client left first
             log.info("Bridge {peer} -> {target}: the client went away while the target was being connected; "
                      "connection attempt cancelled", peer=self.peer, target=target)
             return
@@ -86,6 +89,7 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:  # noqa: N802,N803
         if self._connecting is not None:
             connecting, self._connecting = self._connecting, None
+            self._dial_cancelled = True
             connecting.cancel()
         if self in self.factory.connections:
             self.factory.connections.discard(self)

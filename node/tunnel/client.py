@@ -203,6 +203,8 @@ class LocalConnection(StreamEnd):
         super().__init__(None)
         self.tunnel = tunnel
         self.opening: Optional[defer.Deferred] = None
+        self._cancelled = False  # connectionLost cancelled the opening (it may fail with another error than
+        # CancelledError: Twisted's HostnameEndpoint gives ConnectingCancelledError or DNSLookupError)
         self._held: List[bytes] = []
         self._held_size = 0
         self._input_ended = False
@@ -244,7 +246,7 @@ class LocalConnection(StreamEnd):
 
     def _failed(self, failure: Failure) -> None:
         self.opening = None
-        if failure.check(defer.CancelledError):
+        if self._cancelled or failure.check(defer.CancelledError):
             return
         error = failure.value if failure.check(NodeError) else ConnectError(
             self.tunnel.settings.url, f"{failure.value.__class__.__name__}: {failure.getErrorMessage()}")
@@ -254,6 +256,7 @@ class LocalConnection(StreamEnd):
     def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
         if self.opening is not None:
             opening, self.opening = self.opening, None
+            self._cancelled = True
             log.info("Tunnel {local}: the local client went away while the WebSocket to {url} was opening; "
                      "cancelled", local=_peer(self), url=self.tunnel.settings.url)
             opening.cancel()
