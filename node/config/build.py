@@ -173,6 +173,7 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
     if kind == "tcpbridge":
         return model.TcpBridgePath(target=build_bridge_target(raw["target"], cbdir, f"{where}.target"),
                                    max_message_size=raw["max_message_size"],
+                                   send_message_size=raw["send_message_size"],
                                    allowed_origins=tuple(raw["allowed_origins"]),
                                    connect_timeout=float(raw["connect_timeout"]), path=where)
     return model.NodeInfoPath(path=where)

@@ -346,6 +346,7 @@ class TcpBridgePath:
 
     target: BridgeTarget
     max_message_size: int
+    send_message_size: int
     allowed_origins: Tuple[str, ...]
     connect_timeout: float
     path: str
