@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from node import __version__
 from node.config.model import NodeConfig
-from node.errors import NodeError
+from node.process.failure import report_start_failure
 from node.process.systemd import Notifier
 from node.workers.router import RouterWorker
 
@@ -81,15 +81,7 @@ class NodeProcess:
         self.notifier.start_watchdog(self.reactor)
 
     def _failed(self, failure: Failure) -> None:
-        error = failure.value
-        if isinstance(error, NodeError):
-            log.critical("{error}", error=error.line())
-            self.exit_code = error.exit_code
-        else:
-            log.failure("Node failed to start", failure)
-            self.exit_code = 1
-        if self.debug:
-            log.debug("{tb}", tb=failure.getTraceback())
+        self.exit_code = report_start_failure(failure, self.debug)
         self.reactor.stop()
 
     def _stopping(self) -> defer.Deferred:
