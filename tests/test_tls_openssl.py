@@ -21,7 +21,7 @@ from pki import dhparam, expired_leaf, issue, make_pki, mismatched_key
 from stack import needs_ciphersuites, needs_group_lists
 from wampclient import connect, leave, run
 
-from node.tls.context import can_set_group_lists, can_set_tls13_ciphersuites
+from node.tls.openssl import can_set_group_lists, can_set_tls13_ciphersuites
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

@@ -27,7 +27,7 @@ from conftest import free_port, run_cli, start_node
 from pki import days_ahead, days_ago, issue, make_pki, new_key, write_certs, write_key
 from wsraw import RawWebSocket, frame
 
-from node.trust.certinfo import spki_sha256, subject_key_id
+from node.tls.certinfo import spki_sha256, subject_key_id
 
 ROOT_NAME = "CN=wampnode test root CA,O=wampnode tests"
 

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from node.config import model
 from node.config.environment import json_path
+from node.config.validation import definition_defaults
 
 
 def _abspath(cbdir: str, name: str) -> str:
@@ -85,6 +86,17 @@ def build_trust(raw: Dict[str, Any], cbdir: str, where: str) -> model.TrustOptio
         pin_sha256=tuple(raw.get("pin_sha256", ())),
         jit_bundle=bundle if bundle == "certifi" else _abspath(cbdir, bundle),
         jit_ttl=raw["jit_ttl"], jit_cache_size=raw["jit_cache_size"], path=where)
+
+
+def trust_from_values(values: Dict[str, Any], where: str = "trust") -> model.TrustOptions:
+    """A ``TrustOptions`` from command-line values (``wampnode tunnel``, ``trust diagnose``).
+
+    ``values`` uses the config's key names, None for unset; unset keys get the
+    schema's defaults, and relative paths start at the current directory.
+    """
+    raw = definition_defaults("trust")
+    raw.update({name: value for name, value in values.items() if value})
+    return build_trust(raw, os.getcwd(), where)
 
 
 def build_bridge_target(raw: Dict[str, Any], cbdir: str, where: str) -> model.BridgeTarget:

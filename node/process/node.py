@@ -1,8 +1,10 @@
 """``wampnode start``: the process around a :class:`~node.workers.router.Node`.
 
-Order matters: configuration errors are reported before anything listens or any
-pidfile is written; the pidfile is claimed before ports are opened so two nodes in
-one directory never fight over ports; SIGTERM/SIGINT stop cleanly and exit 0.
+Order matters: errors in the configuration file are reported before anything
+listens or any pidfile is written, faults of the TLS and trust files it names
+before anything listens (:meth:`~node.workers.router.Node.prepare`); the pidfile
+is claimed before ports are opened so two nodes in one directory never fight
+over ports; SIGTERM/SIGINT stop cleanly and exit 0.
 """
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
 
     cbdir = os.path.abspath(cbdir)
     config = load_config(cbdir, config_file)  # raises ConfigErrors: reported by the CLI
+    if config.cluster is not None and config.cluster.processes > 1:
+        from node.workers.credentials import check_files  # only the supervisor of N processes needs it
+
+        check_files(config)  # the router processes build their own TLS; refuse bad files before any starts
     start_logging(loglevel, logformat)
     from node.process.malloc import tune_malloc
 
@@ -71,6 +77,7 @@ def _run(config: Any, reactor: Any, outcome: Dict[str, int], debug: bool) -> Non
     if config.ignored:
         log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}", keys=", ".join(config.ignored))
     node = Node(config, reactor)
+    node.prepare()  # TLS and trust files read once; ConfigErrors before anything listens
     cluster = None
     if config.cluster is not None:  # one process of a router spanning processes (node.cluster)
         from node.cluster.process import ClusterProcess
