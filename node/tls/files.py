@@ -1,6 +1,7 @@
 """Reading one TLS block's files, once: keys, certificate chains, client CAs, DH, OCSP.
 
-:func:`load_material` reads every file the block names exactly once and returns
+:func:`load_material` reads every file the block names exactly once (a file
+named twice, such as an intermediate shared by ``sni`` entries, too) and returns
 a :class:`Material` with everything that loaded, plus every fault as a one-line
 :class:`TlsError` naming the option and the file (all of them, so that
 ``wampnode check`` shows every problem at once). :mod:`node.tls.context` builds
@@ -11,7 +12,7 @@ judges the same ``Material`` (complete or not) without reading anything again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from cryptography import x509
 
@@ -96,18 +97,32 @@ class Material:
         return (self.default,) + self.sni
 
 
+class _ReadOnce:
+    """The loaders of one build, each reading a file at most once: one chain or key
+    file may be named by several ``sni`` entries. A file that fails is tried
+    again, so that each option naming it gets its own error line."""
+
+    def __init__(self) -> None:
+        self._loaded: Dict[Tuple[Callable[[str, str], object], str], object] = {}
+
+    def __call__(self, load: Callable[[str, str], T], where: str, path: str) -> T:
+        if (load, path) not in self._loaded:
+            self._loaded[(load, path)] = load(where, path)
+        return self._loaded[(load, path)]  # type: ignore[return-value]
+
+
 def _identity(
-    where: str, key_path: str, cert_path: str, chain_paths: Sequence[str],
+    read: _ReadOnce, where: str, key_path: str, cert_path: str, chain_paths: Sequence[str],
     sni_name: Optional[str] = None,
 ) -> Tuple[Identity, List[TlsError]]:
     errors: List[TlsError] = []
-    key = attempt(errors, load_private_key, f"{where}.key", key_path)
+    key = attempt(errors, read, load_private_key, f"{where}.key", key_path)
     pairs: List[Tuple[str, x509.Certificate]] = []
-    certs = attempt(errors, load_certificates, f"{where}.certificate", cert_path)
+    certs = attempt(errors, read, load_certificates, f"{where}.certificate", cert_path)
     complete = certs is not None
     pairs += [(cert_path, c) for c in certs or ()]
     for i, path in enumerate(chain_paths):
-        more = attempt(errors, load_certificates, f"{where}.chain_certificates[{i}]", path)
+        more = attempt(errors, read, load_certificates, f"{where}.chain_certificates[{i}]", path)
         complete = complete and more is not None
         pairs += [(path, c) for c in more or ()]
     if not complete:
@@ -147,11 +162,12 @@ def _mismatch(
     )
 
 
-def _load_ca_certificates(options: TlsOptions, errors: List[TlsError]) -> List[x509.Certificate]:
+def _load_ca_certificates(read: _ReadOnce, options: TlsOptions,
+                          errors: List[TlsError]) -> List[x509.Certificate]:
     cas: List[x509.Certificate] = []
     for i, path in enumerate(options.ca_certificates):
         where = option_path(options, f"ca_certificates[{i}]")
-        cas.extend(attempt(errors, load_certificates, where, path) or ())
+        cas.extend(attempt(errors, read, load_certificates, where, path) or ())
     if options.verify_client != "none" and not options.ca_certificates:
         errors.append(
             TlsError(
@@ -175,18 +191,19 @@ def load_material(options: TlsOptions) -> Tuple[Material, List[TlsError]]:
     only when the list is empty.
     """
     errors: List[TlsError] = []
-    default, found = _identity(options.path or "tls", options.key, options.certificate,
+    read = _ReadOnce()
+    default, found = _identity(read, options.path or "tls", options.key, options.certificate,
                                options.chain_certificates)
     errors += found
     default_ok = not found
     sni: List[Identity] = []
     for name, entry in options.sni.items():
         where = option_path(options, f'sni["{name}"]')
-        identity, found = _identity(where, entry.key, entry.certificate,
+        identity, found = _identity(read, where, entry.key, entry.certificate,
                                     entry.chain_certificates, sni_name=name)
         errors += found
         sni.append(identity)
-    cas = _load_ca_certificates(options, errors)
+    cas = _load_ca_certificates(read, options, errors)
     ocsp = None
     if options.ocsp_staple is not None and default_ok:
         ocsp = attempt(errors, load_staple, option_path(options, "ocsp_staple"),
