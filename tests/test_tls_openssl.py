@@ -210,6 +210,19 @@ def test_bad_key_is_one_line_exit_2(tmp_path):
     assert "Traceback" not in out
 
 
+def test_bad_key_refused_before_anything_listens(tmp_path):
+    """A bad key on the second transport stops start-up before the first (plain) one listens."""
+    pki = make_pki(tmp_path / "pki")
+    config = router_config([
+        {"type": "rawsocket", "endpoint": tcp(free_port())},
+        ws_transport(free_port(), {"key": str(mismatched_key(pki)), "certificate": str(pki.chain_crt)})])
+    node = start_node(config, tmp_path / "node", wait=False)
+    assert node.proc.wait(20) == 2
+    out = node.output()
+    assert "workers[0].transports[1].endpoint.tls.key: key " in out, out
+    assert "Listening:" not in out and "Traceback" not in out, out
+
+
 def test_check_reports_tls_errors(tmp_path):
     """wampnode check lists every TLS fault, one line each, exit 2."""
     pki = make_pki(tmp_path / "pki")

@@ -58,28 +58,29 @@ class Node:
         from node.transports import build_transport
 
         prepared = []
-        tls: Dict[str, Any] = {}
-        problems: List[ConfigError] = []
-        if any(t.endpoint.tls is not None for t in self.config.transports):
-            # node.tls and node.trust: ~30 ms of start-up that a node without TLS need not pay
-            from node.workers.credentials import hygiene_warnings, server_tls_by_transport
-
-            tls, found = server_tls_by_transport(self.config)
-            problems += found
+        refused: List[ConfigError] = []
         for transport in self.config.transports:
             try:
                 built = build_transport(transport, self.router, self.status, self.reactor)
-            except ConfigErrors as e:  # a tcpbridge's trust files
-                problems += e.errors
+            except ConfigErrors as e:  # a tcpbridge's trust files: the first bad bridge stops the build
+                refused += e.errors
                 continue
-            prepared.append((transport, built, tls.get(transport.path)))
-        if problems:
-            raise file_errors(self.config, problems)
-        if tls:
+            prepared.append((transport, built))
+        tls: Dict[str, Any] = {}
+        if refused or any(t.endpoint.tls is not None for t in self.config.transports):
+            # node.tls and node.trust: ~30 ms of start-up that a node without TLS need not pay
+            from node.workers.credentials import bridge_trust_problems, hygiene_warnings, server_tls_by_transport
+
+            tls, found = server_tls_by_transport(self.config)
+            problems: List[ConfigError] = [*found]
+            if refused:  # every bridge's faults, as `wampnode check` lists them
+                problems += bridge_trust_problems(self.config) or refused
+            if problems:
+                raise file_errors(self.config, problems)
             for warning in hygiene_warnings(tls.values()):
                 log.warn("{warning}", warning=warning)
         self.tls = list(tls.values())
-        self._prepared = prepared
+        self._prepared = [(transport, built, tls.get(transport.path)) for transport, built in prepared]
 
     @defer.inlineCallbacks
     def start(self) -> Any:
