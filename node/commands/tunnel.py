@@ -55,6 +55,7 @@ def trust_options(args: argparse.Namespace, where: str) -> Any:
     """A ClientTrust from the trust arguments; file problems raise ConfigErrors."""
     import re
 
+    # Imported here: the parser is built on every `wampnode` run; these load the TLS stack.
     from node.config.build import trust_from_values
     from node.trust import ClientTrust
 
