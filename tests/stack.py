@@ -18,7 +18,7 @@ from typing import List, Optional
 import pytest
 from OpenSSL import SSL
 
-from node.tls.context import can_set_group_lists, can_set_tls13_ciphersuites
+from node.tls.openssl import can_set_group_lists, can_set_tls13_ciphersuites
 
 PYPY = platform.python_implementation() == "PyPy"
 

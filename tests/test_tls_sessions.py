@@ -6,15 +6,12 @@ node process with ``openssl s_client -sess_out/-sess_in`` across a reload.
 """
 from __future__ import annotations
 
-import datetime
 import signal
 import subprocess
 from pathlib import Path
 from typing import List, Optional
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from OpenSSL import SSL
 from OpenSSL._util import lib as openssl_lib
@@ -24,7 +21,7 @@ from membio import pump
 from node.errors import TlsError
 from node.tls.context import TICKET_KEY_SECONDS, server_tls
 from node.tls.hygiene import tls_warnings
-from pki import make_pki, tls_options
+from pki import make_pki, ocsp_response, tls_options
 
 W = "workers[0].transports[0].endpoint.tls"
 
@@ -171,28 +168,6 @@ def test_node_resumes_and_reload_rotates(tmp_path, node_factory, pki, version):
 
 
 # --- OCSP stapling -------------------------------------------------------------------
-
-
-def ocsp_response(pki, path: Path, status=ocsp.OCSPCertStatus.GOOD, leaf_path=None,
-                  next_update: float = 1.0) -> Path:
-    """A DER OCSP response for the leaf, signed by the intermediate (its issuer)."""
-    leaf = x509.load_pem_x509_certificate((leaf_path or pki.leaf_crt).read_bytes())
-    issuer = x509.load_pem_x509_certificate(pki.intermediate_crt.read_bytes())
-    issuer_key = serialization.load_pem_private_key(pki.intermediate_key.read_bytes(), None)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    revoked = status == ocsp.OCSPCertStatus.REVOKED
-    response = (
-        ocsp.OCSPResponseBuilder()
-        .add_response(cert=leaf, issuer=issuer, algorithm=hashes.SHA256(), cert_status=status,
-                      this_update=now - datetime.timedelta(days=2),
-                      next_update=now + datetime.timedelta(days=next_update),
-                      revocation_time=now - datetime.timedelta(days=3) if revoked else None,
-                      revocation_reason=None)
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
-        .sign(issuer_key, hashes.SHA256())
-    )
-    path.write_bytes(response.public_bytes(serialization.Encoding.DER))
-    return path
 
 
 def test_ocsp_staple_served(tmp_path, node_factory, pki):

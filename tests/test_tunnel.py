@@ -219,7 +219,7 @@ def test_pinned_key_is_accepted_and_another_refused(tls_node: Any) -> None:
     """--pin-sha256 with the server's SPKI hash connects without any CA; another pin is refused."""
     from cryptography import x509
 
-    from node.trust.certinfo import spki_sha256
+    from node.tls.certinfo import spki_sha256
 
     port, pki, _ = tls_node
     pin = spki_sha256(x509.load_pem_x509_certificate(pki.leaf_crt.read_bytes()))

@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 
 from node.bridge.relay import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, StreamEnd, StreamOverWebSocket
 from node.config.model import BridgeTarget, TcpBridgePath
-from node.errors import NodeError
+from node.errors import ConfigErrors, NodeError
 
 log = Logger()
 
@@ -139,6 +139,9 @@ class BridgeFactory(WebSocketServerFactory):
             from node.trust import ClientTrust
 
             self.trust = ClientTrust(config.target.tls.trust)
+            problems = self.trust.check()  # its CA files, read now: a fault stops start-up
+            if problems:
+                raise ConfigErrors(problems)
         self.connections: Set[BridgeServerProtocol] = set()
         self.setProtocolOptions(
             versions=[13],  # RFC 6455 only

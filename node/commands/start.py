@@ -36,6 +36,11 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
     """
     cbdir = os.path.abspath(cbdir)
     config = load_config(cbdir, config_file)
+    if config.cluster is not None and config.cluster.processes > 1:
+        # node.tls and node.trust load only here: a node without TLS need not pay ~30 ms for them
+        from node.workers.credentials import check_files
+
+        check_files(config)  # the router processes build their own TLS: refuse bad files before any starts
     start_logging(loglevel, logformat)
     tune_malloc()  # large messages without page-fault storms (see node/process/malloc.py)
     warning = write_pidfile(cbdir)

@@ -61,7 +61,9 @@ def trust_options(args: argparse.Namespace, where: str) -> Any:
     """A ClientTrust from the trust arguments; file problems raise ConfigErrors."""
     import re
 
-    from node.trust import ClientTrust, trust_from_values
+    # Imported here: the parser is built on every `wampnode` run; these load the TLS stack.
+    from node.config.build import trust_from_values
+    from node.trust import ClientTrust
 
     errors: List[ConfigError] = []
     for pin in args.pins or ():

@@ -1,22 +1,36 @@
 """Reading ``config.json``: JSON, environment references, schema, then semantic checks.
 
 :func:`load_config` is the one entry point; it raises :class:`ConfigErrors` with
-every problem found (never only the first), each a one-line message.
+every problem found (never only the first), each a one-line message. It reads
+only the config file: the TLS and trust files a config names are read by the
+layers that use them, which report their faults through :func:`file_errors`.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Sequence
 
 from node.config.model import NodeConfig
-from node.errors import ConfigError, ConfigErrors
+from node.errors import ConfigError, ConfigErrors, NodeError
 
-__all__ = ["load_config", "read_json", "NodeConfig", "default_config_file"]
+__all__ = ["load_config", "read_json", "NodeConfig", "default_config_file", "file_errors"]
 
 
 def default_config_file(cbdir: str) -> str:
     return os.path.join(cbdir, "config.json")
+
+
+def _shown(config_file: str) -> str:
+    """How messages name the config file: the shorter of its relative and absolute paths."""
+    return min(os.path.relpath(config_file), os.path.abspath(config_file), key=len)
+
+
+def file_errors(config: NodeConfig, problems: Sequence[NodeError]) -> ConfigErrors:
+    """Faults of files ``config`` names (TLS keys, trust CAs) as errors of the config:
+    each line starts with the config file, as :func:`load_config`'s lines do."""
+    where = _shown(config.config_file)
+    return ConfigErrors([ConfigError(f"{where}: {e.where}", e.problem, e.fix) for e in problems])
 
 
 def read_json(config_file: str) -> Any:
@@ -56,7 +70,7 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
 
     cbdir = os.path.abspath(cbdir)
     config_file = config_file or default_config_file(cbdir)
-    where = min(os.path.relpath(config_file), os.path.abspath(config_file), key=len)
+    where = _shown(config_file)
     try:
         raw = read_json(config_file)
     except ConfigError as e:

@@ -143,6 +143,17 @@ def build_trust(raw: Dict[str, Any], cbdir: str, where: str) -> model.TrustOptio
         jit_ttl=raw["jit_ttl"], jit_cache_size=raw["jit_cache_size"], path=where)
 
 
+def trust_from_values(values: Dict[str, Any], where: str = "trust") -> model.TrustOptions:
+    """A ``TrustOptions`` from command-line values (``wampnode tunnel``, ``trust diagnose``).
+
+    ``values`` uses the config's key names, None for unset; unset keys get the
+    schema's defaults, and relative paths start at the current directory.
+    """
+    raw = definition_defaults("trust")
+    raw.update({name: value for name, value in values.items() if value})
+    return build_trust(raw, os.getcwd(), where)
+
+
 def build_bridge_target(raw: Dict[str, Any], cbdir: str, where: str) -> model.BridgeTarget:
     if raw["type"] == "unix":
         return model.BridgeTarget(type="unix", host=None, port=None, socket_path=_abspath(cbdir, raw["path"]),

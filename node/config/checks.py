@@ -1,7 +1,10 @@
-"""Checks the schema cannot express: files exist, ports do not clash, one worker.
+"""Checks the schema cannot express: directories exist, ports do not clash, one worker.
 
 Each check is a small function returning a list of one-line :class:`ConfigError`;
-all of them run, so a user sees every problem at once.
+all of them run, so a user sees every problem at once. The files of TLS blocks
+(keys, certificates, DH, OCSP) and of ``trust`` blocks are not read here: the
+layers that use them read and check them once, when they build their TLS
+objects (:mod:`node.workers.credentials`), and report in the same form.
 """
 from __future__ import annotations
 
@@ -142,16 +145,6 @@ def check_universal(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
             if t.type == "universal" and not (t.rawsocket or t.web or t.websocket_paths)]
 
 
-def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
-    errors: List[ConfigError] = []
-    for t in config.transports:
-        if t.endpoint.tls is not None:
-            from node.tls.context import check_tls
-
-            errors += [ConfigError(f"{where}: {e.where}", e.problem, e.fix) for e in check_tls(t.endpoint.tls)]
-    return errors
-
-
 def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     """Several processes listen on one port only through SO_REUSEPORT (``shared``);
     a Unix socket cannot be shared that way."""
@@ -171,21 +164,9 @@ def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], w
     return errors
 
 
-def check_bridge_trust_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
-    """``tcpbridge`` targets' ``trust`` files (cafile, capath, jit_bundle) exist and hold certificates."""
-    errors: List[ConfigError] = []
-    for _, service in _paths(config):
-        if isinstance(service, model.TcpBridgePath) and service.target.tls is not None:
-            from node.trust import ClientTrust
-
-            errors += [ConfigError(f"{where}: {e.where}", e.problem, e.fix)
-                       for e in ClientTrust(service.target.tls.trust).check()]
-    return errors
-
-
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_interfaces,
                                  check_unix_directories, check_static_directories, check_universal,
-                                 check_tls_files, check_processes_share_ports, check_bridge_trust_files)
+                                 check_processes_share_ports)
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
