@@ -169,6 +169,9 @@ class StaticPath:
     enable_directory_listing: bool
     mime_types: Dict[str, str]
     cache_timeout: Optional[int]
+    allow_dotfiles: bool
+    follow_symlinks_into: Tuple[str, ...]  # absolute
+    max_ranges: int
     path: str
 
 
