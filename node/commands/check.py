@@ -42,6 +42,7 @@ def _roots(files: List[str]) -> "List[x509.Certificate]":
 def run_check(args: argparse.Namespace) -> int:
     """Validate; print TLS warnings; exit 0, or 2 on errors (and warnings if strict)."""
     from node.config import load_config
+    from node.config.permissions import writable_warnings
     from node.tls.hygiene import tls_warnings
 
     config = load_config(args.cbdir, args.config)
@@ -55,10 +56,13 @@ def run_check(args: argparse.Namespace) -> int:
     label = "error" if strict else "warning"
     for warning in warnings:
         print(f"{label}: {warning}", file=sys.stderr)
+    loose = writable_warnings(config.cbdir, config.config_file)  # warnings even with --strict
+    for warning in loose:
+        print(f"warning: {warning}", file=sys.stderr)
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"
     if strict and warnings:
         print(f"{config.config_file}: {len(warnings)} TLS problem(s) (--strict)", file=sys.stderr)
         return TlsError.exit_code
-    extra = f", {len(warnings)} warning(s)" if warnings else ""
+    extra = f", {len(warnings) + len(loose)} warning(s)" if warnings or loose else ""
     print(f"{config.config_file}: OK ({summary}{extra})")
     return 0

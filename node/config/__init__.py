@@ -19,12 +19,15 @@ def default_config_file(cbdir: str) -> str:
     return os.path.join(cbdir, "config.json")
 
 
+MAX_CONFIG_SIZE = 16 * 1024 * 1024  # a config is kilobytes; this stops /dev/zero or a log file
+
+
 def read_json(config_file: str) -> Any:
     """Parse the file; every way it can fail becomes one :class:`ConfigError`."""
     where = config_file
     try:
         with open(config_file, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_CONFIG_SIZE + 1)
     except FileNotFoundError:
         raise ConfigError(where, "file not found",
                           "Run `wampnode init` to create a node directory, or pass --cbdir/--config")
@@ -33,6 +36,9 @@ def read_json(config_file: str) -> Any:
     except PermissionError:
         raise ConfigError(where, "permission denied reading the file",
                           "Make it readable by the user running the node")
+    if len(data) > MAX_CONFIG_SIZE:
+        raise ConfigError(where, f"larger than {MAX_CONFIG_SIZE // 1048576} MiB, so not a node configuration",
+                          "Pass the node's config.json (--config FILE or --cbdir DIR)")
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:

@@ -21,6 +21,7 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
           reactor: Any = None) -> int:
     """Run the node until a signal stops it. Returns the process exit code."""
     from node.config import load_config
+    from node.config.permissions import writable_warnings
     from node.log import start_logging
     from node.process.pidfile import remove_pidfile, write_pidfile
 
@@ -30,6 +31,8 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
     from node.process.malloc import tune_malloc
 
     tune_malloc()  # large messages without page-fault storms (see node/process/malloc.py)
+    for warning in writable_warnings(config.cbdir, config.config_file):
+        log.warn("{warning}", warning=warning)
     warning = write_pidfile(cbdir)
     if warning:
         log.warn("{warning}", warning=warning)

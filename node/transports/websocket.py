@@ -2,7 +2,9 @@
 
 autobahn's ``WampWebSocketServerProtocol`` logs a critical traceback and closes with
 1011 ("internal error") when a message fails to decode; here a peer's bad bytes are
-that peer's protocol error (ABORT, then close 1002) and a warning in the log.
+that peer's protocol error (ABORT, then close 1002) and a warning in the log. The
+opening handshake's size and received close frames are checked by
+:mod:`node.transports.websocket_guards`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from node.config.model import WampWebSocket
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.fairness import read_in_slices
+from node.transports.websocket_guards import DEFAULT_MAX_REQUEST_HEAD, RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FramedDelivery, SharedOptions
+from node.web.origins import with_default_ports
 from node.wire.serializers import websocket_serializers
 
 log = Logger()
@@ -24,7 +28,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 
 
-class WampServerProtocol(FramedDelivery, WampWebSocketServerProtocol):
+class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, WampWebSocketServerProtocol):
     """One WebSocket connection carrying one WAMP session."""
 
     _violated = False
@@ -129,6 +133,8 @@ def protocol_options(values: Dict[str, Any]) -> Dict[str, Any]:
         if name in _OPTION_NAMES:
             target, scale = _OPTION_NAMES[name]
             options[target] = value * scale if scale else value
+    if "allowedOrigins" in options:
+        options["allowedOrigins"] = with_default_ports(options["allowedOrigins"])
     deflate = values.get("compression", {}).get("deflate")
     if deflate is not None:
         options["perMessageCompressionAccept"] = _compression_accept(deflate, values.get("max_message_size", 0))
@@ -152,6 +158,7 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
         self.setProtocolOptions(**protocol_options(service.options.values))
         self.connections: Set[WampServerProtocol] = set()
         self.max_outgoing_buffer = service.options.values.get("max_outgoing_buffer", 0)
+        self.max_request_head = service.options.values.get("max_request_head", DEFAULT_MAX_REQUEST_HEAD)
         self.noisy = False
         strict = service.options.values.get("require_websocket_subprotocol", True)
         if not strict:
