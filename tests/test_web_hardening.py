@@ -32,7 +32,8 @@ def head_of(*args: str) -> Tuple[int, Dict[str, str]]:
     out = curl("-D", "-", "-o", "/dev/null", *args).stdout.decode("latin-1")
     blocks = [b for b in out.split("\r\n\r\n") if b.strip()]
     status, *lines = blocks[-1].split("\r\n")  # the last answer (after any 100 Continue)
-    return int(status.split()[1]), {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines)}
+    headers = dict(line.split(":", 1) for line in lines)
+    return int(status.split()[1]), {k.strip().lower(): v.strip() for k, v in headers.items()}
 
 
 def raw_request(port: int, request: bytes, timeout: float = 5.0) -> bytes:

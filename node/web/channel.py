@@ -73,7 +73,6 @@ class NodeChannel(HeadDeadlineChannel):
             target = self._path
             limit = body_limit(resource_for_target(self.site.resource, target), self.site.max_request_body)
             if (limit == 0 if self.length is None else self.length > limit):
-                self._stop_head_timer()
                 self._refuse_body(target, limit)
                 return
             self._body_limit, self._body_received = limit, 0

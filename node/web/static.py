@@ -49,8 +49,9 @@ class StaticFiles(static.File):
         names = super().listNames()
         return names if self.allow_dotfiles else [n for n in names if not _hidden(n)]
 
-    def getChild(self, path: bytes, request: Any) -> Any:
-        if not self.allow_dotfiles and path.startswith(b".") and path != WELL_KNOWN.encode():
+    def getChild(self, path: Any, request: Any) -> Any:
+        name = path.decode("utf-8", "replace") if isinstance(path, bytes) else path
+        if not self.allow_dotfiles and _hidden(name):
             return self.childNotFound
         child = super().getChild(path, request)
         if isinstance(child, static.File) and not self._within_roots(child.path):
