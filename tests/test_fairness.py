@@ -8,7 +8,6 @@ PUBLISH frames as fast as its socket takes them.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import multiprocessing
 import statistics

@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import signal
-import struct
 import subprocess
 import time
 

@@ -36,6 +36,7 @@ def run_check(args: argparse.Namespace) -> int:
     # Imported here: the parser above is built on every `wampnode` run, and these
     # bring in the config model and the TLS stack that only `check` needs.
     from node.config import load_config
+    from node.config.permissions import writable_warnings
     from node.tls.pem import load_certificates
     from node.workers.credentials import check_files, hygiene_warnings
 
@@ -47,10 +48,13 @@ def run_check(args: argparse.Namespace) -> int:
     label = "error" if strict else "warning"
     for warning in warnings:
         print(f"{label}: {warning}", file=sys.stderr)
+    loose = writable_warnings(config.cbdir, config.config_file)  # warnings even with --strict
+    for warning in loose:
+        print(f"warning: {warning}", file=sys.stderr)
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"
     if strict and warnings:
         print(f"{config.config_file}: {len(warnings)} TLS problem(s) (--strict)", file=sys.stderr)
         return TlsError.exit_code
-    extra = f", {len(warnings)} warning(s)" if warnings else ""
+    extra = f", {len(warnings) + len(loose)} warning(s)" if warnings or loose else ""
     print(f"{config.config_file}: OK ({summary}{extra})")
     return 0

@@ -21,6 +21,9 @@ def default_config_file(cbdir: str) -> str:
     return os.path.join(cbdir, "config.json")
 
 
+MAX_CONFIG_SIZE = 16 * 1024 * 1024  # a config is kilobytes; this stops /dev/zero or a log file
+
+
 def _shown(config_file: str) -> str:
     """How messages name the config file: the shorter of its relative and absolute paths."""
     return min(os.path.relpath(config_file), os.path.abspath(config_file), key=len)
@@ -38,7 +41,7 @@ def read_json(config_file: str) -> Any:
     where = config_file
     try:
         with open(config_file, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_CONFIG_SIZE + 1)
     except FileNotFoundError:
         raise ConfigError(where, "file not found",
                           "Run `wampnode init` to create a node directory, or pass --cbdir/--config")
@@ -47,6 +50,9 @@ def read_json(config_file: str) -> Any:
     except PermissionError:
         raise ConfigError(where, "permission denied reading the file",
                           "Make it readable by the user running the node")
+    if len(data) > MAX_CONFIG_SIZE:
+        raise ConfigError(where, f"larger than {MAX_CONFIG_SIZE // 1048576} MiB, so not a node configuration",
+                          "Pass the node's config.json (--config FILE or --cbdir DIR)")
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:

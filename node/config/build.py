@@ -174,7 +174,10 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
         return model.StaticPath(directory=_static_directory(raw, cbdir),
                                 enable_directory_listing=options["enable_directory_listing"],
                                 mime_types=dict(options["mime_types"]),
-                                cache_timeout=options["cache_timeout"], path=where)
+                                cache_timeout=options["cache_timeout"],
+                                allow_dotfiles=options["allow_dotfiles"],
+                                follow_symlinks_into=tuple(_abspath(cbdir, d) for d in options["follow_symlinks_into"]),
+                                max_ranges=options["max_ranges"], path=where)
     if kind == "websocket":
         return model.WebSocketPath(service=build_websocket(raw, where), path=where)
     if kind == "websocket-testee":

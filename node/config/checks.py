@@ -174,3 +174,36 @@ def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> Lis
     for check in ALL_CHECKS:
         errors += check(config, raw, where)
     return errors
+
+
+def check_static_serves_node_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """A static path must not serve the node directory, the config file or a TLS key
+    (``"directory": ".."`` served the node directory, private key included)."""
+    private = [("the node directory", config.cbdir), ("the config file", config.config_file)]
+    for t in config.transports:
+        if t.endpoint.tls is not None:
+            keys = [t.endpoint.tls.key] + [entry.key for entry in t.endpoint.tls.sni.values()]
+            private += [("the TLS key", key) for key in keys]
+    errors: List[ConfigError] = []
+    for _, service in _paths(config):
+        if not isinstance(service, model.StaticPath):
+            continue
+        served = [("directory", service.directory)] + [("options.follow_symlinks_into", d)
+                                                      for d in service.follow_symlinks_into]
+        for key, directory in served:
+            root = os.path.realpath(directory)
+            found = [(what, path) for what, path in private if _within(os.path.realpath(path), root)]
+            if found:
+                what, path = found[0]
+                errors.append(ConfigError(f"{where}: {service.path}.{key}",
+                                          f"{directory} contains {what} ({path}), which would be served",
+                                          "Serve a directory that holds only public files, e.g. \"../web\" "
+                                          "beside the node directory"))
+    return errors
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+ALL_CHECKS += (check_static_serves_node_files,)

@@ -256,6 +256,7 @@ class WebSocketOptions:
     compression: Optional[CompressionOptions]
     max_connections: int
     max_outgoing_buffer: int
+    max_request_head: int  # octets of the opening handshake's request head
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,9 @@ class StaticPath:
     enable_directory_listing: bool
     mime_types: Dict[str, str]
     cache_timeout: Optional[int]
+    allow_dotfiles: bool
+    follow_symlinks_into: Tuple[str, ...]  # absolute
+    max_ranges: int
     path: str
 
 
@@ -385,6 +389,8 @@ class WebOptions:
     client_timeout: Optional[int]  # None: never
     request_head_timeout: Optional[int]  # None: no limit
     max_connections: int  # 0: no limit
+    max_request_head: int  # octets of a request line and headers
+    max_request_body: int  # octets; the fallback of paths that take a body
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from node.config.model import WebSocketOptions
 from node.fastpath.websocket_frames import FramedDelivery
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
+from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 
 
-class TesteeProtocol(FramedDelivery, WebSocketServerProtocol):
+class TesteeProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, WebSocketServerProtocol):
     """Echoes each message with the opcode (text or binary) it came with."""
 
     def connectionMade(self) -> None:
@@ -48,6 +49,7 @@ class TesteeFactory(WebSocketServerFactory):
         super().__init__(url="wss://localhost" if is_secure else "ws://localhost", server="wampnode")
         self.setProtocolOptions(**protocol_options(options))
         self.connections: Set[TesteeProtocol] = set()
+        self.max_request_head = options.max_request_head
         self.noisy = False
 
     def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "node shutting down") -> None:

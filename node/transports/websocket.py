@@ -2,7 +2,9 @@
 
 autobahn's ``WampWebSocketServerProtocol`` logs a critical traceback and closes with
 1011 ("internal error") when a message fails to decode; here a peer's bad bytes are
-that peer's protocol error (ABORT, then close 1002) and a warning in the log.
+that peer's protocol error (ABORT, then close 1002) and a warning in the log. The
+opening handshake's size and received close frames are checked by
+:mod:`node.transports.websocket_guards`.
 """
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from node.config.model import DeflateOptions, WampWebSocket, WebSocketOptions
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.fairness import read_in_slices
+from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FramedDelivery, SharedOptions
+from node.web.origins import with_default_ports
 from node.wire.serializers import websocket_serializers
 
 log = Logger()
@@ -27,7 +31,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 
 
-class WampServerProtocol(FramedDelivery, WampWebSocketServerProtocol):
+class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, WampWebSocketServerProtocol):
     """One WebSocket connection carrying one WAMP session."""
 
     _violated = False
@@ -129,6 +133,8 @@ def protocol_options(values: WebSocketOptions) -> Dict[str, Any]:
         if isinstance(value, tuple):
             value = list(value)  # allowed_origins: autobahn's own default is a list
         options[target] = value * scale if scale else value
+    if options.get("allowedOrigins") is not None:
+        options["allowedOrigins"] = with_default_ports(options["allowedOrigins"])
     deflate = values.compression.deflate if values.compression is not None else None
     if deflate is not None:
         options["perMessageCompressionAccept"] = _compression_accept(deflate, values.max_message_size)
@@ -150,6 +156,7 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
         self.setProtocolOptions(**protocol_options(options))
         self.connections: Set[WampServerProtocol] = set()
         self.max_outgoing_buffer = options.max_outgoing_buffer
+        self.max_request_head = options.max_request_head
         self.noisy = False
         if not options.require_websocket_subprotocol:
             self.protocol = type("LenientWampServerProtocol", (WampServerProtocol,),
