@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from twisted.internet import reactor  # noqa: E402
 from twisted.web import resource  # noqa: E402
 
-from node.config.validation import definition_defaults  # noqa: E402
+from node.config.fragments import web_options  # noqa: E402
 from node.web.tree import NodeSite  # noqa: E402
 
 _temporary_file = tempfile.TemporaryFile
@@ -54,8 +54,7 @@ class Taker(resource.Resource):
 
 
 def main() -> None:
-    options = definition_defaults("web_options")
-    options.update(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
+    options = web_options(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
     root = resource.Resource()
     root.putChild(b"echo", Taker(True))
     root.putChild(b"small", Taker(True, 100))

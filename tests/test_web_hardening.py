@@ -16,7 +16,7 @@ from typing import Dict, Tuple
 
 import pytest
 
-from conftest import free_port, router_config, run_cli, tcp
+from conftest import free_port, router_config, run_cli, start_node, tcp
 from pki import make_pki
 
 HERE = Path(__file__).resolve().parent
@@ -282,8 +282,9 @@ def check_lines(cbdir: Path, config: dict) -> subprocess.CompletedProcess:
 
 
 def test_check_and_start_refuse_a_static_directory_holding_node_files(tmp_path):
-    """`directory: ".."` (the node directory inside) or a directory holding the TLS key: exit 2, one line each."""
-    cbdir = tmp_path / "app" / ".crossbar"
+    """`directory: ".."` with the node directory inside (not dot-named, so it would be
+    served) or a directory holding the TLS key: exit 2, one line each."""
+    cbdir = tmp_path / "app" / "node"
     pki = make_pki(tmp_path / "app" / "web" / "pki")
     tls = {"key": str(pki.leaf_key), "certificate": str(pki.leaf_crt)}
     config = router_config([
@@ -306,6 +307,30 @@ def test_check_and_start_refuse_a_static_directory_holding_node_files(tmp_path):
         "type": "static", "directory": "../web", "options": {"follow_symlinks_into": ["."]}}
     result = check_lines(cbdir, config)
     assert result.returncode == 2 and "paths./.options.follow_symlinks_into: " in result.stderr, result
+
+
+def test_crossbar_layout_serving_the_app_directory_is_allowed_and_hides_the_node_directory(tmp_path):
+    """Crossbar.io's usual `"directory": ".."` beside `.crossbar/` passes `check` (84 of its
+    published example configs do this): the dot-named node directory is never served.
+    With `allow_dotfiles` it would be, and then `check` refuses it."""
+    app = tmp_path / "app"
+    cbdir = app / ".crossbar"
+    port = free_port()
+    config = router_config([{"type": "web", "endpoint": tcp(port),
+                             "paths": {"/": {"type": "static", "directory": ".."}}}])
+    result = check_lines(cbdir, config)
+    assert result.returncode == 0, result.stderr
+    (app / "index.html").write_text("app page")
+    node = start_node(config, cbdir)
+    try:
+        assert status(f"http://127.0.0.1:{port}/index.html") == 200
+        assert status(f"http://127.0.0.1:{port}/.crossbar/config.json") == 404
+    finally:
+        node.stop()
+    config["workers"][0]["transports"][0]["paths"]["/"]["options"] = {"allow_dotfiles": True}
+    result = check_lines(cbdir, config)
+    assert result.returncode == 2 and f"contains the node directory ({cbdir}), which would be served" \
+        in result.stderr, result
 
 
 # --- bad URL paths -------------------------------------------------------------------------------

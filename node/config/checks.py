@@ -178,7 +178,11 @@ def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> Lis
 
 def check_static_serves_node_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     """A static path must not serve the node directory, the config file or a TLS key
-    (``"directory": ".."`` served the node directory, private key included)."""
+    (``"directory": ".."`` served the node directory, private key included).
+
+    What lies below a dot-named directory is not served unless ``allow_dotfiles`` is
+    set, so Crossbar.io's usual layout, ``"directory": ".."`` beside ``.crossbar/``,
+    serves the application and never the node directory: that stays allowed."""
     private = [("the node directory", config.cbdir), ("the config file", config.config_file)]
     for t in config.transports:
         if t.endpoint.tls is not None:
@@ -192,7 +196,8 @@ def check_static_serves_node_files(config: model.NodeConfig, raw: Dict[str, Any]
                                                       for d in service.follow_symlinks_into]
         for key, directory in served:
             root = os.path.realpath(directory)
-            found = [(what, path) for what, path in private if _within(os.path.realpath(path), root)]
+            found = [(what, path) for what, path in private
+                     if _servable(os.path.realpath(path), root, service.allow_dotfiles)]
             if found:
                 what, path = found[0]
                 errors.append(ConfigError(f"{where}: {service.path}.{key}",
@@ -204,6 +209,16 @@ def check_static_serves_node_files(config: model.NodeConfig, raw: Dict[str, Any]
 
 def _within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _servable(path: str, root: str, allow_dotfiles: bool) -> bool:
+    """Would a static path rooted at ``root`` serve ``path``? Not when a directory on the
+    way down is dot-named (``.well-known`` excepted), unless dotfiles are allowed."""
+    if not _within(path, root):
+        return False
+    below = [] if path == root else os.path.relpath(path, root).split(os.sep)
+    hidden = any(part.startswith(".") and part != ".well-known" for part in below)
+    return allow_dotfiles or not hidden
 
 
 ALL_CHECKS += (check_static_serves_node_files,)
