@@ -159,23 +159,22 @@ def reference_rule(rules, uri):
 def test_rule_lookup_equals_a_scan_of_every_rule_randomized():
     """For random roles (exact, any string prefix, wildcard rules; repeated URIs too) the rule
     found for a URI is the one a scan of every rule finds."""
-    parts = ("a", "b", "ab", "c")
+    def uri(rng, empty=0.0):
+        parts = ("a", "b", "ab", "c")
+        return ".".join("" if rng.random() < empty else rng.choice(parts) for _ in range(rng.randint(1, 4)))
+
     for seed in range(30):
         rng = random.Random(seed)
-
-        def uri(empty=0.0):
-            return ".".join("" if rng.random() < empty else rng.choice(parts) for _ in range(rng.randint(1, 4)))
-
         rules = []
         for index in range(rng.randint(1, 25)):
             match = rng.choice(["exact", "prefix", "wildcard"])
-            text = uri(0.4 if match == "wildcard" else 0.0)
+            text = uri(rng, 0.4 if match == "wildcard" else 0.0)
             if match == "prefix":
                 text = text[:rng.randint(0, len(text))]
             rules.append(permission(text, match, call=bool(index % 2), publish=index))
         perms = RolePermissions(role("r", *rules))
         for _ in range(100):
-            probe = uri(0.05)
+            probe = uri(rng, 0.05)
             assert perms.rule_for(probe) is reference_rule(rules, probe), (seed, probe)
             assert perms.rule_for(probe) is reference_rule(rules, probe)  # from the cache now
 
