@@ -203,3 +203,31 @@ def test_rule_cache_is_bound_in_bytes():
     held = sum(len(uri) for uri in perms._cache)
     assert held <= 1024 * 1024, f"{held // 1024} KiB of URIs held"
     assert perms.decide("com.ok", "call").allow and perms.decide("com.y.x", "call").allow
+
+
+def test_dynamic_decision_cache_is_bound_per_session():
+    """A dynamic authorizer answering cache: true for 2,500 distinct URIs leaves at most
+    1,000 cached decisions for the session (it used to keep every one until it left),
+    and cached decisions are still used."""
+    r = Router((realm(roles=(role("backend", allow_all()), role("dyn", authorizer="com.authorize"))),))
+    authorizer = joined(r, auth=anonymous_as("backend"))
+    authorizer.register("com.authorize")
+    authorizer.take()
+    client = joined(r, auth=anonymous_as("dyn"))
+
+    def answer_all():
+        asked = 0
+        for inv in authorizer.take():
+            if isinstance(inv, m.Invocation):
+                asked += 1
+                authorizer.send(m.Yield(inv.request, args=[{"allow": True, "cache": True}]))
+        return asked
+
+    for i in range(2500):
+        client.subscribe(f"com.topic.{i}")
+        assert answer_all() == 1
+    cache = r.realm("realm1")._auth_cache[client.session_id]
+    assert 0 < len(cache) <= 1000
+    cached_uri = next(iter(cache))[0]
+    client.subscribe(cached_uri)
+    assert answer_all() == 0 and isinstance(client.take()[-1], m.Subscribed)
