@@ -220,7 +220,7 @@ class RealmRouter:
     def _guarded(self, peer: Peer, msg: Message, uri: str, match: str, action: str,
                  route: Callable[[Decision], Outcome], errors: bool = True) -> None:
         """Check ``uri``, authorize ``action``, then deliver ``route(decision)``."""
-        if self.max_uri_length and len(uri) * 4 > self.max_uri_length:
+        if self.max_uri_length and len(uri) * 4 > self.max_uri_length:  # else short enough in any UTF-8
             problem = uri_length_problem(uri, self.max_uri_length)
             if problem is not None:
                 if errors:
