@@ -20,7 +20,7 @@ from autobahn.wamp.role import (
 from autobahn.wamp.serializer import JsonObjectSerializer
 from autobahn.wamp.types import TransportDetails
 
-from node.config.model import AuthMethod, EventHistory, Permission, Realm, Role
+from node.config.model import AuthMethod, EventHistory, Permission, Realm, RealmLimits, Role
 from node.router import Router
 from node.wire.parsing import parse
 
@@ -133,8 +133,10 @@ class Client:
 
 
 def realm(name: str = "realm1", roles: Tuple[Role, ...] = (), uri_check: str = "loose",
-          meta: bool = True, history: Tuple[EventHistory, ...] = ()) -> Realm:
-    return Realm(name=name, roles=roles, uri_check=uri_check, enable_meta_api=meta, event_history=history)
+          meta: bool = True, history: Tuple[EventHistory, ...] = (), **limits: int) -> Realm:
+    """A realm config; ``limits`` are :class:`RealmLimits` fields (unset: no limit)."""
+    return Realm(name=name, roles=roles, uri_check=uri_check, enable_meta_api=meta, event_history=history,
+                 limits=RealmLimits(**limits))
 
 
 def permission(uri: str, match: str = "exact", call: bool = False, register: bool = False,

@@ -147,6 +147,23 @@ def test_defaults_come_from_the_schema(tmp_path):
     assert transport.endpoint.backlog == 1024 and transport.endpoint.interface == ""
 
 
+def test_realm_limits_from_schema_defaults_and_options(tmp_path):
+    """Realm limits take the schema's defaults, or the configured values (0: no limit);
+    a negative limit is a config error naming its path."""
+    realms = [{"name": "realm1"}, {"name": "realm2", "options": {"max_uri_length": 0, "max_retained_events": 5}}]
+    cbdir = write(tmp_path, config({"type": "websocket", "endpoint": {"type": "tcp", "port": 8080}}, realms=realms))
+    first, second = load_config(str(cbdir), environ={}).realms
+    assert (first.limits.max_uri_length, first.limits.max_subscriptions_per_session,
+            first.limits.max_registrations_per_session, first.limits.max_pending_calls_per_session,
+            first.limits.max_retained_events, first.limits.max_retained_bytes) == (
+        4096, 10000, 10000, 1000, 10000, 64 * 1024 * 1024)
+    assert second.limits.max_uri_length == 0 and second.limits.max_retained_events == 5
+    realms = [{"name": "realm1", "options": {"max_pending_calls_per_session": -1}}]
+    cbdir = write(tmp_path, config({"type": "websocket", "endpoint": {"type": "tcp", "port": 8080}}, realms=realms))
+    (line,) = errors_of(cbdir)
+    assert "workers[0].realms[0].options.max_pending_calls_per_session" in line, line
+
+
 def test_port_clash_between_transports(tmp_path):
     """Two transports on one port are refused before anything listens."""
     (line,) = errors_of(write(tmp_path, config(web(8080), {"type": "rawsocket", "endpoint": {"type": "tcp", "port": 8080}})))

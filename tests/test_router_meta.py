@@ -162,7 +162,7 @@ def test_killed_session_that_never_answers_is_closed():
 def test_id_arguments_may_be_integral_floats():
     """An ID argument sent back as an integral float (cbor-x, wampy.js's CBOR, does that above 2^32)
     is that ID, as in WAMP messages; a fraction is still an invalid argument."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     a, b = joined(r, authid="a"), joined(r, authid="b")
     reply = call(a, "wamp.session.get", float(b.session_id))
     assert isinstance(reply, m.Result) and reply.args[0]["authid"] == "b", reply

@@ -243,8 +243,14 @@ def build_realm(raw: Dict[str, Any]) -> model.Realm:
     history = tuple(model.EventHistory(uri=h["uri"], match=h["match"], limit=h["limit"])
                     for h in raw.get("store", {}).get("event-history", []))
     options = raw["options"]
+    limits = model.RealmLimits(
+        max_uri_length=options["max_uri_length"],
+        max_subscriptions_per_session=options["max_subscriptions_per_session"],
+        max_registrations_per_session=options["max_registrations_per_session"],
+        max_pending_calls_per_session=options["max_pending_calls_per_session"],
+        max_retained_events=options["max_retained_events"], max_retained_bytes=options["max_retained_bytes"])
     return model.Realm(name=raw["name"], roles=roles, uri_check=options["uri_check"],
-                       enable_meta_api=options["enable_meta_api"], event_history=history)
+                       enable_meta_api=options["enable_meta_api"], event_history=history, limits=limits)
 
 
 def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeConfig:

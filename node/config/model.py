@@ -109,6 +109,22 @@ class EventHistory:
 
 
 @dataclass(frozen=True)
+class RealmLimits:
+    """What a realm keeps for its clients; 0 means no limit.
+
+    These field defaults (no limits) only serve objects built by hand in tests;
+    a configuration gets the schema's defaults (``realms[].options.max_*``).
+    """
+
+    max_uri_length: int = 0  # UTF-8 octets
+    max_subscriptions_per_session: int = 0
+    max_registrations_per_session: int = 0
+    max_pending_calls_per_session: int = 0
+    max_retained_events: int = 0
+    max_retained_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class Realm:
     """A realm. ``roles`` empty means: every session may do everything (dev mode)."""
 
@@ -117,6 +133,7 @@ class Realm:
     uri_check: str  # "loose" | "strict"
     enable_meta_api: bool
     event_history: Tuple[EventHistory, ...]
+    limits: RealmLimits = RealmLimits()
 
 
 def schema_key(name: str) -> Any:
