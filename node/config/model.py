@@ -135,7 +135,7 @@ class DynamicSettings:
 @dataclass(frozen=True)
 class AnonymousSettings:
     role: str
-    authid: Optional[str]  # every session's authid; None: a random one per session (never the HELLO's)
+    authid: Optional[str] = None  # every session's authid; None: a random one per session (never the HELLO's)
 
 
 @dataclass(frozen=True)

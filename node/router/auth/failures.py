@@ -57,8 +57,8 @@ def _shown(value: object) -> str:
 
 def log_failure(peer: str, method: str, realm: object, authid: object, reason: str) -> None:
     """One ``warn`` line per failed authentication (the format is documented in the README)."""
-    log.warn(LOG_FORMAT, peer=peer, method=method, realm=realm if isinstance(realm, str) else None,
-             authid=authid if isinstance(authid, str) else None, realm_text=_shown(realm),
+    log.warn(LOG_FORMAT, peer=peer, method=method, realm=realm[:_SHOWN] if isinstance(realm, str) else None,
+             authid=authid[:_SHOWN] if isinstance(authid, str) else None, realm_text=_shown(realm),
              authid_text=_shown(authid), reason=reason)
 
 
