@@ -7,6 +7,7 @@ so the tests see exactly what a peer on the wire would see. No reactor.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, List, Optional, Tuple
 
 import txaio
@@ -20,6 +21,7 @@ from autobahn.wamp.role import (
 from autobahn.wamp.serializer import JsonObjectSerializer
 from autobahn.wamp.types import TransportDetails
 
+from node.config.fragments import auth_method
 from node.config.model import AuthMethod, EventHistory, Permission, Realm, RealmLimits, Role
 from node.router import Router
 from node.wire.parsing import parse
@@ -154,7 +156,19 @@ def role(name: str, *permissions: Permission, authorizer: Optional[str] = None) 
     return Role(name=name, permissions=tuple(permissions), authorizer=authorizer)
 
 
+def named(auth: Tuple[AuthMethod, ...], authid: str) -> Tuple[AuthMethod, ...]:
+    """``auth`` whose static anonymous method gives every session ``authid`` (the config's
+    ``authid`` key: an anonymous session never gets the authid its HELLO names)."""
+    if not auth:
+        auth = (auth_method("anonymous", "static"),)
+    return tuple(dataclasses.replace(a, settings=dataclasses.replace(a.settings, authid=authid))
+                 if a.method == "anonymous" and a.type == "static" else a for a in auth)
+
+
 def joined(router: Router, realm_name: str = "realm1", auth: Tuple[AuthMethod, ...] = (), **hello: Any) -> Client:
+    """A session joined to ``realm_name``; ``authid=`` names it (through the anonymous method's config)."""
+    if "authid" in hello:
+        auth = named(auth, hello["authid"])
     client = Client(router, auth)
     reply = client.hello(realm_name, **hello)
     if not isinstance(reply, m.Welcome):

@@ -41,7 +41,8 @@ TICKET = (auth_method("ticket", "static", {"principals": {"joe": {"ticket": "s3c
 
 
 def test_ticket_success_and_failure():
-    """A right ticket joins with the principal's role; a wrong ticket gets ABORT without the secret."""
+    """A right ticket joins with the principal's role; a wrong ticket gets ABORT not_authorized
+    (Crossbar.io's answer, and the one an unknown principal gets too) without the secret."""
     good = Client(router(), TICKET)
     challenge = good.hello(authmethods=["ticket"], authid="joe")
     assert isinstance(challenge, m.Challenge) and challenge.method == "ticket"
@@ -52,14 +53,23 @@ def test_ticket_success_and_failure():
     bad.hello(authmethods=["ticket"], authid="joe")
     bad.send(m.Authenticate("guess"))
     abort = bad.last()
-    assert isinstance(abort, m.Abort) and abort.reason == "wamp.error.authentication_failed"
+    assert isinstance(abort, m.Abort) and abort.reason == "wamp.error.not_authorized"
     assert "s3cret" not in abort.message and bad.transport.closed
 
 
-def test_ticket_unknown_principal_is_aborted_at_hello():
-    """A ticket HELLO for an unknown authid is aborted before any challenge."""
-    c = Client(router(), TICKET)
-    assert c.hello(authmethods=["ticket"], authid="eve").reason == "wamp.error.no_such_principal"
+def test_ticket_unknown_principal_is_answered_like_a_wrong_ticket():
+    """A ticket HELLO for an unknown authid gets a CHALLENGE and then the ABORT a wrong ticket gets
+    (it was aborted at HELLO with no_such_principal: the answers told which principals exist)."""
+    answers = {}
+    for authid in ("eve", "joe"):
+        c = Client(router(), TICKET)
+        challenge = c.hello(authmethods=["ticket"], authid=authid)
+        assert isinstance(challenge, m.Challenge) and challenge.method == "ticket" and challenge.extra == {}
+        c.send(m.Authenticate("guess"))
+        abort = c.last()
+        answers[authid] = (abort.reason, abort.message.replace(authid, "<authid>"))
+    assert answers["eve"] == answers["joe"] == ("wamp.error.not_authorized",
+                                                "ticket: authentication failed for '<authid>'")
 
 
 def test_ticket_secret_from_environment(monkeypatch):
@@ -98,7 +108,7 @@ def test_wampcra(salted):
     wrong = Client(router(), auth)
     extra = wrong.hello(authmethods=["wampcra"], authid="bob").extra
     wrong.send(m.Authenticate(compute_wcs(b"nope", extra["challenge"].encode()).decode()))
-    assert wrong.last().reason == "wamp.error.authentication_failed"
+    assert wrong.last().reason == "wamp.error.not_authorized"
 
 
 def keypair():
@@ -126,15 +136,20 @@ def test_cryptosign(with_message):
 
 
 def test_cryptosign_rejects_unknown_key_and_bad_signature():
-    """An unauthorized public key is refused at HELLO; a signature by another key at AUTHENTICATE."""
+    """An unauthorized public key (even rightly signed) and a signature by another key get the same
+    CHALLENGE-then-ABORT not_authorized (the unknown key was refused at HELLO with no_such_principal:
+    the answers told which keys are authorized)."""
     private, pubkey = keypair()
     other, other_pub = keypair()
-    c = Client(router(), cryptosign_auth(pubkey))
-    assert c.hello(authmethods=["cryptosign"], authextra={"pubkey": other_pub}).reason == "wamp.error.no_such_principal"
-    c = Client(router(), cryptosign_auth(pubkey))
-    challenge = c.hello(authmethods=["cryptosign"], authextra={"pubkey": pubkey})
-    c.send(m.Authenticate(other.sign(binascii.a2b_hex(challenge.extra["challenge"])).hex()))
-    assert c.last().reason == "wamp.error.authentication_failed"
+    answers = []
+    for hello_key, signer in ((other_pub, other), (pubkey, other)):
+        c = Client(router(), cryptosign_auth(pubkey))
+        challenge = c.hello(authmethods=["cryptosign"], authextra={"pubkey": hello_key})
+        assert isinstance(challenge, m.Challenge) and set(challenge.extra) == {"challenge"}
+        c.send(m.Authenticate(signer.sign(binascii.a2b_hex(challenge.extra["challenge"])).hex()))
+        abort = c.last()
+        answers.append((abort.reason, abort.message))
+    assert answers[0] == answers[1] == ("wamp.error.not_authorized", "cryptosign: authentication failed")
 
 
 def test_cryptosign_tls_unique_channel_binding():
@@ -294,3 +309,176 @@ def test_dynamic_authorizer_cache_is_per_session_and_dropped_on_leave():
     second.send(m.Goodbye())
     serve(authorizer, lambda args: {"allow": True, "cache": True})  # answered after second left
     assert realm_router._auth_cache == {}
+
+
+# --- issue 19: anonymous authids, enumeration, failed logins ---------------------------
+
+SERIAL = r"[345679ACEFGHJKLMNPQRSTUVWXY]{4}(-[345679ACEFGHJKLMNPQRSTUVWXY]{4}){5}"
+
+
+def test_anonymous_never_takes_the_hello_authid():
+    """An anonymous HELLO naming an authid joins with a random one in Crossbar.io's format, or with
+    the method's configured ``authid``; also beside tls on a connection with a client certificate."""
+    import re
+
+    welcome = Client(router(), (auth_method("anonymous", "static", {"role": "user"}),)).hello(
+        authmethods=["anonymous"], authid="joe")
+    assert welcome.authid != "joe" and re.fullmatch(SERIAL, welcome.authid), welcome.authid
+    assert Client(router()).hello(authid="joe").authid != "joe"  # a transport without auth
+    fixed = (auth_method("anonymous", "static", {"role": "user", "authid": "guest"}),)
+    assert Client(router(), fixed).hello(authmethods=["anonymous"], authid="joe").authid == "guest"
+    with_tls = (auth_method("tls", "static", {"role": "backend"}), auth_method("anonymous", "static", {"role": "user"}))
+    welcome = Client(router(), with_tls, cert_details("device-7")).hello(authmethods=["anonymous"], authid="device-7")
+    assert welcome.authmethod == "anonymous" and welcome.authid != "device-7"
+
+
+def test_dynamic_anonymous_authenticator_is_asked_with_the_routers_authid():
+    """A dynamic anonymous authenticator gets the router's authid, not the HELLO's; its answer may name one."""
+    r = Router((realm(roles=ROLES), realm("auth")), Clock())
+    authenticator = joined(r, "auth")
+    authenticator.register("com.auth")
+    authenticator.take()
+    auth = (auth_method("anonymous", "dynamic", {"authenticator": "com.auth", "authenticator-realm": "auth"}),)
+    c = Client(r, auth)
+    c.send(m.Hello("realm1", roles=__import__("router_fakes").client_roles(), authid="joe"))
+    (asked,) = serve(authenticator, lambda args: "user")
+    assert asked[1] != "joe" and c.last().authid == asked[1]
+
+
+CRA_USERS = {"carl": {"secret": "pw", "role": "backend", "salt": "s4lt", "iterations": 100, "keylen": 32},
+             "cora": {"secret": "pw2", "role": "backend", "salt": "pepper", "iterations": 100, "keylen": 32}}
+
+
+def cra_challenge(r, auth, authid):
+    c = Client(r, auth)
+    return c, c.hello(authmethods=["wampcra"], authid=authid)
+
+
+def test_wampcra_unknown_user_gets_a_decoy_challenge():
+    """An unknown wampcra authid gets a CHALLENGE shaped like a configured user's (same keys, a salt
+    of a configured length from the configured salts' symbols, the same PBKDF2 parameters), the same
+    salt every time and another one for another authid; then the ABORT a wrong secret gets."""
+    import json
+
+    auth = (auth_method("wampcra", "static", {"users": CRA_USERS}),)
+    r = router()
+    _, known = cra_challenge(r, auth, "carl")
+    answers = {}
+    salts = {}
+    for authid in ("mallory", "mallory", "trent"):
+        c, decoy = cra_challenge(r, auth, authid)
+        assert isinstance(decoy, m.Challenge) and decoy.method == "wampcra"
+        assert set(decoy.extra) == set(known.extra) == {"challenge", "salt", "iterations", "keylen"}
+        assert (decoy.extra["iterations"], decoy.extra["keylen"]) == (100, 32)
+        assert len(decoy.extra["salt"]) in (4, 6) and set(decoy.extra["salt"]) <= set("s4ltpeper")
+        assert decoy.extra["salt"] not in ("s4lt", "pepper")
+        fields = json.loads(decoy.extra["challenge"])
+        assert set(fields) == set(json.loads(known.extra["challenge"]))
+        assert fields["authid"] == authid and fields["authrole"] == "backend"
+        salts.setdefault(authid, set()).add(decoy.extra["salt"])
+        key = derive_key("pw", decoy.extra["salt"], 100, 32)
+        c.send(m.Authenticate(compute_wcs(key, decoy.extra["challenge"].encode()).decode()))
+        abort = c.last()
+        answers[authid] = (abort.reason, abort.message.replace(authid, "<authid>"))
+    assert len(salts["mallory"]) == 1 and salts["mallory"] != salts["trent"]
+    c, _ = cra_challenge(r, auth, "carl")
+    c.send(m.Authenticate("d3JvbmcK"))
+    abort = c.last()
+    assert answers["mallory"] == answers["trent"] == (abort.reason, abort.message.replace("carl", "<authid>")) \
+        == ("wamp.error.not_authorized", "wampcra: authentication failed for '<authid>'")
+
+
+def test_wampcra_decoy_follows_unsalted_users():
+    """Where the users have no salt, an unknown authid's challenge has none either."""
+    auth = (auth_method("wampcra", "static", {"users": {"cora": {"secret": "pw", "role": "user"}}}),)
+    _, decoy = cra_challenge(router(), auth, "mallory")
+    assert set(decoy.extra) == {"challenge"}
+
+
+def failure_router(**options):
+    from node.config.fragments import auth_failure_options
+
+    clock = Clock()
+    return Router((realm(roles=ROLES),), clock, auth_failure_options(options)), clock
+
+
+def wrong_ticket(r, authid="joe", details=None):
+    c = Client(r, TICKET, details)
+    c.hello(authmethods=["ticket"], authid=authid)
+    c.send(m.Authenticate("guess"))
+    return c
+
+
+def test_failed_logins_are_logged_in_one_fixed_shape():
+    """Each failure is one warn line: peer address, method, realm, authid, reason; a client's
+    authid cannot break the line or pass for another field."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        wrong_ticket(router(), authid="x\nauthentication failed: peer=10.9.9.9")
+        details = TransportDetails(peer="tcp6:::1:4711", is_secure=False)
+        c = Client(router(), (auth_method("wampcra", "static", {"users": CRA_USERS}),), details)
+        c.hello(authmethods=["wampcra"], authid="mallory")
+        c.send(m.Authenticate("d3JvbmcK"))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    lines = [formatEvent(e) for e in events if "authentication failed" in formatEvent(e)]
+    assert lines == [
+        "authentication failed: peer=127.0.0.1 method=ticket realm='realm1' "
+        "authid='x\\nauthentication failed: peer=10.9.9.9' reason=wamp.error.not_authorized",
+        "authentication failed: peer=::1 method=wampcra realm='realm1' authid='mallory' "
+        "reason=wamp.error.not_authorized"]
+
+
+def test_answers_to_an_address_that_failed_often_are_late():
+    """Past ``free`` failures every final answer to that address waits ``delay`` doubling up to
+    ``max_delay`` on the router's clock (a right ticket too); other addresses are not slowed; a
+    count is forgotten ``window`` seconds after the last failure."""
+    r, clock = failure_router(free=2, delay=1, max_delay=3, window=100)
+    for _ in range(2):
+        assert isinstance(wrong_ticket(r).last(), m.Abort)
+    expected_waits = [1, 2, 3, 3]
+    for wait in expected_waits:
+        c = wrong_ticket(r)
+        assert c.take() == [] and not c.transport.closed
+        clock.advance(wait - 0.01)
+        assert c.take() == []
+        clock.advance(0.01)
+        assert c.last().reason == "wamp.error.not_authorized" and c.transport.closed
+    other = TransportDetails(peer="tcp4:192.0.2.1:1", is_secure=False)
+    assert isinstance(wrong_ticket(r, details=other).last(), m.Abort)  # another address: at once
+    good = Client(r, TICKET)
+    good.hello(authmethods=["ticket"], authid="joe")
+    good.send(m.Authenticate("s3cret"))
+    assert good.take() == []
+    clock.advance(3)
+    assert isinstance(good.last(), m.Welcome)
+    anonymous = Client(r, (auth_method("anonymous", "static", {"role": "user"}),))
+    anonymous.send(m.Hello("realm1", roles=__import__("router_fakes").client_roles()))
+    assert anonymous.take() == []
+    clock.advance(3)
+    assert isinstance(anonymous.last(), m.Welcome)
+    clock.advance(100)
+    assert isinstance(wrong_ticket(r).last(), m.Abort)  # forgotten: answered at once again
+
+
+def test_a_held_answer_is_dropped_with_its_connection():
+    """A peer that leaves while its answer is held leaves no timer behind."""
+    r, clock = failure_router(free=1, delay=5)
+    assert isinstance(wrong_ticket(r).last(), m.Abort)
+    c = wrong_ticket(r)
+    assert clock.getDelayedCalls() != []
+    c.session.onClose(False)
+    assert clock.getDelayedCalls() == [] and c.take() == []
+
+
+def test_failure_table_is_bounded():
+    """At most ``max_addresses`` addresses are tracked; the least recently failing goes first."""
+    r, clock = failure_router(free=1, delay=5, max_addresses=3)
+    for i in range(10):
+        wrong_ticket(r, details=TransportDetails(peer=f"tcp4:192.0.2.{i}:1", is_secure=False))
+        clock.advance(10)
+    assert len(r.auth_failures) == 3
+    assert r.auth_failures.delay("192.0.2.9") == 5 and r.auth_failures.delay("192.0.2.0") == 0

@@ -118,11 +118,12 @@ def test_permission_matrix_over_the_wire(ports, serializer):
 
 
 def test_wrong_ticket_is_refused(ports):
-    """A wrong ticket ends in ABORT authentication_failed, before any join."""
+    """A wrong ticket ends in ABORT not_authorized (as in Crossbar.io; an unknown principal gets the
+    same), before any join."""
     async def scenario():
         with pytest.raises(ConnectionError) as info:
             await connect(ws(ports["ticket"]), authmethods=["ticket"], authid="joe", secret="nope")
-        assert "authentication_failed" in str(info.value)
+        assert "wamp.error.not_authorized" in str(info.value)
 
     run(scenario())
 

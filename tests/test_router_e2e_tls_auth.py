@@ -46,7 +46,7 @@ def setup(tmp_path_factory):
         chain = pki.directory / f"{name}-chain.crt"
         chain.write_bytes(crt.read_bytes() + pki.intermediate_crt.read_bytes())
         clients[name] = (key, chain, crt)
-    ports = {name: free_port() for name in ("by_fingerprint", "by_name", "cryptosign")}
+    ports = {name: free_port() for name in ("by_fingerprint", "by_name", "cryptosign", "mixed")}
     tls = {"key": str(pki.leaf_key), "certificate": str(pki.chain_crt),
            "ca_certificates": [str(pki.root_crt)], "verify_client": "optional"}
     transports = [
@@ -58,6 +58,10 @@ def setup(tmp_path_factory):
         {"type": "websocket", "endpoint": tcp(ports["cryptosign"], tls=tls), "auth": {"cryptosign": {
             "type": "static", "principals": {
                 "alice": {"realm": "realm1", "role": "backend", "authorized_keys": [CLIENT_PUB]}}}}},
+        {"type": "websocket", "endpoint": tcp(ports["mixed"], tls=tls), "auth": {
+            "tls": {"type": "static", "principals": {
+                "dev7": {"certificate-sha256": fingerprint(clients["device-7"][2]), "role": "backend"}}},
+            "anonymous": {"type": "static", "role": "device"}}},
     ]
     node = start_node(router_config(transports, [{"name": "realm1", "roles": ROLES}]), directory / "node")
     yield pki, clients, ports
@@ -173,9 +177,26 @@ def test_cryptosign_channel_binding(setup):
                                   BoundCryptosignSession(ComponentConfig(realm="realm1")))
         details = (good._authid, good._authmethod)
         await leave(good)
-        with pytest.raises(ConnectionError, match="authentication_failed"):
+        with pytest.raises(ConnectionError, match="wamp.error.not_authorized"):  # a bad signature
             await open_session(ports["cryptosign"], client_tls(pki, tls12=True),
                                BoundCryptosignSession(ComponentConfig(realm="realm1"), wrong_binding=True))
         return details
 
     assert run(scenario()) == ("alice", "cryptosign")
+
+
+def test_anonymous_session_cannot_name_itself_after_a_certificate_principal(setup):
+    """Beside tls, an anonymous session naming the certificate principal dev7 in HELLO (with a
+    certificate of no principal) joins with a random authid; dev7's certificate still makes dev7."""
+    pki, clients, ports = setup
+
+    async def scenario():
+        impostor = await open_session(ports["mixed"], client_tls(pki, clients["sensor-9"]), ClientSession(
+            ComponentConfig(realm="realm1"), authmethods=["anonymous"], authid="dev7"))
+        real = await open_session(ports["mixed"], client_tls(pki, clients["device-7"]), tls_session())
+        details = [(s._authid, s._authrole, s._authmethod) for s in (impostor, real)]
+        await leave(impostor, real)
+        return details
+
+    (impostor_id, *impostor), real = run(scenario())
+    assert impostor_id != "dev7" and impostor == ["device", "anonymous"] and real == ("dev7", "backend", "tls")

@@ -148,6 +148,41 @@ def test_testament_requires_publish_permission():
     assert call(user, "wamp.session.add_testament", "com.t", [], {}).error == "wamp.error.not_authorized"
 
 
+def test_testament_is_authorized_by_the_dynamic_authorizer():
+    """A role with a dynamic authorizer adds a testament only where the authorizer allows the
+    PUBLISH it will become: a denied topic is refused with not_authorized and nothing is published
+    when the session goes; an allowed topic still works (the authorizer was not asked before)."""
+    roles = (role("backend", allow_all()), role("dyn", authorizer="com.authorize"))
+    r = Router((realm(roles=roles),), Clock())
+    backend = (auth_method("anonymous", "static", {"role": "backend"}),)
+    authorizer, watcher = joined(r, auth=backend), joined(r, auth=backend)
+    authorizer.register("com.authorize")
+    watcher.subscribe("com.secret.alerts")
+    watcher.subscribe("com.public.alerts")
+    authorizer.take(), watcher.take()
+    dying = joined(r, auth=(auth_method("anonymous", "static", {"role": "dyn"}),))
+    asked = []
+
+    def testament(topic):
+        req = dying.request()
+        dying.send(m.Call(req, "wamp.session.add_testament", args=[topic, [topic], {}]))
+        pending = authorizer.take()
+        while pending:  # the CALL is authorized, then the PUBLISH it adds
+            for inv in pending:
+                asked.append(inv.args[1:3])
+                allow = inv.args[1] == "wamp.session.add_testament" or inv.args[1:3] == ["com.public.alerts", "publish"]
+                authorizer.send(m.Yield(inv.request, args=[allow]))
+            pending = authorizer.take()
+        return dying.last()
+
+    refused = testament("com.secret.alerts")
+    assert refused.error == "wamp.error.not_authorized" and "publish" in refused.args[0]
+    assert isinstance(testament("com.public.alerts"), m.Result)
+    assert ["com.secret.alerts", "publish"] in asked and ["com.public.alerts", "publish"] in asked
+    dying.session.onClose(False)
+    assert [e.args for e in watcher.take() if isinstance(e, m.Event)] == [["com.public.alerts"]]
+
+
 def test_killed_session_that_never_answers_is_closed():
     """A killed session that does not answer GOODBYE is closed after the goodbye timeout."""
     clock = Clock()

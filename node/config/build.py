@@ -261,7 +261,12 @@ def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeC
     return model.NodeConfig(cbdir=cbdir, config_file=config_file,
                             realms=tuple(build_realm(r) for r in worker["realms"]),
                             transports=tuple(transports), ignored=ignored_keys(raw),
-                            cluster=build_cluster(worker["options"]))
+                            cluster=build_cluster(worker["options"]),
+                            auth_failures=build_auth_failures(worker["options"]["auth_failures"]))
+
+
+def build_auth_failures(raw: Mapping[str, Any]) -> model.AuthFailureOptions:
+    return _record(model.AuthFailureOptions, raw)
 
 
 def build_cluster(options: Dict[str, Any]) -> Optional[model.Cluster]:
@@ -281,5 +286,5 @@ def ignored_keys(raw: Dict[str, Any]) -> tuple:
     paths = [f"controller.{key}" for key in raw.get("controller", {})]
     worker = raw["workers"][0]
     paths += [f"workers[0].options.{key}" for key in worker.get("options", {})
-              if key not in ("processes", "backplane")]
+              if key not in ("processes", "backplane", "auth_failures")]
     return tuple(paths)

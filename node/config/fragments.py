@@ -1,6 +1,7 @@
 """Config objects from a fragment of config instead of a whole ``config.json``.
 
-The router needs one (the anonymous method a transport without ``auth`` offers),
+The router needs two (the anonymous method a transport without ``auth`` offers, and
+the failed-login options of a router made without a config file),
 and tests build transports' pieces without writing a file. Each fragment is
 checked against its ``$defs`` entry and gets the schema's defaults, exactly as
 :func:`node.config.load_config` does for a file, so no default is repeated here.
@@ -10,7 +11,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from node.config import model
-from node.config.build import build_auth_method, build_web_options, build_websocket_options
+from node.config.build import (
+    build_auth_failures, build_auth_method, build_web_options, build_websocket_options,
+)
 from node.config.validation import validation_errors, with_definition_defaults
 from node.errors import ConfigErrors
 
@@ -39,3 +42,8 @@ def web_options(raw: Optional[Mapping[str, Any]] = None) -> model.WebOptions:
 def websocket_options(raw: Optional[Mapping[str, Any]] = None) -> model.WebSocketOptions:
     """A WebSocket service's ``options``; ``websocket_options()`` is all defaults."""
     return build_websocket_options(_filled("websocket_options", dict(raw or {}), "options"))
+
+
+def auth_failure_options(raw: Optional[Mapping[str, Any]] = None) -> model.AuthFailureOptions:
+    """``workers[0].options.auth_failures``; ``auth_failure_options()`` is all defaults."""
+    return build_auth_failures(_filled("auth_failures", dict(raw or {}), "options.auth_failures"))

@@ -152,6 +152,7 @@ class DynamicSettings:
 @dataclass(frozen=True)
 class AnonymousSettings:
     role: str
+    authid: Optional[str] = None  # every session's authid; None: a random one per session (never the HELLO's)
 
 
 @dataclass(frozen=True)
@@ -455,6 +456,17 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class AuthFailureOptions:
+    """``workers[0].options.auth_failures``: how failed logins are slowed down (seconds)."""
+
+    free: int  # failures from one address answered at once
+    window: float  # an address's count is forgotten this long after its last failure
+    delay: float  # the first late answer's wait; doubles per further failure
+    max_delay: float
+    max_addresses: int  # addresses tracked; the least recently failing one goes first
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     cbdir: str
     config_file: str
@@ -462,3 +474,4 @@ class NodeConfig:
     transports: Tuple[Transport, ...]
     ignored: Tuple[str, ...] = ()  # Crossbar.io keys accepted but not used (JSON paths)
     cluster: Optional[Cluster] = None  # None: one process, no backplane (node.cluster unused)
+    auth_failures: Optional[AuthFailureOptions] = None  # None: the schema's defaults

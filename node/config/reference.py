@@ -21,6 +21,7 @@ SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("Worker (`workers[]`)", "worker"),
     ("Worker options (`workers[].options`)", "worker.options"),
     ("Backplane (`workers[].options.backplane`)", "backplane"),
+    ("Failed logins (`workers[].options.auth_failures`)", "auth_failures"),
     ("Realm (`realms[]`)", "realm"),
     ("Realm options (`realms[].options`)", "realm.options"),
     ("Role (`roles[]`)", "role"),

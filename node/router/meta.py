@@ -168,7 +168,8 @@ class MetaApi:
     # --- testaments -------------------------------------------------------
 
     def add_testament(self, peer: Peer, args: list, kwargs: dict) -> Reply:
-        """Store an event that the router publishes when this session goes away."""
+        """Store an event that the router publishes when this session goes away (the
+        realm has authorized the session to publish to the topic before this is called)."""
         topic = self._uri_arg(args, 0, "topic")
         t_args = args[1] if len(args) > 1 else []
         t_kwargs = args[2] if len(args) > 2 else {}
@@ -181,9 +182,6 @@ class MetaApi:
         _check_listing(options)
         if topic.startswith("wamp."):
             raise MetaError(INVALID_URI, f"topic '{topic}' is reserved for the router")
-        if not self._realm.may_publish(peer, topic):
-            raise MetaError("wamp.error.not_authorized",
-                            f"session {peer.session_id} may not publish to '{topic}'")
         testament_id = self._realm.add_testament(peer.session_id, scope, topic, t_args, t_kwargs, options)
         return [testament_id], None
 

@@ -2,7 +2,7 @@
 
 This is the interface the transports use::
 
-    router = Router(realms, reactor)
+    router = Router(realms, reactor, auth_failures)   # auth_failures: optional, schema defaults
     factory = router.session_factory(auth)   # auth methods of one transport
     session = factory()                      # autobahn ITransportHandler, one per connection
     router.session_count()
@@ -13,22 +13,33 @@ or, in tests, a ``twisted.internet.task.Clock``.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import fail
 from twisted.internet.interfaces import IReactorTime
 
-from node.config.model import AuthMethod, Realm
+from node.config.fragments import auth_failure_options
+from node.config.model import AuthFailureOptions, AuthMethod, Realm
+from node.router.auth.failures import FailureTracker
 from node.router.realm import RealmRouter
 from node.router.session import RouterSession
+
+
+@functools.lru_cache(maxsize=1)
+def _default_failure_options() -> AuthFailureOptions:
+    return auth_failure_options()
 
 
 class Router:
     """Holds one :class:`RealmRouter` per configured realm."""
 
-    def __init__(self, realms: Tuple[Realm, ...], clock: IReactorTime) -> None:
+    def __init__(self, realms: Tuple[Realm, ...], clock: IReactorTime,
+                 auth_failures: Optional[AuthFailureOptions] = None) -> None:
         self.clock = clock
+        # failed logins per peer address, over all transports of this process
+        self.auth_failures = FailureTracker(auth_failures or _default_failure_options(), clock)
         self._realms: Dict[str, RealmRouter] = {r.name: RealmRouter(r, self.clock) for r in realms}
 
     def realm(self, name: Optional[str]) -> Optional[RealmRouter]:

@@ -7,13 +7,17 @@ States and what each accepts (anything else is a protocol violation: ABORT
 ``closed``     before ``onOpen`` / after ``onClose``: nothing
 ``hello``      waiting for HELLO
 ``auth``       HELLO answered with CHALLENGE (or a dynamic authenticator is
-               deciding): AUTHENTICATE, ABORT
+               deciding, or the answer is held back after failed logins from
+               this address): AUTHENTICATE, ABORT
 ``joined``     WELCOME sent: routing messages go to the realm; GOODBYE, ABORT
 ``leaving``    the router sent GOODBYE (session killed): waits for GOODBYE
 ============== ===================================================================
 
 The session implements autobahn's ``ITransportHandler`` (``onOpen``,
 ``onMessage``, ``onClose``) and is what the realm delivers to (``send``, ``kill``).
+
+Each failed authentication is logged, and the final answer (WELCOME or ABORT) to
+an address with many recent failures is sent late (:mod:`node.router.auth.failures`).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from node.config.model import AuthMethod
 from node.router.auth import (
     NO_AUTH_METHOD, Accept, Authenticator, Challenge, Deny, HelloContext, choose_method, make_authenticator,
 )
+from node.router.auth.failures import log_failure, peer_address
 from node.router.ids import random_id
 from node.router.peer import Peer
 from node.wire.roles import compact_roles
@@ -104,6 +109,8 @@ class RouterSession:
         self.peer: Optional[Peer] = None
         self._hello: Optional[Hello] = None
         self._authenticator: Optional[Authenticator] = None
+        self._method = ""  # the authentication method chosen for the HELLO
+        self._held: Any = None  # the timer of a final answer held back after failed logins
 
     # --- ITransportHandler ----------------------------------------------------
 
@@ -123,6 +130,9 @@ class RouterSession:
     def onClose(self, wasClean: bool) -> None:
         """The connection is gone: drop everything this session had in its realm."""
         self.state = "closed"
+        held, self._held = self._held, None
+        if held is not None and held.active():
+            held.cancel()
         self._leave_realm()
         self._transport = None
 
@@ -206,6 +216,7 @@ class RouterSession:
             self._abort(NO_AUTH_METHOD, f"none of the authmethods {hello.authmethods or ['anonymous']} "
                                         f"is offered here (offered: {offered})")
             return
+        self._method = method.method
         self._authenticator = make_authenticator(method)
         if self._authenticator is None:
             self._abort(NO_AUTH_METHOD, f"authmethod '{method.method}' is not implemented")
@@ -239,7 +250,31 @@ class RouterSession:
     def _on_auth_result(self, result: Any) -> None:
         if isinstance(result, Challenge):
             self.send(ChallengeMsg(result.method, result.extra))
-        elif isinstance(result, Accept):
+            return
+        # a final answer: late if this address failed often, whether it is a success or not
+        # (a client that had to wait for failures only could give up on a guess at once)
+        self._authenticator = None
+        address = peer_address(self._transport_detail("peer"))
+        failures = self._router.auth_failures
+        wait = failures.delay(address)
+        if isinstance(result, Deny):
+            self._failed(address, result.reason)
+        if wait > 0:
+            self._held = self._router.clock.callLater(wait, self._final_answer, result)
+        else:
+            self._final_answer(result)
+
+    def _failed(self, address: str, reason: str) -> None:
+        """Log a failed authentication and count it against the peer's address."""
+        hello = self._hello
+        self._router.auth_failures.failed(address)
+        log_failure(address, self._method, hello.realm if hello else None, hello.authid if hello else None, reason)
+
+    def _final_answer(self, result: Any) -> None:
+        self._held = None
+        if self.state != "auth":
+            return  # the peer left (or broke the protocol) while the answer was held
+        if isinstance(result, Accept):
             self._welcome(result)
         elif isinstance(result, Deny):
             self._abort(result.reason, result.message)
@@ -249,6 +284,7 @@ class RouterSession:
     def _welcome(self, accept: Accept) -> None:
         hello = self._hello
         if accept.realm and hello.realm and accept.realm != hello.realm:
+            self._failed(peer_address(self._transport_detail("peer")), "wamp.error.not_authorized")
             self._abort("wamp.error.not_authorized",
                         f"principal '{accept.authid}' may not join realm '{hello.realm}'")
             return

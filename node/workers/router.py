@@ -38,7 +38,8 @@ class RouterWorker:
 
         self.config = config
         self.reactor = reactor
-        self.router = Router(config.realms, reactor)  # the router's timers run on the node's clock
+        # the router's timers run on the node's clock
+        self.router = Router(config.realms, reactor, config.auth_failures)
         self.status = NodeStatus(session_count=self.router.session_count)
         self.ports: List[Any] = []
         self.built: List[Any] = []

@@ -5,14 +5,19 @@ from typing import Any
 
 from autobahn.wamp.message import Authenticate, Hello
 
-from node.config.model import AuthMethod
+from node.config.model import AnonymousSettings, AuthMethod
 from node.router.auth.base import PROTOCOL_VIOLATION, Accept, Deny, HelloContext, random_authid
 from node.router.auth.dynamic import ask_for_principal
 
 
 class AnonymousAuth:
-    """``anonymous``: joins with the configured role (default ``anonymous``); the
-    authid is the one the client asked for, or a generated one."""
+    """``anonymous``: joins with the configured role (default ``anonymous``) and the
+    configured ``authid``, else a random one, as Crossbar.io does.
+
+    The authid a client names in HELLO is never used: an anonymous client must not
+    pass for a principal of another method (``eligible_authid``, ``exclude_authid``,
+    ``wamp.session.kill_by_authid``, disclosed caller and publisher details).
+    """
 
     method = "anonymous"
 
@@ -20,10 +25,12 @@ class AnonymousAuth:
         self.config = config
 
     def hello(self, hello: Hello, ctx: HelloContext) -> Any:
-        authid = hello.authid if isinstance(hello.authid, str) and hello.authid else random_authid()
-        if self.config.type == "dynamic":
-            return ask_for_principal(self.config.settings, ctx, hello, authid, self.method)
-        return Accept(authid, self.config.settings.role or "anonymous", self.method, "static")
+        settings = self.config.settings
+        configured = settings.authid if isinstance(settings, AnonymousSettings) else None
+        authid = configured or random_authid()
+        if self.config.type == "dynamic":  # the authenticator may name another authid in its answer
+            return ask_for_principal(settings, ctx, hello, authid, self.method)
+        return Accept(authid, settings.role or "anonymous", self.method, "static")
 
     def authenticate(self, msg: Authenticate) -> Any:
         return Deny(PROTOCOL_VIOLATION, "anonymous authentication sends no AUTHENTICATE")

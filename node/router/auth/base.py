@@ -23,6 +23,9 @@ from autobahn.wamp.message import Authenticate, Hello
 
 from node.router.ids import random_bytes
 
+# autobahn.util.DEFAULT_TOKEN_CHARS: no 0/O, 1/I, 2/Z, 8/B look-alikes
+_SERIAL_SYMBOLS = "345679ACEFGHJKLMNPQRSTUVWXY"
+
 NO_AUTH_METHOD = "wamp.error.no_auth_method"
 NOT_AUTHORIZED = "wamp.error.not_authorized"
 AUTHENTICATION_FAILED = "wamp.error.authentication_failed"
@@ -87,6 +90,14 @@ class Authenticator(Protocol):
     def authenticate(self, msg: Authenticate) -> Any: ...
 
 
+def failed(method: str, authid: object) -> Deny:
+    """The one answer to a wrong secret, a wrong signature and an unknown principal alike,
+    so that the answer does not tell which principals exist (as Crossbar.io's refusal of a
+    wrong secret: ``wamp.error.not_authorized``)."""
+    who = f" for '{authid}'" if isinstance(authid, str) and authid else ""
+    return Deny(NOT_AUTHORIZED, f"{method}: authentication failed{who}")
+
+
 def resolve_secret(value: object) -> str:
     """A secret from the config: ``"${NAME}"`` / ``"$NAME"`` read from the environment
     if the loader did not already substitute it."""
@@ -98,7 +109,11 @@ def resolve_secret(value: object) -> str:
 
 
 def random_authid() -> str:
-    """Crossbar-style generated authid for anonymous sessions, e.g. ``X7K3-9QPA-...``."""
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols: a byte mod 32 is unbiased
-    raw = "".join([alphabet[b % 32] for b in random_bytes(24)])
+    """An authid for an anonymous session, as Crossbar.io makes it (autobahn's
+    ``generate_serial_number``): six groups of four symbols of its alphabet, e.g.
+    ``YRAC-EL4X-FQQE-AW4T-WNUV-VN6T``, over 110 bits of entropy."""
+    symbols: list = []
+    while len(symbols) < 24:  # a byte below 243 = 9 * 27, mod 27, is unbiased
+        symbols += [_SERIAL_SYMBOLS[b % 27] for b in random_bytes(32) if b < 243]
+    raw = "".join(symbols[:24])
     return "-".join(raw[i:i + 4] for i in range(0, 24, 4))

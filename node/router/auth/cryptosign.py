@@ -5,6 +5,9 @@ The router sends 32 random bytes; the client signs them (XORed with the TLS
 the hex signature, optionally followed by the signed 32 bytes as autobahn does.
 The public key comes in ``HELLO.Details.authextra.pubkey`` (hex) and must be one
 of the principal's ``authorized_keys``.
+
+A key that belongs to no principal gets a CHALLENGE all the same and then the
+refusal a wrong signature gets: the answers do not tell which keys are authorized.
 """
 from __future__ import annotations
 
@@ -17,9 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from node.config.model import AuthMethod
-from node.router.auth.base import (
-    AUTHENTICATION_FAILED, NO_SUCH_PRINCIPAL, NOT_AUTHORIZED, Accept, Challenge, Deny, HelloContext,
-)
+from node.router.auth.base import NOT_AUTHORIZED, Accept, Challenge, Deny, HelloContext, failed
 from node.router.auth.dynamic import ask, details, refused
 
 
@@ -46,8 +47,10 @@ class CryptosignAuth:
         self._challenge = b""
         self._binding: Optional[bytes] = None
         self._accept: Optional[Accept] = None
+        self._authid: Optional[str] = None  # as the HELLO named it: the refusal says no more
 
     def hello(self, hello: Hello, ctx: HelloContext) -> Any:
+        self._authid = hello.authid if isinstance(hello.authid, str) else None
         authextra = hello.authextra if isinstance(hello.authextra, dict) else {}
         pubkey = _hex_key(authextra.get("pubkey"))
         if pubkey is None:
@@ -77,7 +80,7 @@ class CryptosignAuth:
                 self._accept = Accept(authid, principal.role or "anonymous", self.method, "static",
                                       {"pubkey": hexkey}, realm or None)
                 return self._make_challenge()
-        return Deny(NO_SUCH_PRINCIPAL, f"cryptosign: no principal with public key {hexkey}")
+        return self._make_challenge()  # no principal: a challenge no signature can answer
 
     def _from_dynamic(self, hello: Hello, answer: Any) -> Any:
         if isinstance(answer, Deny):
@@ -100,8 +103,8 @@ class CryptosignAuth:
         return Challenge(self.method, extra)
 
     def authenticate(self, msg: Authenticate) -> Any:
-        if self._accept is None or self._pubkey is None:
-            return Deny(AUTHENTICATION_FAILED, "cryptosign: no challenge was sent")
+        if self._pubkey is None:
+            return failed(self.method, self._authid)
         signed = self._challenge if self._binding is None else xor(self._challenge, self._binding)
         try:
             raw = binascii.a2b_hex(msg.signature) if isinstance(msg.signature, str) else b""
@@ -110,9 +113,9 @@ class CryptosignAuth:
         if len(raw) == 96 and raw[64:] == signed:
             raw = raw[:64]
         if len(raw) != 64:
-            return Deny(AUTHENTICATION_FAILED, "cryptosign: the signature must be 64 bytes (hex)")
+            return Deny(NOT_AUTHORIZED, "cryptosign: the signature must be 64 bytes (hex)")
         try:
             Ed25519PublicKey.from_public_bytes(self._pubkey).verify(raw, signed)
-        except InvalidSignature:
-            return Deny(AUTHENTICATION_FAILED, f"cryptosign: invalid signature for '{self._accept.authid}'")
-        return self._accept
+        except (InvalidSignature, ValueError):
+            return failed(self.method, self._authid)
+        return self._accept if self._accept is not None else failed(self.method, self._authid)

@@ -7,15 +7,17 @@ from typing import Any, Optional
 from autobahn.wamp.message import Authenticate, Hello
 
 from node.config.model import AuthMethod
-from node.router.auth.base import (
-    AUTHENTICATION_FAILED, NO_SUCH_PRINCIPAL, Accept, Challenge, Deny, HelloContext, resolve_secret,
-)
+from node.router.auth.base import Accept, Challenge, HelloContext, failed, resolve_secret
 from node.router.auth.dynamic import ask_for_principal
 
 
 class TicketAuth:
     """HELLO names the principal (authid); CHALLENGE asks for the ticket; AUTHENTICATE
-    carries it and is compared in constant time (or handed to the dynamic authenticator)."""
+    carries it and is compared in constant time (or handed to the dynamic authenticator).
+
+    An unknown authid gets the same CHALLENGE and then the same refusal as a wrong
+    ticket, so the answers do not tell which principals exist.
+    """
 
     method = "ticket"
 
@@ -26,9 +28,6 @@ class TicketAuth:
 
     def hello(self, hello: Hello, ctx: HelloContext) -> Any:
         self._hello, self._ctx = hello, ctx
-        if self.config.type != "dynamic":
-            if not hello.authid or hello.authid not in self.config.settings.principals:
-                return Deny(NO_SUCH_PRINCIPAL, f"ticket: no principal '{hello.authid}'")
         return Challenge(self.method, {})
 
     def authenticate(self, msg: Authenticate) -> Any:
@@ -36,9 +35,11 @@ class TicketAuth:
         ticket = msg.signature if isinstance(msg.signature, str) else ""
         if self.config.type == "dynamic":
             return ask_for_principal(self.config.settings, ctx, hello, hello.authid, self.method, ticket=ticket)
-        principal = self.config.settings.principals.get(hello.authid)
+        authid = hello.authid if isinstance(hello.authid, str) else None
+        principal = self.config.settings.principals.get(authid) if authid else None
         expected = resolve_secret(principal.ticket if principal is not None else None)
-        if not expected or not hmac.compare_digest(expected.encode("utf8"), ticket.encode("utf8")):
-            return Deny(AUTHENTICATION_FAILED, f"ticket: invalid ticket for '{hello.authid}'")
-        return Accept(hello.authid, principal.role or "anonymous", self.method, "static",
-                      realm=principal.realm or None)
+        # compared even for an unknown principal, so both take the same time
+        same = hmac.compare_digest((expected or "\0").encode("utf8"), ticket.encode("utf8"))
+        if principal is None or not expected or not same:
+            return failed(self.method, authid)
+        return Accept(authid, principal.role or "anonymous", self.method, "static", realm=principal.realm or None)
