@@ -119,7 +119,7 @@ def test_base64_messages_decode_each_on_their_own(size: int, length: int) -> Non
 
 def test_the_default_send_size_is_the_same_everywhere() -> None:
     """1500 in the framing module, the tunnel's CLI and the tcpbridge schema default."""
-    from node.commands.tunnel import SEND_MESSAGE_SIZE
+    from node.commands.parsers import SEND_MESSAGE_SIZE
     from node.config.validation import load_schema
 
     def find(node: object) -> list:

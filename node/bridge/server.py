@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any, Optional, Set
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
-from twisted.internet import defer
+from twisted.internet import defer, task
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -24,13 +25,14 @@ from twisted.python.failure import Failure
 from node.bridge.relay import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, StreamEnd, StreamOverWebSocket
 from node.config.model import BridgeTarget, TcpBridgePath
 from node.errors import ConfigErrors, NodeError
+from node.trust import ClientTrust
+from node.trust.connect import NoDelayEndpoint, TrustedTLSEndpoint, connect_stream
 
 log = Logger()
 
 
 class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     """One bridged connection: WebSocket client <-> target."""
-
     _connecting: Any = None
     _dial_cancelled = False  # onClose cancelled the dial: whatever error that gives, the client left first
 
@@ -107,10 +109,6 @@ def one_protocol(protocol: Any) -> Factory:
 
 def target_endpoint(reactor: Any, target: BridgeTarget, trust: Any, timeout: float) -> Any:
     """The client endpoint of ``target``: Unix, TCP, or TLS over TCP verified by ``trust``."""
-    from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
-
-    from node.trust.connect import NoDelayEndpoint
-
     if target.type == "unix":
         return UNIXClientEndpoint(reactor, target.socket_path, timeout=timeout)
 
@@ -119,14 +117,12 @@ def target_endpoint(reactor: Any, target: BridgeTarget, trust: Any, timeout: flo
 
     if target.tls is None:
         return tcp()
-    from node.trust.connect import TrustedTLSEndpoint
 
     return TrustedTLSEndpoint(tcp, trust, f"{target.host}:{target.port}", target.tls.hostname or target.host)
 
 
 class BridgeFactory(WebSocketServerFactory):
     """Builds :class:`BridgeServerProtocol`; one per ``tcpbridge`` path (one JIT cache)."""
-
     protocol = BridgeServerProtocol
 
     def __init__(self, config: TcpBridgePath, reactor: Any) -> None:
@@ -136,7 +132,6 @@ class BridgeFactory(WebSocketServerFactory):
         self.noisy = False
         self.trust = None
         if config.target.tls is not None:
-            from node.trust import ClientTrust
 
             self.trust = ClientTrust(config.target.tls.trust)
             problems = self.trust.check()  # its CA files, read now: a fault stops start-up
@@ -157,8 +152,6 @@ class BridgeFactory(WebSocketServerFactory):
         reactor.addSystemEventTrigger("before", "shutdown", self.close_all)
 
     def connect_target(self, end: StreamEnd) -> Any:
-        from node.trust.connect import connect_stream
-
         endpoint = target_endpoint(self.reactor, self.config.target, self.trust, self.config.connect_timeout)
         return connect_stream(self.reactor, endpoint, one_protocol(end), self.config.connect_timeout,
                               self.config.target.describe())
@@ -166,8 +159,6 @@ class BridgeFactory(WebSocketServerFactory):
     def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "node shutting down",
                   grace: float = 1.0) -> Any:
         """Close every bridge (1001); the Deferred fires when they are gone, at most ``grace`` s later."""
-        from twisted.internet import defer, task
-
         for connection in list(self.connections):
             connection.fail_stream(code, reason, warn=False)
         if not self.connections:

@@ -10,36 +10,22 @@ scripts). ``--host`` names the host names clients use, which the certificates'
 SANs must cover; ``--cafile`` gives the roots a served chain should end at, to
 find a missing intermediate of a private CA.
 
-Only :func:`add_check_options` runs when the command line is parsed (on every
-``wampnode`` run); :func:`run_check` imports what it needs.
+The arguments are :mod:`node.commands.parsers`'.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+
+from node.config import load_config
+from node.config.permissions import writable_warnings
 from node.errors import TlsError
-
-
-def add_check_options(parser: argparse.ArgumentParser) -> None:
-    """The TLS options of ``wampnode check``."""
-    parser.add_argument("--strict", action="store_true",
-                        help="treat TLS hygiene warnings as errors (exit 2)")
-    parser.add_argument("--host", nargs="+", action="extend", default=[], metavar="NAME",
-                        help="a host name clients use; each TLS certificate served for it "
-                             "must cover it (repeatable)")
-    parser.add_argument("--cafile", action="append", default=[], metavar="FILE",
-                        help="root CA certificate(s) served chains must end at (repeatable)")
+from node.tls.pem import load_certificates
+from node.workers.credentials import check_files, hygiene_warnings
 
 
 def run_check(args: argparse.Namespace) -> int:
     """Validate; print TLS warnings; exit 0, or 2 on errors (and warnings if strict)."""
-    # Imported here: the parser above is built on every `wampnode` run, and these
-    # bring in the config model and the TLS stack that only `check` needs.
-    from node.config import load_config
-    from node.config.permissions import writable_warnings
-    from node.tls.pem import load_certificates
-    from node.workers.credentials import check_files, hygiene_warnings
-
     config = load_config(args.cbdir, args.config)
     servers = check_files(config).values()  # raises ConfigErrors: every TLS and trust fault
     roots = [cert for path in getattr(args, "cafile", []) for cert in load_certificates("--cafile", path)]

@@ -1,4 +1,4 @@
-"""The ``wampnode tunnel`` and ``wampnode trust diagnose`` command lines.
+"""``wampnode tunnel`` and ``wampnode trust diagnose`` (arguments: :mod:`node.commands.parsers`).
 
 ``tunnel --listen 127.0.0.1:2222 wss://host/ssh`` serves local connections until
 stopped (each failure is one log line and closes that local connection);
@@ -9,62 +9,27 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Any, Dict, List, Mapping, Optional
 
+from twisted.internet import stdio
+from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+
+from node.commands.parsers import MAX_SEND_MESSAGE_SIZE, SEND_MESSAGE_SIZE
+from node.config.build import trust_from_values
 from node.errors import ConfigError, ConfigErrors, ListenError, NodeError
-
-SEND_MESSAGE_SIZE = 1500  # = node.bridge.framing.DEFAULT_SEND_MESSAGE_SIZE (not imported: CLI start-up time)
-MAX_SEND_MESSAGE_SIZE = 16777216  # as the tcpbridge path's send_message_size
-PIN_HELP = "accept only a server whose key has this base64 SHA-256 SPKI pin (repeatable)"
-
-
-def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command-line form of the ``trust`` block (same names, same defaults)."""
-    parser.add_argument("--cafile", help="PEM file of CA certificates to trust in addition")
-    parser.add_argument("--capath", help="directory of PEM CA certificates to trust in addition")
-    parser.add_argument("--trust-store", dest="store", choices=("system", "certifi", "none", "jit"),
-                        help="root CAs: system store (default), certifi's bundle, none, or jit")
-    parser.add_argument("--jit-bundle", help="PEM bundle JIT trust looks CAs up in (default: certifi's)")
-    parser.add_argument("--pin-sha256", action="append", dest="pins", metavar="B64", help=PIN_HELP)
-
-
-def add_tunnel_parser(commands: Any) -> None:
-    tunnel = commands.add_parser("tunnel", help="carry local TCP connections over a WebSocket bridge")
-    where = tunnel.add_mutually_exclusive_group(required=True)
-    where.add_argument("--listen", metavar="HOST:PORT", help="accept local connections here, e.g. 127.0.0.1:2222")
-    where.add_argument("--stdio", action="store_true", help="carry stdin/stdout once (ssh ProxyCommand)")
-    tunnel.add_argument("url", help="the bridge's URL, ws://... or wss://...")
-    tunnel.add_argument("--base64", action="store_true", help="offer the base64 subprotocol (text frames)")
-    tunnel.add_argument("--proxy", help="HTTP proxy URL http://[user:password@]host:port "
-                                        "(default: HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches; '' for none)")
-    tunnel.add_argument("--origin", help="Origin header to send")
-    tunnel.add_argument("--connect-timeout", type=float, default=10.0, help="seconds for TCP, proxy, TLS and upgrade")
-    tunnel.add_argument("--max-message-size", type=int, default=65536,
-                        help="largest WebSocket message accepted (octets, default 65536; at least 2026)")
-    tunnel.add_argument("--send-message-size", type=int, default=SEND_MESSAGE_SIZE,
-                        help=f"largest WebSocket message sent (octets, default {SEND_MESSAGE_SIZE}, what every "
-                             "server must accept; raise it for a server known to accept more)")
-    tunnel.add_argument("--loglevel", choices=("error", "warn", "info", "debug"), default=None)
-    add_trust_arguments(tunnel)
-
-    trust = commands.add_parser("trust", help="outgoing TLS trust tools")
-    actions = trust.add_subparsers(dest="trust_command", metavar="ACTION")
-    actions.required = True
-    diagnose = actions.add_parser("diagnose", help="show a server's chain and whether (and why not) it is trusted")
-    diagnose.add_argument("url", help="https://host:port (or wss://)")
-    diagnose.add_argument("--timeout", type=float, default=10.0)
-    add_trust_arguments(diagnose)
+from node.log import choose_twisted, start_logging
+from node.trust import ClientTrust
+from node.trust.diagnose import diagnose_url
+from node.tunnel.client import LocalConnection, Tunnel, TunnelSettings, parse_websocket_url
+from node.tunnel.proxy import proxy_for
 
 
 def trust_options(args: argparse.Namespace, where: str) -> Any:
     """A ClientTrust from the trust arguments; file problems raise ConfigErrors."""
-    import re
-
-    # Imported here: the parser is built on every `wampnode` run; these load the TLS stack.
-    from node.config.build import trust_from_values
-    from node.trust import ClientTrust
-
     errors: List[ConfigError] = []
     for pin in args.pins or ():
         if not re.fullmatch(r"[A-Za-z0-9+/]{43}=", pin):
@@ -90,10 +55,6 @@ def parse_listen(text: str) -> tuple:
 
 
 def run_tunnel(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None, reactor: Any = None) -> int:
-    from node.log import choose_twisted, start_logging
-    from node.tunnel.client import TunnelSettings, parse_websocket_url
-    from node.tunnel.proxy import proxy_for
-
     environ = os.environ if environ is None else environ
     secure, host, port = parse_websocket_url(args.url)
     proxy = proxy_for(secure, host, port, args.proxy, environ)
@@ -121,12 +82,6 @@ def run_tunnel(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = 
 
 
 def _run_listener(reactor: Any, settings: Any, listen: str) -> int:
-    from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
-    from twisted.internet.protocol import Factory
-    from twisted.logger import Logger
-
-    from node.tunnel.client import LocalConnection, Tunnel
-
     log = Logger()
     host, port = parse_listen(listen)
     tunnel = Tunnel(reactor, settings)
@@ -156,10 +111,6 @@ def _run_listener(reactor: Any, settings: Any, listen: str) -> int:
 
 
 def _run_stdio(reactor: Any, settings: Any) -> int:
-    from twisted.internet import stdio
-
-    from node.tunnel.client import LocalConnection, Tunnel
-
     class StdioTunnel(Tunnel):
         error: Optional[NodeError] = None
 
@@ -179,8 +130,6 @@ def _run_stdio(reactor: Any, settings: Any) -> int:
 
 
 def run_trust(args: argparse.Namespace) -> int:
-    from node.trust.diagnose import diagnose_url
-
     trust = trust_options(args, "trust")
     report, ok = diagnose_url(args.url, trust, args.timeout)
     print(report)

@@ -68,6 +68,8 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
 
     @raise ConfigErrors: with all problems found.
     """
+    # imported here: every layer imports node.config.model for its types, and that
+    # runs this package first; loading (jsonschema, ~60 ms) waits until a config is read
     from node.config.build import build_node
     from node.config.checks import run_checks
     from node.config.environment import substitute

@@ -20,12 +20,15 @@ from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import defer
+from twisted.internet.endpoints import HostnameEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from node import __version__
 from node.bridge.framing import DEFAULT_SEND_MESSAGE_SIZE
 from node.bridge.relay import StreamEnd, StreamOverWebSocket
 from node.errors import ConfigError, ConnectError, NodeError
+from node.trust.connect import NoDelayEndpoint, TrustedTLSEndpoint, connect_stream
 from node.tunnel.proxy import HTTPConnectEndpoint, Proxy
 
 log = Logger()
@@ -69,7 +72,6 @@ def parse_websocket_url(url: str) -> tuple:
 
 class TunnelClientProtocol(StreamOverWebSocket, WebSocketClientProtocol):
     """The WebSocket side of one tunnelled connection."""
-
     handshake_error: Optional[str] = None
 
     def onConnect(self, response: Any) -> None:  # noqa: N802 (autobahn API)
@@ -120,8 +122,6 @@ class TunnelClientFactory(WebSocketClientFactory):
     protocol = TunnelClientProtocol
 
     def __init__(self, settings: TunnelSettings) -> None:
-        from node import __version__
-
         # "binary" too, as noVNC did: a binary-only server (websockify 0.10+) picks it
         # instead of refusing the upgrade, and the tunnel falls back to binary frames.
         super().__init__(url=settings.url, protocols=["base64", "binary"] if settings.use_base64 else None,
@@ -155,11 +155,6 @@ class TunnelClientFactory(WebSocketClientFactory):
 
 def stream_endpoint(reactor: Any, settings: TunnelSettings) -> Any:
     """TCP to the server or the proxy, the proxy's CONNECT tunnel, then TLS for wss."""
-    from twisted.internet.endpoints import HostnameEndpoint
-
-    from node import __version__
-    from node.trust.connect import NoDelayEndpoint
-
     def tcp() -> Any:
         if settings.proxy is None:
             return NoDelayEndpoint(HostnameEndpoint(reactor, settings.host, settings.port,
@@ -170,7 +165,6 @@ def stream_endpoint(reactor: Any, settings: TunnelSettings) -> Any:
 
     if not settings.secure:
         return tcp()
-    from node.trust.connect import TrustedTLSEndpoint
 
     return TrustedTLSEndpoint(tcp, settings.trust, f"{settings.host}:{settings.port}", settings.host)
 
@@ -178,8 +172,6 @@ def stream_endpoint(reactor: Any, settings: TunnelSettings) -> Any:
 @defer.inlineCallbacks
 def open_websocket(reactor: Any, settings: TunnelSettings) -> Any:
     """A :class:`TunnelClientProtocol` whose handshake completed; else a ConnectError."""
-    from node.trust.connect import connect_stream
-
     factory = TunnelClientFactory(settings)
     where = f"proxy {settings.proxy.label()}" if settings.proxy else f"{settings.host}:{settings.port}"
     yield connect_stream(reactor, stream_endpoint(reactor, settings), factory, settings.connect_timeout, where)
@@ -198,7 +190,6 @@ class LocalConnection(StreamEnd):
     meanwhile, and then the opening is cancelled instead of finishing for nobody.
     An end of input (FIN, stdin closed) is passed on after the held bytes.
     """
-
     def __init__(self, tunnel: "Tunnel") -> None:
         super().__init__(None)
         self.tunnel = tunnel
@@ -266,7 +257,6 @@ class LocalConnection(StreamEnd):
 
 class Tunnel:
     """What every local connection shares: settings, reactor, and how to report."""
-
     def __init__(self, reactor: Any, settings: TunnelSettings) -> None:
         self.reactor = reactor
         self.settings = settings

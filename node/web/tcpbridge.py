@@ -9,12 +9,15 @@ from typing import Any
 
 from autobahn.twisted.resource import WebSocketResource
 
-from node.bridge.server import bridge_factory
 from node.config.model import TcpBridgePath
 from node.web.origins import with_default_ports
 
 
 def tcpbridge_resource(config: TcpBridgePath) -> Any:
+    # imported here: the bridge brings the outgoing TLS stack (node.trust, pyOpenSSL:
+    # ~30 ms of start-up) that a node without a tcpbridge path need not load
+    from node.bridge.server import bridge_factory
+
     factory = bridge_factory(config)
     factory.setProtocolOptions(allowedOrigins=with_default_ports(config.allowed_origins))
     return WebSocketResource(factory)

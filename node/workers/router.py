@@ -13,6 +13,9 @@ from twisted.logger import Logger
 from node.config import file_errors
 from node.config.model import NodeConfig, Transport
 from node.errors import ConfigError, ConfigErrors, NodeError
+from node.router import Router
+from node.transports import build_transport
+from node.transports.endpoints import listen_error, server_endpoint
 from node.web.status import NodeStatus
 
 log = Logger()
@@ -34,8 +37,6 @@ class RouterWorker:
     """The router and every transport it listens on, in this process."""
 
     def __init__(self, config: NodeConfig, reactor: Any) -> None:
-        from node.router import Router
-
         self.config = config
         self.reactor = reactor
         # the router's timers run on the node's clock
@@ -58,8 +59,6 @@ class RouterWorker:
         """
         if self._prepared is not None:
             return
-        from node.transports import build_transport
-
         prepared = []
         refused: List[ConfigError] = []
         for transport in self.config.transports:
@@ -102,8 +101,6 @@ class RouterWorker:
 
     @defer.inlineCallbacks
     def _listen(self, transport: Transport, built: Any, creator: Any) -> Any:
-        from node.transports.endpoints import listen_error, server_endpoint
-
         endpoint = server_endpoint(self.reactor, transport.endpoint, creator)
         try:
             port = yield endpoint.listen(built.factory)
