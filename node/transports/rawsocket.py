@@ -20,6 +20,7 @@ from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.fairness import read_in_slices
 from node.wire.serializers import rawsocket_serializers
+from node.wire.size import check_size
 
 log = Logger()
 
@@ -95,9 +96,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         if self._session is None:
             raise TransportLost()
         payload, _ = self._serializer.serialize(msg)
-        if 0 < self._max_len_send < len(payload):
-            raise PayloadExceededError(
-                f"message of {len(payload)} bytes exceeds the peer's limit of {self._max_len_send}")
+        check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
         self.sendString(payload)
         self.outgoing.sent(len(payload))
 
