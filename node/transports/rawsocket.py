@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Set
 
-from autobahn.exception import PayloadExceededError
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
 from autobahn.wamp.exception import TransportLost
 from twisted.internet.interfaces import IReactorTime
