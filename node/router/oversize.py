@@ -24,9 +24,10 @@ EVENT          skipped for that subscriber only; other subscribers get it.
 anything else  a warning only (router replies such as SUBSCRIBED are tiny).
 ============== ===================================================================
 
-Each case is counted per realm (:class:`Undeliverable`) and logged as a warning
-naming the session and the sizes, at most one line per ``interval`` (with the
-counts so far), so a stream of oversized events cannot flood the log.
+Each case is counted per realm and message type (:class:`Undeliverable`) and logged
+as a warning naming the session and the sizes, at most one line per type and
+``interval`` (with the count so far), so a stream of oversized events cannot flood
+the log.
 """
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def too_large_text(what: str, size: Optional[int], limit: Optional[int], receive
 
 
 class Undeliverable:
-    """Counts the messages of one realm that exceeded their receiver's limit, by
-    type; one warning per ``interval`` at most (``now``: a monotonic clock)."""
+    """Counts the messages of one realm that exceeded their receiver's limit, by type;
+    one warning per type and ``interval`` at most (``now``: a monotonic clock)."""
 
     def __init__(self, realm: str, interval: float = WARN_INTERVAL,
                  now: Callable[[], float] = time.monotonic) -> None:
@@ -58,21 +59,21 @@ class Undeliverable:
         self.interval = interval
         self.counts: Dict[str, int] = {}
         self._now = now
-        self._last_warning: Optional[float] = None
-        self._unreported = 0
+        self._last_warning: Dict[str, float] = {}
+        self._unreported: Dict[str, int] = {}
 
     def count(self, what: str, session_id: int, size: Optional[int], limit: Optional[int], outcome: str) -> None:
         """Count one message of type ``what`` (e.g. ``EVENT``); ``outcome`` says what happened instead."""
         self.counts[what] = self.counts.get(what, 0) + 1
         now = self._now()
-        if self._last_warning is not None and now - self._last_warning < self.interval:
-            self._unreported += 1
+        last = self._last_warning.get(what)
+        if last is not None and now - last < self.interval:
+            self._unreported[what] = self._unreported.get(what, 0) + 1
             return
-        totals = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
-        unreported = f"; {self._unreported} not logged since the last line" if self._unreported else ""
+        unreported = self._unreported.pop(what, 0)
         log.warn("{what} of {size} octets for session {session} on realm {realm} exceeds its limit of "
-                 "{limit} octets: {outcome} (too large so far on this realm: {totals}{unreported})",
+                 "{limit} octets: {outcome} ({count} {what} too large on this realm so far{unreported})",
                  what=what, size=size, session=session_id, realm=self.realm, limit=limit, outcome=outcome,
-                 totals=totals, unreported=unreported)
-        self._last_warning = now
-        self._unreported = 0
+                 count=self.counts[what],
+                 unreported=f", {unreported} of them since the last line" if unreported else "")
+        self._last_warning[what] = now
