@@ -107,7 +107,8 @@ def websocket_answering_pings(port: int, seconds: float) -> Tuple[Optional[int],
         ws.shutdown()
 
 
-def rawsocket_messages_until_closed(port: int, messages: List[list], seconds: float) -> Tuple[List[Any], Optional[float]]:
+def rawsocket_messages_until_closed(port: int, messages: List[list],
+                                    seconds: float) -> Tuple[List[Any], Optional[float]]:
     """RawSocket handshake (JSON), send ``messages``, read until the node closes: (messages, seconds open)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=seconds)
     start = time.monotonic()

@@ -19,20 +19,19 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 from typing import Any, List, Optional, Tuple
 
 import pytest
 from autobahn.exception import PayloadExceededError
 from autobahn.wamp import message as m
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import CallOptions, ComponentConfig, PublishOptions
+from autobahn.wamp.types import ComponentConfig, PublishOptions
 from twisted.internet.task import Clock
 
-from conftest import await_until, free_port, router_config, tcp
+from conftest import await_until, free_port, router_config, start_node, tcp
 from node.router import Router
 from node.wire.size import MessageTooLarge
-from router_fakes import Client, FakeTransport, client_roles, realm, wire
+from router_fakes import Client, FakeTransport, realm
 from wampclient import TIMEOUT, ClientSession, connect, leave, run
 
 SMALL = 4096
@@ -47,8 +46,6 @@ def ws_transport(port: int, max_message_size: Optional[int] = None) -> dict:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     """One node: WebSocket with a 4 KiB limit ("small"), WebSocket with the default ("big"), RawSocket."""
-    from conftest import start_node
-
     ports = {"small": free_port(), "big": free_port(), "rawsocket": free_port()}
     config = router_config([ws_transport(ports["small"], SMALL), ws_transport(ports["big"]),
                             {"type": "rawsocket", "endpoint": tcp(ports["rawsocket"])}])

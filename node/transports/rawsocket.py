@@ -3,7 +3,9 @@
 Differences from autobahn's server protocol, on purpose: a message that fails to
 decode is the peer's protocol error (ABORT, then close) instead of a silent abort;
 a handshake naming a serializer we do not offer is answered with the RawSocket
-error reply (``0x7F 0x10``) as the WAMP spec asks, so the client can tell why.
+error reply (``0x7F 0x10``) as the WAMP spec asks, so the client can tell why;
+a message over the limit the client announced is not sent but raised as
+:class:`~node.wire.size.MessageTooLarge`, and the router sends what fits instead.
 """
 from __future__ import annotations
 
