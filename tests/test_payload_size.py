@@ -314,3 +314,33 @@ def test_error_too_large_keeps_its_request_and_says_which_error():
     error = caller.last()
     assert error.request_type == m.Call.MESSAGE_TYPE and error.request == 9 and error.error == TOO_LARGE
     assert "com.app.failed" in error.args[0]
+
+
+def test_skipped_events_are_counted_and_warned_about_at_most_once_per_interval():
+    """Five oversized EVENTs within the interval: five counted, one warning; the next one after
+    the interval warns again and says how many went unlogged meanwhile."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    from node.router.oversize import Undeliverable
+
+    lines: List[str] = []
+
+    def observe(event: dict) -> None:
+        if event.get("log_namespace") == "node.router.oversize":
+            lines.append(formatEvent(event))
+
+    now = [100.0]
+    counter = Undeliverable("realm1", interval=10.0, now=lambda: now[0])
+    globalLogPublisher.addObserver(observe)
+    try:
+        for session in range(5):
+            counter.count("EVENT", session, 5000, 4096, "skipped for this subscriber")
+            now[0] += 1.0
+        now[0] += 10.0
+        counter.count("EVENT", 9, 6000, 4096, "skipped for this subscriber")
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert counter.counts == {"EVENT": 6}
+    assert len(lines) == 2, lines
+    assert "EVENT of 5000 octets for session 0 on realm realm1 exceeds its limit of 4096 octets" in lines[0]
+    assert "(6 EVENT too large on this realm so far, 4 not logged since the last line)" in lines[1], lines[1]

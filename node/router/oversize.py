@@ -39,7 +39,7 @@ from twisted.logger import Logger
 log = Logger()
 
 PAYLOAD_SIZE_EXCEEDED = "wamp.error.payload_size_exceeded"
-WARN_INTERVAL = 10.0  # seconds between two warnings of one realm
+WARN_INTERVAL = 10.0  # seconds between two warnings about one message type on one realm
 
 
 def too_large_text(what: str, size: Optional[int], limit: Optional[int], receiver: str) -> str:
@@ -75,5 +75,5 @@ class Undeliverable:
                  "{limit} octets: {outcome} ({count} {what} too large on this realm so far{unreported})",
                  what=what, size=size, session=session_id, realm=self.realm, limit=limit, outcome=outcome,
                  count=self.counts[what],
-                 unreported=f", {unreported} of them since the last line" if unreported else "")
+                 unreported=f", {unreported} not logged since the last line" if unreported else "")
         self._last_warning[what] = now
