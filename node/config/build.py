@@ -121,6 +121,7 @@ def build_rawsocket(raw: Dict[str, Any], where: str) -> model.RawSocketService:
                                   max_connections=options["max_connections"],
                                   max_outgoing_buffer=options["max_outgoing_buffer"],
                                   open_handshake_timeout=options["open_handshake_timeout"],
+                                  hello_timeout=options["hello_timeout"],
                                   auth=build_auth(raw.get("auth", {})), path=where)
 
 

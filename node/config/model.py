@@ -260,6 +260,7 @@ class WebSocketOptions:
     fail_by_drop: bool
     echo_close_codereason: bool
     open_handshake_timeout: int
+    hello_timeout: int  # ms from the WebSocket opening to WELCOME; 0: never
     close_handshake_timeout: int
     tcp_nodelay: bool
     auto_ping_interval: int
@@ -294,6 +295,7 @@ class RawSocketService:
     max_connections: int  # 0: no limit
     max_outgoing_buffer: int  # bytes; 0: no limit
     open_handshake_timeout: int  # ms; 0: never
+    hello_timeout: int  # ms from the handshake to WELCOME; 0: never
     auth: Tuple[AuthMethod, ...]
     path: str
 

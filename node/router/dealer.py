@@ -266,6 +266,18 @@ class Dealer:
                       enc_serializer=msg.enc_serializer)
         return out.send(pending.caller, error)
 
+    def undeliverable_result(self, caller: int, request: int, error: str, text: str) -> Outcome:
+        """A RESULT too large for its caller was not sent: the caller gets ERROR ``error``
+        instead. A call still sending progressive results ends here, its callee
+        interrupted (``killnowait``) if it can be (see :mod:`node.router.oversize`)."""
+        out = reply(caller, Error(Call.MESSAGE_TYPE, request, error, args=[text]))
+        pending = self._by_call.get((caller, request))
+        if pending is not None:
+            out.extend(self._finish(pending))
+            if pending.canceled is None and _can(self._peers.get(pending.callee), "call_canceling"):
+                out.send(pending.callee, Interrupt(pending.invocation, "killnowait", reason=error))
+        return out
+
     def _forget(self, pending: PendingCall) -> None:
         """Drop a call's callee side: from here on no answer of the callee is expected."""
         if self._by_invocation.pop((pending.callee, pending.invocation), None) is not None and self._max_pending:

@@ -13,7 +13,8 @@ import itertools
 from typing import Any, Callable, Dict, Hashable, List, Optional, Protocol
 
 from autobahn.wamp.message import (
-    Call, Cancel, Error, Invocation, Message, Publish, Register, Result, Subscribe, Unregister, Unsubscribe, Yield,
+    Call, Cancel, Error, Event, Invocation, Message, Publish, Register, Result, Subscribe, Unregister, Unsubscribe,
+    Yield,
 )
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -26,7 +27,8 @@ from node.router.broker import Broker
 from node.router.dealer import Dealer
 from node.router.internal import InternalCaller
 from node.router.meta import MetaApi, MetaError
-from node.router.outcome import Outcome
+from node.router.outcome import Outcome, reply
+from node.router.oversize import PAYLOAD_SIZE_EXCEEDED, Undeliverable, too_large_text
 from node.router.peer import Peer
 from node.router.uris import is_valid_uri, uri_length_problem
 
@@ -75,6 +77,7 @@ class RealmRouter:
         self._auth_cache: Dict[int, BoundedCache[tuple, Decision]] = {}  # session -> (uri, action) -> decision
         self._caller: Optional[InternalCaller] = None  # made on first use
         self.backplane: Any = None  # node.cluster.link.RealmLink when the router spans processes
+        self.too_large = Undeliverable(config.name)  # messages over their receiver's size limit, counted
 
     # --- membership -------------------------------------------------------
 
@@ -318,6 +321,29 @@ class RealmRouter:
                                                                    kwargs=event.kwargs)))
         if self.backplane is not None and outcome.meta_events:
             self.backplane.delivered(outcome)  # session and registration changes for other processes
+
+    def undeliverable(self, session_id: int, message: Message, size: Optional[int], limit: Optional[int]) -> None:
+        """``message`` exceeds the size limit of session ``session_id``, which it was
+        not sent to: what goes instead (:mod:`node.router.oversize`)."""
+        what = type(message).__name__.upper()
+        if isinstance(message, Event):
+            self.too_large.count("EVENT", session_id, size, limit, "skipped for this subscriber")
+        elif isinstance(message, Invocation):
+            self.too_large.count("INVOCATION", session_id, size, limit, "the caller gets payload_size_exceeded")
+            text = too_large_text("INVOCATION", size, limit, "callee")
+            self.process(session_id, Error(Invocation.MESSAGE_TYPE, message.request, PAYLOAD_SIZE_EXCEEDED,
+                                           args=[text]))  # as if the callee had answered so
+        elif isinstance(message, Result):
+            self.too_large.count("RESULT", session_id, size, limit, "the caller gets payload_size_exceeded")
+            text = too_large_text("RESULT", size, limit, "caller")
+            self.deliver(self.dealer.undeliverable_result(session_id, message.request, PAYLOAD_SIZE_EXCEEDED, text))
+        elif isinstance(message, Error) and message.error != PAYLOAD_SIZE_EXCEEDED:
+            self.too_large.count("ERROR", session_id, size, limit, "sent as payload_size_exceeded")
+            text = too_large_text(f"ERROR {message.error[:200]}", size, limit, "client")
+            self.deliver(reply(session_id, Error(message.request_type, message.request, PAYLOAD_SIZE_EXCEEDED,
+                                                 args=[text])))
+        else:
+            self.too_large.count(what, session_id, size, limit, "not sent")
 
     def _expired(self, key: Hashable) -> None:
         self._timers.pop(key, None)

@@ -8,8 +8,8 @@ This is the interface the transports use::
     router.session_count()
 
 The router never imports the reactor: its timers (call timeouts, the GOODBYE
-deadline of a killed session) run on the clock it is given, the node's reactor
-or, in tests, a ``twisted.internet.task.Clock``.
+deadline of a killed session, the hello timeout) run on the clock it is given, the
+node's reactor or, in tests, a ``twisted.internet.task.Clock``.
 """
 from __future__ import annotations
 
@@ -48,12 +48,14 @@ class Router:
     def realms(self) -> Tuple[RealmRouter, ...]:
         return tuple(self._realms.values())
 
-    def session_factory(self, auth: Tuple[AuthMethod, ...] = ()) -> Callable[[], RouterSession]:
-        """A factory of sessions for one transport; ``auth`` empty = anonymous allowed."""
+    def session_factory(self, auth: Tuple[AuthMethod, ...] = (),
+                        hello_timeout: float = 0.0) -> Callable[[], RouterSession]:
+        """A factory of sessions for one transport; ``auth`` empty = anonymous allowed;
+        ``hello_timeout``: seconds a connection has to join a realm (0: no limit)."""
         auth = tuple(auth)
 
         def make_session() -> RouterSession:
-            return RouterSession(self, auth)
+            return RouterSession(self, auth, hello_timeout)
 
         return make_session
 

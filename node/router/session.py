@@ -13,6 +13,18 @@ States and what each accepts (anything else is a protocol violation: ABORT
 ``leaving``    the router sent GOODBYE (session killed): waits for GOODBYE
 ============== ===================================================================
 
+A connection must reach ``joined`` within ``hello_timeout`` seconds of opening
+(authentication included: the timer runs until WELCOME); otherwise it is closed:
+ABORT ``wamp.error.timeout`` first if HELLO came, then WebSocket close 1008 (a
+transport offering ``close_with(code, reason)``) or the connection dropped (RawSocket).
+
+A message the transport refuses as too large for the peer (``PayloadExceededError``)
+never vanishes: a WELCOME is sent again without the feature announcements (a client
+with a 512-octet limit can still join), an ABORT or GOODBYE without its message; for
+a joined session the realm decides what goes instead (:mod:`node.router.oversize`);
+anything else before joining ends the session with ABORT
+``wamp.error.payload_size_exceeded``.
+
 The session implements autobahn's ``ITransportHandler`` (``onOpen``,
 ``onMessage``, ``onClose``) and is what the realm delivers to (``send``, ``kill``).
 
@@ -24,6 +36,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
+from autobahn.exception import PayloadExceededError
 from autobahn.wamp.message import (
     Abort, Authenticate, Challenge as ChallengeMsg, Error, Goodbye, Hello, Message, Welcome,
 )
@@ -37,8 +50,9 @@ from node.router.auth import (
 from node.router.auth.failures import log_failure, peer_address
 from node.router.ids import random_id
 from node.router.peer import Peer
+from node.router.oversize import PAYLOAD_SIZE_EXCEEDED, too_large_text
 from node.wire.roles import compact_roles
-from node.wire.messages import InvalidUriRequest
+from node.wire.messages import InvalidUriRequest, remember_hello_roles
 
 if TYPE_CHECKING:  # pragma: no cover
     from node.router.realm import RealmRouter
@@ -51,6 +65,8 @@ NO_SUCH_REALM = "wamp.error.no_such_realm"
 NO_SUCH_ROLE = "wamp.error.no_such_role"
 GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
 GOODBYE_TIMEOUT = 5.0  # seconds a killed session has to answer our GOODBYE
+HELLO_TIMEOUT = "wamp.error.timeout"  # ABORT reason when authentication outlasts hello_timeout
+CLOSE_POLICY_VIOLATION = 1008  # RFC 6455 7.4.1: the WebSocket close code of a hello_timeout
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,6 +87,11 @@ def router_roles(meta_api: bool) -> dict:
     )
     dealer.progressive_call_invocations = True  # WAMP spec 2023+, unknown to autobahn's class
     return {"broker": broker, "dealer": dealer}
+
+
+BARE_ROLES = {"broker": RoleBrokerFeatures(), "dealer": RoleDealerFeatures()}
+"""The WELCOME ``roles`` for a client whose size limit the full announcement exceeds:
+the roles the spec requires, without features (announcing them is optional)."""
 
 
 class RouterWelcome(Welcome):
@@ -99,9 +120,11 @@ class RouterWelcome(Welcome):
 class RouterSession:
     """One connection's WAMP session on the router."""
 
-    def __init__(self, router: "Router", auth: Tuple[AuthMethod, ...]) -> None:
+    def __init__(self, router: "Router", auth: Tuple[AuthMethod, ...], hello_timeout: float = 0.0) -> None:
         self._router = router
         self._auth = auth
+        self._hello_timeout = hello_timeout  # seconds from onOpen to WELCOME; 0: no limit
+        self._hello_timer: Any = None
         self._transport: Any = None
         self.state = "closed"
         self.session_id: Optional[int] = None
@@ -117,6 +140,8 @@ class RouterSession:
     def onOpen(self, transport: Any) -> None:
         self._transport = transport
         self.state = "hello"
+        if self._hello_timeout > 0:
+            self._hello_timer = self._router.clock.callLater(self._hello_timeout, self._hello_timed_out)
 
     def onMessage(self, msg: Message) -> None:
         """Handle one parsed message; never raises (a fault aborts this session only)."""
@@ -133,6 +158,7 @@ class RouterSession:
         held, self._held = self._held, None
         if held is not None and held.active():
             held.cancel()
+        self._stop_hello_timer()
         self._leave_realm()
         self._transport = None
 
@@ -145,6 +171,8 @@ class RouterSession:
         try:
             if transport.isOpen():
                 transport.send(message)
+        except PayloadExceededError as e:  # refused, not sent: never silently
+            self._too_large(message, e)
         except Exception as e:  # a transport that fails to send is a dead peer, not a router fault
             log.warn("cannot send {message} to {peer}: {error}", message=type(message).__name__,
                      peer=self._peer_name(), error=str(e))
@@ -162,6 +190,45 @@ class RouterSession:
     def _close_if_leaving(self) -> None:
         if self.state == "leaving":
             self._close()
+
+    def _too_large(self, message: Message, error: PayloadExceededError) -> None:
+        """``message`` exceeds the peer's size limit: send what fits instead (see the module doc)."""
+        size, limit = getattr(error, "size", None), getattr(error, "limit", None)
+        if isinstance(message, RouterWelcome):
+            log.info("WELCOME for {peer} without feature announcements: the full one ({size} octets) "
+                     "exceeds its limit of {limit} octets", peer=self._peer_name(), size=size, limit=limit)
+            self.send(Welcome(message.session, BARE_ROLES, realm=message.realm, authid=message.authid,
+                              authrole=message.authrole, authmethod=message.authmethod,
+                              authprovider=message.authprovider, authextra=message.authextra))
+        elif isinstance(message, Abort):
+            if message.message is not None:
+                self.send(Abort(message.reason))
+        elif isinstance(message, Goodbye):
+            if message.message is not None:
+                self.send(Goodbye(message.reason if len(message.reason) <= 256 else "wamp.close.killed"))
+            else:
+                self._close()
+        elif self.state == "joined" and self.realm is not None and not isinstance(message, Welcome):
+            self.realm.undeliverable(self.session_id, message, size, limit)
+        else:
+            text = too_large_text(type(message).__name__.upper(), size, limit, "client")
+            log.warn("Aborting {peer}: {text}", peer=self._peer_name(), text=text)
+            self._abort(PAYLOAD_SIZE_EXCEEDED, text)
+
+    def _hello_timed_out(self) -> None:
+        self._hello_timer = None
+        if self.state not in ("hello", "auth"):
+            return
+        text = f"no WAMP session joined within {self._hello_timeout:g} s (hello_timeout)"
+        log.warn("Closing {peer}: {text}", peer=self._peer_name(), text=text)
+        if self.state == "auth":
+            self.send(Abort(HELLO_TIMEOUT, f"authentication did not complete within {self._hello_timeout:g} s"))
+        self._close(CLOSE_POLICY_VIOLATION, text)
+
+    def _stop_hello_timer(self) -> None:
+        timer, self._hello_timer = self._hello_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
 
     # --- state machine ------------------------------------------------------------
 
@@ -303,9 +370,13 @@ class RouterSession:
         )
         self._hello = self._authenticator = None  # an idle session keeps only what routing reads
         self.state = "joined"
+        self._stop_hello_timer()
         self.send(RouterWelcome(self.session_id, router_roles(realm.config.enable_meta_api), realm=realm.name,
-                          authid=accept.authid, authrole=accept.authrole, authmethod=accept.authmethod,
-                          authprovider=accept.authprovider, authextra=accept.authextra))
+                                authid=accept.authid, authrole=accept.authrole, authmethod=accept.authmethod,
+                                authprovider=accept.authprovider, authextra=accept.authextra))
+        if self.state != "joined":
+            return  # not even a bare WELCOME fitted the client's limit: aborted
+        remember_hello_roles(hello)  # only now: HELLOs that never join must not fill the cache
         realm.attach(self.peer, self)
 
     # --- endings --------------------------------------------------------------------
@@ -319,13 +390,20 @@ class RouterSession:
         self.send(Abort(reason, message))
         self._close()
 
-    def _close(self) -> None:
+    def _close(self, code: Optional[int] = None, reason: str = "") -> None:
+        """Close the connection; with ``code``, a transport that has close codes
+        (``close_with``: WebSocket) sends that code and ``reason``."""
         self._leave_realm()
+        self._stop_hello_timer()
         self.state = "closed"
         transport = self._transport
         if transport is not None:
             try:
-                transport.close()
+                close_with = getattr(transport, "close_with", None) if code is not None else None
+                if close_with is not None:
+                    close_with(code, reason)
+                else:
+                    transport.close()
             except Exception as e:
                 log.warn("closing {peer} failed: {error}", peer=self._peer_name(), error=str(e))
 

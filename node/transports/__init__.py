@@ -40,7 +40,8 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
     wamp_factories: List[Any] = []
 
     def websocket(service: model.WampWebSocket) -> Any:
-        factory = websocket_factory(router.session_factory(service.auth), service, is_secure)
+        session_factory = router.session_factory(service.auth, service.options.hello_timeout / 1000.0)
+        factory = websocket_factory(session_factory, service, is_secure)
         wamp_factories.append(factory)
         return factory
 
@@ -61,7 +62,8 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:
         if service is None:
             return None
-        factory = rawsocket_factory(router.session_factory(service.auth), service, reactor)
+        factory = rawsocket_factory(router.session_factory(service.auth, service.hello_timeout / 1000.0),
+                                    service, reactor)
         wamp_factories.append(factory)
         return limit_connections(factory, service.max_connections, RawSocketRefusal, "RawSocket", reactor)
 

@@ -3,13 +3,14 @@
 Differences from autobahn's server protocol, on purpose: a message that fails to
 decode is the peer's protocol error (ABORT, then close) instead of a silent abort;
 a handshake naming a serializer we do not offer is answered with the RawSocket
-error reply (``0x7F 0x10``) as the WAMP spec asks, so the client can tell why.
+error reply (``0x7F 0x10``) as the WAMP spec asks, so the client can tell why;
+a message over the limit the client announced is not sent but raised as
+:class:`~node.wire.size.MessageTooLarge`, and the router sends what fits instead.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Set
 
-from autobahn.exception import PayloadExceededError
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
 from autobahn.wamp.exception import TransportLost
 from twisted.internet.interfaces import IReactorTime
@@ -20,6 +21,7 @@ from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.fairness import read_in_slices
 from node.wire.serializers import rawsocket_serializers
+from node.wire.size import check_size
 
 log = Logger()
 
@@ -95,9 +97,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         if self._session is None:
             raise TransportLost()
         payload, _ = self._serializer.serialize(msg)
-        if 0 < self._max_len_send < len(payload):
-            raise PayloadExceededError(
-                f"message of {len(payload)} bytes exceeds the peer's limit of {self._max_len_send}")
+        check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
         self.sendString(payload)
         self.outgoing.sent(len(payload))
 

@@ -24,6 +24,7 @@ from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
 from node.wire.serializers import websocket_serializers
+from node.wire.size import check_size
 
 log = Logger()
 
@@ -72,6 +73,7 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         if self._session is None:
             raise TransportLost()
         payload, is_binary = self._serializer.serialize(msg)
+        check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
         self.send_payload(payload, is_binary)
         outgoing = self.outgoing
         if outgoing.paused:  # only a paused limit counts what is sent

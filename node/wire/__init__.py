@@ -14,7 +14,9 @@ message objects only, and the transports only pass bytes to a serializer from he
                           values (msgpack ext 0, CBOR ``undefined``), IDs as integral floats
 ``messages``              the router's message classes: autobahn's plus progressive
                           calls, cached HELLO roles, the invalid-URI request marker
-``roles``                 HELLO roles in the compact form a session keeps
+``roles``                 HELLO roles in the compact form a session keeps, and the
+                          bounded cache of announcements of joined sessions
+``size``                  a serialized message over the receiving peer's size limit
 ========================  ==========================================================
 
 Each module imports only modules listed below it (``serializers`` also chooses txaio's

@@ -7,7 +7,8 @@ type); these classes add:
   ``INVOCATION.Details.progress``. :class:`ProgressiveCall` and
   :class:`ProgressiveInvocation` are autobahn's ``Call``/``Invocation`` plus that flag.
 - :class:`RolesCachedHello`: autobahn's HELLO parsing, with the roles checked once per
-  announcement (a third of a session's Python calls otherwise).
+  announcement (a third of a session's Python calls otherwise), remembered only for
+  sessions that joined (:func:`remember_hello_roles`).
 - :class:`InvalidUriRequest`: what a SUBSCRIBE/PUBLISH/REGISTER/CALL with an invalid URI
   parses into. autobahn raises ``InvalidUriError`` for it, but the spec wants an ERROR
   ``wamp.error.invalid_uri`` for that request, not a dead session; the session answers it.
@@ -22,7 +23,7 @@ from typing import Any, Dict, Optional
 from autobahn.wamp import message as m
 from autobahn.wamp.exception import ProtocolError
 
-from node.wire.roles import share_compact_roles
+from node.wire.roles import ANNOUNCEMENTS
 
 
 class ProgressiveCall(m.Call):
@@ -62,16 +63,21 @@ class RolesCachedHello(m.Hello):
 
     autobahn checks every feature of every role and builds a feature object per
     role for each HELLO (about a third of a session's Python calls); sessions of
-    one client library announce identical roles. A HELLO whose ``roles`` were seen
-    before is parsed with a stand-in ``roles`` (every other field still checked by
-    autobahn) and gets the shared, already checked role objects (read-only).
+    one client library announce identical roles. A HELLO whose ``roles`` are in
+    :data:`~node.wire.roles.ANNOUNCEMENTS` is parsed with a stand-in ``roles``
+    (every other field still checked by autobahn) and gets the shared, already
+    checked role objects (read-only).
+
+    A HELLO with roles not seen before is parsed by autobahn and comes back as a
+    ``RolesCachedHello`` carrying the JSON text of its roles (``roles_key``); the
+    session hands it to :func:`remember_hello_roles` once it has joined, so only
+    announcements of joined sessions are kept (bounded in bytes).
     Used for JSON only: msgpack/CBOR maps may have non-string keys, which the JSON
     text of the roles (the cache key) would not tell apart from strings.
     """
 
-    _seen: Dict[str, Dict[str, Any]] = {}
+    __slots__ = ("roles_key",)
     _STAND_IN = {"caller": {}}
-    _LIMIT = 256
 
     @staticmethod
     def parse(wmsg: list) -> "m.Hello":
@@ -81,21 +87,28 @@ class RolesCachedHello(m.Hello):
             key = json.dumps(roles) if type(roles) is dict else None
         except (TypeError, ValueError):  # not plain JSON data (e.g. bytes from msgpack)
             key = None
-        seen = RolesCachedHello._seen
-        parsed_roles = seen.get(key) if key is not None else None
+        parsed_roles = ANNOUNCEMENTS.get(key) if key is not None else None
         if parsed_roles is None:
             hello = m.Hello.parse(wmsg)
-            if key is not None:
-                if len(seen) >= RolesCachedHello._LIMIT:
-                    seen.clear()
-                seen[key] = hello.roles
-                share_compact_roles(hello.roles)
-            return hello
+            if key is None or len(key) > ANNOUNCEMENTS.max_entry:
+                return hello
+            keyed = RolesCachedHello(hello.realm, hello.roles, hello.authmethods, hello.authid, hello.authrole,
+                                     hello.authextra, hello.resumable, hello.resume_session, hello.resume_token)
+            keyed.roles_key = key
+            return keyed
         stand_in = dict(details)
         stand_in["roles"] = RolesCachedHello._STAND_IN
         hello = m.Hello.parse([wmsg[0], wmsg[1], stand_in])
         hello.roles = parsed_roles
         return hello
+
+
+def remember_hello_roles(hello: m.Hello) -> None:
+    """The session that sent ``hello`` has joined: keep its parsed roles for the next
+    HELLO announcing the same (a HELLO of any other source: nothing to keep)."""
+    key = getattr(hello, "roles_key", None)
+    if key is not None:
+        ANNOUNCEMENTS.remember(key, hello.roles)
 
 
 class ProgressiveInvocation(m.Invocation):
