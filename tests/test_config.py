@@ -74,11 +74,11 @@ def test_unknown_path_type_lists_known_types(tmp_path):
 
 
 def test_other_worker_types_not_supported(tmp_path):
-    """A second worker or a non-router worker is a clear 'not supported' error."""
+    """A second router worker or a worker type wampnode lacks is a clear 'not supported' error."""
     raw = config(web(8080))
-    raw["workers"].append({"type": "container"})
+    raw["workers"].append({"type": "proxy"})
     (line,) = errors_of(write(tmp_path, raw))
-    assert "workers[1].type: 'container' workers are not supported" in line
+    assert "workers[1].type: 'proxy' workers are not supported" in line
     raw["workers"][1] = {"type": "router"}
     (line,) = errors_of(write(tmp_path, raw))
     assert "workers[1]: wampnode runs a single router worker" in line

@@ -71,6 +71,8 @@ def _message(error: Any) -> str:
     """
     if error.validator in ("pattern", "not") and isinstance(error.schema, dict) and "errorMessage" in error.schema:
         return f"{error.instance!r} {error.schema['errorMessage']}"
+    if error.validator in ("oneOf", "anyOf") and isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return error.schema["errorMessage"]
     if error.validator == "oneOf" and "directory" in json.dumps(error.validator_value):
         return "a static path needs `directory`, or `package` and `resource` (not both)"
     if error.validator == "oneOf" and error.context:
@@ -82,8 +84,8 @@ def _message(error: Any) -> str:
             return f"{error.instance!r} is not {wanted}"
     if error.validator == "enum" and list(error.path)[-1:] == ["type"] and len(error.path) == 3 \
             and list(error.path)[0] == "workers":
-        return (f"{error.instance!r} workers are not supported; wampnode runs one worker of "
-                f"type 'router'")
+        return (f"{error.instance!r} workers are not supported; wampnode runs workers of type "
+                f"'router', 'container' and 'guest'")
     if error.validator == "additionalProperties" and error.validator_value is False:
         allowed = sorted(error.schema.get("properties", {}))
         allowed = [a for a in allowed if a not in ("type",)] or allowed
