@@ -81,6 +81,8 @@ def _type_text(sub: Dict[str, Any]) -> str:
         return ", ".join(f"`{json.dumps(v)}`" for v in sub["enum"])
     if "oneOf" in sub:
         return " or ".join(_type_text(s) for s in sub["oneOf"])
+    if "then" in sub and "else" in sub:  # one shape or the other, e.g. a guest's stdin
+        return f"{_type_text(sub['else'])} or {_type_text(sub['then'])}"
     kind = sub.get("type", "object" if "$ref" in sub or "properties" in sub else "any")
     if isinstance(kind, list):
         kind = " or ".join(kind)
