@@ -182,7 +182,7 @@ def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeC
     hosting = build_hosting(raw, cbdir)
     if index is None:
         return model.NodeConfig(cbdir=cbdir, config_file=config_file, realms=(), transports=(),
-                                ignored=ignored_keys(raw), workers=tuple(hosting.workers), router_path=None)
+                                ignored=ignored_keys(raw), workers=hosting.workers, router_path=None)
     worker = raw["workers"][index]
     transports: List[model.Transport] = [
         build_transport(t, cbdir, json_path(("workers", index, "transports", i)), i)
@@ -192,7 +192,7 @@ def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeC
                             transports=tuple(transports), ignored=ignored_keys(raw),
                             cluster=build_cluster(worker["options"], json_path(("workers", index))),
                             components=hosting.components, router_options=hosting.router_options,
-                            workers=tuple(hosting.workers), router_id=hosting.router_id,
+                            workers=hosting.workers, router_id=hosting.router_id,
                             router_path=json_path(("workers", index)))
 
 

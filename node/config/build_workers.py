@@ -11,7 +11,7 @@ start at the node directory.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from node.config import model
 from node.config.environment import json_path
@@ -149,35 +149,36 @@ def build_guest(raw: Dict[str, Any], worker_id: str, cbdir: str, where: str) -> 
         watch=watch, restart=options["restart"], stop_timeout=float(options["stop_timeout"]), path=where)
 
 
-class Hosting:
-    """What :func:`build_hosting` found: the router's id, components and options, and the other workers."""
+class Hosting(NamedTuple):
+    """What :func:`build_hosting` found: the router's id, options and components, and the other workers."""
 
-    def __init__(self) -> None:
-        self.router_id: Optional[str] = None
-        self.router_options: Optional[model.RouterOptions] = None
-        self.components: Tuple[model.RouterComponent, ...] = ()
-        self.workers: List[model.Worker] = []
+    router_id: Optional[str]
+    router_options: Optional[model.RouterOptions]
+    components: Tuple[model.RouterComponent, ...]
+    workers: Tuple[model.Worker, ...]
 
 
 def build_hosting(raw: Dict[str, Any], cbdir: str) -> Hosting:
     """Router components and options, and the container and guest workers, in config order."""
-    hosting = Hosting()
     ids = _Ids()
     first_router = router_index(raw)
+    router_id: Optional[str] = None
+    router_options: Optional[model.RouterOptions] = None
+    components: Tuple[model.RouterComponent, ...] = ()
+    workers: List[model.Worker] = []
     for i, worker in enumerate(raw["workers"]):
         where = json_path(("workers", i))
         worker_id = ids.worker(worker)
         if worker["type"] == "container":
-            hosting.workers.append(build_container(worker, worker_id, ids, cbdir, where))
+            workers.append(build_container(worker, worker_id, ids, cbdir, where))
         elif worker["type"] == "guest":
-            hosting.workers.append(build_guest(worker, worker_id, cbdir, where))
+            workers.append(build_guest(worker, worker_id, cbdir, where))
         elif i == first_router:
-            hosting.router_id = worker_id
-            hosting.router_options = build_router_options(worker["options"], cbdir, f"{where}.options")
-            hosting.components = tuple(
-                build_router_component(c, ids.component(c), f"{where}.components[{j}]")
-                for j, c in enumerate(worker["components"]))
-    return hosting
+            router_id = worker_id
+            router_options = build_router_options(worker["options"], cbdir, f"{where}.options")
+            components = tuple(build_router_component(c, ids.component(c), f"{where}.components[{j}]")
+                               for j, c in enumerate(worker["components"]))
+    return Hosting(router_id, router_options, components, tuple(workers))
 
 
 def ignored_worker_keys(raw: Dict[str, Any]) -> Iterator[str]:
