@@ -568,3 +568,16 @@ def test_crossbar_example_shapes_load(node_dir):
     config = load(node_dir, router(), copy.deepcopy(hello_container), hello_guest)
     assert [type(w).__name__ for w in config.workers] == ["ContainerWorker", "GuestWorker"]
     assert config.ignored == ("workers[1].components[0].transport.url",)
+
+
+def test_a_relative_executable_path_does_not_depend_on_the_current_directory(node_dir, tmp_path, monkeypatch):
+    """`../bin/app` is looked for from workdir only, never from where the node was started."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "app").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "app").chmod(0o755)
+    monkeypatch.chdir(tmp_path / "bin")  # ../bin/app exists from here, not from the node directory
+    assert errors(node_dir, guest(executable="../bin/app")) == [
+        f"workers[0].executable: '../bin/app' is not an executable file: {node_dir.parent / 'bin' / 'app'} is "
+        "not one. Install the program, or give its absolute path or a path relative to options.workdir"]
+    assert load(node_dir, guest(executable="../../bin/app")).workers[0].find_executable(None) == \
+        str(tmp_path / "bin" / "app")

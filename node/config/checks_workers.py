@@ -174,7 +174,7 @@ def check_guest_executables(config: model.NodeConfig, raw: Dict[str, Any], where
     for g in _guests(config):
         if os.path.isdir(g.workdir) and g.find_executable(os.environ.get("PATH")) is None:
             joined = os.path.normpath(os.path.join(g.workdir, g.executable))
-            elsewhere = "" if os.path.isabs(g.executable) else ", nor a program on PATH"
+            elsewhere = "" if os.sep in g.executable else ", nor a program on PATH"
             errors.append(ConfigError(f"{where}: {g.path}.executable",
                                       f"{g.executable!r} is not an executable file: {joined} is not one{elsewhere}",
                                       "Install the program, or give its absolute path or a path relative to "

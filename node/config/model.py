@@ -502,9 +502,11 @@ class GuestWorker:
     def find_executable(self, search_path: Optional[str]) -> Optional[str]:
         """The program's absolute path, found as Crossbar.io finds it, or None.
 
-        ``executable`` joined to ``workdir`` (an absolute one stays as it is), then
-        ``shutil.which`` on ``search_path`` (the node's ``PATH``). Either must be an
-        executable file.
+        ``executable`` joined to ``workdir`` (an absolute one stays as it is), then a
+        plain name (no ``/``) looked up with ``shutil.which`` on ``search_path`` (the
+        node's ``PATH``). Either must be an executable file. Unlike Crossbar.io, a
+        relative path such as ``../bin/app`` is not tried against the current
+        directory too: where the node was started from does not change the result.
         """
         def usable(name: str) -> bool:
             return os.path.isfile(name) and os.access(name, os.X_OK)
@@ -512,6 +514,8 @@ class GuestWorker:
         candidate = os.path.abspath(os.path.join(self.workdir, self.executable))
         if usable(candidate):
             return candidate
+        if os.sep in self.executable or (os.altsep and os.altsep in self.executable):
+            return None
         found = shutil.which(self.executable, path=search_path)
         return os.path.abspath(found) if found and usable(found) else None
 
