@@ -5,14 +5,14 @@ its event lines (``accepted 1``, ``eof 1``, ...) so a test can wait for them.
 """
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
-from conftest import REPO, router_config, tcp
+from conftest import REPO, router_config, tcp, wait_until
 
 ECHO_SERVER = REPO / "tests" / "echo_server.py"
 
@@ -26,6 +26,7 @@ class EchoServer:
             raise AssertionError("echo server did not start")
         self.where = first[1]
         self.lines: List[str] = []
+        self._markers: Set[str] = set()  # connection numbers of sync()'s marker connections
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -38,15 +39,30 @@ class EchoServer:
             self.lines.append(line.strip())
 
     def count(self, word: str) -> int:
-        return sum(1 for line in list(self.lines) if line.split()[:1] == [word])
+        """How many ``word`` lines have been read, leaving out :meth:`sync`'s marker connections."""
+        return sum(1 for words in (line.split() for line in list(self.lines))
+                   if words[:1] == [word] and not (len(words) > 1 and words[1] in self._markers))
+
+    def sync(self) -> None:
+        """Return once every line the server printed before this call has been read.
+
+        The server prints its lines in order; a marker connection opened now is
+        reported after all of them, so seeing its ``accepted N PORT`` line means the
+        reader has caught up. Its lines are left out of :meth:`count`.
+        """
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as marker:
+            port = str(marker.getsockname()[1])
+
+            def marker_number() -> Optional[str]:
+                return next((line.split()[1] for line in list(self.lines)
+                             if line.split()[:1] == ["accepted"] and line.split()[2:3] == [port]), None)
+
+            if not wait_until(lambda: marker_number() is not None):
+                raise AssertionError("the echo server never reported the marker connection")
+            self._markers.add(marker_number())
 
     def wait_for(self, word: str, count: int = 1, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.count(word) >= count:
-                return True
-            time.sleep(0.02)
-        return False
+        return wait_until(lambda: self.count(word) >= count, timeout)
 
     def line(self, word: str) -> Optional[str]:
         return next((line for line in list(self.lines) if line.split()[:1] == [word]), None)
@@ -73,15 +89,6 @@ def tcp_target(port: int, tls: Optional[Dict[str, Any]] = None, host: str = "127
 def bridge_config(port: int, paths: Dict[str, Dict[str, Any]], tls: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """A node with one ``web`` transport on 127.0.0.1:``port`` serving ``paths``."""
     return router_config([{"type": "web", "endpoint": tcp(port, tls), "paths": paths}])
-
-
-def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "all_proxy",
@@ -121,8 +128,6 @@ class TunnelProcess:
 
     def exchange(self, data: bytes, timeout: float = 30.0) -> bytes:
         """Send ``data`` through a new local connection; return what came back (as much as sent)."""
-        import socket
-
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
             sender = threading.Thread(target=s.sendall, args=(data,))
             sender.start()

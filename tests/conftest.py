@@ -5,6 +5,7 @@ the fixture stops it (SIGTERM, then SIGKILL) when the test ends, pass or fail.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 import txaio
@@ -29,6 +30,31 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` s have passed; returns whether it became true.
+
+    Tests wait for a condition with this (or :func:`await_until`), never with a bare
+    sleep: it returns as soon as the condition holds, and a condition that never holds
+    makes the test fail instead of racing a guessed delay.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)  # the polling interval
+    return True
+
+
+async def await_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """:func:`wait_until` for asyncio code: the event loop keeps running between polls."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval)  # the polling interval
+    return True
 
 
 def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -58,14 +84,9 @@ class RunningNode:
         return self.log_path.read_text(errors="replace")
 
     def wait_for(self, text: str, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return True
-            if self.proc.poll() is not None:
-                return text in self.output()
-            time.sleep(0.02)
-        return False
+        """Whether ``text`` appears in the log within ``timeout`` s (False at once if the node exited without it)."""
+        wait_until(lambda: text in self.output() or self.proc.poll() is not None, timeout)
+        return text in self.output()
 
     def signal(self, signum: int) -> None:
         if self.proc.poll() is None:

@@ -3,7 +3,8 @@
     python tests/echo_server.py [--tls CERT KEY] [--unix PATH] [--greet TEXT] [--pause S] [--flood BYTES]
 
 Prints ``listening PORT`` (or the socket path) once ready, then one line per
-event so a test can follow: ``accepted N`` for each connection, ``eof N`` when a
+event so a test can follow: ``accepted N`` for each connection (``accepted N PORT``
+on TCP, PORT being the client's), ``eof N`` when a
 client closed its side, ``closed N`` when a connection ended. ``--greet`` sends
 TEXT on connect and closes (a server that ends the conversation: FIN).
 ``--pause S`` reads nothing for S seconds after accepting (a target that is not
@@ -89,10 +90,12 @@ def main() -> None:
     number = 0
     while True:
         conn, _ = listener.accept()
-        if not args.unix:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small echoes without 40 ms stalls
         number += 1
-        say(f"accepted {number}")
+        if args.unix:
+            say(f"accepted {number}")
+        else:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small echoes without 40 ms stalls
+            say(f"accepted {number} {conn.getpeername()[1]}")
         threading.Thread(target=serve, args=(conn, number, args, context), daemon=True).start()
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Tuple
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 if TYPE_CHECKING:
@@ -276,3 +277,26 @@ def tls_options(key: Path, certificate: Path, **overrides: object) -> TlsOptions
         if values[name] is not None:
             values[name] = str(values[name])
     return TlsOptions(**values)
+
+
+def ocsp_response(pki: Pki, path: Path, status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD,
+                  leaf_path: Optional[Path] = None, next_update: float = 1.0) -> Path:
+    """A DER OCSP response for the leaf (``next_update`` days from now), signed by the
+    intermediate (its issuer)."""
+    leaf = x509.load_pem_x509_certificate((leaf_path or pki.leaf_crt).read_bytes())
+    issuer = x509.load_pem_x509_certificate(pki.intermediate_crt.read_bytes())
+    issuer_key = serialization.load_pem_private_key(pki.intermediate_key.read_bytes(), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    revoked = status == ocsp.OCSPCertStatus.REVOKED
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(cert=leaf, issuer=issuer, algorithm=hashes.SHA256(), cert_status=status,
+                      this_update=now - datetime.timedelta(days=2),
+                      next_update=now + datetime.timedelta(days=next_update),
+                      revocation_time=now - datetime.timedelta(days=3) if revoked else None,
+                      revocation_reason=None)
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    path.write_bytes(response.public_bytes(serialization.Encoding.DER))
+    return path

@@ -20,16 +20,16 @@ from autobahn.wamp.role import (
 from autobahn.wamp.serializer import JsonObjectSerializer
 from autobahn.wamp.types import TransportDetails
 
-from node.config.model import AuthMethod, EventHistory, Permission, Realm, Role
+from node.config.model import AuthMethod, EventHistory, Permission, Realm, RealmLimits, Role
 from node.router import Router
-from node.wire.messages import parse
+from node.wire.parsing import parse
 
 _json = JsonObjectSerializer()
 
 
 def wire(msg: m.Message) -> m.Message:
     """``msg`` after a trip over the wire: marshal, JSON-encode, decode, parse
-    (with the router's parse table, as a prepared serializer does).
+    (with the router's parse table for clients, as the node's serializers do).
 
     (autobahn's ``Serializer`` wrapper needs txaio's framework chosen, which the
     asyncio e2e tests must choose differently; the parse step is the same.)
@@ -133,8 +133,10 @@ class Client:
 
 
 def realm(name: str = "realm1", roles: Tuple[Role, ...] = (), uri_check: str = "loose",
-          meta: bool = True, history: Tuple[EventHistory, ...] = ()) -> Realm:
-    return Realm(name=name, roles=roles, uri_check=uri_check, enable_meta_api=meta, event_history=history)
+          meta: bool = True, history: Tuple[EventHistory, ...] = (), **limits: int) -> Realm:
+    """A realm config; ``limits`` are :class:`RealmLimits` fields (unset: no limit)."""
+    return Realm(name=name, roles=roles, uri_check=uri_check, enable_meta_api=meta, event_history=history,
+                 limits=RealmLimits(**limits))
 
 
 def permission(uri: str, match: str = "exact", call: bool = False, register: bool = False,

@@ -79,3 +79,37 @@ def test_client_leaving_while_connecting_cancels_the_dial(mute_bridge, goodbye: 
     assert f"-> tls 127.0.0.1:{target.port}" in line, line
     assert "no connection within" not in log, log
     assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def unanswered_bridge(tmp_path: Path):
+    """A bridge to a TCP target whose accept queue is full, so the bridge's TCP connect stays pending."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    queued = []
+    for _ in range(4):  # fill the accept queue (Linux holds backlog + 1); further SYNs get no answer
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(listener.getsockname())
+        queued.append(s)
+    port = free_port()
+    paths = {"pending": bridge_path(tcp_target(listener.getsockname()[1]), connect_timeout=30)}
+    node = start_node(bridge_config(port, paths), tmp_path / "node")
+    yield port, node
+    node.stop()
+    for s in queued:
+        s.close()
+    listener.close()
+
+
+def test_client_leaving_while_tcp_connect_is_pending_cancels_the_dial(unanswered_bridge) -> None:
+    """Cancelling a TCP connect still in progress (Twisted reports ConnectingCancelledError) is a cancellation
+    like any other: the log says the client went away, not that the target could not be connected."""
+    port, node = unanswered_bridge
+    ws = RawWebSocket(port, "/pending")
+    assert ws.status == 101
+    ws.close(1000)
+    ws.shutdown()
+    assert wait_until(lambda: "went away while the target was being connected" in node.output(), 5), node.output()
+    assert "cannot connect" not in node.output(), node.output()

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from node.bridge.base64stream import Base64Error, Base64MessageDecoder
-from node.bridge.relay import send_chunk_size, truncate_reason
+from node.bridge.framing import DEFAULT_SEND_MESSAGE_SIZE, encode_messages, send_chunk_size
+from node.bridge.relay import truncate_reason
 from node.errors import ConfigError
 from node.tunnel.proxy import bypasses, connect_request, parse_proxy, proxy_for
 
@@ -56,10 +57,83 @@ def test_decoder_streams_without_buffering_the_message() -> None:
 
 @pytest.mark.parametrize("limit", [2026, 65536, 65537])
 def test_sent_messages_never_exceed_the_limit(limit: int) -> None:
-    """The chunk per message, as binary or as base64, fits in max_message_size."""
+    """The chunk per message, as binary or as base64, fits in the message size limit."""
     assert send_chunk_size(limit, False) == limit
     assert len(base64.b64encode(b"x" * send_chunk_size(limit, True))) <= limit
     assert send_chunk_size(2026, True) >= 1500
+
+
+def parse_frames(octets: bytes) -> list:
+    """(fin, opcode, mask key or None, unmasked payload) for each frame in ``octets``, which must end on one."""
+    import struct
+
+    frames = []
+    while octets:
+        fin, opcode = octets[0] >> 7, octets[0] & 0x0F
+        assert octets[0] & 0x70 == 0, "no RSV bits: no extension is negotiated"
+        masked, length, at = octets[1] >> 7, octets[1] & 0x7F, 2
+        if length == 126:
+            length, at = struct.unpack("!H", octets[2:4])[0], 4
+        elif length == 127:
+            length, at = struct.unpack("!Q", octets[2:10])[0], 10
+        key = octets[at:at + 4] if masked else None
+        at += 4 if masked else 0
+        payload = octets[at:at + length]
+        assert len(payload) == length
+        if key is not None:
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        frames.append((fin, opcode, key, payload))
+        octets = octets[at + length:]
+    return frames
+
+
+@pytest.mark.parametrize("size", [1500, 1501, 65536, 70000])
+@pytest.mark.parametrize("masked", [False, True], ids=["server", "client"])
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 1500, 65535, 65536, 200001])
+def test_binary_messages_are_single_frames_within_the_send_size(size: int, masked: bool, length: int) -> None:
+    """Binary: the data cut into FIN frames of at most ``size`` octets, in order; client frames masked."""
+    data = os.urandom(length)
+    frames = parse_frames(encode_messages(data, size, False, masked))
+    assert all(fin and opcode == 2 and len(payload) <= size for fin, opcode, _, payload in frames)
+    assert all(len(payload) == size for _, _, _, payload in frames[:-1])
+    assert b"".join(payload for _, _, _, payload in frames) == data
+    assert all((key is not None) == masked for _, _, key, _ in frames)
+
+
+def test_client_frames_each_get_their_own_mask_key() -> None:
+    """RFC 6455 section 5.3: a fresh, unpredictable key per frame (os.urandom), not one per write."""
+    keys = [key for _, _, key, _ in parse_frames(encode_messages(os.urandom(150000), 1500, False, True))]
+    assert len(keys) == 100 and len(set(keys)) > 95
+
+
+@pytest.mark.parametrize("size", [1500, 1502, 2026, 65536])
+@pytest.mark.parametrize("length", [1, 2, 3, 1124, 1125, 1126, 100000])
+def test_base64_messages_decode_each_on_their_own(size: int, length: int) -> None:
+    """base64: text frames of at most ``size`` octets, each valid base64 alone (padding only in the last)."""
+    data = os.urandom(length)
+    frames = parse_frames(encode_messages(data, size, True, True))
+    assert all(fin and opcode == 1 and len(payload) <= size for fin, opcode, _, payload in frames)
+    assert all(b"=" not in payload for _, _, _, payload in frames[:-1])
+    assert b"".join(base64.b64decode(payload, validate=True) for _, _, _, payload in frames) == data
+
+
+def test_the_default_send_size_is_the_same_everywhere() -> None:
+    """1500 in the framing module, the tunnel's CLI and the tcpbridge schema default."""
+    from node.commands.tunnel import SEND_MESSAGE_SIZE
+    from node.config.validation import load_schema
+
+    def find(node: object) -> list:
+        if isinstance(node, dict):
+            found = [node["send_message_size"]] if isinstance(node.get("send_message_size"), dict) else []
+            return found + [x for value in node.values() for x in find(value)]
+        if isinstance(node, list):
+            return [x for value in node for x in find(value)]
+        return []
+
+    schema_entries = find(load_schema())
+    assert len(schema_entries) == 1
+    assert DEFAULT_SEND_MESSAGE_SIZE == SEND_MESSAGE_SIZE == schema_entries[0]["default"] == 1500
+    assert schema_entries[0]["minimum"] == 1500
 
 
 def test_close_reason_fits_a_control_frame() -> None:

@@ -8,10 +8,9 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 
 
-from conftest import free_port, router_config, run_cli, start_node, tcp
+from conftest import free_port, router_config, run_cli, start_node, tcp, wait_until
 
 
 def web_config(port: int) -> dict:
@@ -231,12 +230,12 @@ def test_json_log_level_filter(tmp_path):
     (tmp_path / "node.pid").write_text(f"{dead.pid}\n")
     port = free_port()
     node = start_node(web_config(port), tmp_path, args=["--logformat", "json", "--loglevel", "warn"], wait=False)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and node.proc.poll() is None:
+
+    def listening() -> bool:
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    assert wait_until(lambda: node.proc.poll() is not None or listening(), 15), node.output()
     assert node.stop() == 0
     lines = json_log_lines(node.output())
     assert [l["level"] for l in lines] == ["warn"], lines

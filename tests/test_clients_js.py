@@ -26,8 +26,9 @@ SERIALIZERS = ["json", "msgpack", "cbor"]
 
 
 def run_js(library: str, url: str, serializer: str, prefix: str, cafile: Optional[Path] = None,
-           credentials: Optional[List[Dict[str, str]]] = None) -> Dict[str, Any]:
-    """Run one client script; returns its JSON summary, fails the test with its stderr."""
+           credentials: Optional[List[Dict[str, str]]] = None, script: Optional[str] = None) -> Dict[str, Any]:
+    """Run one client script (``script``, else the library's harness script); returns its JSON
+    summary, fails the test with its stderr."""
     node = shutil.which("node")
     assert node, "Node.js (node) is not installed: tests/run.sh expects it on the machine"
     assert (JS_DIR / "node_modules" / library).is_dir(), \
@@ -38,7 +39,7 @@ def run_js(library: str, url: str, serializer: str, prefix: str, cafile: Optiona
         env["WAMP_CA"] = str(cafile)
     if credentials is not None:
         env["WAMP_CREDENTIALS"] = json.dumps(credentials)
-    proc = subprocess.run([node, SCRIPTS[library]], cwd=JS_DIR, env=env, capture_output=True, text=True,
+    proc = subprocess.run([node, script or SCRIPTS[library]], cwd=JS_DIR, env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, f"{library} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -76,6 +77,37 @@ def test_wss(tmp_path, node_factory, library, serializer):
     summary = run_js(library, f"wss://localhost:{port}/", serializer, f"com.js.{library}.tls",
                      cafile=pki.root_crt)
     assert summary["events"] == 2 and summary["calls"] == 4
+    assert_clean(node)
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_wampy_cbor_sends_back_large_ids_as_floats(tmp_path, node_factory, scheme):
+    """wampy 8 with CBOR, unmodified, subscribes/unsubscribes and registers/unregisters four times.
+
+    cbor-x encodes integers above 2^32 as float64, so the subscription and registration IDs
+    (and the session ID in PUBLISH's ``eligible``) come back as integral floats: the node takes
+    them as the IDs they are instead of closing the connection (issue 13, defect 1).
+    """
+    port = free_port()
+    cafile = None
+    endpoint = tcp(port)
+    if scheme == "wss":
+        pki = make_pki(tmp_path / "pki")
+        cafile = pki.root_crt
+        endpoint = tcp(port, tls={"key": str(pki.leaf_key), "certificate": str(pki.leaf_crt),
+                                  "chain_certificates": [str(pki.intermediate_crt)]})
+    node = node_factory(router_config([{"type": "websocket", "endpoint": endpoint, "serializers": ["cbor"]}]))
+    host = "localhost" if scheme == "wss" else "127.0.0.1"
+    summary = run_js("wampy", f"{scheme}://{host}:{port}/", "cbor", f"com.js.ids.{scheme}", cafile=cafile,
+                     script="wampy_ids.mjs")
+    ids = summary["ids"]
+    assert summary["rounds"] == 4 and len(ids["subscriptions"]) == len(ids["registrations"]) == 4
+    handed_out = ids["sessions"] + ids["subscriptions"] + ids["registrations"]
+    assert all(1 <= i <= 2**53 for i in handed_out)
+    # the scenario is real only if some IDs went back as floats: each exceeds 2^32 with
+    # probability 1 - 2^-21, so all ten staying below would be a broken ID generator
+    assert sum(i > 2**32 for i in handed_out) >= 5, handed_out
+    assert "protocol violation" not in node.output().lower()
     assert_clean(node)
 
 

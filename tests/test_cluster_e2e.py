@@ -22,7 +22,7 @@ import pytest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, PublishOptions, RegisterOptions
 
-from conftest import REPO, free_port, node_env, router_config, run_cli, start_node, tcp
+from conftest import REPO, free_port, node_env, router_config, run_cli, start_node, tcp, wait_until
 from wampclient import ClientSession, connect, leave, run
 
 READY = "All router processes ready"
@@ -100,13 +100,14 @@ def test_events_cross_processes_both_ways(two_processes):
         groups = await spread(url, pids)
         (p1a, p1b), (p2a, p2b) = groups[pids[0]], groups[pids[1]]
         received: Dict[str, list] = {"p1": [], "p2": []}
+        # A subscription stays in its own process (publications go to every process):
+        # SUBSCRIBED means it is in place.
         await p1a.subscribe(lambda x: received["p1"].append(x), "com.cross")
         await p2a.subscribe(lambda x: received["p2"].append(x), "com.cross")
-        await asyncio.sleep(0.05)
         for i in range(20):
             await p2b.publish("com.cross", i, options=PublishOptions(acknowledge=True))
         await p1b.publish("com.cross", "from-1", options=PublishOptions(acknowledge=True))
-        await until(lambda: _true(len(received["p1"]) == 21 and len(received["p2"]) == 21), 5)
+        assert await until(lambda: _true(len(received["p1"]) == 21 and len(received["p2"]) == 21), 5), received
         for got in received.values():  # WAMP orders events per publisher, not across publishers
             assert [x for x in got if x != "from-1"] == list(range(20)) and "from-1" in got
         await leave(p1a, p1b, p2a, p2b)
@@ -116,6 +117,15 @@ def test_events_cross_processes_both_ways(two_processes):
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def registered(session, *uris: str, timeout: float = 5.0) -> bool:
+    """Whether the router process of ``session`` knows a registration of every one of ``uris``
+    within ``timeout`` s: another process's REGISTER reaches it through the backplane."""
+    async def known() -> bool:
+        return all([await session.call("wamp.registration.lookup", uri) is not None for uri in uris])
+
+    return await until(known, timeout)
 
 
 def test_calls_cross_processes_with_result_error_and_progress(two_processes):
@@ -140,7 +150,7 @@ def test_calls_cross_processes_with_result_error_and_progress(two_processes):
         await callee.register(add, "com.add")
         await callee.register(fail, "com.fail")
         await callee.register(count, "com.count", options=RegisterOptions(details_arg="details"))
-        await asyncio.sleep(0.1)
+        assert await registered(caller, "com.add", "com.fail", "com.count")
         assert await caller.call("com.add", 2, 3) == 5
         with pytest.raises(ApplicationError) as error:
             await caller.call("com.fail")
@@ -280,14 +290,15 @@ def nats_server():
     port = free_port()
     proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
+
+    def listening() -> bool:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
+            return True
         except OSError:
-            assert time.monotonic() < deadline, "nats-server did not start"
-            time.sleep(0.05)
+            return False
+
+    assert wait_until(listening, 10), "nats-server did not start"
     yield f"nats://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
@@ -309,7 +320,7 @@ def test_two_nodes_through_one_nats_server_are_one_router(tmp_path, nats_server)
             got: list = []
             await b.subscribe(got.append, "com.nodes")
             await b.register(lambda x: x * 2, "com.double")
-            await asyncio.sleep(0.1)
+            assert await registered(a, "com.double")
             await a.publish("com.nodes", "hello", options=PublishOptions(acknowledge=True))
             assert await a.call("com.double", 21) == 42
             assert await until(lambda: _true(got == ["hello"]), 5)

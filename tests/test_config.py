@@ -70,7 +70,43 @@ def test_unknown_path_type_lists_known_types(tmp_path):
     """An unknown web path type names the path and the known types."""
     cbdir = write(tmp_path, config(web(8080, {"app": {"type": "wsgi"}})))
     (line,) = errors_of(cbdir)
-    assert "paths.app.type: 'wsgi' is not one of ['static', 'websocket', 'nodeinfo', 'redirect'" in line
+    assert line.endswith("paths.app.type: 'wsgi' is not one of the allowed values: static, websocket, "
+                         "nodeinfo, redirect, tcpbridge, websocket-testee"), line
+
+
+def test_unsupported_version_names_the_value_found(tmp_path):
+    """`version: 3` names the 3 it found and the version this node reads (not `2 was expected`)."""
+    raw = config(web(8080))
+    raw["version"] = 3
+    (line,) = errors_of(write(tmp_path, raw))
+    assert line.endswith("config.json: version: 3 is not supported (this node reads version 2)"), line
+    raw["version"] = "2"
+    (line,) = errors_of(write(tmp_path, raw))
+    assert line.endswith("config.json: version: '2' is not supported (this node reads version 2)"), line
+
+
+def test_enum_typo_names_the_value_and_the_allowed_values(tmp_path):
+    """A misspelt transport type names the misspelling and every allowed type."""
+    raw = config(web(8080))
+    raw["workers"][0]["transports"][0]["type"] = "websockett"
+    (line,) = errors_of(write(tmp_path, raw))
+    assert line.endswith("config.json: workers[0].transports[0].type: 'websockett' is not one of the allowed "
+                         "values: websocket, web, rawsocket, universal, websocket.testee"), line
+
+
+def test_enum_of_numbers_names_the_value_and_the_allowed_values(tmp_path):
+    """An endpoint's IP `version` 5 names the 5 and the allowed 4 and 6."""
+    (line,) = errors_of(write(tmp_path, config(web(8080, version=5))))
+    assert line.endswith("workers[0].transports[0].endpoint.version: 5 is not one of the allowed values: 4, 6"), line
+
+
+def test_const_names_the_value_and_the_allowed_value(tmp_path):
+    """A universal transport's websocket service of another type names it and the one allowed type."""
+    universal = {"type": "universal", "endpoint": {"type": "tcp", "port": 8081},
+                 "websocket": {"ws": {"type": "rawsocket"}}}
+    (line,) = errors_of(write(tmp_path, config(universal)))
+    assert line.endswith("config.json: workers[0].transports[0].websocket.ws.type: 'rawsocket' is not allowed "
+                         "here; the only allowed value is 'websocket'"), line
 
 
 def test_other_worker_types_not_supported(tmp_path):
@@ -78,7 +114,8 @@ def test_other_worker_types_not_supported(tmp_path):
     raw = config(web(8080))
     raw["workers"].append({"type": "proxy"})
     (line,) = errors_of(write(tmp_path, raw))
-    assert "workers[1].type: 'proxy' workers are not supported" in line
+    assert line.endswith("workers[1].type: 'proxy' workers are not supported; wampnode runs workers of type "
+                         "'router', 'container' and 'guest'"), line
     raw["workers"][1] = {"type": "router"}
     (line,) = errors_of(write(tmp_path, raw))
     assert "workers[1]: wampnode runs a single router worker" in line
@@ -88,7 +125,7 @@ def test_tls_below_1_2_refused(tmp_path):
     """min_version TLSv1.1 is a schema error."""
     tls = {"key": "k", "certificate": "c", "min_version": "TLSv1.1"}
     (line,) = errors_of(write(tmp_path, config(web(8443, tls=tls))))
-    assert "endpoint.tls.min_version: 'TLSv1.1' is not one of ['TLSv1.2', 'TLSv1.3']" in line
+    assert line.endswith("endpoint.tls.min_version: 'TLSv1.1' is not one of the allowed values: TLSv1.2, TLSv1.3"), line
 
 
 def test_environment_substitution(tmp_path):
@@ -105,9 +142,26 @@ def test_defaults_come_from_the_schema(tmp_path):
     cbdir = write(tmp_path, config({"type": "websocket", "endpoint": {"type": "tcp", "port": 8080}}))
     transport = load_config(str(cbdir), environ={}).transports[0]
     assert transport.websocket.serializers == ("cbor", "msgpack", "json")
-    assert transport.websocket.options.values["max_message_size"] == 1048576
-    assert transport.websocket.options.values["auto_ping_interval"] == 30000
+    assert transport.websocket.options.max_message_size == 1048576
+    assert transport.websocket.options.auto_ping_interval == 30000
     assert transport.endpoint.backlog == 1024 and transport.endpoint.interface == ""
+
+
+def test_realm_limits_from_schema_defaults_and_options(tmp_path):
+    """Realm limits take the schema's defaults, or the configured values (0: no limit);
+    a negative limit is a config error naming its path."""
+    realms = [{"name": "realm1"}, {"name": "realm2", "options": {"max_uri_length": 0, "max_retained_events": 5}}]
+    cbdir = write(tmp_path, config({"type": "websocket", "endpoint": {"type": "tcp", "port": 8080}}, realms=realms))
+    first, second = load_config(str(cbdir), environ={}).realms
+    assert (first.limits.max_uri_length, first.limits.max_subscriptions_per_session,
+            first.limits.max_registrations_per_session, first.limits.max_pending_calls_per_session,
+            first.limits.max_retained_events, first.limits.max_retained_bytes) == (
+        4096, 10000, 10000, 1000, 10000, 64 * 1024 * 1024)
+    assert second.limits.max_uri_length == 0 and second.limits.max_retained_events == 5
+    realms = [{"name": "realm1", "options": {"max_pending_calls_per_session": -1}}]
+    cbdir = write(tmp_path, config({"type": "websocket", "endpoint": {"type": "tcp", "port": 8080}}, realms=realms))
+    (line,) = errors_of(cbdir)
+    assert "workers[0].realms[0].options.max_pending_calls_per_session" in line, line
 
 
 def test_port_clash_between_transports(tmp_path):

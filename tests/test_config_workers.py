@@ -111,7 +111,7 @@ def test_container_defaults_come_from_crossbar(node_dir):
     transport = comp.transport
     assert (transport.type, transport.url, transport.serializers) == \
         ("websocket", "ws://127.0.0.1:8080/ws", ("cbor", "msgpack", "json"))
-    assert transport.websocket_options.values["max_message_size"] == transport.max_message_size == 1048576
+    assert transport.websocket_options.max_message_size == transport.max_message_size == 1048576
     endpoint = transport.endpoint
     assert (endpoint.type, endpoint.host, endpoint.port, endpoint.version, endpoint.timeout, endpoint.tls) == \
         ("tcp", "127.0.0.1", 8080, 4, 10.0, None)
@@ -291,21 +291,22 @@ BAD = [
      "cpu_affinity, disabled, env, expose_controller, expose_shared, extra, python, pythonpath, reactor, "
      "restart, shutdown, stop_timeout, title"),
     ("restart value", lambda ws: ws[1]["options"].update(restart="restart-sometimes"),
-     "workers[1].options.restart: 'restart-sometimes' is not one of "
-     "['restart-never', 'restart-on-failed', 'restart-always']"),
+     "workers[1].options.restart: 'restart-sometimes' is not one of the allowed values: restart-never, "
+     "restart-on-failed, restart-always"),
     ("shutdown value", lambda ws: ws[1]["options"].update(shutdown="shutdown-on-last-worker-exit"),
-     "workers[1].options.shutdown: 'shutdown-on-last-worker-exit' is not one of ['shutdown-manual', "
-     "'shutdown-on-last-component-stopped', 'shutdown-on-any-component-failed', "
-     "'shutdown-on-any-component-stopped']"),
+     "workers[1].options.shutdown: 'shutdown-on-last-worker-exit' is not one of the allowed values: "
+     "shutdown-manual, shutdown-on-last-component-stopped, shutdown-on-any-component-failed, "
+     "shutdown-on-any-component-stopped"),
     ("component type", lambda ws: ws[1]["components"][0].update(type="funktion"),
-     "workers[1].components[0].type: 'funktion' is not one of ['class', 'function']"),
+     "workers[1].components[0].type: 'funktion' is not one of the allowed values: class, function"),
     ("classname not dotted", lambda ws: ws[1]["components"][0].update(classname="Session"),
      "workers[1].components[0].classname: 'Session' is not a dotted Python name: expected `package.module.Name`"),
     ("callback event", lambda ws: ws[1]["components"][0].update(type="function", callbacks={"joined": "app.f"})
      or ws[1]["components"][0].pop("classname"),
-     "workers[1].components[0].callbacks: 'joined' is not one of ['join', 'leave', 'connect', 'disconnect']"),
+     "workers[1].components[0].callbacks: 'joined' is not one of the allowed values: join, leave, connect, "
+     "disconnect"),
     ("transport type", lambda ws: ws[1]["components"][0]["transport"].update(type="longpoll"),
-     "workers[1].components[0].transport.type: 'longpoll' is not one of ['websocket', 'rawsocket']"),
+     "workers[1].components[0].transport.type: 'longpoll' is not one of the allowed values: websocket, rawsocket"),
     ("websocket without url", lambda ws: ws[1]["components"][0]["transport"].pop("url"),
      "workers[1].components[0].transport: 'url' is a required property"),
     ("websocket url scheme", lambda ws: ws[1]["components"][0]["transport"].update(url="http://x/ws"),
@@ -319,7 +320,7 @@ BAD = [
     ("endpoint without host", lambda ws: ws[1]["components"][0]["transport"]["endpoint"].pop("host"),
      "workers[1].components[0].transport.endpoint: 'host' is a required property"),
     ("endpoint type", lambda ws: ws[1]["components"][0]["transport"]["endpoint"].update(type="twisted"),
-     "workers[1].components[0].transport.endpoint.type: 'twisted' is not one of ['tcp', 'unix']"),
+     "workers[1].components[0].transport.endpoint.type: 'twisted' is not one of the allowed values: tcp, unix"),
     ("auth method", lambda ws: ws[1]["components"][0].update(auth={"scram": {}}),
      "workers[1].components[0].auth: Additional properties are not allowed ('scram' was unexpected); "
      "known keys: anonymous, cryptosign, ticket, wampcra"),
@@ -336,15 +337,16 @@ BAD = [
     ("guest without executable", lambda ws: ws[2].pop("executable"),
      "workers[2]: 'executable' is a required property"),
     ("guest stdout", lambda ws: ws[2].update(options={"stdout": "file"}),
-     "workers[2].options.stdout: 'file' is not one of ['log', 'drop', 'close']"),
+     "workers[2].options.stdout: 'file' is not one of the allowed values: log, drop, close"),
     ("guest stdin string", lambda ws: ws[2].update(options={"stdin": "open"}),
-     "workers[2].options.stdin: 'open' is not one of ['close']"),
+     "workers[2].options.stdin: 'open' is not one of the allowed values: close"),
     ("guest stdin type", lambda ws: ws[2].update(options={"stdin": {"type": "xml", "value": 1}}),
-     "workers[2].options.stdin.type: 'xml' is not one of ['json', 'msgpack']"),
+     "workers[2].options.stdin.type: 'xml' is not one of the allowed values: json, msgpack"),
     ("guest restart", lambda ws: ws[2].update(options={"restart": "always"}),
-     "workers[2].options.restart: 'always' is not one of ['restart-never', 'restart-on-failed', 'restart-always']"),
+     "workers[2].options.restart: 'always' is not one of the allowed values: restart-never, restart-on-failed, "
+     "restart-always"),
     ("guest watch action", lambda ws: ws[2].update(options={"watch": {"directories": ["."], "action": "stop"}}),
-     "workers[2].options.watch.action: 'stop' is not one of ['restart']"),
+     "workers[2].options.watch.action: 'stop' is not one of the allowed values: restart"),
     ("env inherit", lambda ws: ws[2].update(options={"env": {"inherit": "yes"}}),
      "workers[2].options.env.inherit: 'yes' is not true or false or a list"),
     ("env var value", lambda ws: ws[2].update(options={"env": {"vars": {"A": 1}}}),

@@ -8,14 +8,13 @@ PUBLISH frames as fast as its socket takes them.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import multiprocessing
 import statistics
 import time
 from typing import Any, List
 
-from conftest import free_port, router_config, tcp
+from conftest import await_until, free_port, router_config, tcp
 from wampclient import connect, leave, run
 from wsraw import RawWebSocket, frame
 
@@ -63,7 +62,7 @@ def test_publish_flood_does_not_starve_other_sessions(node_factory: Any) -> None
         stop, sent = multiprocessing.Event(), multiprocessing.Value("q", 0)
         flooder = multiprocessing.Process(target=flood, args=(port, stop, sent), daemon=True)
         flooder.start()  # its own process: the test's client must not wait for the flooder's GIL
-        await asyncio.sleep(0.5)  # the flood is under way
+        assert await await_until(lambda: sent.value > 0, 10)  # the flood is under way
         try:
             loaded = await call_latencies(url, FLOOD_SECONDS)
         finally:

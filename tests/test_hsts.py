@@ -8,6 +8,7 @@ from typing import Dict, Optional
 import pytest
 
 from conftest import free_port, router_config, run_cli, start_node, tcp
+from node.config.fragments import web_options
 from node.web.hsts import hsts_header
 from pki import make_pki
 
@@ -88,11 +89,11 @@ def test_not_sent_over_plain_http(served):
 
 
 def test_header_values():
-    """hsts_header maps each config form to its header value."""
-    assert hsts_header({}) is None
-    assert hsts_header({"hsts": False, "hsts_max_age": 5}) is None
-    assert hsts_header({"hsts": True}) == b"max-age=31536000"
-    assert hsts_header({"hsts": {"max_age": 0}}) == b"max-age=0"
+    """hsts_header maps each config form (with the schema's defaults) to its header value."""
+    assert hsts_header(web_options({})) is None
+    assert hsts_header(web_options({"hsts": False, "hsts_max_age": 5})) is None
+    assert hsts_header(web_options({"hsts": True})) == b"max-age=31536000"
+    assert hsts_header(web_options({"hsts": {"max_age": 0}})) == b"max-age=0"
 
 
 @pytest.mark.parametrize("value, message", [

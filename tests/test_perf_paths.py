@@ -16,8 +16,9 @@ from node.process.malloc import tune_malloc
 from node.router.broker import Broker
 from node.router.peer import Peer
 from node.wire.roles import compact_roles
-from node.wire.messages import JSON_MESSAGE_TYPES, ROUTER_MESSAGE_TYPES, prepare_serializer
-from node.wire.codecs import CBORSerializer, FastJsonObjectSerializer, JsonSerializer, MsgPackSerializer
+from node.wire.json_codec import FastJsonObjectSerializer
+from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES
+from node.wire.serializers import CBORSerializer, JsonSerializer, MsgPackSerializer
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,12 +54,12 @@ def test_lean_serializer_parses_with_router_table_and_is_shared(serializer_class
     """A lean serializer round-trips messages through the router's parse table and is not copied."""
     import copy
 
-    serializer = prepare_serializer(serializer_class())
+    serializer = serializer_class()
     payload, binary = serializer.serialize(m.Publish(5, "com.topic", args=[1, "two"], kwargs={"a": b"x"}))
     (publish,) = serializer.unserialize(payload, binary)
     assert isinstance(publish, m.Publish) and publish.args == [1, "two"] and publish.kwargs == {"a": b"x"}
     assert copy.copy(serializer) is serializer
-    expected_table = JSON_MESSAGE_TYPES if serializer_class is JsonSerializer else ROUTER_MESSAGE_TYPES
+    expected_table = JSON_CLIENT_MESSAGES if serializer_class is JsonSerializer else CLIENT_MESSAGES
     assert serializer.MESSAGE_TYPE_MAP is expected_table
 
 
@@ -71,7 +72,7 @@ def test_lean_serializer_parses_with_router_table_and_is_shared(serializer_class
 ])
 def test_lean_serializer_rejects_like_autobahn(payload, problem):
     """Malformed messages raise ProtocolError with autobahn's wording."""
-    serializer = prepare_serializer(JsonSerializer())
+    serializer = JsonSerializer()
     with pytest.raises(ProtocolError, match=problem):
         serializer.unserialize(payload, False)
     with pytest.raises(ProtocolError, match="binary True"):
@@ -189,11 +190,9 @@ def test_hello_roles_parsed_once_other_fields_still_checked():
 
     from autobahn.wamp.role import DEFAULT_CLIENT_ROLES
 
-    from node.wire.messages import JSON_MESSAGE_TYPES
-
     hello = m.Hello("realm1", DEFAULT_CLIENT_ROLES, authmethods=["ticket"], authid="joe", authextra={"a": 1})
     raw = lambda: stdjson.loads(stdjson.dumps(hello.marshal()))  # noqa: E731 (a fresh decoded copy each time)
-    parser = JSON_MESSAGE_TYPES[m.Hello.MESSAGE_TYPE]
+    parser = JSON_CLIENT_MESSAGES[m.Hello.MESSAGE_TYPE]
     first, second = parser.parse(raw()), parser.parse(raw())
     assert first.marshal() == second.marshal() == m.Hello.parse(raw()).marshal()
     assert second.roles is first.roles and compact_roles(second.roles) is compact_roles(first.roles)

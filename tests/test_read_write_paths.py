@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import signal
-import struct
 import subprocess
 import time
 
@@ -53,7 +52,7 @@ def test_frames_split_across_segments_and_mixed_with_control_frames(node_factory
     octets = frame(TEXT, b"split across segments")
     for i in range(len(octets)):
         ws.send(octets[i:i + 1])
-        time.sleep(0.002)
+        time.sleep(0.002)  # the behaviour under test: each octet in a segment of its own, read on its own
     assert ws.read_frame() == (True, TEXT, b"split across segments")
     ws.send(frame(TEXT, b"one") + frame(PING, b"are you there") + frame(TEXT, b"two")
             + frame(TEXT, b"frag", fin=False) + frame(0, b"mented") + frame(BINARY, b"\x01\x02"))
@@ -123,10 +122,13 @@ def test_replies_leave_without_a_poll_round_trip(node_factory):
                                    "-p", str(node.proc.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         try:
-            await asyncio.sleep(1.0)  # strace attached
+            # strace reports "Process N attached" once it traces the node
+            attached = await asyncio.wait_for(asyncio.get_event_loop().run_in_executor(None, tracer.stderr.readline), 10)
+            assert "attached" in attached, attached
             for i in range(200):
                 assert await caller.call("com.example.echo", i) == i
-            await asyncio.sleep(0.2)
+            # one more round trip: the node's reactor has come back from the last reply's send
+            assert await caller.call("com.example.echo", 200) == 200
         finally:
             tracer.send_signal(signal.SIGINT)
             _, summary = tracer.communicate(timeout=20)

@@ -9,8 +9,9 @@ from autobahn.wamp.auth import compute_wcs, derive_key
 from autobahn.wamp.types import TransportDetails
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from twisted.internet.task import Clock
 
-from node.config.model import AuthMethod
+from node.config.fragments import auth_method
 from node.router import Router
 from router_fakes import Client, allow_all, joined, realm, role
 
@@ -18,25 +19,25 @@ ROLES = (role("user", allow_all()), role("backend", allow_all()), role("anonymou
 
 
 def router():
-    return Router((realm(roles=ROLES),))
+    return Router((realm(roles=ROLES),), Clock())
 
 
 def test_anonymous_with_configured_role():
     """anonymous auth joins with the role configured for it."""
-    client = Client(router(), (AuthMethod("anonymous", "static", {"role": "user"}),))
+    client = Client(router(), (auth_method("anonymous", "static", {"role": "user"}),))
     welcome = client.hello(authmethods=["anonymous"])
     assert welcome.authrole == "user" and welcome.authmethod == "anonymous" and welcome.authid
 
 
 def test_no_common_auth_method_is_aborted():
     """A HELLO asking only for methods the transport does not offer gets ABORT no_auth_method."""
-    client = Client(router(), (AuthMethod("ticket", "static", {"principals": {}}),))
+    client = Client(router(), (auth_method("ticket", "static", {"principals": {}}),))
     abort = client.hello(authmethods=["anonymous"])
     assert isinstance(abort, m.Abort) and abort.reason == "wamp.error.no_auth_method"
     assert "ticket" in abort.message
 
 
-TICKET = (AuthMethod("ticket", "static", {"principals": {"joe": {"ticket": "s3cret", "role": "user"}}}),)
+TICKET = (auth_method("ticket", "static", {"principals": {"joe": {"ticket": "s3cret", "role": "user"}}}),)
 
 
 def test_ticket_success_and_failure():
@@ -64,7 +65,7 @@ def test_ticket_unknown_principal_is_aborted_at_hello():
 def test_ticket_secret_from_environment(monkeypatch):
     """A ticket written as ${NAME} is read from the environment."""
     monkeypatch.setenv("TICKET_SECRET", "from-env")
-    auth = (AuthMethod("ticket", "static", {"principals": {"joe": {"ticket": "${TICKET_SECRET}", "role": "user"}}}),)
+    auth = (auth_method("ticket", "static", {"principals": {"joe": {"ticket": "${TICKET_SECRET}", "role": "user"}}}),)
     c = Client(router(), auth)
     c.hello(authmethods=["ticket"], authid="joe")
     c.send(m.Authenticate("from-env"))
@@ -84,7 +85,7 @@ def test_wampcra(salted):
     user = {"secret": "pw", "role": "backend"}
     if salted:
         user.update(salt="salt123", iterations=100, keylen=32)
-    auth = (AuthMethod("wampcra", "static", {"users": {"bob": user}}),)
+    auth = (auth_method("wampcra", "static", {"users": {"bob": user}}),)
     c = Client(router(), auth)
     challenge = c.hello(authmethods=["wampcra"], authid="bob")
     assert challenge.method == "wampcra"
@@ -106,7 +107,7 @@ def keypair():
 
 
 def cryptosign_auth(pubkey, realm_name="realm1"):
-    return (AuthMethod("cryptosign", "static", {"principals": {
+    return (auth_method("cryptosign", "static", {"principals": {
         "alice": {"realm": realm_name, "role": "user", "authorized_keys": [pubkey]}}}),)
 
 
@@ -160,11 +161,11 @@ def cert_details(cn, fingerprint="AB:CD:EF"):
 
 def test_tls_client_certificate_by_cn_and_fingerprint():
     """tls auth takes the authid from the certificate CN, or a principal matched by SHA-256 fingerprint."""
-    by_cn = (AuthMethod("tls", "static", {"role": "backend"}),)
+    by_cn = (auth_method("tls", "static", {"role": "backend"}),)
     c = Client(router(), by_cn, cert_details("device-7"))
     welcome = c.hello(authmethods=["tls"])
     assert welcome.authid == "device-7" and welcome.authrole == "backend" and welcome.authmethod == "tls"
-    by_fp = (AuthMethod("tls", "static", {"principals": {"dev": {"certificate-sha256": "abcdef", "role": "user"}}}),)
+    by_fp = (auth_method("tls", "static", {"principals": {"dev": {"certificate-sha256": "abcdef", "role": "user"}}}),)
     c = Client(router(), by_fp, cert_details("whatever"))
     assert c.hello(authmethods=["tls"]).authid == "dev"
     c = Client(router(), by_fp, cert_details("whatever", "00:11"))
@@ -173,7 +174,7 @@ def test_tls_client_certificate_by_cn_and_fingerprint():
 
 def test_tls_without_certificate_falls_back_or_aborts():
     """Without a client certificate tls is skipped: another offered method is used, or ABORT."""
-    auth = (AuthMethod("tls", "static", {}), AuthMethod("anonymous", "static", {"role": "user"}))
+    auth = (auth_method("tls", "static", {}), auth_method("anonymous", "static", {"role": "user"}))
     c = Client(router(), auth)
     assert c.hello(authmethods=["tls", "anonymous"]).authmethod == "anonymous"
     c = Client(router(), auth[:1])
@@ -192,11 +193,11 @@ def serve(client, answer):
 
 def test_dynamic_ticket_authenticator():
     """A dynamic ticket authenticator is called with (realm, authid, details) and its role is used."""
-    r = Router((realm(roles=ROLES), realm("auth")))
+    r = Router((realm(roles=ROLES), realm("auth")), Clock())
     authenticator = joined(r, "auth")
     authenticator.register("com.auth.ticket")
     authenticator.take()
-    auth = (AuthMethod("ticket", "dynamic", {"authenticator": "com.auth.ticket", "authenticator-realm": "auth"}),)
+    auth = (auth_method("ticket", "dynamic", {"authenticator": "com.auth.ticket", "authenticator-realm": "auth"}),)
     c = Client(r, auth)
     assert isinstance(c.hello(authmethods=["ticket"], authid="joe"), m.Challenge)
     c.send(m.Authenticate("tok"))
@@ -210,11 +211,11 @@ def test_dynamic_ticket_authenticator():
 
 def test_dynamic_authenticator_error_aborts():
     """An authenticator that raises an error aborts the session with that error URI."""
-    r = Router((realm(roles=ROLES), realm("auth")))
+    r = Router((realm(roles=ROLES), realm("auth")), Clock())
     authenticator = joined(r, "auth")
     authenticator.register("com.auth")
     authenticator.take()
-    auth = (AuthMethod("anonymous", "dynamic", {"authenticator": "com.auth", "authenticator-realm": "auth"}),)
+    auth = (auth_method("anonymous", "dynamic", {"authenticator": "com.auth", "authenticator-realm": "auth"}),)
     c = Client(r, auth)
     c.send(m.Hello("realm1", roles=__import__("router_fakes").client_roles()))
     (inv,) = authenticator.take()
@@ -225,11 +226,11 @@ def test_dynamic_authenticator_error_aborts():
 
 def test_dynamic_wampcra_authenticator_supplies_secret():
     """A dynamic wampcra authenticator returns the secret and role used for the challenge."""
-    r = Router((realm(roles=ROLES),))
+    r = Router((realm(roles=ROLES),), Clock())
     authenticator = joined(r)
     authenticator.register("com.auth.cra")
     authenticator.take()
-    c = Client(r, (AuthMethod("wampcra", "dynamic", {"authenticator": "com.auth.cra"}),))
+    c = Client(r, (auth_method("wampcra", "dynamic", {"authenticator": "com.auth.cra"}),))
     c.send(m.Hello("realm1", roles=__import__("router_fakes").client_roles(), authmethods=["wampcra"], authid="u"))
     serve(authenticator, lambda args: {"secret": "pw2", "role": "backend"})
     challenge = c.last()
@@ -240,11 +241,11 @@ def test_dynamic_wampcra_authenticator_supplies_secret():
 def test_dynamic_authorizer_decides_and_caches():
     """A role with an authorizer asks it per (uri, action); cached answers are not asked again."""
     roles = ROLES + (role("dyn", authorizer="com.authorize"),)
-    r = Router((realm(roles=roles),))
-    authorizer = joined(r, auth=(AuthMethod("anonymous", "static", {"role": "backend"}),))
+    r = Router((realm(roles=roles),), Clock())
+    authorizer = joined(r, auth=(auth_method("anonymous", "static", {"role": "backend"}),))
     authorizer.register("com.authorize")
     authorizer.take()
-    c = joined(r, auth=(AuthMethod("anonymous", "static", {"role": "dyn"}),))
+    c = joined(r, auth=(auth_method("anonymous", "static", {"role": "dyn"}),))
     c.subscribe("com.ok")
     seen = serve(authorizer, lambda args: {"allow": args[1] == "com.ok", "cache": True})
     assert seen[0][1:3] == ["com.ok", "subscribe"] and seen[0][0]["session"] == c.session_id
@@ -258,8 +259,8 @@ def test_dynamic_authorizer_decides_and_caches():
 
 def test_principal_realm_pins_the_session():
     """A static principal with a realm joins that realm when HELLO names none, and is refused elsewhere."""
-    r = Router((realm(roles=ROLES), realm("home", roles=ROLES)))
-    auth = (AuthMethod("ticket", "static", {"principals": {"joe": {"ticket": "t", "role": "user", "realm": "home"}}}),)
+    r = Router((realm(roles=ROLES), realm("home", roles=ROLES)), Clock())
+    auth = (auth_method("ticket", "static", {"principals": {"joe": {"ticket": "t", "role": "user", "realm": "home"}}}),)
     c = Client(r, auth)
     c.send(m.Hello(None, roles=__import__("router_fakes").client_roles(), authmethods=["ticket"], authid="joe"))
     c.take()
@@ -275,11 +276,11 @@ def test_dynamic_authorizer_cache_is_per_session_and_dropped_on_leave():
     """Cached decisions belong to one session: another session is asked again, and a session's
     cache goes with it (also a decision that arrives after it left is not kept)."""
     roles = ROLES + (role("dyn", authorizer="com.authorize"),)
-    r = Router((realm(roles=roles),))
-    authorizer = joined(r, auth=(AuthMethod("anonymous", "static", {"role": "backend"}),))
+    r = Router((realm(roles=roles),), Clock())
+    authorizer = joined(r, auth=(auth_method("anonymous", "static", {"role": "backend"}),))
     authorizer.register("com.authorize")
     authorizer.take()
-    dyn = (AuthMethod("anonymous", "static", {"role": "dyn"}),)
+    dyn = (auth_method("anonymous", "static", {"role": "dyn"}),)
     first, second = joined(r, auth=dyn), joined(r, auth=dyn)
     first.subscribe("com.ok")
     assert len(serve(authorizer, lambda args: {"allow": True, "cache": True})) == 1

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from autobahn.wamp import message as m
+from twisted.internet.task import Clock
 
 from node.router import Router
 from router_fakes import Client, joined, realm
 
 
 def make_router(**kwargs):
-    return Router((realm(**kwargs),))
+    return Router((realm(**kwargs),), Clock())
 
 
 def test_hello_gets_welcome_with_anonymous_identity():
@@ -194,7 +195,8 @@ def test_routing_core_imports_no_reactor():
 
     code = (
         "import sys; sys.path.insert(0, 'tests'); from router_fakes import joined, realm; "
-        "from node.router import Router; r = Router((realm(),)); a, b = joined(r), joined(r); "
+        "from node.router import Router; from twisted.internet.task import Clock; "
+        "r = Router((realm(),), Clock()); a, b = joined(r), joined(r); "
         "a.subscribe('t'); b.publish('t', 1); a.register('p'); b.call('p', timeout=0); "
         "print('twisted.internet.reactor' in sys.modules)"
     )

@@ -202,7 +202,7 @@ def test_cancel_modes(mode):
 
 def test_cancel_to_callee_without_canceling_feature_is_skip():
     """A callee that did not announce call_canceling never gets INTERRUPT; the caller is answered at once."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     callee = joined(r, roles=client_roles(canceling=False))
     caller = joined(r)
     callee.register("p")
@@ -244,7 +244,7 @@ def test_registration_meta_events():
 
 def test_force_reregister_revokes_silently_without_revocation_feature():
     """A displaced callee that did not announce registration_revocation gets no UNREGISTERED."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     roles = client_roles()
     roles["callee"].registration_revocation = None
     old = joined(r, roles=roles)
@@ -266,3 +266,74 @@ def test_reused_request_id_does_not_inherit_the_old_timer():
     clock.advance(1.5)
     assert [x for x in caller.take() if isinstance(x, m.Error)] == []
     assert len(clock.getDelayedCalls()) == 1
+
+
+# --- per-session limits (issue 19, finding 20) -----------------------------------------
+
+
+def limited(**limits):
+    r = Router((realm(**limits),), Clock())
+    return r, joined(r), joined(r)
+
+
+def test_registration_limit_per_session():
+    """A session holding max_registrations_per_session registrations gets ERROR
+    wamp.error.limit_exceeded naming the option; after an unregister it may register again."""
+    r, callee, other = limited(max_registrations_per_session=2)
+    callee.register("p1")
+    callee.register("p.", match="prefix")
+    held = [x.registration for x in callee.take()]
+    callee.register("p3")
+    error = callee.last()
+    assert isinstance(error, m.Error) and error.error == "wamp.error.limit_exceeded"
+    assert "max_registrations_per_session" in error.args[0]
+    other.register("p3")
+    assert isinstance(other.last(), m.Registered)  # the limit is per session
+    callee.send(m.Unregister(callee.request(), held[0]))
+    callee.take()
+    callee.register("p4")
+    assert isinstance(callee.last(), m.Registered)
+
+
+def test_pending_call_limit_per_session():
+    """A caller with max_pending_calls_per_session calls waiting gets ERROR
+    wamp.error.limit_exceeded for one more; an answered call frees its place, a call
+    canceled with skip holds it until the callee answers, a gone callee frees them all."""
+    r, callee, caller = limited(max_pending_calls_per_session=2)
+    callee.register("slow")
+    callee.take()
+    first, second = caller.call("slow"), caller.call("slow")
+    third = caller.call("slow")
+    error = caller.last()
+    assert error.request == third and error.error == "wamp.error.limit_exceeded"
+    assert "max_pending_calls_per_session" in error.args[0]
+    other = joined(r)
+    other.call("slow")
+    invocations = callee.take()
+    assert len(invocations) == 3  # two of the caller's, one of the other session's: per session
+    callee.send(m.Yield(invocations[0].request))  # answers the caller's first call
+    result = caller.last()
+    assert isinstance(result, m.Result) and result.request == first
+    caller.call("slow")
+    assert not caller.take()  # accepted: invoked, waiting
+    caller.send(m.Cancel(second, mode="skip"))
+    assert caller.last().error == "wamp.error.canceled"
+    caller.call("slow")
+    assert caller.last().error == "wamp.error.limit_exceeded"  # the skipped call still holds its place
+    callee.send(m.Goodbye())
+    callee.take(), caller.take()
+    replacement = joined(r)
+    replacement.register("slow")
+    replacement.take()
+    caller.call("slow")
+    assert not caller.take() and len(replacement.take()) == 1
+
+
+def test_router_own_calls_are_not_limited():
+    """The router's own session (dynamic authorizers) is not held to the pending call limit."""
+    r, callee, _ = limited(max_pending_calls_per_session=1)
+    callee.register("com.authorize")
+    callee.take()
+    internal = r.realm("realm1").internal_caller()
+    answers = [internal.call("com.authorize", [i]) for i in range(5)]
+    assert len(callee.take()) == 5 and all(not d.called for d in answers)

@@ -11,7 +11,7 @@ import pytest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, PublishOptions, RegisterOptions, SubscribeOptions
 
-from conftest import free_port, router_config, start_node, tcp
+from conftest import await_until, free_port, router_config, start_node, tcp
 from wampclient import connect, leave, run
 
 SERIALIZERS = ["json", "msgpack", "cbor"]
@@ -120,13 +120,15 @@ def test_progressive_results_timeout_and_cancel(url, serializer):
                 details.progress(i)
             return "done"
 
-        interrupted = asyncio.get_event_loop().create_future()
+        invoked: list = []
+        interrupted: list = []
 
         async def slow():
+            invoked.append(True)
             try:
-                await asyncio.sleep(30)
+                await asyncio.sleep(30)  # the behaviour under test: a callee that outlasts the call
             except asyncio.CancelledError:
-                interrupted.done() or interrupted.set_result(True)
+                interrupted.append(True)
                 raise
             return "too late"
 
@@ -138,12 +140,13 @@ def test_progressive_results_timeout_and_cancel(url, serializer):
         with pytest.raises(ApplicationError) as info:
             await caller.call(f"com.slow.{serializer}", options=CallOptions(timeout=300))
         assert info.value.error == "wamp.error.canceled"
-        assert await asyncio.wait_for(interrupted, 5)
+        assert await await_until(lambda: len(interrupted) == 1, 5)  # the timeout interrupted the callee
         call = asyncio.ensure_future(caller.call(f"com.slow.{serializer}"))
-        await asyncio.sleep(0.2)
+        assert await await_until(lambda: len(invoked) == 2, 5)  # the call reached the callee
         call.cancel()
         with pytest.raises((asyncio.CancelledError, ApplicationError)):
             await call
+        assert await await_until(lambda: len(interrupted) == 2, 5)  # the CANCEL interrupted the callee
         await leave(caller, callee)
 
     run(scenario())
@@ -158,7 +161,7 @@ def test_callee_disconnect_answers_pending_call(url):
 
         async def hang():
             started.set_result(True)
-            await asyncio.sleep(30)
+            await asyncio.sleep(30)  # the behaviour under test: a callee that never answers
 
         await callee.register(hang, "com.hang")
         call = asyncio.ensure_future(caller.call("com.hang"))

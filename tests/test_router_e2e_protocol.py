@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import free_port, router_config, start_node, tcp
+from conftest import await_until, free_port, router_config, start_node, tcp
 from wampclient import raw_websocket, run
 
 HELLO = [1, "realm1", {"roles": {"subscriber": {}, "publisher": {}, "caller": {}, "callee": {}}}]
@@ -24,13 +24,14 @@ def url(tmp_path_factory):
 
 
 async def exchange(url, *messages, wait_close=True):
-    """Send JSON messages one by one; return (decoded replies, close code or None)."""
+    """Send JSON messages one by one, each once the one before was answered (every message
+    these tests send gets one reply); return (decoded replies, close code or None)."""
     protocol, factory = await raw_websocket(url, ["wamp.2.json"])
-    for msg in messages:
+    for sent, msg in enumerate(messages, 1):
         if factory.closed.done():
             break
         protocol.sendMessage(json.dumps(msg).encode() if not isinstance(msg, bytes) else msg)
-        await asyncio.sleep(0.05)
+        await await_until(lambda: len(factory.messages) >= sent or factory.closed.done(), 5)
     code = None
     if wait_close:
         code, _ = await asyncio.wait_for(factory.closed, 5)

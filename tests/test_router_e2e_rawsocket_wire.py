@@ -102,14 +102,21 @@ class RawSocketPeer:
 
 
 def exchange(port: int, serializer: str, *messages: Any, replies: Optional[int] = None) -> Tuple[List[Any], bool]:
-    """Send messages one by one; read ``replies`` messages (None: until the router closes)."""
+    """Send messages one by one, each once the one before was answered (every message
+    these tests send gets one reply); then read up to ``replies`` messages in all (None:
+    until the router closes)."""
     peer = RawSocketPeer(port, serializer)
     try:
-        for message in messages:
+        received: List[Any] = []
+        for sent, message in enumerate(messages, 1):
             if not peer.send(message):
                 break
-            time.sleep(0.02)
-        received = peer.receive(replies)
+            if len(received) < sent:
+                received += peer.receive(sent - len(received))
+        if replies is None:
+            received += peer.receive(None)
+        elif len(received) < replies:
+            received += peer.receive(replies - len(received))
         return received, peer.closed
     finally:
         peer.close()
@@ -246,3 +253,44 @@ def test_bad_magic_octet_closes(ports):
         assert peer.handshake_reply == b"" and peer.closed
     finally:
         peer.close()
+
+
+def ask(peer: RawSocketPeer, message: Any) -> Any:
+    """Send one message and return the router's one reply."""
+    assert peer.send(message)
+    (reply,) = peer.receive(1)
+    return reply
+
+
+@pytest.mark.parametrize("serializer", list(SERIALIZER_IDS))
+def test_integral_float_ids_are_accepted(ports, serializer):
+    """IDs and request IDs sent back as integral floats (cbor-x, wampy.js's CBOR, does that above
+    2^32) are the IDs they stand for: UNSUBSCRIBE, UNREGISTER, CALL, YIELD and PUBLISH's exclude work."""
+    peer = RawSocketPeer(ports["open"], serializer)
+    try:
+        session = ask(peer, HELLO)[1]
+        subscribed = ask(peer, [32, 1.0, {}, "com.float.topic"])
+        assert subscribed[:2] == [33, 1] and type(subscribed[1]) is int
+        assert ask(peer, [34, 2.0, float(subscribed[2])]) == [35, 2]
+        registered = ask(peer, [64, 3.0, {}, "com.float.proc"])
+        assert registered[:2] == [65, 3]
+        invocation = ask(peer, [48, float(2**52 + 4), {}, "com.float.proc", [1]])
+        assert invocation[:3] == [68, invocation[1], registered[2]]
+        assert ask(peer, [70, float(invocation[1]), {}, ["done"]]) == [50, 2**52 + 4, {}, ["done"]]
+        assert ask(peer, [66, 5.0, float(registered[2])]) == [67, 5]
+        published = ask(peer, [16, 6.0, {"acknowledge": True, "exclude": [float(session)]}, "com.float.topic"])
+        assert published[:2] == [17, 6]
+        assert max(subscribed[2], registered[2], session) > 2**32  # at least one ID really needed the float64
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("serializer", list(SERIALIZER_IDS))
+@pytest.mark.parametrize("message", [[34, 2, 1.5], [66, 1.5, 1], [48, 1.5, {}, "com.p"]],
+                         ids=["unsubscribe", "unregister", "call"])
+def test_fractional_float_id_is_protocol_violation(ports, serializer, message):
+    """A float ID with a fraction stays a protocol violation: ABORT saying so, then close."""
+    replies, closed = exchange(ports["open"], serializer, HELLO, message)
+    abort = abort_of(replies)
+    assert abort[2] == "wamp.error.protocol_violation" and "float" in json.dumps(abort[1]), abort
+    assert closed

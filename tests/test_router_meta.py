@@ -5,7 +5,7 @@ from autobahn.wamp import message as m
 
 from twisted.internet.task import Clock
 
-from node.config.model import AuthMethod
+from node.config.fragments import auth_method
 from node.router import Router
 from router_fakes import allow_all, joined, permission, realm, role
 
@@ -19,7 +19,7 @@ def call(client, procedure, *args, **kwargs):
 
 def test_session_count_list_get():
     """wamp.session.count/list/get describe the joined sessions of the realm."""
-    r = Router((realm(), realm("other")))
+    r = Router((realm(), realm("other")), Clock())
     a, b = joined(r, authid="a"), joined(r, authid="b")
     joined(r, "other")
     assert call(a, "wamp.session.count").args == [2]
@@ -47,7 +47,7 @@ def test_session_kill_sends_goodbye_and_cleans_up():
 
 def test_kill_by_authid_and_authrole():
     """kill_by_authid and kill_by_authrole kill the matching sessions (not the caller) and list them."""
-    auth = lambda role: (AuthMethod("anonymous", "static", {"role": role}),)  # noqa: E731
+    auth = lambda role: (auth_method("anonymous", "static", {"role": role}),)  # noqa: E731
     r = Router((realm(),), clock=Clock())
     admin = joined(r, auth=auth("admin"), authid="x")
     x2 = joined(r, auth=auth("user"), authid="x")
@@ -59,7 +59,7 @@ def test_kill_by_authid_and_authrole():
 
 def test_registration_queries():
     """wamp.registration.list/lookup/match/get/list_callees/count_callees describe registrations."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     a, b, q = joined(r), joined(r), joined(r)
     a.register("com.p", invoke="roundrobin")
     reg = a.last().registration
@@ -81,7 +81,7 @@ def test_registration_queries():
 
 def test_subscription_queries():
     """wamp.subscription.list/lookup/match/get/list_subscribers/count_subscribers describe subscriptions."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     a, q = joined(r), joined(r)
     a.subscribe("com.t")
     sub = a.last().subscription
@@ -100,14 +100,14 @@ def test_subscription_queries():
 def test_meta_access_is_governed_by_roles():
     """A role without permission on wamp.session.count is refused with not_authorized."""
     roles = (role("user", allow_all("com.", "prefix")), role("admin", allow_all()))
-    r = Router((realm(roles=roles),))
-    user = joined(r, auth=(AuthMethod("anonymous", "static", {"role": "user"}),))
+    r = Router((realm(roles=roles),), Clock())
+    user = joined(r, auth=(auth_method("anonymous", "static", {"role": "user"}),))
     assert call(user, "wamp.session.count").error == "wamp.error.not_authorized"
 
 
 def test_testament_published_when_session_goes_away():
     """A testament added by a session is published when its connection closes, and not after a flush."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     watcher, dying = joined(r), joined(r)
     watcher.subscribe("com.gone")
     watcher.take()
@@ -124,7 +124,7 @@ def test_testament_published_when_session_goes_away():
 
 def test_testament_with_malformed_options_is_refused_and_leaving_still_cleans_up():
     """add_testament and flush_testaments refuse bad publish_options or scope; the session's leave still answers its callers."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     caller, dying = joined(r), joined(r)
     for options in ({"retain": ["x"]}, {"exclude": ["x"]}, {"exclude": False}, {"eligible_authid": [1]}):
         reply = call(dying, "wamp.session.add_testament", "com.gone", [], {}, publish_options=options)
@@ -143,8 +143,8 @@ def test_testament_with_malformed_options_is_refused_and_leaving_still_cleans_up
 def test_testament_requires_publish_permission():
     """add_testament for a topic the role may not publish to is refused."""
     roles = (role("user", permission("wamp.session.add_testament", call=True)),)
-    r = Router((realm(roles=roles),))
-    user = joined(r, auth=(AuthMethod("anonymous", "static", {"role": "user"}),))
+    r = Router((realm(roles=roles),), Clock())
+    user = joined(r, auth=(auth_method("anonymous", "static", {"role": "user"}),))
     assert call(user, "wamp.session.add_testament", "com.t", [], {}).error == "wamp.error.not_authorized"
 
 
@@ -157,3 +157,16 @@ def test_killed_session_that_never_answers_is_closed():
     assert not victim.transport.closed
     clock.advance(5.1)
     assert victim.transport.closed
+
+
+def test_id_arguments_may_be_integral_floats():
+    """An ID argument sent back as an integral float (cbor-x, wampy.js's CBOR, does that above 2^32)
+    is that ID, as in WAMP messages; a fraction is still an invalid argument."""
+    r = Router((realm(),), Clock())
+    a, b = joined(r, authid="a"), joined(r, authid="b")
+    reply = call(a, "wamp.session.get", float(b.session_id))
+    assert isinstance(reply, m.Result) and reply.args[0]["authid"] == "b", reply
+    b.subscribe("com.t")
+    subscription = b.last().subscription
+    assert call(a, "wamp.subscription.count_subscribers", float(subscription)).args == [1]
+    assert call(a, "wamp.session.get", 1.5).error == "wamp.error.invalid_argument"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from autobahn.wamp import message as m
+from twisted.internet.task import Clock
 
 from node.router import Router
 from node.router.session import router_roles
@@ -9,7 +10,7 @@ from router_fakes import Client, client_roles, joined, realm
 
 
 def router():
-    return Router((realm(),))
+    return Router((realm(),), Clock())
 
 
 def assert_violation(client, text):
@@ -103,13 +104,40 @@ def test_abort_from_client_closes_and_cleans_up():
 
 def test_strict_realm_rejects_loose_uri():
     """A realm with uri_check strict answers a non-strict URI with ERROR invalid_uri."""
-    r = Router((realm(uri_check="strict"),))
+    r = Router((realm(uri_check="strict"),), Clock())
     c = joined(r)
     req = c.subscribe("com.Example.Topic")
     error = c.last()
     assert isinstance(error, m.Error) and error.error == "wamp.error.invalid_uri" and error.request == req
     c.subscribe("com.example.topic")
     assert isinstance(c.last(), m.Subscribed)
+
+
+def test_uri_longer_than_max_uri_length_is_refused_in_octets():
+    """Every request naming a URI longer than max_uri_length UTF-8 octets gets ERROR
+    invalid_uri naming the option (not quoting the URI); a publish without acknowledge is
+    dropped; multi-octet characters count as octets; the meta API refuses such URIs too."""
+    r = Router((realm(max_uri_length=2048),), Clock())
+    c, callee = joined(r), joined(r)
+    callee.register("com.", match="prefix")
+    callee.take()
+    long_uri = "com." + "x" * 3000
+    for send in (lambda: c.subscribe(long_uri), lambda: c.register(long_uri), lambda: c.call(long_uri),
+                 lambda: c.publish(long_uri, acknowledge=True), lambda: c.subscribe(long_uri, match="prefix")):
+        req = send()
+        error = c.last()
+        assert (error.request, error.error) == (req, "wamp.error.invalid_uri")
+        assert "max_uri_length" in error.args[0] and "2048" in error.args[0] and "xxx" not in error.args[0]
+    c.publish(long_uri)
+    assert not c.take() and not callee.take()
+    c.subscribe("com." + "\u00e9" * 1100)  # 1,104 characters, 2,204 octets
+    assert "2204 octets" in c.last().args[0]
+    c.subscribe("com." + "\u00e9" * 1000)  # 2,004 octets
+    assert isinstance(c.last(), m.Subscribed)
+    c.call("wamp.subscription.match", long_uri)
+    assert c.last().error == "wamp.error.invalid_uri"
+    c.call("wamp.session.add_testament", long_uri, [], {})
+    assert c.last().error == "wamp.error.invalid_uri"
 
 
 def test_registering_wamp_uri_is_refused():

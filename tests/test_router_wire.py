@@ -1,14 +1,19 @@
-"""The router's parse table on top of autobahn's message classes (node/wire/messages.py)."""
+"""The router's parse tables on top of autobahn's message classes (node/wire/parsing.py,
+messages.py) and the client quirks they tolerate (node/wire/tolerance.py)."""
 from __future__ import annotations
+
+import copy
 
 import cbor2
 import msgpack
 import pytest
 from autobahn.wamp import message as m
 from autobahn.wamp.exception import ProtocolError
+from twisted.internet.task import Clock
 
 from node.router import Router
-from node.wire.messages import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation, parse
+from node.wire.messages import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation
+from node.wire.parsing import parse
 from router_fakes import joined, realm
 
 
@@ -53,9 +58,54 @@ def test_msgpack_ext0_and_cbor_undefined_mean_absent():
 
 def test_session_answers_invalid_uri_marker_with_error():
     """A session receiving InvalidUriRequest answers ERROR invalid_uri and stays joined."""
-    r = Router((realm(),))
+    r = Router((realm(),), Clock())
     c = joined(r)
     c.session.onMessage(parse([64, 5, {}, "com.bad uri"]))
     error = c.last()
     assert isinstance(error, m.Error) and error.error == "wamp.error.invalid_uri" and error.request == 5
     assert r.session_count() == 1
+
+
+BIG = 752174776083218  # above 2^32: cbor-x (wampy.js 8) sends such an ID as a float64
+
+
+@pytest.mark.parametrize("raw, fields", [
+    ([34, 2.0, float(BIG)], {"request": 2, "subscription": BIG}),  # UNSUBSCRIBE
+    ([66, 3.0, float(BIG)], {"request": 3, "registration": BIG}),  # UNREGISTER
+    ([48, float(BIG), {}, "com.p", [1.5]], {"request": BIG, "args": [1.5]}),  # CALL: args untouched
+    ([70, 4.0, {}, [2.0]], {"request": 4, "args": [2.0]}),  # YIELD
+    ([8, 68, float(2**53), {}, "com.error"], {"request": 2**53, "request_type": 68}),  # ERROR
+    ([49, 5.0, {}], {"request": 5}),  # CANCEL
+    ([32, 0.0, {}, "com.t"], {"request": 0}),  # SUBSCRIBE
+    ([16, 6.0, {"exclude": [float(BIG), 7], "eligible": [8.0]}, "com.t"],
+     {"request": 6, "exclude": [BIG, 7], "eligible": [8]}),  # PUBLISH and its session lists
+])
+@pytest.mark.parametrize("table", ["client", "json"])
+def test_integral_float_ids_are_read_as_integers(raw, fields, table):
+    """An integral float in [0, 2^53] where WAMP expects an ID or a request ID is that integer."""
+    from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES
+
+    original = copy.deepcopy(raw)
+    msg = parse(raw, CLIENT_MESSAGES if table == "client" else JSON_CLIENT_MESSAGES)
+    for name, value in fields.items():
+        assert getattr(msg, name) == value and type(getattr(msg, name)) is type(value), name
+    assert raw == original and all(type(a) is type(b) for a, b in zip(raw, original))  # the input is not changed
+
+
+@pytest.mark.parametrize("bad", [1.5, -1.0, float(2**53 + 2), float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("make", [
+    lambda bad: [34, bad, 1], lambda bad: [34, 1, bad], lambda bad: [66, 1, bad], lambda bad: [48, bad, {}, "p"],
+    lambda bad: [70, bad, {}], lambda bad: [16, 1, {"exclude": [bad]}, "t"], lambda bad: [16, 1, {"eligible": [bad]}, "t"],
+], ids=["unsubscribe-request", "unsubscribe-subscription", "unregister", "call", "yield", "exclude", "eligible"])
+def test_other_float_ids_stay_protocol_errors(make, bad):
+    """A float ID with a fraction, negative, above 2^53, infinite or NaN is still a protocol error."""
+    with pytest.raises(ProtocolError, match="float"):
+        parse(make(bad))
+
+
+def test_floats_elsewhere_stay_floats():
+    """Only ID positions are converted: an integral float in a message type's other fields stays a float."""
+    with pytest.raises(ProtocolError):
+        parse([8, 68.0, 1, {}, "com.error"])  # ERROR's request type is a message type, not an ID
+    event_args = parse([16, 1, {"acknowledge": True}, "t", [3.0], {"n": 4.0}])
+    assert type(event_args.args[0]) is float and type(event_args.kwargs["n"]) is float

@@ -21,14 +21,12 @@ from node.errors import TlsError
 from node.tls.context import (
     ECDHE_AEAD_CIPHERS,
     build_context,
-    can_set_group_lists,
     check_tls,
-    clear_openssl_errors,
     default_ciphers,
     server_tls,
-    set_groups,
-    sni_lookup,
 )
+from node.tls.openssl import can_set_group_lists, clear_openssl_errors, set_groups
+from node.tls.sni import sni_lookup
 from membio import pump
 from pki import (
     dhparam,

@@ -21,7 +21,7 @@ from pki import dhparam, expired_leaf, issue, make_pki, mismatched_key
 from stack import needs_ciphersuites, needs_group_lists
 from wampclient import connect, leave, run
 
-from node.tls.context import can_set_group_lists, can_set_tls13_ciphersuites
+from node.tls.openssl import can_set_group_lists, can_set_tls13_ciphersuites
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -208,6 +208,19 @@ def test_bad_key_is_one_line_exit_2(tmp_path):
     assert (f"workers[0].transports[0].endpoint.tls.key: key {other} does not match "
             f"certificate {pki.chain_crt}. Use the key the certificate was issued for") in out
     assert "Traceback" not in out
+
+
+def test_bad_key_refused_before_anything_listens(tmp_path):
+    """A bad key on the second transport stops start-up before the first (plain) one listens."""
+    pki = make_pki(tmp_path / "pki")
+    config = router_config([
+        {"type": "rawsocket", "endpoint": tcp(free_port())},
+        ws_transport(free_port(), {"key": str(mismatched_key(pki)), "certificate": str(pki.chain_crt)})])
+    node = start_node(config, tmp_path / "node", wait=False)
+    assert node.proc.wait(20) == 2
+    out = node.output()
+    assert "workers[0].transports[1].endpoint.tls.key: key " in out, out
+    assert "Listening:" not in out and "Traceback" not in out, out
 
 
 def test_check_reports_tls_errors(tmp_path):

@@ -6,26 +6,22 @@ node process with ``openssl s_client -sess_out/-sess_in`` across a reload.
 """
 from __future__ import annotations
 
-import datetime
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import List, Optional
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from OpenSSL import SSL
 from OpenSSL._util import lib as openssl_lib
 
-from conftest import free_port, router_config, run_cli, tcp
+from conftest import free_port, router_config, run_cli, tcp, wait_until
 from membio import pump
 from node.errors import TlsError
 from node.tls.context import TICKET_KEY_SECONDS, server_tls
 from node.tls.hygiene import tls_warnings
-from pki import make_pki, tls_options
+from pki import make_pki, ocsp_response, tls_options
 
 W = "workers[0].transports[0].endpoint.tls"
 
@@ -117,14 +113,23 @@ def test_rotation_reads_no_certificate_file(pki, tmp_path):
 # --- a node process and openssl s_client -------------------------------------------
 
 
-def s_client(port: int, *args: str, linger: float = 0.3) -> str:
-    """One s_client run whose stdin stays open ``linger`` s (TLS 1.3 tickets come after)."""
+def s_client(port: int, *args: str, sess_out: Optional[Path] = None) -> str:
+    """One s_client run. With ``sess_out`` its stdin stays open until the session is
+    saved there: a TLS 1.3 session ticket comes after the handshake."""
+    if sess_out is not None:
+        args += ("-sess_out", str(sess_out))
     proc = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    time.sleep(linger)
+    if sess_out is not None and not wait_until(lambda: session_saved(sess_out), 10):
+        proc.kill()
+        raise AssertionError(f"s_client saved no session:\n{proc.communicate()[0]}")
     out, _ = proc.communicate("", timeout=20)
     return out
+
+
+def session_saved(path: Path) -> bool:
+    return path.exists() and "-----END SSL SESSION PARAMETERS-----" in path.read_text(errors="replace")
 
 
 def reuse_word(out: str) -> str:
@@ -143,8 +148,8 @@ def test_ticket_lifetime_hint_and_tickets_off(node_factory, pki):
         {"type": "websocket", "endpoint": tcp(ports[1], dict(tls, session_tickets=False))},
     ]))
     hint = f"TLS session ticket lifetime hint: {TICKET_KEY_SECONDS} (seconds)"
-    assert hint in s_client(ports[0], "-tls1_2", linger=0)
-    without = s_client(ports[1], "-tls1_2", linger=0)
+    assert hint in s_client(ports[0], "-tls1_2")
+    without = s_client(ports[1], "-tls1_2")
     assert "Protocol  : TLSv1.2" in without and "TLS session ticket" not in without, without
 
 
@@ -154,37 +159,15 @@ def test_node_resumes_and_reload_rotates(tmp_path, node_factory, pki, version):
     port = free_port()
     node = node_factory(router_config([{"type": "websocket", "endpoint": tcp(port, {
         "key": str(pki.leaf_key), "certificate": str(pki.chain_crt)})}]))
-    session = str(tmp_path / "session.pem")
-    assert reuse_word(s_client(port, version, "-sess_out", session)) == "New"
-    assert reuse_word(s_client(port, version, "-sess_in", session)) == "Reused"
+    session = tmp_path / "session.pem"
+    assert reuse_word(s_client(port, version, sess_out=session)) == "New"
+    assert reuse_word(s_client(port, version, "-sess_in", str(session))) == "Reused"
     node.signal(signal.SIGHUP)
     assert node.wait_for("TLS certificates and keys reloaded")
-    assert reuse_word(s_client(port, version, "-sess_in", session)) == "New"
+    assert reuse_word(s_client(port, version, "-sess_in", str(session))) == "New"
 
 
 # --- OCSP stapling -------------------------------------------------------------------
-
-
-def ocsp_response(pki, path: Path, status=ocsp.OCSPCertStatus.GOOD, leaf_path=None,
-                  next_update: float = 1.0) -> Path:
-    """A DER OCSP response for the leaf, signed by the intermediate (its issuer)."""
-    leaf = x509.load_pem_x509_certificate((leaf_path or pki.leaf_crt).read_bytes())
-    issuer = x509.load_pem_x509_certificate(pki.intermediate_crt.read_bytes())
-    issuer_key = serialization.load_pem_private_key(pki.intermediate_key.read_bytes(), None)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    revoked = status == ocsp.OCSPCertStatus.REVOKED
-    response = (
-        ocsp.OCSPResponseBuilder()
-        .add_response(cert=leaf, issuer=issuer, algorithm=hashes.SHA256(), cert_status=status,
-                      this_update=now - datetime.timedelta(days=2),
-                      next_update=now + datetime.timedelta(days=next_update),
-                      revocation_time=now - datetime.timedelta(days=3) if revoked else None,
-                      revocation_reason=None)
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
-        .sign(issuer_key, hashes.SHA256())
-    )
-    path.write_bytes(response.public_bytes(serialization.Encoding.DER))
-    return path
 
 
 def test_ocsp_staple_served(tmp_path, node_factory, pki):
@@ -196,10 +179,10 @@ def test_ocsp_staple_served(tmp_path, node_factory, pki):
         {"type": "websocket", "endpoint": tcp(ports[0], dict(tls, ocsp_staple=str(staple)))},
         {"type": "websocket", "endpoint": tcp(ports[1], tls)},
     ]))
-    stapled = s_client(ports[0], "-status", linger=0)
+    stapled = s_client(ports[0], "-status")
     assert "OCSP Response Status: successful (0x0)" in stapled, stapled
     assert "Cert Status: good" in stapled
-    plain = s_client(ports[1], "-status", linger=0)
+    plain = s_client(ports[1], "-status")
     assert "OCSP response: no response sent" in plain, plain
 
 

@@ -8,7 +8,7 @@ import socket
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateResponse, \
     PerMessageDeflateResponseAccept
 
-from conftest import free_port, router_config, start_node, tcp
+from conftest import await_until, free_port, router_config, start_node, tcp
 from wampclient import connect, leave, run
 
 
@@ -42,7 +42,10 @@ def test_stale_unix_socket_is_replaced(tmp_path, node_factory):
     stale.close()
     node_factory(router_config([{"type": "rawsocket", "endpoint": {"type": "unix", "path": str(path)}}]))
     probe = socket.socket(socket.AF_UNIX)
-    probe.connect(str(path))
+    probe.settimeout(5)
+    probe.connect(str(path))  # refused if the stale file were still there
+    probe.sendall(b"\x7f\xf1\x00\x00")
+    assert probe.recv(4)[0] == 0x7F  # the node's RawSocket handshake reply
     probe.close()
 
 
@@ -68,10 +71,7 @@ def test_permessage_deflate_is_negotiated(node_factory):
         assert protocol._perMessageCompress is not None
         assert protocol._perMessageCompress.EXTENSION_NAME == "permessage-deflate"
         protocol.sendMessage(json.dumps([1, "realm1", {"roles": {"subscriber": {}}}]).encode())
-        for _ in range(50):
-            if protocol.factory.messages:
-                break
-            await asyncio.sleep(0.05)
+        assert await await_until(lambda: protocol.factory.messages, 2.5)
         assert json.loads(protocol.factory.messages[0])[0] == 2  # WELCOME, compressed and inflated
         protocol.sendClose(1000)
 

@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from bridgekit import EchoServer, bridge_config, bridge_path, tcp_target, wait_until
-from conftest import free_port, run_cli, start_node
+from conftest import free_port, run_cli, start_node, tcp
 from pki import days_ahead, days_ago, issue, make_pki, new_key, write_certs, write_key
 from wsraw import RawWebSocket, frame
 
-from node.trust.certinfo import spki_sha256, subject_key_id
+from node.tls.certinfo import spki_sha256, subject_key_id
 
 ROOT_NAME = "CN=wampnode test root CA,O=wampnode tests"
 
@@ -111,10 +111,15 @@ def through(port: int, path: str) -> Tuple[bool, Optional[int], str]:
 
 
 def connections_for(server: EchoServer, path_call: Any) -> int:
-    """How many TCP connections the server accepted while ``path_call`` ran."""
+    """How many TCP connections the server accepted while ``path_call`` ran.
+
+    Every connection the bridge made for the call was accepted (and reported) before
+    the call returned; :meth:`EchoServer.sync` makes sure those lines have been read.
+    """
+    server.sync()
     before = server.count("accepted")
     path_call()
-    time.sleep(0.1)
+    server.sync()
     return server.count("accepted") - before
 
 
@@ -165,7 +170,7 @@ def test_jit_cache_expires_after_its_ttl(trust_setup: Any) -> None:
     good = servers["good"]
     assert connections_for(good, lambda: through(port, "jitshort")) == 2
     assert connections_for(good, lambda: through(port, "jitshort")) == 1
-    time.sleep(1.2)
+    time.sleep(1.2)  # the 1 s TTL under test must pass: there is nothing to poll for
     assert connections_for(good, lambda: through(port, "jitshort")) == 2
 
 
@@ -214,6 +219,20 @@ def test_missing_cafile_is_a_config_error(tmp_path: Path) -> None:
     result = run_cli("check", "--cbdir", str(tmp_path))
     assert result.returncode == 2
     assert "paths.b.target.tls.trust.cafile: file" in result.stderr and "does not exist" in result.stderr
+
+
+def test_start_refuses_every_bad_trust_file_before_listening(tmp_path: Path) -> None:
+    """`wampnode start` names each bridge's bad trust file (two on one transport), exit 2, nothing listens."""
+    paths = {"a": bridge_path(tcp_target(1, tls={"trust": {"cafile": "nope.pem"}})),
+             "b": bridge_path(tcp_target(1, tls={"trust": {"capath": "nodir"}}))}
+    config = bridge_config(free_port(), paths)
+    config["workers"][0]["transports"].insert(0, {"type": "rawsocket", "endpoint": tcp(free_port())})
+    node = start_node(config, tmp_path, wait=False)
+    assert node.proc.wait(30) == 2
+    out = node.output()
+    assert f"transports[1].paths.a.target.tls.trust.cafile: file {tmp_path / 'nope.pem'} does not exist." in out, out
+    assert f"transports[1].paths.b.target.tls.trust.capath: {tmp_path / 'nodir'} is not a directory." in out, out
+    assert "Listening:" not in out and "Traceback" not in out, out
 
 
 def test_trust_diagnose_prints_the_chain_and_the_verdict(trust_setup: Any) -> None:

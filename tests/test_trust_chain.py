@@ -8,7 +8,7 @@ import pytest
 from cryptography import x509
 
 from node.trust.bundle import CaIndex, load_file, parse_pem_certificates
-from node.trust.certinfo import authority_key_id, hex_id, subject_key_id
+from node.tls.certinfo import authority_key_id, hex_id, subject_key_id
 from node.trust.chain import Evidence, diagnose, find_cas, trust_path, wanted_ca_ids
 from node.trust.jit import JitCache
 from pki import make_pki, new_key, sign

@@ -31,6 +31,9 @@ from pki import make_pki
 from squid import Squid
 
 
+SMALL_LIMIT = 4096  # a tcpbridge path's max_message_size, far below the tunnel's own 65536
+
+
 @pytest.fixture(scope="module")
 def plain_node(tmp_path_factory: Any) -> Iterator[Any]:
     """A node on ws:// with a bridge to an echo server."""
@@ -52,8 +55,9 @@ def tls_node(tmp_path_factory: Any) -> Iterator[Any]:
     port = free_port()
     tls = {"key": str(pki.leaf_key), "certificate": str(pki.leaf_crt),
            "chain_certificates": [str(pki.intermediate_crt)]}
-    node = start_node(bridge_config(port, {"echo": bridge_path(tcp_target(echo.port))}, tls=tls),
-                      directory / "node")
+    paths = {"echo": bridge_path(tcp_target(echo.port)),
+             "small": bridge_path(tcp_target(echo.port), max_message_size=SMALL_LIMIT)}
+    node = start_node(bridge_config(port, paths, tls=tls), directory / "node")
     yield port, pki, node
     node.stop()
     echo.stop()
@@ -215,7 +219,7 @@ def test_pinned_key_is_accepted_and_another_refused(tls_node: Any) -> None:
     """--pin-sha256 with the server's SPKI hash connects without any CA; another pin is refused."""
     from cryptography import x509
 
-    from node.trust.certinfo import spki_sha256
+    from node.tls.certinfo import spki_sha256
 
     port, pki, _ = tls_node
     pin = spki_sha256(x509.load_pem_x509_certificate(pki.leaf_crt.read_bytes()))
@@ -274,3 +278,72 @@ def test_local_client_leaving_while_websocket_opens_cancels_the_opening(tunnels:
         assert tunnel.proc.poll() is None and "Traceback" not in tunnel.output()
     finally:
         silent.close()
+
+
+@pytest.mark.parametrize("use_base64", [False, True], ids=["binary", "base64"])
+def test_through_squid_to_a_bridge_with_a_small_message_limit(tls_node: Any, squids: Any, tunnels: Any,
+                                                               use_base64: bool) -> None:
+    """1 MB goes tunnel -> Squid -> a bridge whose max_message_size is 4096 and comes back intact: the tunnel
+    sends messages no larger than what every peer accepts (1500 octets), not as large as its own limit."""
+    port, pki, node = tls_node
+    squid = squids([port])
+    tunnel = tunnels(f"wss://localhost:{port}/small", "--proxy", squid.url, "--cafile", str(pki.root_crt),
+                     *(["--base64"] if use_base64 else []))
+    data = os.urandom(1000 * 1000)
+    echoed = tunnel.exchange(data)
+    assert len(echoed) == len(data), f"{len(echoed)} octets came back:\n{tunnel.output()}"
+    assert hashlib.sha256(echoed).digest() == hashlib.sha256(data).digest()
+    assert "1009" not in tunnel.output() and "1009" not in node.output()
+
+
+def test_a_received_close_is_logged_with_code_and_reason(tls_node: Any, tunnels: Any) -> None:
+    """A tunnel told to send 64 KiB messages to a bridge that takes 4096 gets closed 1009; its log says so,
+    with the bridge's reason, instead of only a short octet count."""
+    import socket
+
+    port, pki, _ = tls_node
+    tunnel = tunnels(f"wss://localhost:{port}/small", "--cafile", str(pki.root_crt), "--send-message-size", "65536")
+    with socket.create_connection(("127.0.0.1", tunnel.port), timeout=10) as s:
+        s.sendall(os.urandom(65536))
+        assert s.recv(65536) == b""  # closed, nothing echoed
+    expected = f" -> wss://localhost:{port}/small: the server closed the WebSocket with code 1009, " \
+               f"reason \"received WebSocket"
+    assert wait_until(lambda: expected in tunnel.output()), tunnel.output()
+    line = next(line for line in tunnel.output().splitlines() if expected in line)
+    assert "[warn] Tunnel 127.0.0.1:" in line and "exceeds payload limit of 4096 octets" in line
+
+
+def test_send_message_size_below_1500_is_refused() -> None:
+    """--send-message-size below what every peer accepts is a one-line error naming the option."""
+    result = run_stdio_tunnel("ws://127.0.0.1:1/x", "--send-message-size", "1000")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert line.startswith("--send-message-size: 1000 is not between 1500 and 16777216")
+
+
+def test_local_client_leaving_while_tcp_connect_is_pending_is_no_error(tunnels: Any) -> None:
+    """A local client that resets while the tunnel's TCP connect is still pending (the server's accept queue is
+    full, so its SYNs go unanswered) is logged as gone: cancelling there is no connection error."""
+    import socket
+    import struct
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    queued = []
+    try:
+        for _ in range(4):  # fill the accept queue (Linux holds backlog + 1)
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(listener.getsockname())
+            queued.append(s)
+        tunnel = tunnels(f"ws://127.0.0.1:{listener.getsockname()[1]}/x", "--connect-timeout", "30")
+        with socket.create_connection(("127.0.0.1", tunnel.port), timeout=10) as local:
+            local.sendall(b"hello")
+            local.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        assert wait_until(lambda: "the local client went away while the WebSocket" in tunnel.output())
+        assert "[error]" not in tunnel.output(), tunnel.output()
+    finally:
+        for s in queued:
+            s.close()
+        listener.close()

@@ -67,7 +67,7 @@ def test_open_websocket_outlives_client_timeout(ports, kind):
     """client_timeout bounds HTTP only: an open WebSocket idle for twice as long still answers a ping."""
     ws = RawWebSocket(ports[kind], "/ws", protocols=["wamp.2.json"])
     assert ws.status == 101
-    time.sleep(2)
+    time.sleep(2)  # the behaviour under test: idle for twice client_timeout, nothing to poll for
     ws.send(frame(9, b"still there?"))
     _, opcode, payload = ws.read_frame()
     assert (opcode, payload) == (10, b"still there?")
@@ -83,8 +83,8 @@ def write(tmp_path: Path, options: dict) -> str:
 
 def test_client_timeout_schema_follows_crossbar(tmp_path):
     """client_timeout is whole seconds from 1 to 86400, or null for none (Crossbar.io's rule); the default is 60."""
-    assert load_config(write(tmp_path, {}), environ={}).transports[0].web.options["client_timeout"] == 60
-    assert load_config(write(tmp_path, {"client_timeout": None}), environ={}).transports[0].web.options["client_timeout"] is None
+    assert load_config(write(tmp_path, {}), environ={}).transports[0].web.options.client_timeout == 60
+    assert load_config(write(tmp_path, {"client_timeout": None}), environ={}).transports[0].web.options.client_timeout is None
     assert load_config(write(tmp_path, {"client_timeout": 86400}), environ={})
     for bad in (0, 86401, 1.5, "10"):
         with pytest.raises(ConfigErrors) as info:

@@ -64,7 +64,9 @@ def test_second_request_head_on_a_kept_alive_connection_has_its_own_deadline(por
     """A quick first request is answered; a slow second head on the same connection gets 408."""
     with socket.create_connection(("127.0.0.1", ports["web"])) as sock:
         sock.settimeout(5)
-        time.sleep(1.5)  # idle between requests is client_timeout's business, not the head deadline's
+        # The behaviour under test: idle past the 1 s head deadline before the first request
+        # (idle between requests is client_timeout's business, not the head deadline's).
+        time.sleep(1.5)
         sock.sendall(b"GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n")
         first = sock.recv(65536)
         assert first.startswith(b"HTTP/1.1 200"), first[:100]
@@ -84,7 +86,7 @@ def test_open_websocket_outlives_the_head_deadline(ports, kind):
     """A WebSocket opened through a web path keeps working long after the head deadline passed."""
     ws = RawWebSocket(ports[kind], path="/ws")
     assert ws.status == 101
-    time.sleep(1.5)
+    time.sleep(1.5)  # the behaviour under test: idle past the 1 s head deadline, nothing to poll for
     ws.send(frame(1, b"still here"))
     assert ws.read_frame() == (True, 1, b"still here")
     ws.close()

@@ -39,11 +39,14 @@ def echo() -> Iterator[EchoServer]:
 
 @pytest.fixture
 def websockify_server(echo: EchoServer, tmp_path: Path) -> Iterator[Any]:
-    """``websockify 127.0.0.1:PORT 127.0.0.1:ECHO`` with a test-CA certificate (ws and wss on one port)."""
+    """``websockify 127.0.0.1:PORT 127.0.0.1:ECHO`` with a test-CA certificate (ws and wss on one port).
+
+    ``--record`` writes each message a client sends to ``tmp_path/record.N`` (N per connection)."""
     pki = make_pki(tmp_path / "pki")
     port = free_port()
     log = open(tmp_path / "websockify.log", "w")
     proc = subprocess.Popen(["websockify", "--cert", str(pki.chain_crt), "--key", str(pki.leaf_key),
+                             "--record", str(tmp_path / "record"),
                              f"127.0.0.1:{port}", f"127.0.0.1:{echo.port}"], stdout=log, stderr=subprocess.STDOUT)
     log.close()
     import socket
@@ -81,6 +84,40 @@ def test_our_tunnel_against_websockify_ws(websockify_server: Any, tunnels: Any) 
     tunnel = tunnels(f"ws://127.0.0.1:{port}/")
     data = os.urandom(1024 * 1024)
     assert hashlib.sha256(tunnel.exchange(data)).digest() == hashlib.sha256(data).digest()
+
+
+def recorded_client_messages(record: Path) -> List[bytes]:
+    """The client's messages from a websockify ``--record`` file (lines ``'}MS}ESCAPED',``)."""
+    messages = []
+    for line in record.read_text(encoding="ascii").splitlines():
+        if line.startswith("'}") and line.endswith("',"):  # a complete line
+            escaped = line[2:].split("}", 1)[1][:-2]
+            messages.append(escaped.encode("ascii").decode("unicode_escape").encode("latin-1"))
+    return messages
+
+
+def test_our_tunnel_through_squid_to_websockify_sends_1500_octet_messages(websockify_server: Any, tunnels: Any,
+                                                                           tmp_path: Path) -> None:
+    """tunnel -> Squid -> websockify: 1 MB comes back intact, and every message websockify received from the
+    tunnel carried at most 1500 octets (what every server must accept), not the tunnel's 64 KiB limit."""
+    from squid import Squid
+
+    port, _ = websockify_server
+    squid = Squid(free_port(), [port])
+    try:
+        tunnel = tunnels(f"ws://127.0.0.1:{port}/", "--proxy", squid.url)
+        data = os.urandom(1000 * 1000)
+        assert hashlib.sha256(tunnel.exchange(data)).digest() == hashlib.sha256(data).digest()
+        assert wait_until(lambda: f"CONNECT 127.0.0.1:{port}" in squid.access_log())
+    finally:
+        squid.stop()
+    records = list(tmp_path.glob("record.*"))
+    assert len(records) == 1
+    # websockify's handler writes the file as messages come; wait until all of them are in
+    assert wait_until(lambda: sum(map(len, recorded_client_messages(records[0]))) >= len(data))
+    messages = recorded_client_messages(records[0])
+    assert b"".join(messages) == data
+    assert max(len(m) for m in messages) <= 1500
 
 
 def test_our_tunnel_against_websockify_wss(websockify_server: Any, tunnels: Any) -> None:

@@ -16,13 +16,18 @@ rules, RFC 6455):
 - Text frames mean base64 (``base64`` subprotocol) and are decoded across
   frames by :class:`~node.bridge.base64stream.Base64MessageDecoder`; a text
   message without that subprotocol closes 1003, invalid base64 closes 1007.
-- Every message sent is one frame (``autoFragmentSize`` 0) of at most the
-  configured message size, so a peer with the same limit accepts it.
+- Every message sent is one frame of at most ``send_message_size`` octets
+  (default 1500, which every conforming peer accepts, whatever its receive
+  limit); the frames of one read are built by :mod:`node.bridge.framing` and
+  written at once.
 - Backpressure: each side's transport is registered as the streaming producer
   of the other, so a full socket buffer on one side stops reading on the other
   (Twisted producers/consumers).
 - Close: end of the stream (FIN) -> WebSocket close 1000 after the data before
   it; WebSocket closed -> the stream is closed (WebSocket has no half-close).
+- Every close frame received is logged with its code and reason (a warning
+  unless 1000 or 1001), so a peer's 1009 is not just a short transfer; a peer
+  that drops the connection without one is logged too (1006).
 
 autobahn's own ``WrappingWebSocketAdapter`` does the base64/binary mapping but
 buffers whole messages, refuses clients that offer no subprotocol, decodes
@@ -30,8 +35,7 @@ base64 leniently and has no backpressure or half-close, hence this module.
 """
 from __future__ import annotations
 
-import base64
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.interfaces import IHalfCloseableProtocol
@@ -40,6 +44,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from node.bridge.base64stream import Base64Error, Base64MessageDecoder
+from node.bridge.framing import DEFAULT_SEND_MESSAGE_SIZE, encode_messages
 
 log = Logger()
 
@@ -58,16 +63,13 @@ def truncate_reason(reason: str) -> bytes:
     return data[:MAX_REASON_OCTETS - 3].decode("utf-8", "ignore").encode("utf-8") + b"..."
 
 
-def send_chunk_size(max_message_size: int, use_base64: bool) -> int:
-    """Largest stream chunk per message, so the message never exceeds ``max_message_size``."""
-    return (max_message_size // 4) * 3 if use_base64 else max_message_size
-
-
 class StreamOverWebSocket:
     """Mixin for an autobahn WebSocket protocol (listed first among the bases)."""
 
     use_base64 = False
-    max_message_size = 65536
+    max_message_size = 65536  # largest message received
+    send_message_size = DEFAULT_SEND_MESSAGE_SIZE  # largest message sent
+    close_received: Optional[Tuple[Optional[int], str]] = None  # (code, reason) of the peer's close frame
     stream: Any = None  # the stream side's protocol (has ``.transport``)
     stream_failed = False
     octets_in = 0  # WebSocket -> stream
@@ -124,17 +126,14 @@ class StreamOverWebSocket:
     # --- stream -> WebSocket ----------------------------------------------------------
 
     def stream_data(self, data: bytes) -> None:
-        """Bytes from the stream: one single-frame message per chunk."""
-        if self.state != WebSocketProtocol.STATE_OPEN:  # type: ignore[attr-defined]
+        """Bytes from the stream: single-frame messages of at most ``send_message_size``, one write."""
+        if self.state != WebSocketProtocol.STATE_OPEN or not data:  # type: ignore[attr-defined]
             return
         self.octets_out += len(data)
-        size = send_chunk_size(self.max_message_size, self.use_base64)
-        for start in range(0, len(data), size):
-            chunk = data[start:start + size]
-            if self.use_base64:
-                self.sendMessage(base64.b64encode(chunk), isBinary=False)  # type: ignore[attr-defined]
-            else:
-                self.sendMessage(chunk, isBinary=True)  # type: ignore[attr-defined]
+        frames = encode_messages(data, self.send_message_size, self.use_base64,
+                                 masked=not self.factory.isServer)  # type: ignore[attr-defined]
+        # autobahn's sendData, not transport.write: it keeps the order with its own queued writes
+        self.sendData(frames)  # type: ignore[attr-defined]
 
     def stream_connected(self, stream: Any) -> None:
         """The stream is up: wire backpressure, pass on what came before, start reading."""
@@ -187,7 +186,28 @@ class StreamOverWebSocket:
                 stream.transport.unregisterProducer()
             stream.transport.loseConnection()
 
+    def describe(self) -> str:
+        """Who this connection is, for log lines (the bridge and the tunnel say more)."""
+        return f"WebSocket {self.peer}"  # type: ignore[attr-defined]
+
+    def onCloseFrame(self, code: Optional[int], reasonRaw: Optional[bytes]) -> Any:  # noqa: N802,N803 (autobahn API)
+        """Log the peer's close (code and reason, as received), then autobahn's handling."""
+        reason = (reasonRaw or b"").decode("utf-8", "replace")
+        self.close_received = (code, reason)
+        replying = self.state == WebSocketProtocol.STATE_CLOSING  # type: ignore[attr-defined]
+        level = log.info if code in (None, CLOSE_NORMAL, CLOSE_GOING_AWAY) else log.warn
+        level("{who}: the {side} {what} with code {code}, reason {reason}", who=self.describe(),
+              side="client" if self.factory.isServer else "server",  # type: ignore[attr-defined]
+              what="answered our close" if replying else "closed the WebSocket",
+              code=code if code is not None else "none (1005)", reason=f'"{reason}"' if reason else "none")
+        return super().onCloseFrame(code, reasonRaw)  # type: ignore[misc]
+
     def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:  # noqa: N802,N803 (autobahn API)
+        if (not wasClean and self.close_received is None and self.stream is not None
+                and not self.droppedByMe):  # type: ignore[attr-defined]
+            log.info("{who}: the {side} went away without a close frame (1006): {reason}", who=self.describe(),
+                     side="client" if self.factory.isServer else "server",  # type: ignore[attr-defined]
+                     reason=reason)
         super().onClose(wasClean, code, reason)  # type: ignore[misc]
         self.close_stream()
 

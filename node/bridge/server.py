@@ -7,7 +7,9 @@ client and held. Reading on is what lets the node see a client that leaves
 meanwhile (a close frame or a FIN is only seen by reading): the dial is then
 cancelled. A target that cannot be reached (or whose TLS certificate is
 refused) closes the WebSocket with 1011 and a reason; the log carries the full
-one-line cause (for TLS, the trust diagnosis).
+one-line cause (for TLS, the trust diagnosis). Messages to the client are at
+most ``send_message_size`` octets (default 1500, see :mod:`node.bridge.framing`),
+whatever ``max_message_size`` (the receive limit) is.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from twisted.python.failure import Failure
 
 from node.bridge.relay import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, StreamEnd, StreamOverWebSocket
 from node.config.model import BridgeTarget, TcpBridgePath
-from node.errors import NodeError
+from node.errors import ConfigErrors, NodeError
 
 log = Logger()
 
@@ -30,6 +32,7 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     """One bridged connection: WebSocket client <-> target."""
 
     _connecting: Any = None
+    _dial_cancelled = False  # onClose cancelled the dial: whatever error that gives, the client left first
 
     def onConnect(self, request: Any) -> Optional[str]:  # noqa: N802 (autobahn API)
         """Answer ``base64`` (exactly) when offered; ``binary`` for websockify-style clients."""
@@ -43,10 +46,14 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     def onOpen(self) -> None:  # noqa: N802
         factory: BridgeFactory = self.factory
         self.max_message_size = factory.config.max_message_size
+        self.send_message_size = factory.config.send_message_size
         factory.connections.add(self)
         end = StreamEnd(self)
         self._connecting = factory.connect_target(end)
         self._connecting.addCallbacks(self._target_up, self._target_failed)
+
+    def describe(self) -> str:
+        return f"Bridge {self.peer}"
 
     def _to_stream(self, data: bytes) -> None:
         super()._to_stream(data)
@@ -65,7 +72,9 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     def _target_failed(self, failure: Failure) -> None:
         self._connecting = None
         target = self.factory.config.target.describe()
-        if failure.check(defer.CancelledError):  # onClose: the client left first
+        # Cancelling can surface as another error (Twisted's HostnameEndpoint gives ConnectingCancelledError
+        # during the TCP connect, DNSLookupError during resolution), hence the flag.
+        if self._dial_cancelled or failure.check(defer.CancelledError):  # onClose: the client left first
             log.info("Bridge {peer} -> {target}: the client went away while the target was being connected; "
                      "connection attempt cancelled", peer=self.peer, target=target)
             return
@@ -80,6 +89,7 @@ class BridgeServerProtocol(StreamOverWebSocket, WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:  # noqa: N802,N803
         if self._connecting is not None:
             connecting, self._connecting = self._connecting, None
+            self._dial_cancelled = True
             connecting.cancel()
         if self in self.factory.connections:
             self.factory.connections.discard(self)
@@ -129,6 +139,9 @@ class BridgeFactory(WebSocketServerFactory):
             from node.trust import ClientTrust
 
             self.trust = ClientTrust(config.target.tls.trust)
+            problems = self.trust.check()  # its CA files, read now: a fault stops start-up
+            if problems:
+                raise ConfigErrors(problems)
         self.connections: Set[BridgeServerProtocol] = set()
         self.setProtocolOptions(
             versions=[13],  # RFC 6455 only

@@ -3,20 +3,32 @@
 A NATS message carries a list of *frames* (plain lists whose first element names
 the kind, see :mod:`node.cluster.member`), packed with msgpack, which keeps
 binary payloads as they are. Values msgpack cannot pack (a CBOR client may send
-tags such as dates) fall back to CBOR; the first byte says which. WAMP messages
-travel as autobahn's ``marshal()`` lists and are parsed back with the router's
-own parse table (:mod:`node.wire.messages`), never by a parser of our own.
+tags such as dates) fall back to CBOR; the first byte says which.
+
+What comes from the wire package: WAMP messages travel as autobahn's ``marshal()``
+lists and are parsed back by :func:`node.wire.parsing.parse` with its backplane table
+(the router's message classes, no client tolerance: they were fixed up when they
+entered the router), and a peer's roles travel in their compact form
+(:func:`node.wire.roles.compact_roles`).
+
+Why the bytes are not the wire package's serializers: those are autobahn's, one
+format per client connection, chosen by the client, and they parse everything they
+decode as WAMP messages. A backplane message is a list of frames, not a WAMP message,
+and it must carry whatever any client's format produced in one self-describing
+encoding: msgpack, or CBOR for what msgpack cannot hold, marked by the first byte.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 import cbor2
 import msgpack
+from autobahn.wamp.exception import ProtocolError
 from autobahn.wamp.message import Message
 
-from node.wire import messages as wire
 from node.router.peer import Peer
+from node.wire.parsing import BACKPLANE_MESSAGES, parse
+from node.wire.roles import compact_roles
 
 MSGPACK = b"m"
 CBOR = b"c"
@@ -56,25 +68,11 @@ def message_to_wire(message: Message) -> list:
 
 
 def message_from_wire(raw: list) -> Any:
-    """The autobahn message object, parsed with the router's message classes.
-
-    The client's message was checked and cleaned when it entered the router, so
-    :func:`node.wire.messages.parse`'s scrubbing of client quirks is skipped here.
-    """
-    parser = wire.ROUTER_MESSAGE_TYPES.get(raw[0]) if isinstance(raw, list) and raw else None
-    if parser is None:
-        raise FrameError(f"not a WAMP message: {str(raw)[:80]}")
-    return parser.klass.parse(raw)
-
-
-def _features(role: object) -> Dict[str, object]:
-    """HELLO role features as a plain dict (autobahn gives objects, or dicts)."""
-    features = getattr(role, "__dict__", role)
-    if isinstance(features, dict) and isinstance(features.get("features"), dict):
-        features = features["features"]
-    if not isinstance(features, dict):
-        return {}
-    return {k: v for k, v in features.items() if isinstance(k, str) and isinstance(v, (bool, int, str))}
+    """The autobahn message object, parsed with the router's message classes."""
+    try:
+        return parse(raw, BACKPLANE_MESSAGES)
+    except ProtocolError as e:
+        raise FrameError(f"not a WAMP message ({e}): {str(raw)[:80]}")
 
 
 def peer_to_wire(peer: Peer) -> dict:
@@ -82,7 +80,8 @@ def peer_to_wire(peer: Peer) -> dict:
     return {
         "session": peer.session_id, "realm": peer.realm, "authid": peer.authid, "authrole": peer.authrole,
         "authmethod": peer.authmethod, "authprovider": peer.authprovider, "authextra": peer.authextra,
-        "roles": {name: _features(role) for name, role in (peer.roles or {}).items()},
+        "roles": {name: {k: v for k, v in features.items() if isinstance(v, (bool, int, str))}
+                  for name, features in compact_roles(peer.roles).items()},
         "transport": peer.transport,
     }
 

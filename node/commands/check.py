@@ -1,22 +1,23 @@
-"""``wampnode check``: validate the configuration, then judge its TLS material.
+"""``wampnode check``: validate the configuration, then read and judge its TLS material.
 
-Errors (schema, files, settings OpenSSL refuses) exit 2 as at start-up. The
-TLS hygiene rules of :mod:`node.tls.hygiene` print as ``warning:`` lines and
-leave the exit code 0, unless ``--strict`` makes them ``error:`` lines and
-exit 2 (for CI and deploy scripts). ``--host`` names the host names clients
-use, which the certificates' SANs must cover; ``--cafile`` gives the roots a
-served chain should end at, to find a missing intermediate of a private CA.
+The configuration is loaded as at start-up, then every TLS and trust file it
+names is read and checked by the builders start-up uses
+(:mod:`node.workers.credentials`). Errors (schema, files, settings
+OpenSSL refuses) exit 2 as at start-up. The TLS hygiene rules of
+:mod:`node.tls.hygiene` print as ``warning:`` lines and leave the exit code 0,
+unless ``--strict`` makes them ``error:`` lines and exit 2 (for CI and deploy
+scripts). ``--host`` names the host names clients use, which the certificates'
+SANs must cover; ``--cafile`` gives the roots a served chain should end at, to
+find a missing intermediate of a private CA.
+
+Only :func:`add_check_options` runs when the command line is parsed (on every
+``wampnode`` run); :func:`run_check` imports what it needs.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, List
-
 from node.errors import TlsError
-
-if TYPE_CHECKING:  # imported lazily: the CLI parser is built on every start
-    from cryptography import x509
 
 
 def add_check_options(parser: argparse.ArgumentParser) -> None:
@@ -30,37 +31,32 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                         help="root CA certificate(s) served chains must end at (repeatable)")
 
 
-def _roots(files: List[str]) -> "List[x509.Certificate]":
-    from node.tls.pem import load_certificates
-
-    roots: "List[x509.Certificate]" = []
-    for path in files:
-        roots += load_certificates("--cafile", path)
-    return roots
-
-
 def run_check(args: argparse.Namespace) -> int:
     """Validate; print TLS warnings; exit 0, or 2 on errors (and warnings if strict)."""
+    # Imported here: the parser above is built on every `wampnode` run, and these
+    # bring in the config model and the TLS stack that only `check` needs.
     from node.config import load_config
-    from node.tls.hygiene import tls_warnings
+    from node.config.permissions import writable_warnings
+    from node.tls.pem import load_certificates
+    from node.workers.credentials import check_files, hygiene_warnings
 
     config = load_config(args.cbdir, args.config)
-    hosts = getattr(args, "host", [])
+    servers = check_files(config).values()  # raises ConfigErrors: every TLS and trust fault
+    roots = [cert for path in getattr(args, "cafile", []) for cert in load_certificates("--cafile", path)]
+    warnings = hygiene_warnings(servers, hosts=getattr(args, "host", []), roots=roots)
     strict = getattr(args, "strict", False)
-    roots = _roots(getattr(args, "cafile", []))
-    warnings: List[str] = []
-    for transport in config.transports:
-        if transport.endpoint.tls is not None:
-            warnings += tls_warnings(transport.endpoint.tls, hosts=hosts, roots=roots)
     label = "error" if strict else "warning"
     for warning in warnings:
         print(f"{label}: {warning}", file=sys.stderr)
+    loose = writable_warnings(config.cbdir, config.config_file)  # warnings even with --strict
+    for warning in loose:
+        print(f"warning: {warning}", file=sys.stderr)
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"
     if config.components or config.workers:
         summary += f", {len(config.components)} router component(s), {len(config.workers)} container/guest worker(s)"
     if strict and warnings:
         print(f"{config.config_file}: {len(warnings)} TLS problem(s) (--strict)", file=sys.stderr)
         return TlsError.exit_code
-    extra = f", {len(warnings)} warning(s)" if warnings else ""
+    extra = f", {len(warnings) + len(loose)} warning(s)" if warnings or loose else ""
     print(f"{config.config_file}: OK ({summary}{extra})")
     return 0

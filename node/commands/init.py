@@ -89,7 +89,8 @@ def init_node(appdir: str) -> List[str]:
     os.makedirs(web, exist_ok=True)
     created = []
     config_path = os.path.join(cbdir, "config.json")
-    with open(config_path, "w") as f:
+    # 0600: a config may hold secrets (ticket and WAMP-CRA secrets) and decides who may log in
+    with os.fdopen(os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
         json.dump(default_config(), f, indent=4)
         f.write("\n")
     created.append(config_path)

@@ -14,6 +14,7 @@ from twisted.logger import Logger
 
 from node.config import load_config
 from node.config.model import ContainerWorker
+from node.config.permissions import writable_warnings
 from node.errors import ConfigError, ConfigErrors
 from node.fastpath.reactor import install as install_node_reactor
 from node.fastpath.write_coalescing import FLUSHER
@@ -41,8 +42,15 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
     refused = _not_run_yet(config)
     if refused:
         raise ConfigErrors(refused)
+    if config.cluster is not None and config.cluster.processes > 1:
+        # node.tls and node.trust load only here: a node without TLS need not pay ~30 ms for them
+        from node.workers.credentials import check_files
+
+        check_files(config)  # the router processes build their own TLS: refuse bad files before any starts
     start_logging(loglevel, logformat)
     tune_malloc()  # large messages without page-fault storms (see node/process/malloc.py)
+    for warning in writable_warnings(config.cbdir, config.config_file):
+        log.warn("{warning}", warning=warning)
     warning = write_pidfile(cbdir)
     if warning:
         log.warn("{warning}", warning=warning)

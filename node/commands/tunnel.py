@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from node.errors import ConfigError, ConfigErrors, ListenError, NodeError
 
+SEND_MESSAGE_SIZE = 1500  # = node.bridge.framing.DEFAULT_SEND_MESSAGE_SIZE (not imported: CLI start-up time)
+MAX_SEND_MESSAGE_SIZE = 16777216  # as the tcpbridge path's send_message_size
 PIN_HELP = "accept only a server whose key has this base64 SHA-256 SPKI pin (repeatable)"
 
 
@@ -38,7 +40,11 @@ def add_tunnel_parser(commands: Any) -> None:
                                         "(default: HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches; '' for none)")
     tunnel.add_argument("--origin", help="Origin header to send")
     tunnel.add_argument("--connect-timeout", type=float, default=10.0, help="seconds for TCP, proxy, TLS and upgrade")
-    tunnel.add_argument("--max-message-size", type=int, default=65536, help="largest WebSocket message (octets)")
+    tunnel.add_argument("--max-message-size", type=int, default=65536,
+                        help="largest WebSocket message accepted (octets, default 65536; at least 2026)")
+    tunnel.add_argument("--send-message-size", type=int, default=SEND_MESSAGE_SIZE,
+                        help=f"largest WebSocket message sent (octets, default {SEND_MESSAGE_SIZE}, what every "
+                             "server must accept; raise it for a server known to accept more)")
     tunnel.add_argument("--loglevel", choices=("error", "warn", "info", "debug"), default=None)
     add_trust_arguments(tunnel)
 
@@ -55,7 +61,9 @@ def trust_options(args: argparse.Namespace, where: str) -> Any:
     """A ClientTrust from the trust arguments; file problems raise ConfigErrors."""
     import re
 
-    from node.trust import ClientTrust, trust_from_values
+    # Imported here: the parser is built on every `wampnode` run; these load the TLS stack.
+    from node.config.build import trust_from_values
+    from node.trust import ClientTrust
 
     errors: List[ConfigError] = []
     for pin in args.pins or ():
@@ -93,9 +101,14 @@ def run_tunnel(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = 
     if args.max_message_size < 2026:
         raise ConfigError("--max-message-size", f"{args.max_message_size} is below 2026",
                           "1500 octets of data (2026 as base64) must always fit")
+    if not SEND_MESSAGE_SIZE <= args.send_message_size <= MAX_SEND_MESSAGE_SIZE:
+        raise ConfigError("--send-message-size", f"{args.send_message_size} is not between {SEND_MESSAGE_SIZE} "
+                          f"and {MAX_SEND_MESSAGE_SIZE}",
+                          f"Every server accepts {SEND_MESSAGE_SIZE}; give more only for one known to accept it")
     settings = TunnelSettings(url=args.url, secure=secure, host=host, port=port, use_base64=args.base64,
                               proxy=proxy, trust=trust, connect_timeout=args.connect_timeout,
-                              max_message_size=args.max_message_size, origin=args.origin)
+                              max_message_size=args.max_message_size, origin=args.origin,
+                              send_message_size=args.send_message_size)
     choose_twisted()
     start_logging(args.loglevel or ("warn" if args.stdio else "info"), "standard", stream=sys.stderr)
     if reactor is None:

@@ -1,22 +1,39 @@
 """Reading ``config.json``: JSON, environment references, schema, then semantic checks.
 
 :func:`load_config` is the one entry point; it raises :class:`ConfigErrors` with
-every problem found (never only the first), each a one-line message.
+every problem found (never only the first), each a one-line message. It reads
+only the config file: the TLS and trust files a config names are read by the
+layers that use them, which report their faults through :func:`file_errors`.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Sequence
 
 from node.config.model import NodeConfig
-from node.errors import ConfigError, ConfigErrors
+from node.errors import ConfigError, ConfigErrors, NodeError
 
-__all__ = ["load_config", "read_json", "NodeConfig", "default_config_file"]
+__all__ = ["load_config", "read_json", "NodeConfig", "default_config_file", "file_errors"]
 
 
 def default_config_file(cbdir: str) -> str:
     return os.path.join(cbdir, "config.json")
+
+
+MAX_CONFIG_SIZE = 16 * 1024 * 1024  # a config is kilobytes; this stops /dev/zero or a log file
+
+
+def _shown(config_file: str) -> str:
+    """How messages name the config file: the shorter of its relative and absolute paths."""
+    return min(os.path.relpath(config_file), os.path.abspath(config_file), key=len)
+
+
+def file_errors(config: NodeConfig, problems: Sequence[NodeError]) -> ConfigErrors:
+    """Faults of files ``config`` names (TLS keys, trust CAs) as errors of the config:
+    each line starts with the config file, as :func:`load_config`'s lines do."""
+    where = _shown(config.config_file)
+    return ConfigErrors([ConfigError(f"{where}: {e.where}", e.problem, e.fix) for e in problems])
 
 
 def read_json(config_file: str) -> Any:
@@ -24,7 +41,7 @@ def read_json(config_file: str) -> Any:
     where = config_file
     try:
         with open(config_file, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_CONFIG_SIZE + 1)
     except FileNotFoundError:
         raise ConfigError(where, "file not found",
                           "Run `wampnode init` to create a node directory, or pass --cbdir/--config")
@@ -33,6 +50,9 @@ def read_json(config_file: str) -> Any:
     except PermissionError:
         raise ConfigError(where, "permission denied reading the file",
                           "Make it readable by the user running the node")
+    if len(data) > MAX_CONFIG_SIZE:
+        raise ConfigError(where, f"larger than {MAX_CONFIG_SIZE // 1048576} MiB, so not a node configuration",
+                          "Pass the node's config.json (--config FILE or --cbdir DIR)")
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -56,7 +76,7 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
 
     cbdir = os.path.abspath(cbdir)
     config_file = config_file or default_config_file(cbdir)
-    where = min(os.path.relpath(config_file), os.path.abspath(config_file), key=len)
+    where = _shown(config_file)
     try:
         raw = read_json(config_file)
     except ConfigError as e:

@@ -1,12 +1,16 @@
 """Turn a validated, default-filled config dict into the frozen objects of :mod:`model`."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from node.config import model
 from node.config.build_workers import build_hosting, ignored_worker_keys, router_index
 from node.config.environment import json_path
+from node.config.validation import definition_defaults
+
+T = TypeVar("T")
 
 
 def _abspath(cbdir: str, name: str) -> str:
@@ -47,15 +51,67 @@ def build_endpoint(raw: Dict[str, Any], cbdir: str, where: str) -> model.Endpoin
                              backlog=raw["backlog"], shared=raw["shared"], tls=tls, path=where)
 
 
+def _record(cls: Type[T], raw: Mapping[str, Any], **built: Any) -> T:
+    """``cls`` from the default-filled schema object ``raw``: each field takes the key
+    of its name (or its ``model.schema_key``), lists become tuples, and a key the
+    schema gives no default and the config leaves out is None. ``built`` holds the
+    fields the caller made itself (nested objects)."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in built:
+            values[f.name] = built[f.name]
+        else:
+            value = raw.get(f.metadata.get("key", f.name))
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)  # type: ignore[call-arg]
+
+
+def _by_name(cls: Type[T], entries: Optional[Mapping[str, Any]]) -> Optional[Dict[str, T]]:
+    """``{authid: {...}}`` -> ``{authid: cls}`` (None stays None: the key was left out)."""
+    return None if entries is None else {name: _record(cls, entry) for name, entry in entries.items()}
+
+
+_STATIC_AUTH: Dict[str, Callable[[Mapping[str, Any]], model.AuthSettings]] = {
+    "anonymous": lambda raw: _record(model.AnonymousSettings, raw),
+    "ticket": lambda raw: _record(model.TicketSettings, raw,
+                                  principals=_by_name(model.TicketPrincipal, raw["principals"])),
+    "wampcra": lambda raw: _record(model.WampCraSettings, raw, users=_by_name(model.WampCraUser, raw["users"])),
+    "cryptosign": lambda raw: _record(model.CryptosignSettings, raw,
+                                      principals=_by_name(model.CryptosignPrincipal, raw["principals"])),
+    "tls": lambda raw: _record(model.TlsSettings, raw,
+                               principals=_by_name(model.TlsPrincipal, raw.get("principals"))),
+}
+
+
+def build_auth_method(method: str, raw: Mapping[str, Any]) -> model.AuthMethod:
+    """One entry of an ``auth`` map (the schema names the five methods)."""
+    dynamic = raw["type"] == "dynamic"
+    settings = _record(model.DynamicSettings, raw) if dynamic else _STATIC_AUTH[method](raw)
+    return model.AuthMethod(method=method, type=raw["type"], settings=settings)
+
+
 def build_auth(raw: Dict[str, Any]) -> Tuple[model.AuthMethod, ...]:
-    return tuple(model.AuthMethod(method=method, type=cfg["type"],
-                                  settings={k: v for k, v in cfg.items() if k != "type"})
-                 for method, cfg in raw.items())
+    return tuple(build_auth_method(method, cfg) for method, cfg in raw.items())
+
+
+def build_websocket_options(raw: Mapping[str, Any]) -> model.WebSocketOptions:
+    compression = raw.get("compression")
+    if compression is not None:
+        deflate = compression.get("deflate")
+        compression = _record(model.CompressionOptions, compression,
+                              deflate=None if deflate is None else _record(model.DeflateOptions, deflate))
+    return _record(model.WebSocketOptions, raw, compression=compression)
+
+
+def build_web_options(raw: Mapping[str, Any]) -> model.WebOptions:
+    hsts = raw["hsts"]
+    return _record(model.WebOptions, raw,
+                   hsts=_record(model.HstsOptions, hsts) if isinstance(hsts, Mapping) else hsts)
 
 
 def build_websocket(raw: Dict[str, Any], where: str) -> model.WampWebSocket:
     return model.WampWebSocket(serializers=tuple(raw["serializers"]),
-                               options=model.WebSocketOptions(values=dict(raw["options"])),
+                               options=build_websocket_options(raw["options"]),
                                auth=build_auth(raw.get("auth", {})), path=where)
 
 
@@ -88,6 +144,17 @@ def build_trust(raw: Dict[str, Any], cbdir: str, where: str) -> model.TrustOptio
         jit_ttl=raw["jit_ttl"], jit_cache_size=raw["jit_cache_size"], path=where)
 
 
+def trust_from_values(values: Dict[str, Any], where: str = "trust") -> model.TrustOptions:
+    """A ``TrustOptions`` from command-line values (``wampnode tunnel``, ``trust diagnose``).
+
+    ``values`` uses the config's key names, None for unset; unset keys get the
+    schema's defaults, and relative paths start at the current directory.
+    """
+    raw = definition_defaults("trust")
+    raw.update({name: value for name, value in values.items() if value})
+    return build_trust(raw, os.getcwd(), where)
+
+
 def build_bridge_target(raw: Dict[str, Any], cbdir: str, where: str) -> model.BridgeTarget:
     if raw["type"] == "unix":
         return model.BridgeTarget(type="unix", host=None, port=None, socket_path=_abspath(cbdir, raw["path"]),
@@ -108,17 +175,20 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
         return model.StaticPath(directory=_static_directory(raw, cbdir),
                                 enable_directory_listing=options["enable_directory_listing"],
                                 mime_types=dict(options["mime_types"]),
-                                cache_timeout=options["cache_timeout"], path=where)
+                                cache_timeout=options["cache_timeout"],
+                                allow_dotfiles=options["allow_dotfiles"],
+                                follow_symlinks_into=tuple(_abspath(cbdir, d) for d in options["follow_symlinks_into"]),
+                                max_ranges=options["max_ranges"], path=where)
     if kind == "websocket":
         return model.WebSocketPath(service=build_websocket(raw, where), path=where)
     if kind == "websocket-testee":
-        return model.WebSocketTesteePath(options=model.WebSocketOptions(values=dict(raw["options"])),
-                                         path=where)
+        return model.WebSocketTesteePath(options=build_websocket_options(raw["options"]), path=where)
     if kind == "redirect":
         return model.RedirectPath(url=raw["url"], path=where)
     if kind == "tcpbridge":
         return model.TcpBridgePath(target=build_bridge_target(raw["target"], cbdir, f"{where}.target"),
                                    max_message_size=raw["max_message_size"],
+                                   send_message_size=raw["send_message_size"],
                                    allowed_origins=tuple(raw["allowed_origins"]),
                                    connect_timeout=float(raw["connect_timeout"]), path=where)
     return model.NodeInfoPath(path=where)
@@ -127,7 +197,7 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
 def build_web(raw: Dict[str, Any], cbdir: str, where: str) -> model.WebService:
     return model.WebService(
         paths={key: build_path(value, cbdir, f"{where}.paths.{key}") for key, value in raw["paths"].items()},
-        options=dict(raw.get("options", {})), path=where)
+        options=build_web_options(raw["options"]), path=where)
 
 
 def build_transport(raw: Dict[str, Any], cbdir: str, where: str, index: int) -> model.Transport:
@@ -135,7 +205,7 @@ def build_transport(raw: Dict[str, Any], cbdir: str, where: str, index: int) -> 
     websocket = build_websocket(raw, where) if kind == "websocket" else None
     if kind == "websocket.testee":  # echo only: options matter, no serializers or auth
         websocket = model.WampWebSocket(serializers=(), auth=(), path=where,
-                                        options=model.WebSocketOptions(values=dict(raw["options"])))
+                                        options=build_websocket_options(raw["options"]))
     web = None
     rawsocket = None
     ws_paths: Dict[str, model.WampWebSocket] = {}
@@ -149,10 +219,13 @@ def build_transport(raw: Dict[str, Any], cbdir: str, where: str, index: int) -> 
         if "rawsocket" in raw:
             rawsocket = build_rawsocket(raw["rawsocket"], f"{where}.rawsocket")
         ws_paths = {p: build_websocket(v, f"{where}.websocket.{p}") for p, v in raw.get("websocket", {}).items()}
+    http_options = web.options if web is not None else None
+    if kind == "universal" and web is None:  # its websocket paths are served by a site all the same
+        http_options = build_web_options(definition_defaults("web_options"))
     return model.Transport(type=kind, id=raw.get("id", f"transport{index:03d}"),
                            endpoint=build_endpoint(raw["endpoint"], cbdir, f"{where}.endpoint"),
                            websocket=websocket, web=web, rawsocket=rawsocket,
-                           websocket_paths=ws_paths, path=where)
+                           websocket_paths=ws_paths, path=where, http_options=http_options)
 
 
 def build_realm(raw: Dict[str, Any]) -> model.Realm:
@@ -171,15 +244,21 @@ def build_realm(raw: Dict[str, Any]) -> model.Realm:
     history = tuple(model.EventHistory(uri=h["uri"], match=h["match"], limit=h["limit"])
                     for h in raw.get("store", {}).get("event-history", []))
     options = raw["options"]
+    limits = model.RealmLimits(
+        max_uri_length=options["max_uri_length"],
+        max_subscriptions_per_session=options["max_subscriptions_per_session"],
+        max_registrations_per_session=options["max_registrations_per_session"],
+        max_pending_calls_per_session=options["max_pending_calls_per_session"],
+        max_retained_events=options["max_retained_events"], max_retained_bytes=options["max_retained_bytes"])
     return model.Realm(name=raw["name"], roles=roles, uri_check=options["uri_check"],
-                       enable_meta_api=options["enable_meta_api"], event_history=history)
+                       enable_meta_api=options["enable_meta_api"], event_history=history, limits=limits)
 
 
 def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeConfig:
     """The node; its router is the (first) worker of type ``router``, if any: containers and
     guests may connect to a router elsewhere."""
     index = router_index(raw)
-    hosting = build_hosting(raw, cbdir)
+    hosting = build_hosting(raw, cbdir, build_websocket_options)
     if index is None:
         return model.NodeConfig(cbdir=cbdir, config_file=config_file, realms=(), transports=(),
                                 ignored=ignored_keys(raw), workers=hosting.workers, router_path=None)

@@ -11,10 +11,13 @@ start at the node directory.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 from node.config import model
 from node.config.environment import json_path
+
+# node.config.build's builder of WebSocket options, handed in (that module imports this one)
+OptionsBuilder = Callable[[Mapping[str, Any]], model.WebSocketOptions]
 
 
 def _abspath(cbdir: str, name: str) -> str:
@@ -80,12 +83,13 @@ def build_connecting_endpoint(raw: Dict[str, Any], cbdir: str, where: str) -> mo
                                     socket_path=None, timeout=float(raw["timeout"]), tls=tls, path=where)
 
 
-def build_connecting_transport(raw: Dict[str, Any], cbdir: str, where: str) -> model.ConnectingTransport:
+def build_connecting_transport(raw: Dict[str, Any], cbdir: str, where: str,
+                               websocket_options: OptionsBuilder) -> model.ConnectingTransport:
     endpoint = build_connecting_endpoint(raw["endpoint"], cbdir, f"{where}.endpoint")
     if raw["type"] == "websocket":
         return model.ConnectingTransport(type="websocket", endpoint=endpoint, url=raw["url"],
                                          serializers=tuple(raw["serializers"]),
-                                         websocket_options=model.WebSocketOptions(values=dict(raw["options"])),
+                                         websocket_options=websocket_options(raw["options"]),
                                          max_message_size=raw["options"]["max_message_size"], path=where)
     serializers = (raw["serializer"],) if "serializer" in raw else tuple(raw["serializers"])
     return model.ConnectingTransport(type="rawsocket", endpoint=endpoint, url=raw.get("url"),
@@ -101,11 +105,11 @@ def build_component_auth(raw: Dict[str, Any], where: str) -> Tuple[model.Compone
                  for method, cfg in raw.items())
 
 
-def build_container_component(raw: Dict[str, Any], component_id: str, cbdir: str,
-                              where: str) -> model.ContainerComponent:
+def build_container_component(raw: Dict[str, Any], component_id: str, cbdir: str, where: str,
+                              websocket_options: OptionsBuilder) -> model.ContainerComponent:
     return model.ContainerComponent(
         id=component_id, type=raw["type"], realm=raw["realm"],
-        transport=build_connecting_transport(raw["transport"], cbdir, f"{where}.transport"),
+        transport=build_connecting_transport(raw["transport"], cbdir, f"{where}.transport", websocket_options),
         auth=build_component_auth(raw.get("auth", {}), f"{where}.auth"), extra=dict(raw["extra"]),
         classname=raw.get("classname"), callbacks=dict(raw.get("callbacks", {})), path=where)
 
@@ -115,10 +119,11 @@ def _disabled(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value != "")
 
 
-def build_container(raw: Dict[str, Any], worker_id: str, ids: _Ids, cbdir: str,
-                    where: str) -> model.ContainerWorker:
+def build_container(raw: Dict[str, Any], worker_id: str, ids: _Ids, cbdir: str, where: str,
+                    websocket_options: OptionsBuilder) -> model.ContainerWorker:
     options = raw["options"]
-    components = tuple(build_container_component(c, ids.component(c), cbdir, f"{where}.components[{i}]")
+    components = tuple(build_container_component(c, ids.component(c), cbdir, f"{where}.components[{i}]",
+                                                 websocket_options)
                        for i, c in enumerate(raw["components"]))
     return model.ContainerWorker(
         id=worker_id, components=components, pythonpath=tuple(_abspath(cbdir, p) for p in options["pythonpath"]),
@@ -158,7 +163,7 @@ class Hosting(NamedTuple):
     workers: Tuple[model.Worker, ...]
 
 
-def build_hosting(raw: Dict[str, Any], cbdir: str) -> Hosting:
+def build_hosting(raw: Dict[str, Any], cbdir: str, websocket_options: OptionsBuilder) -> Hosting:
     """Router components and options, and the container and guest workers, in config order."""
     ids = _Ids()
     first_router = router_index(raw)
@@ -170,7 +175,7 @@ def build_hosting(raw: Dict[str, Any], cbdir: str) -> Hosting:
         where = json_path(("workers", i))
         worker_id = ids.worker(worker)
         if worker["type"] == "container":
-            workers.append(build_container(worker, worker_id, ids, cbdir, where))
+            workers.append(build_container(worker, worker_id, ids, cbdir, where, websocket_options))
         elif worker["type"] == "guest":
             workers.append(build_guest(worker, worker_id, cbdir, where))
         elif i == first_router:

@@ -1,7 +1,10 @@
-"""Checks the schema cannot express: files exist, ports do not clash, one worker.
+"""Checks the schema cannot express: directories exist, ports do not clash, one worker.
 
 Each check is a small function returning a list of one-line :class:`ConfigError`;
-all of them run, so a user sees every problem at once.
+all of them run, so a user sees every problem at once. The files of TLS blocks
+(keys, certificates, DH, OCSP) and of ``trust`` blocks are not read here: the
+layers that use them read and check them once, when they build their TLS
+objects (:mod:`node.workers.credentials`), and report in the same form.
 """
 from __future__ import annotations
 
@@ -144,16 +147,6 @@ def check_universal(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
             if t.type == "universal" and not (t.rawsocket or t.web or t.websocket_paths)]
 
 
-def check_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
-    errors: List[ConfigError] = []
-    for t in config.transports:
-        if t.endpoint.tls is not None:
-            from node.tls.context import check_tls
-
-            errors += [ConfigError(f"{where}: {e.where}", e.problem, e.fix) for e in check_tls(t.endpoint.tls)]
-    return errors
-
-
 def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     """Several processes listen on one port only through SO_REUSEPORT (``shared``);
     a Unix socket cannot be shared that way."""
@@ -173,22 +166,9 @@ def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], w
     return errors
 
 
-def check_bridge_trust_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
-    """``tcpbridge`` targets' ``trust`` files (cafile, capath, jit_bundle) exist and hold certificates."""
-    errors: List[ConfigError] = []
-    for _, service in _paths(config):
-        if isinstance(service, model.TcpBridgePath) and service.target.tls is not None:
-            from node.trust import ClientTrust
-
-            errors += [ConfigError(f"{where}: {e.where}", e.problem, e.fix)
-                       for e in ClientTrust(service.target.tls.trust).check()]
-    return errors
-
-
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_interfaces,
                                  check_unix_directories, check_static_directories, check_universal,
-                                 check_tls_files, check_processes_share_ports, check_bridge_trust_files) \
-    + WORKER_CHECKS
+                                 check_processes_share_ports) + WORKER_CHECKS
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
@@ -196,3 +176,51 @@ def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> Lis
     for check in ALL_CHECKS:
         errors += check(config, raw, where)
     return errors
+
+
+def check_static_serves_node_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """A static path must not serve the node directory, the config file or a TLS key
+    (``"directory": ".."`` served the node directory, private key included).
+
+    What lies below a dot-named directory is not served unless ``allow_dotfiles`` is
+    set, so Crossbar.io's usual layout, ``"directory": ".."`` beside ``.crossbar/``,
+    serves the application and never the node directory: that stays allowed."""
+    private = [("the node directory", config.cbdir), ("the config file", config.config_file)]
+    for t in config.transports:
+        if t.endpoint.tls is not None:
+            keys = [t.endpoint.tls.key] + [entry.key for entry in t.endpoint.tls.sni.values()]
+            private += [("the TLS key", key) for key in keys]
+    errors: List[ConfigError] = []
+    for _, service in _paths(config):
+        if not isinstance(service, model.StaticPath):
+            continue
+        served = [("directory", service.directory)] + [("options.follow_symlinks_into", d)
+                                                      for d in service.follow_symlinks_into]
+        for key, directory in served:
+            root = os.path.realpath(directory)
+            found = [(what, path) for what, path in private
+                     if _servable(os.path.realpath(path), root, service.allow_dotfiles)]
+            if found:
+                what, path = found[0]
+                errors.append(ConfigError(f"{where}: {service.path}.{key}",
+                                          f"{directory} contains {what} ({path}), which would be served",
+                                          "Serve a directory that holds only public files, e.g. \"../web\" "
+                                          "beside the node directory"))
+    return errors
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _servable(path: str, root: str, allow_dotfiles: bool) -> bool:
+    """Would a static path rooted at ``root`` serve ``path``? Not when a directory on the
+    way down is dot-named (``.well-known`` excepted), unless dotfiles are allowed."""
+    if not _within(path, root):
+        return False
+    below = [] if path == root else os.path.relpath(path, root).split(os.sep)
+    hidden = any(part.startswith(".") and part != ".well-known" for part in below)
+    return allow_dotfiles or not hidden
+
+
+ALL_CHECKS += (check_static_serves_node_files,)

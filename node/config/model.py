@@ -3,15 +3,20 @@
 Code after :mod:`node.config` never reads raw dicts; it receives these objects.
 Defaults are *not* repeated here: the schema (``node/config/schema.json``) fills
 them in before these objects are built, so the schema stays the single source of
-truth for option names and defaults.
+truth for option names and defaults. A field named like a schema key takes that
+key's value (``schema_key`` names keys that are no Python names); a key without a
+schema default that the config leaves out is None.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
+
+# the application a node hosts (router components, containers, guests): its own module, re-exported here
+from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, ComponentAuth,  # noqa: F401
+                                       ConnectingEndpoint, ConnectingTls, ConnectingTransport, ContainerComponent,
+                                       ContainerWorker, GuestStdin, GuestWatch, GuestWorker, ProcessEnv,
+                                       RouterComponent, RouterOptions, Worker)
 
 # --- endpoints -------------------------------------------------------------
 
@@ -110,6 +115,22 @@ class EventHistory:
 
 
 @dataclass(frozen=True)
+class RealmLimits:
+    """What a realm keeps for its clients; 0 means no limit.
+
+    These field defaults (no limits) only serve objects built by hand in tests;
+    a configuration gets the schema's defaults (``realms[].options.max_*``).
+    """
+
+    max_uri_length: int = 0  # UTF-8 octets
+    max_subscriptions_per_session: int = 0
+    max_registrations_per_session: int = 0
+    max_pending_calls_per_session: int = 0
+    max_retained_events: int = 0
+    max_retained_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class Realm:
     """A realm. ``roles`` empty means: every session may do everything (dev mode)."""
 
@@ -118,31 +139,147 @@ class Realm:
     uri_check: str  # "loose" | "strict"
     enable_meta_api: bool
     event_history: Tuple[EventHistory, ...]
+    limits: RealmLimits = RealmLimits()
+
+
+def schema_key(name: str) -> Any:
+    """A field whose schema key is not a Python name (``authenticator-realm``)."""
+    return field(metadata={"key": name})
+
+
+@dataclass(frozen=True)
+class DynamicSettings:
+    """``"type": "dynamic"`` of any method: a WAMP procedure decides."""
+
+    authenticator: str  # procedure URI
+    authenticator_realm: Optional[str] = schema_key("authenticator-realm")  # None: the session's realm
+
+
+@dataclass(frozen=True)
+class AnonymousSettings:
+    role: str
+
+
+@dataclass(frozen=True)
+class TicketPrincipal:
+    ticket: str  # may be "${NAME}": read from the environment when compared
+    role: str
+    realm: Optional[str]  # the only realm this principal may join
+
+
+@dataclass(frozen=True)
+class TicketSettings:
+    principals: Dict[str, TicketPrincipal]  # authid -> principal
+
+
+@dataclass(frozen=True)
+class WampCraUser:
+    secret: str  # may be "${NAME}"
+    role: str
+    realm: Optional[str]
+    salt: Optional[str]  # set: the key is PBKDF2(secret, salt, iterations, keylen)
+    iterations: Optional[int]
+    keylen: Optional[int]
+
+
+@dataclass(frozen=True)
+class WampCraSettings:
+    users: Dict[str, WampCraUser]  # authid -> user
+
+
+@dataclass(frozen=True)
+class CryptosignPrincipal:
+    realm: Optional[str]
+    role: str
+    authorized_keys: Tuple[str, ...]  # hex Ed25519 public keys
+
+
+@dataclass(frozen=True)
+class CryptosignSettings:
+    principals: Dict[str, CryptosignPrincipal]
+
+
+@dataclass(frozen=True)
+class TlsPrincipal:
+    certificate_sha256: str = schema_key("certificate-sha256")  # hex, colons allowed
+    role: str
+    realm: Optional[str]
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    role: Optional[str]  # for any certificate the endpoint's CA accepts (authid: its CN)
+    principals: Optional[Dict[str, TlsPrincipal]]  # authid -> principal, by fingerprint or name
+
+
+AuthSettings = Union[DynamicSettings, AnonymousSettings, TicketSettings, WampCraSettings, CryptosignSettings,
+                     TlsSettings]
 
 
 @dataclass(frozen=True)
 class AuthMethod:
     """One entry of a transport's ``auth`` map.
 
-    ``method`` is ``anonymous``, ``ticket``, ``wampcra``, ``cryptosign``,
-    ``cryptosign-proxy``... ``type`` is ``static`` or ``dynamic``. ``settings`` keeps
-    the method-specific keys (principals, users, role, authenticator ...) exactly
-    as validated by the schema; the authentication module interprets them.
+    ``method`` is ``anonymous``, ``ticket``, ``wampcra``, ``cryptosign`` or ``tls``;
+    ``type`` is ``static`` or ``dynamic``. ``settings`` holds the method's keys:
+    :class:`DynamicSettings` for every dynamic method, else the method's own class.
+    Build one outside a config file with :func:`node.config.fragments.auth_method`.
     """
 
     method: str
     type: str
-    settings: Dict[str, object] = field(default_factory=dict)
+    settings: AuthSettings
 
 
 # --- transports ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class WebSocketOptions:
-    """WebSocket protocol options in Crossbar's names; times in milliseconds."""
+class DeflateOptions:
+    """``compression.deflate``: permessage-deflate (RFC 7692) parameters."""
 
-    values: Dict[str, object]  # the validated ``options`` object, with defaults
+    request_no_context_takeover: bool
+    request_max_window_bits: int
+    no_context_takeover: Optional[bool]
+    max_window_bits: Optional[int]
+    memory_level: Optional[int]
+
+
+@dataclass(frozen=True)
+class CompressionOptions:
+    deflate: Optional[DeflateOptions]  # None: no compression
+
+
+@dataclass(frozen=True)
+class WebSocketOptions:
+    """WebSocket protocol options in Crossbar's names (``$defs/websocket_options``);
+    times in milliseconds, sizes in bytes, 0 usually meaning "no limit"."""
+
+    allowed_origins: Tuple[str, ...]
+    allow_null_origin: bool
+    enable_webstatus: bool
+    external_port: Optional[int]
+    max_frame_size: int
+    max_message_size: int
+    auto_fragment_size: int
+    fail_by_drop: bool
+    echo_close_codereason: bool
+    open_handshake_timeout: int
+    close_handshake_timeout: int
+    tcp_nodelay: bool
+    auto_ping_interval: int
+    auto_ping_timeout: int
+    auto_ping_size: int
+    require_masked_client_frames: bool
+    validate_utf8: bool
+    mask_server_frames: bool
+    apply_mask: bool
+    show_server_version: bool
+    require_websocket_subprotocol: bool
+    compression: Optional[CompressionOptions]
+    max_connections: int
+    max_outgoing_buffer: int
+    max_request_head: int  # octets of the opening handshake's request head
 
 
 @dataclass(frozen=True)
@@ -172,6 +309,9 @@ class StaticPath:
     enable_directory_listing: bool
     mime_types: Dict[str, str]
     cache_timeout: Optional[int]
+    allow_dotfiles: bool
+    follow_symlinks_into: Tuple[str, ...]  # absolute
+    max_ranges: int
     path: str
 
 
@@ -233,6 +373,7 @@ class TcpBridgePath:
 
     target: BridgeTarget
     max_message_size: int
+    send_message_size: int
     allowed_origins: Tuple[str, ...]
     connect_timeout: float
     path: str
@@ -253,11 +394,34 @@ class WebSocketTesteePath:
 
 
 @dataclass(frozen=True)
+class HstsOptions:
+    """The object form of ``hsts``."""
+
+    max_age: int  # seconds
+    include_subdomains: bool
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """A web transport's ``options`` (``$defs/web_options``); times in seconds."""
+
+    access_log: bool
+    display_tracebacks: bool
+    hsts: Union[bool, HstsOptions]
+    hsts_max_age: int  # used when hsts is true
+    client_timeout: Optional[int]  # None: never
+    request_head_timeout: Optional[int]  # None: no limit
+    max_connections: int  # 0: no limit
+    max_request_head: int  # octets of a request line and headers
+    max_request_body: int  # octets; the fallback of paths that take a body
+
+
+@dataclass(frozen=True)
 class WebService:
     """A ``web`` transport's path tree: URL path segment -> path service."""
 
     paths: Dict[str, object]  # "/" and other keys -> one of the *Path objects
-    options: Dict[str, object]
+    options: WebOptions
     path: str
 
 
@@ -273,6 +437,9 @@ class Transport:
     rawsocket: Optional[RawSocketService]  # type rawsocket, or universal's part
     websocket_paths: Dict[str, WampWebSocket]  # universal's websocket map
     path: str
+    # the HTTP site's options: web.options, or the schema's defaults for a universal
+    # transport without ``web``; None for transports without HTTP (websocket, rawsocket)
+    http_options: Optional[WebOptions] = None
 
 
 @dataclass(frozen=True)
@@ -291,236 +458,6 @@ class Cluster:
 
     processes: int
     backplane: Optional[Backplane]  # None only with processes > 1: a local nats-server
-
-
-# --- hosting the application: router components, containers, guests ---------
-#
-# Paths are absolute (resolved against the node directory as Crossbar.io resolves
-# them); ``path`` fields are JSON paths (``workers[1].components[0]``) for messages.
-
-RESTART_POLICIES = ("restart-never", "restart-on-failed", "restart-always")
-SHUTDOWN_POLICIES = ("shutdown-manual", "shutdown-on-last-component-stopped",
-                     "shutdown-on-any-component-failed", "shutdown-on-any-component-stopped")
-
-
-@dataclass(frozen=True)
-class ProcessEnv:
-    """``options.env``: the environment of a worker process (Crossbar.io's rules)."""
-
-    inherit: Union[bool, Tuple[str, ...]]  # True: all of the parent's; False: none; names: only those
-    vars: Dict[str, str]
-    path: str
-
-    def compute(self, parent: Mapping[str, str]) -> Dict[str, str]:
-        """The child's environment, given the parent's (``os.environ`` of the node).
-
-        As Crossbar.io's ``create_process_env``: the inherited variables, ``vars``
-        over them, and ``PYTHONUNBUFFERED=1`` unless one of those set it.
-        """
-        if self.inherit is True:
-            env = dict(parent)
-        elif self.inherit is False:
-            env = {}
-        else:
-            env = {name: parent[name] for name in self.inherit if name in parent}
-        env.update(self.vars)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        return env
-
-
-@dataclass(frozen=True)
-class RouterOptions:
-    """The router worker's ``options`` that concern its components."""
-
-    pythonpath: Tuple[str, ...]  # absolute, in front of sys.path
-    env: ProcessEnv
-
-
-@dataclass(frozen=True)
-class RouterComponent:
-    """A component run inside the router process; it joins ``realm`` as ``role`` (trusted)."""
-
-    id: str
-    type: str  # "class" | "function"
-    realm: str
-    role: str  # default "anonymous", as Crossbar.io
-    extra: Dict[str, object]
-    classname: Optional[str]  # type class: "package.module.Class"
-    callbacks: Dict[str, str]  # type function: "join"|"leave"|"connect"|"disconnect" -> "package.module.fn"
-    references: Tuple[str, ...]  # Crossbar.io "connection:<id>" references (none resolves here)
-    path: str
-
-
-@dataclass(frozen=True)
-class ConnectingTls:
-    """TLS on a component's outgoing connection (Crossbar.io's keys)."""
-
-    hostname: str  # SNI and the name the router's certificate must carry
-    ca_certificates: Tuple[str, ...]  # absolute; empty: the system's trust store
-    certificate: Optional[str]  # absolute client certificate (with key), or None
-    key: Optional[str]
-    path: str
-
-
-@dataclass(frozen=True)
-class ConnectingEndpoint:
-    """Where a container component connects: TCP (optionally TLS) or a Unix socket."""
-
-    type: str  # "tcp" | "unix"
-    host: Optional[str]  # tcp
-    port: Optional[int]  # tcp
-    version: int  # 4 | 6 (tcp)
-    socket_path: Optional[str]  # unix, absolute
-    timeout: float  # seconds to wait for the connection
-    tls: Optional[ConnectingTls]
-    path: str
-
-    def describe(self) -> str:
-        if self.type == "unix":
-            return f"unix {self.socket_path}"
-        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-        return f"{'tls' if self.tls else 'tcp'} {host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class ConnectingTransport:
-    """A container component's transport to its router."""
-
-    type: str  # "websocket" | "rawsocket"
-    endpoint: ConnectingEndpoint
-    url: Optional[str]  # websocket: the URL of the opening handshake; rawsocket: unused
-    serializers: Tuple[str, ...]  # in preference order; rawsocket uses the first
-    websocket_options: Optional[WebSocketOptions]  # websocket
-    max_message_size: int  # largest message accepted from the router, bytes (websocket: 0 = no limit)
-    path: str
-
-
-@dataclass(frozen=True)
-class ComponentAuth:
-    """One method of a container component's ``auth`` (autobahn's ``authentication``)."""
-
-    method: str  # "anonymous" | "ticket" | "wampcra" | "cryptosign"
-    authid: Optional[str]
-    authrole: Optional[str]
-    authextra: Dict[str, object]
-    ticket: Optional[str]  # ticket
-    secret: Optional[str]  # wampcra
-    privkey: Optional[str]  # cryptosign: 64 hex digits
-    path: str
-
-    def authenticator_options(self) -> Dict[str, object]:
-        """Keyword arguments of ``autobahn.wamp.auth.create_authenticator(method, ...)``."""
-        options: Dict[str, object] = {}
-        for name in ("authid", "authrole", "ticket", "secret", "privkey"):
-            if getattr(self, name) is not None:
-                options[name] = getattr(self, name)
-        if self.authextra:
-            options["authextra"] = dict(self.authextra)
-        return options
-
-
-@dataclass(frozen=True)
-class ContainerComponent:
-    """A component run in a container process, connecting over ``transport``."""
-
-    id: str
-    type: str  # "class" | "function"
-    realm: str
-    transport: ConnectingTransport
-    auth: Tuple[ComponentAuth, ...]  # empty: anonymous
-    extra: Dict[str, object]
-    classname: Optional[str]
-    callbacks: Dict[str, str]
-    path: str
-
-
-@dataclass(frozen=True)
-class ContainerWorker:
-    """A child process running Python components (``type: container``)."""
-
-    id: str
-    components: Tuple[ContainerComponent, ...]
-    pythonpath: Tuple[str, ...]  # absolute
-    env: ProcessEnv
-    restart: str  # one of RESTART_POLICIES
-    shutdown: str  # one of SHUTDOWN_POLICIES
-    stop_timeout: float  # seconds from SIGTERM to SIGKILL
-    disabled: bool  # True: not started
-    path: str  # "workers[1]"
-
-
-@dataclass(frozen=True)
-class GuestStdin:
-    """``options.stdin``: what a guest's stdin gets at start.
-
-    ``"close"`` is ``type`` "close" (nothing written, closed); an object is a
-    ``value`` written as ``json`` or ``msgpack``, then closed if ``close``.
-    """
-
-    type: str  # "close" | "json" | "msgpack"
-    value: object
-    close: bool  # close stdin after writing
-
-    def encode(self) -> bytes:
-        """The bytes written: UTF-8 JSON without a newline (as Crossbar.io), msgpack, or none."""
-        if self.type == "close":
-            return b""
-        if self.type == "msgpack":
-            import msgpack  # here: loaded only for a guest fed msgpack, not by every config load
-
-            return msgpack.packb(self.value, use_bin_type=True)
-        return json.dumps(self.value, ensure_ascii=False).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class GuestWatch:
-    """``options.watch``: restart the guest when a file under ``directories`` changes."""
-
-    directories: Tuple[str, ...]  # absolute
-    action: str  # "restart"
-    delay: float  # Crossbar.io's ``timeout``: seconds from the first change to the restart
-    path: str
-
-
-@dataclass(frozen=True)
-class GuestWorker:
-    """Any program run as a child process (``type: guest``)."""
-
-    id: str
-    executable: str  # as written; see find_executable()
-    arguments: Tuple[str, ...]
-    workdir: str  # absolute (default: the node directory)
-    env: ProcessEnv
-    stdin: Optional[GuestStdin]  # None: stdin stays open, nothing written (Crossbar.io)
-    stdout: str  # "log" | "drop" | "close"
-    stderr: str
-    watch: Optional[GuestWatch]
-    restart: str  # one of RESTART_POLICIES
-    stop_timeout: float  # seconds from SIGTERM to SIGKILL
-    path: str
-
-    def find_executable(self, search_path: Optional[str]) -> Optional[str]:
-        """The program's absolute path, found as Crossbar.io finds it, or None.
-
-        ``executable`` joined to ``workdir`` (an absolute one stays as it is), then a
-        plain name (no ``/``) looked up with ``shutil.which`` on ``search_path`` (the
-        node's ``PATH``). Either must be an executable file. Unlike Crossbar.io, a
-        relative path such as ``../bin/app`` is not tried against the current
-        directory too: where the node was started from does not change the result.
-        """
-        def usable(name: str) -> bool:
-            return os.path.isfile(name) and os.access(name, os.X_OK)
-
-        candidate = os.path.abspath(os.path.join(self.workdir, self.executable))
-        if usable(candidate):
-            return candidate
-        if os.sep in self.executable or (os.altsep and os.altsep in self.executable):
-            return None
-        found = shutil.which(self.executable, path=search_path)
-        return os.path.abspath(found) if found and usable(found) else None
-
-
-Worker = Union[ContainerWorker, GuestWorker]
 
 
 @dataclass(frozen=True)

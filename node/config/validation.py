@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from functools import lru_cache
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 from node.errors import ConfigError
 
@@ -67,7 +67,8 @@ def _message(error: Any) -> str:
 
     A subschema may say what a value must look like in ``errorMessage`` (the
     ajv-errors keyword; other validators ignore it): a regular expression is no
-    explanation.
+    explanation. Every ``const``/``enum`` error names the value found and the
+    values allowed, whichever key it is on.
     """
     if error.validator in ("pattern", "not") and isinstance(error.schema, dict) and "errorMessage" in error.schema:
         return f"{error.instance!r} {error.schema['errorMessage']}"
@@ -82,10 +83,8 @@ def _message(error: Any) -> str:
         if all(e.validator == "type" for e in error.context):
             wanted = " or ".join(_TYPE_WORDS.get(e.validator_value, str(e.validator_value)) for e in error.context)
             return f"{error.instance!r} is not {wanted}"
-    if error.validator == "enum" and list(error.path)[-1:] == ["type"] and len(error.path) == 3 \
-            and list(error.path)[0] == "workers":
-        return (f"{error.instance!r} workers are not supported; wampnode runs workers of type "
-                f"'router', 'container' and 'guest'")
+    if error.validator in ("const", "enum"):
+        return _not_allowed(error)
     if error.validator == "additionalProperties" and error.validator_value is False:
         allowed = sorted(error.schema.get("properties", {}))
         allowed = [a for a in allowed if a not in ("type",)] or allowed
@@ -93,9 +92,39 @@ def _message(error: Any) -> str:
     return error.message
 
 
-def validation_errors(config: Any, where: str) -> List[ConfigError]:
-    """All schema violations of ``config`` as one-line errors, in document order."""
-    validator = _validator_class(False)(load_schema())
+def _show(value: Any) -> str:
+    """A config value as the message quotes it: strings and numbers as Python writes
+    them (``'web'``, ``3``), the rest as JSON writes them (``true``, ``null``)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _not_allowed(error: Any) -> str:
+    """A ``const``/``enum`` error naming the value found and the values allowed.
+
+    jsonschema's own wording names only the expected value (``2 was expected``) or
+    lists the allowed ones as a Python list. A key whose message needs its own
+    words (``version``) says them in the schema's ``errorMessage``, after the value.
+    """
+    if isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return f"{_show(error.instance)} {error.schema['errorMessage']}"
+    if error.validator == "const":
+        return f"{_show(error.instance)} is not allowed here; the only allowed value is {_show(error.validator_value)}"
+    allowed = ", ".join(v if isinstance(v, str) else _show(v) for v in error.validator_value)
+    return f"{_show(error.instance)} is not one of the allowed values: {allowed}"
+
+
+def _definition_schema(name: str) -> Dict[str, Any]:
+    """The schema's ``$defs/<name>`` as a schema of its own."""
+    return {"$defs": load_schema()["$defs"], "$ref": f"#/$defs/{name}"}
+
+
+def validation_errors(config: Any, where: str, definition: Optional[str] = None) -> List[ConfigError]:
+    """All schema violations of ``config`` (or, with ``definition``, of one object of
+    that ``$defs`` entry) as one-line errors, in document order."""
+    schema = load_schema() if definition is None else _definition_schema(definition)
+    validator = _validator_class(False)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path])
     result: List[ConfigError] = []
     seen = set()
@@ -119,11 +148,7 @@ def _leaves(error: Any) -> Iterator[Any]:
 
 @lru_cache(maxsize=None)
 def _definition_defaults(name: str) -> str:
-    filled: Dict[str, Any] = {}
-    schema = {"$defs": load_schema()["$defs"], "$ref": f"#/$defs/{name}"}
-    for _ in _validator_class(True)(schema).iter_errors(filled):
-        pass
-    return json.dumps(filled)
+    return json.dumps(with_definition_defaults(name, {}))
 
 
 def definition_defaults(name: str) -> Dict[str, Any]:
@@ -137,5 +162,13 @@ def with_defaults(config: Any) -> Any:
     """A copy of a valid ``config`` with every schema default filled in."""
     filled = copy.deepcopy(config)
     for _ in _validator_class(True)(load_schema()).iter_errors(filled):
+        pass
+    return filled
+
+
+def with_definition_defaults(name: str, instance: Any) -> Any:
+    """A copy of a valid object of ``$defs/<name>`` with the schema's defaults filled in."""
+    filled = copy.deepcopy(instance)
+    for _ in _validator_class(True)(_definition_schema(name)).iter_errors(filled):
         pass
     return filled

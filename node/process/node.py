@@ -2,8 +2,10 @@
 signals and stops, for ``wampnode start`` and for each router process of a
 cluster (:mod:`node.process.cluster_worker`).
 
-Order matters: the caller has reported configuration errors before anything
-listens; SIGTERM/SIGINT stop cleanly and exit 0; SIGHUP reloads TLS material and
+Order matters: the caller has reported errors in the configuration file before
+anything listens, and the TLS and trust files it names are read and judged
+(:meth:`~node.workers.router.RouterWorker.prepare`) before any port opens;
+SIGTERM/SIGINT stop cleanly and exit 0; SIGHUP reloads TLS material and
 restarts nothing; "Node ready" and sd_notify ``READY=1`` come only once every
 transport listens.
 """
@@ -19,7 +21,7 @@ from twisted.python.failure import Failure
 
 from node import __version__
 from node.config.model import NodeConfig
-from node.errors import NodeError
+from node.process.failure import report_start_failure
 from node.process.systemd import Notifier
 from node.workers.router import RouterWorker
 
@@ -50,12 +52,16 @@ class NodeProcess:
             self.cluster = ClusterProcess(config.cluster, self.worker.router, reactor)
 
     def run(self) -> int:
-        """Start, run the reactor until stopped; returns the process exit code."""
+        """Start, run the reactor until stopped; returns the process exit code.
+
+        @raise ConfigErrors: a TLS or trust file named by the configuration is faulty.
+        """
         log.info("wampnode {version} starting (pid {pid}, node directory {cbdir})",
                  version=__version__, pid=os.getpid(), cbdir=self.config.cbdir)
         if self.config.ignored:
             log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}",
                      keys=", ".join(self.config.ignored))
+        self.worker.prepare()  # TLS and trust files read once; ConfigErrors before anything listens
         self.reactor.callWhenRunning(self._begin)
         self.reactor.run(installSignalHandlers=False)
         return self.exit_code
@@ -81,15 +87,7 @@ class NodeProcess:
         self.notifier.start_watchdog(self.reactor)
 
     def _failed(self, failure: Failure) -> None:
-        error = failure.value
-        if isinstance(error, NodeError):
-            log.critical("{error}", error=error.line())
-            self.exit_code = error.exit_code
-        else:
-            log.failure("Node failed to start", failure)
-            self.exit_code = 1
-        if self.debug:
-            log.debug("{tb}", tb=failure.getTraceback())
+        self.exit_code = report_start_failure(failure, self.debug)
         self.reactor.stop()
 
     def _stopping(self) -> defer.Deferred:

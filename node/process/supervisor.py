@@ -33,7 +33,7 @@ import node
 from node import __version__
 from node.cluster.backplane import redact
 from node.cluster.process import INDEX_VARIABLE, URL_VARIABLE
-from node.errors import NodeError
+from node.process.failure import report_start_failure
 from node.process.natsserver import LocalNatsServer
 from node.process.systemd import Notifier
 
@@ -135,13 +135,7 @@ class Supervisor:
         d.addErrback(self._failed)
 
     def _failed(self, failure: Any) -> None:
-        error = failure.value
-        if isinstance(error, NodeError):
-            log.critical("{error}", error=error.line())
-            self.exit_code = error.exit_code
-        else:
-            log.failure("Node failed to start", failure)
-            self.exit_code = 1
+        self.exit_code = report_start_failure(failure)
         self.stop()
 
     def _environment(self, worker: Worker) -> Dict[str, str]:

@@ -3,8 +3,10 @@
 Static authorization is a plain lookup. Of all the rules of a role that match a
 URI, the most specific one decides, as in Crossbar: an ``exact`` rule first, then
 the longest ``prefix`` rule, then the ``wildcard`` rule with the most non-empty
-components. A URI no rule matches is denied. Lookups are cached per role and URI
-(the rules are frozen, so the cache never goes stale).
+components. A URI no rule matches is denied. A lookup costs time linear in the
+URI's length (:mod:`node.router.patterns`); its result is cached per role and URI
+(the rules are frozen, so the cache never goes stale) in a cache bound both in
+entries and in the URI characters it holds, since clients choose the URIs.
 
 A role with an ``authorizer`` is decided by calling that WAMP procedure; the
 realm does the call, :func:`decision_from_authorizer` reads its answer.
@@ -12,14 +14,49 @@ realm does the call, :func:`decision_from_authorizer` reads its answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Hashable, Optional, Tuple, TypeVar
 
 from node.config.model import Permission, Role
-from node.router.matching import wildcard_matches, wildcard_rank
+from node.router.patterns import PrefixTree, WildcardTree
 
 ACTIONS = ("publish", "subscribe", "call", "register")
 NOT_AUTHORIZED = "wamp.error.not_authorized"
-_CACHE_LIMIT = 10000
+# What one role's rule cache may hold: a miss costs one linear lookup, so the
+# bound only has to keep a client sending many distinct (or long) URIs from
+# growing the node: 10,000 entries, at most 1 MiB of URI characters in all.
+RULE_CACHE_ENTRIES = 10000
+RULE_CACHE_CHARS = 1 << 20
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+
+class BoundedCache(Dict[K, T]):
+    """A dict emptied whenever it would exceed ``entries`` keys or ``chars`` characters
+    of key text (the ``size`` given to :meth:`put`): the working set of a well-behaved
+    client refills it at once, a client walking through endless URIs only ever holds
+    the bound. Reads are plain ``dict.get`` (the hot path of every authorization)."""
+
+    __slots__ = ("chars", "max_entries", "max_chars")
+
+    def __init__(self, entries: int, chars: int) -> None:
+        super().__init__()
+        self.chars = 0  # characters of key text held now
+        self.max_entries = entries
+        self.max_chars = chars
+
+    def put(self, key: K, value: T, size: int) -> None:
+        """Keep ``value`` for ``key``, whose text is ``size`` characters long."""
+        if key in self:
+            self[key] = value
+            return
+        if size > self.max_chars:
+            return  # one key beyond the whole budget is not worth evicting everything for
+        if len(self) >= self.max_entries or self.chars + size > self.max_chars:
+            self.clear()
+            self.chars = 0
+        self[key] = value
+        self.chars += size
 
 
 @dataclass(frozen=True)
@@ -41,45 +78,39 @@ class RolePermissions:
     def __init__(self, role: Role) -> None:
         self.role = role
         self._exact: Dict[str, Permission] = {}
-        self._prefix: Dict[str, Permission] = {}
-        self._wildcard: List[Tuple[Tuple[str, ...], Permission]] = []
+        self._prefix: PrefixTree[Permission] = PrefixTree()
+        self._wildcard: WildcardTree[Permission] = WildcardTree()
+        wildcards = set()
         for rule in role.permissions:
             if rule.match == "prefix":
-                self._prefix[rule.uri] = rule
+                self._prefix.set(rule.uri, rule)
             elif rule.match == "wildcard":
-                self._wildcard.append((tuple(rule.uri.split(".")), rule))
+                if rule.uri not in wildcards:  # of two equal wildcard rules the first decides
+                    wildcards.add(rule.uri)
+                    self._wildcard.set(rule.uri, rule)
             else:
                 self._exact[rule.uri] = rule
-        self._wildcard.sort(key=lambda item: wildcard_rank(item[0]), reverse=True)
-        self._cache: Dict[str, Optional[Permission]] = {}
+        self._cache: BoundedCache[str, Tuple[Optional[Permission]]] = BoundedCache(
+            RULE_CACHE_ENTRIES, RULE_CACHE_CHARS)
 
     def rule_for(self, uri: str) -> Optional[Permission]:
         """The most specific rule matching ``uri``, or None."""
-        try:
-            return self._cache[uri]
-        except KeyError:
-            pass
+        cached = self._cache.get(uri)
+        if cached is not None:
+            return cached[0]
         rule = self._lookup(uri)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[uri] = rule
+        self._cache.put(uri, (rule,), len(uri))
         return rule
 
     def _lookup(self, uri: str) -> Optional[Permission]:
         rule = self._exact.get(uri)
         if rule is not None:
             return rule
-        if self._prefix:
-            for end in range(len(uri), -1, -1):
-                rule = self._prefix.get(uri[:end])
-                if rule is not None:
-                    return rule
-        if self._wildcard:
-            components = uri.split(".")
-            for pattern, rule in self._wildcard:
-                if wildcard_matches(pattern, components):
-                    return rule
-        return None
+        if len(self._prefix):
+            prefixes = self._prefix.matches(uri)
+            if prefixes:
+                return prefixes[0]
+        return self._wildcard.best(uri)
 
     def decide(self, uri: str, action: str) -> Decision:
         rule = self.rule_for(uri)

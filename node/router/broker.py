@@ -14,11 +14,13 @@ from typing import Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple
 
 from autobahn.wamp.message import Error, Event, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed
 
-from node.config.model import EventHistory
+from node.config.model import EventHistory, RealmLimits
 from node.router.ids import iso_utc, random_id
-from node.router.matching import Observation, ObservationMap, wildcard_matches
-from node.router.outcome import Outcome, reply
+from node.router.matching import Observation, ObservationMap
+from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
+from node.router.patterns import wildcard_matches
 from node.router.peer import Peer
+from node.router.retained import RetainedEvents, held_size
 
 NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
 
@@ -89,6 +91,7 @@ class Broker:
 
     ``peers`` is the realm's live table session ID -> :class:`Peer`; the broker
     reads it to apply ``exclude_authid`` and friends and never changes it.
+    ``limits`` bounds the subscriptions per session and the retained events.
     """
 
     def __init__(
@@ -97,18 +100,27 @@ class Broker:
         event_history: Tuple[EventHistory, ...] = (),
         now: Callable[[], float] = time.time,
         new_id: Callable[[], int] = random_id,
+        limits: RealmLimits = RealmLimits(),
+        realm: str = "",
     ) -> None:
         self._peers = peers
         self._now = now
         self._new_id = new_id
+        self._max_subscriptions = limits.max_subscriptions_per_session
         self.subscriptions = ObservationMap(new_id, now)
         self._by_session: Dict[int, Set[int]] = {}
-        self._retained: Dict[str, Publication] = {}
+        self._retained: RetainedEvents[Publication] = RetainedEvents(
+            limits.max_retained_events, limits.max_retained_bytes, realm)
         self._history = [HistoryStore(h, deque(maxlen=max(0, h.limit))) for h in event_history]
 
     # --- subscribe / unsubscribe ------------------------------------------
 
     def subscribe(self, peer: Peer, msg: Subscribe) -> Outcome:
+        if self._max_subscriptions and self._at_limit(peer.session_id, msg.topic, msg.match or "exact"):
+            return reply(peer.session_id, Error(
+                Subscribe.MESSAGE_TYPE, msg.request, LIMIT_EXCEEDED,
+                args=[f"session {peer.session_id} already holds {self._max_subscriptions} subscriptions, the "
+                      f"most a session may hold on this realm (realm option max_subscriptions_per_session)"]))
         sub, created, _ = self.subscriptions.add_observer(peer.session_id, msg.topic, msg.match or "exact")
         self._by_session.setdefault(peer.session_id, set()).add(sub.id)
         out = reply(peer.session_id, Subscribed(msg.request, sub.id))
@@ -117,7 +129,7 @@ class Broker:
                 out.meta("wamp.subscription.on_create", peer.session_id, self.describe(sub))
             out.meta("wamp.subscription.on_subscribe", peer.session_id, sub.id)
         if msg.get_retained:
-            for publication in self._retained.values():
+            for publication in self._retained:
                 if uri_matches(sub.uri, sub.match, publication.topic) and publication.admits(peer):
                     out.send(peer.session_id, self._event(sub, publication, retained=True))
         return out
@@ -132,6 +144,15 @@ class Broker:
             )
         out = reply(peer.session_id, Unsubscribed(msg.request))
         return out.extend(self._drop(peer.session_id, sub))
+
+    def _at_limit(self, session_id: int, topic: str, match: str) -> bool:
+        """True if a new subscription would take the session past its limit
+        (subscribing again to what it already holds takes nothing)."""
+        held = self._by_session.get(session_id)
+        if held is None or len(held) < self._max_subscriptions:
+            return False
+        existing = self.subscriptions.get(topic, match)
+        return existing is None or session_id not in existing.observers
 
     def _drop(self, session_id: int, sub: Observation) -> Outcome:
         out = Outcome()
@@ -191,7 +212,8 @@ class Broker:
                     event = self._event(sub, publication)
                 out.send(session_id, event)
         if msg.retain:
-            self._retained[msg.topic] = publication
+            self._retained.retain(msg.topic, publication,
+                                  held_size(msg.topic, msg.args, msg.kwargs, msg.payload))
         self._record_history(publication)
         if msg.acknowledge and peer is not None:
             out.send(peer.session_id, Published(msg.request, publication.id))
@@ -247,5 +269,5 @@ class Broker:
         return None
 
     def retained_topics(self) -> List[str]:
-        return sorted(self._retained)
+        return sorted(self._retained.topics())
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Hashable, List, Mapping, Optional, Set, Tuple
+from typing import AbstractSet, Callable, Dict, Hashable, List, Mapping, Optional, Set, Tuple
 
 from autobahn.wamp.message import (
     Call, Cancel, Error, Interrupt, Register, Registered, Result, Unregister, Unregistered, Yield,
 )
 
+from node.config.model import RealmLimits
 from node.router.ids import SessionScopeIds, iso_utc, random_id
 from node.router.matching import Observation, ObservationMap
-from node.router.outcome import Outcome, reply
+from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.peer import Peer
 from node.wire.messages import ProgressiveInvocation as Invocation
 
@@ -65,7 +66,12 @@ class PendingCall:
 
 
 class Dealer:
-    """Registrations, pending calls and invocation routing of one realm."""
+    """Registrations, pending calls and invocation routing of one realm.
+
+    ``limits`` bounds the registrations and the pending calls per session, except
+    for the sessions in ``unlimited`` (the realm's live set of the router's own
+    sessions, whose calls to dynamic authorizers may pile up in a burst).
+    """
 
     def __init__(
         self,
@@ -73,14 +79,20 @@ class Dealer:
         now: Callable[[], float] = time.time,
         new_id: Callable[[], int] = random_id,
         choose: Callable[[List[int]], int] = random.choice,
+        limits: RealmLimits = RealmLimits(),
+        unlimited: AbstractSet[int] = frozenset(),
     ) -> None:
         self._peers = peers
+        self._unlimited = unlimited
         self._choose = choose
+        self._max_registrations = limits.max_registrations_per_session
+        self._max_pending = limits.max_pending_calls_per_session
         self.registrations = ObservationMap(new_id, now)
         self._by_session: Dict[int, Set[int]] = {}
         self._invocation_ids: Dict[int, SessionScopeIds] = {}
         self._by_invocation: Dict[Tuple[int, int], PendingCall] = {}
         self._by_call: Dict[Tuple[int, int], PendingCall] = {}
+        self._pending_by_caller: Dict[int, int] = {}  # kept only with a max_pending limit
 
     # --- register / unregister --------------------------------------------
 
@@ -89,6 +101,11 @@ class Dealer:
         invoke = msg.invoke or "single"
         existing = self.registrations.get(msg.procedure, match)
         out = Outcome()
+        if self._max_registrations and len(self._by_session.get(peer.session_id, ())) >= self._max_registrations:
+            return self._register_error(
+                peer, msg, LIMIT_EXCEEDED,
+                f"session {peer.session_id} already holds {self._max_registrations} registrations, the most "
+                f"a session may hold on this realm (realm option max_registrations_per_session)")
         if existing is not None and existing.observers:
             if peer.session_id in existing.observers:
                 return self._register_error(peer, msg, PROCEDURE_ALREADY_EXISTS,
@@ -148,6 +165,14 @@ class Dealer:
         if reg is None or not reg.observers:
             return reply(peer.session_id, Error(Call.MESSAGE_TYPE, msg.request, NO_SUCH_PROCEDURE,
                                                 args=[f"no callee registered for procedure <{msg.procedure}>"]))
+        if self._max_pending:
+            held = self._pending_by_caller.get(peer.session_id, 0)
+            if held >= self._max_pending and peer.session_id not in self._unlimited:
+                return reply(peer.session_id, Error(
+                    Call.MESSAGE_TYPE, msg.request, LIMIT_EXCEEDED,
+                    args=[f"session {peer.session_id} already has {held} calls pending, the most a session "
+                          f"may have on this realm (realm option max_pending_calls_per_session)"]))
+            self._pending_by_caller[peer.session_id] = held + 1
         callee_id = self._pick_callee(reg)
         callee = self._peers.get(callee_id)
         pending = PendingCall(
@@ -241,8 +266,17 @@ class Dealer:
                       enc_serializer=msg.enc_serializer)
         return out.send(pending.caller, error)
 
+    def _forget(self, pending: PendingCall) -> None:
+        """Drop a call's callee side: from here on no answer of the callee is expected."""
+        if self._by_invocation.pop((pending.callee, pending.invocation), None) is not None and self._max_pending:
+            held = self._pending_by_caller.get(pending.caller, 0) - 1
+            if held > 0:
+                self._pending_by_caller[pending.caller] = held
+            else:
+                self._pending_by_caller.pop(pending.caller, None)
+
     def _finish(self, pending: PendingCall) -> Outcome:
-        self._by_invocation.pop((pending.callee, pending.invocation), None)
+        self._forget(pending)
         if self._by_call.get((pending.caller, pending.request)) is pending:
             del self._by_call[(pending.caller, pending.request)]
         out = Outcome()
@@ -281,7 +315,7 @@ class Dealer:
         if mode != "skip":
             out.send(pending.callee, Interrupt(pending.invocation, mode, reason=reason))
         if mode == "killnowait":
-            self._by_invocation.pop((pending.callee, pending.invocation), None)
+            self._forget(pending)
         return out
 
     def _canceled(self, pending: PendingCall, text: str) -> Error:
@@ -305,6 +339,7 @@ class Dealer:
         for key in [k for k in self._by_call if k[0] == session_id]:
             del self._by_call[key]
         self._invocation_ids.pop(session_id, None)
+        self._pending_by_caller.pop(session_id, None)
         for reg_id in sorted(self._by_session.pop(session_id, set())):
             reg = self.registrations.by_id(reg_id)
             if reg is not None:

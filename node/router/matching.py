@@ -9,11 +9,15 @@ and answers the two questions routing asks:
   prefix, then the wildcard with the most non-empty components).
 
 Observers are opaque hashable keys (session IDs in practice) so the maps know
-nothing about sessions or transports. Nothing here imports a reactor.
+nothing about sessions or transports. Nothing here imports a reactor. Prefix and
+wildcard observations are found through the indexes of :mod:`node.router.patterns`,
+so a lookup costs time linear in the URI's length, whatever the number of patterns.
 """
 from __future__ import annotations
 
 from typing import Callable, Dict, Hashable, Iterator, List, Optional, Tuple
+
+from node.router.patterns import PrefixTree, WildcardTree
 
 
 class Observation:
@@ -24,7 +28,7 @@ class Observation:
     the invocation policy of a shared registration).
     """
 
-    __slots__ = ("id", "uri", "match", "created", "observers", "extra", "components")
+    __slots__ = ("id", "uri", "match", "created", "observers", "extra")
 
     def __init__(self, id: int, uri: str, match: str, created: float, extra: object = None):
         self.id = id
@@ -33,26 +37,9 @@ class Observation:
         self.created = created
         self.observers: Dict[Hashable, object] = {}
         self.extra = extra
-        self.components: Tuple[str, ...] = tuple(uri.split(".")) if match == "wildcard" else ()
 
     def __repr__(self) -> str:
         return f"Observation({self.id}, {self.uri!r}, {self.match}, {len(self.observers)} observers)"
-
-
-def wildcard_matches(pattern: Tuple[str, ...], components: List[str]) -> bool:
-    """True if every non-empty component of ``pattern`` equals that of ``components``."""
-    if len(pattern) != len(components):
-        return False
-    for want, have in zip(pattern, components):
-        if want and want != have:
-            return False
-    return True
-
-
-def wildcard_rank(pattern: Tuple[str, ...]) -> Tuple[int, Tuple[bool, ...]]:
-    """Sort key for wildcard specificity: more non-empty components first, then
-    earlier non-empty components first (``a.b.`` beats ``a..c`` beats ``.b.c``)."""
-    return (sum(1 for c in pattern if c), tuple(bool(c) for c in pattern))
 
 
 class ObservationMap:
@@ -68,9 +55,8 @@ class ObservationMap:
         self._exact: Dict[str, Observation] = {}
         self._prefix: Dict[str, Observation] = {}
         self._wildcard: Dict[str, Observation] = {}
-        # wildcard observations grouped by component count: a URI only needs to be
-        # compared against patterns with the same number of components
-        self._wildcard_by_len: Dict[int, List[Observation]] = {}
+        self._prefix_tree: PrefixTree[Observation] = PrefixTree()
+        self._wildcard_tree: WildcardTree[Observation] = WildcardTree()
         self._by_id: Dict[int, Observation] = {}
 
     def _table(self, match: str) -> Dict[str, Observation]:
@@ -97,8 +83,10 @@ class ObservationMap:
             observation = Observation(self._new_id(), uri, match, self._now(), extra)
             table[uri] = observation
             self._by_id[observation.id] = observation
-            if match == "wildcard":
-                self._wildcard_by_len.setdefault(len(observation.components), []).append(observation)
+            if match == "prefix":
+                self._prefix_tree.set(uri, observation)
+            elif match == "wildcard":
+                self._wildcard_tree.set(uri, observation)
         is_new = observer not in observation.observers
         if is_new:
             observation.observers[observer] = data
@@ -122,13 +110,11 @@ class ObservationMap:
         table = self._table(observation.match)
         if table.get(observation.uri) is observation:
             del table[observation.uri]
+            if observation.match == "prefix":
+                self._prefix_tree.remove(observation.uri)
+            elif observation.match == "wildcard":
+                self._wildcard_tree.remove(observation.uri)
         self._by_id.pop(observation.id, None)
-        if observation.match == "wildcard":
-            group = self._wildcard_by_len.get(len(observation.components), [])
-            if observation in group:
-                group.remove(observation)
-            if not group:
-                self._wildcard_by_len.pop(len(observation.components), None)
         observation.observers.clear()
 
     # --- queries ----------------------------------------------------------
@@ -161,8 +147,10 @@ class ObservationMap:
         exact = self._exact.get(uri)
         if exact is not None:
             found.append(exact)
-        found.extend(self._prefixes_of(uri))
-        found.extend(self._wildcards_for(uri))
+        if self._prefix:
+            found.extend(self._prefix_tree.matches(uri))
+        if self._wildcard:
+            found.extend(self._wildcard_tree.matches(uri))
         return found
 
     def best_match(self, uri: str) -> Optional[Observation]:
@@ -170,27 +158,10 @@ class ObservationMap:
         exact = self._exact.get(uri)
         if exact is not None:
             return exact
-        for observation in self._prefixes_of(uri):
-            return observation
-        for observation in self._wildcards_for(uri):
-            return observation
+        if self._prefix:
+            prefixes = self._prefix_tree.matches(uri)
+            if prefixes:
+                return prefixes[0]
+        if self._wildcard:
+            return self._wildcard_tree.best(uri)
         return None
-
-    def _prefixes_of(self, uri: str) -> Iterator[Observation]:
-        if not self._prefix:
-            return
-        # Crossbar prefix matching is a plain string prefix; walking the URI's
-        # prefixes from the longest keeps this O(len(uri)) dict lookups.
-        for end in range(len(uri), -1, -1):
-            observation = self._prefix.get(uri[:end])
-            if observation is not None:
-                yield observation
-
-    def _wildcards_for(self, uri: str) -> List[Observation]:
-        if not self._wildcard_by_len:
-            return []
-        components = uri.split(".")
-        candidates = self._wildcard_by_len.get(len(components), [])
-        hits = [o for o in candidates if wildcard_matches(o.components, components)]
-        hits.sort(key=lambda o: wildcard_rank(o.components), reverse=True)
-        return hits

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from node.router.matching import Observation
 from node.router.peer import Peer
+from node.router.uris import uri_length_problem
+from node.wire.tolerance import integral_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from node.router.realm import RealmRouter
@@ -19,6 +21,7 @@ NO_SUCH_SESSION = "wamp.error.no_such_session"
 NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
 NO_SUCH_REGISTRATION = "wamp.error.no_such_registration"
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
+INVALID_URI = "wamp.error.invalid_uri"
 CLOSE_KILLED = "wamp.close.killed"
 
 
@@ -35,9 +38,11 @@ Reply = Tuple[Optional[list], Optional[dict]]
 
 
 def _int_arg(args: list, index: int, name: str) -> int:
-    if len(args) <= index or type(args[index]) is not int:
+    """An ID argument; an integral float is taken too, as in WAMP messages (node.wire.tolerance)."""
+    value = integral_id(args[index]) if len(args) > index else None
+    if type(value) is not int:
         raise MetaError(INVALID_ARGUMENT, f"argument {index + 1} ({name}) must be an integer")
-    return args[index]
+    return value
 
 
 def _str_arg(args: list, index: int, name: str) -> str:
@@ -96,6 +101,14 @@ class MetaApi:
             "wamp.subscription.count_subscribers": self.subscription_count_subscribers,
             "wamp.subscription.get_events": self.subscription_get_events,
         }
+
+    def _uri_arg(self, args: list, index: int, name: str) -> str:
+        """A URI argument, refused like a URI of any request when it is too long."""
+        uri = _str_arg(args, index, name)
+        problem = uri_length_problem(uri, self._realm.max_uri_length)
+        if problem is not None:
+            raise MetaError(INVALID_URI, problem)
+        return uri
 
     def handles(self, procedure: str) -> bool:
         return procedure in self._procedures
@@ -156,7 +169,7 @@ class MetaApi:
 
     def add_testament(self, peer: Peer, args: list, kwargs: dict) -> Reply:
         """Store an event that the router publishes when this session goes away."""
-        topic = _str_arg(args, 0, "topic")
+        topic = self._uri_arg(args, 0, "topic")
         t_args = args[1] if len(args) > 1 else []
         t_kwargs = args[2] if len(args) > 2 else {}
         if not isinstance(t_args, list) or not isinstance(t_kwargs, dict):
@@ -167,7 +180,7 @@ class MetaApi:
             raise MetaError(INVALID_ARGUMENT, "publish_options must be a dict")
         _check_listing(options)
         if topic.startswith("wamp."):
-            raise MetaError("wamp.error.invalid_uri", f"topic '{topic}' is reserved for the router")
+            raise MetaError(INVALID_URI, f"topic '{topic}' is reserved for the router")
         if not self._realm.may_publish(peer, topic):
             raise MetaError("wamp.error.not_authorized",
                             f"session {peer.session_id} may not publish to '{topic}'")
@@ -203,7 +216,7 @@ class MetaApi:
         return [self._map("subscription").ids_by_match()], None
 
     def _lookup(self, kind: str, args: list) -> Reply:
-        uri = _str_arg(args, 0, "uri")
+        uri = self._uri_arg(args, 0, "uri")
         options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
         found = self._map(kind).get(uri, options.get("match", "exact"))
         return [found.id if found is not None else None], None
@@ -215,11 +228,11 @@ class MetaApi:
         return self._lookup("subscription", args)
 
     def registration_match(self, peer: Peer, args: list, kwargs: dict) -> Reply:
-        found = self._map("registration").best_match(_str_arg(args, 0, "uri"))
+        found = self._map("registration").best_match(self._uri_arg(args, 0, "uri"))
         return [found.id if found is not None else None], None
 
     def subscription_match(self, peer: Peer, args: list, kwargs: dict) -> Reply:
-        found = self._map("subscription").matching(_str_arg(args, 0, "uri"))
+        found = self._map("subscription").matching(self._uri_arg(args, 0, "uri"))
         return [[o.id for o in found] or None], None
 
     def registration_get(self, peer: Peer, args: list, kwargs: dict) -> Reply:

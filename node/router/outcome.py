@@ -11,6 +11,10 @@ from typing import Hashable, List, Optional, Tuple
 
 from autobahn.wamp.message import Message
 
+# Not (yet) a standard URI: the name proposed in wamp-proto issue #510 for a
+# request refused because it would take its session past a configured limit.
+LIMIT_EXCEEDED = "wamp.error.limit_exceeded"
+
 
 @dataclass
 class MetaEvent:

@@ -15,23 +15,30 @@ from typing import Any, Callable, Dict, Hashable, List, Optional, Protocol
 from autobahn.wamp.message import (
     Call, Cancel, Error, Invocation, Message, Publish, Register, Result, Subscribe, Unregister, Unsubscribe, Yield,
 )
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from node.config.model import Realm
 from node.router.authorization import (
-    DENY, NOT_AUTHORIZED, Decision, RealmAuthorizer, decision_from_authorizer, not_authorized_text,
+    DENY, NOT_AUTHORIZED, BoundedCache, Decision, RealmAuthorizer, decision_from_authorizer, not_authorized_text,
 )
 from node.router.broker import Broker
 from node.router.dealer import Dealer
+from node.router.internal import InternalCaller
 from node.router.meta import MetaApi, MetaError
 from node.router.outcome import Outcome
 from node.router.peer import Peer
-from node.router.uris import is_valid_uri
+from node.router.uris import is_valid_uri, uri_length_problem
 
 log = Logger()
 
 INVALID_URI = "wamp.error.invalid_uri"
 CLOSE_KILLED = "wamp.close.killed"
+# What the decisions a dynamic authorizer allowed to cache may hold per session:
+# a session uses tens of URIs; these bounds keep one that walks through endless
+# URIs (each answered with cache) from growing the node.
+DECISION_CACHE_ENTRIES = 1000
+DECISION_CACHE_CHARS = 64 * 1024
 
 
 class SessionTarget(Protocol):
@@ -45,27 +52,28 @@ class SessionTarget(Protocol):
 class RealmRouter:
     """Routing state of one realm and the delivery of its decisions.
 
-    ``clock`` provides ``callLater(seconds, f, *args)`` (Twisted's IReactorTime);
-    it is needed only for call timeouts and may be a ``task.Clock`` in tests.
+    ``clock`` (Twisted's IReactorTime: the node's reactor, or a ``task.Clock`` in
+    tests) runs the call timeouts.
     """
 
-    def __init__(self, config: Realm, clock: Any = None) -> None:
+    def __init__(self, config: Realm, clock: IReactorTime) -> None:
         self.config = config
         self.name = config.name
         self.strict_uris = config.uri_check == "strict"
         self._peers: Dict[int, Peer] = {}
         self._sessions: Dict[int, SessionTarget] = {}
         self._internal: set = set()
-        self.broker = Broker(self._peers, config.event_history)
-        self.dealer = Dealer(self._peers)
+        self.max_uri_length = config.limits.max_uri_length
+        self.broker = Broker(self._peers, config.event_history, limits=config.limits, realm=config.name)
+        self.dealer = Dealer(self._peers, limits=config.limits, unlimited=self._internal)
         self.authorizer = RealmAuthorizer(config.roles)
         self.meta = MetaApi(self)
         self.clock = clock
         self._timers: Dict[Hashable, Any] = {}
         self._testaments: Dict[int, Dict[str, List[tuple]]] = {}
         self._testament_ids = itertools.count(1)
-        self._auth_cache: Dict[int, Dict[tuple, Decision]] = {}  # session -> (uri, action) -> decision
-        self._caller: Any = None  # node.router.internal.InternalCaller, made on first use
+        self._auth_cache: Dict[int, BoundedCache[tuple, Decision]] = {}  # session -> (uri, action) -> decision
+        self._caller: Optional[InternalCaller] = None  # made on first use
         self.backplane: Any = None  # node.cluster.link.RealmLink when the router spans processes
 
     # --- membership -------------------------------------------------------
@@ -214,6 +222,12 @@ class RealmRouter:
     def _guarded(self, peer: Peer, msg: Message, uri: str, match: str, action: str,
                  route: Callable[[Decision], Outcome], errors: bool = True) -> None:
         """Check ``uri``, authorize ``action``, then deliver ``route(decision)``."""
+        if self.max_uri_length and len(uri) * 4 > self.max_uri_length:  # else short enough in any UTF-8
+            problem = uri_length_problem(uri, self.max_uri_length)
+            if problem is not None:
+                if errors:
+                    self._send_error(peer, msg, INVALID_URI, problem)
+                return
         if not is_valid_uri(uri, strict=self.strict_uris, match=match):
             if errors:
                 rules = "strict" if self.strict_uris else "loose"
@@ -251,9 +265,12 @@ class RealmRouter:
 
         def answered(result: Any) -> Decision:
             decision = decision_from_authorizer(result.args[0] if result.args else None)
-            if decision.cache:
-                if peer.session_id in self._peers:  # not for a session that left meanwhile
-                    self._auth_cache.setdefault(peer.session_id, {})[key] = decision
+            if decision.cache and peer.session_id in self._peers:  # not for a session that left meanwhile
+                cache = self._auth_cache.get(peer.session_id)
+                if cache is None:
+                    cache = self._auth_cache[peer.session_id] = BoundedCache(
+                        DECISION_CACHE_ENTRIES, DECISION_CACHE_CHARS)
+                cache.put(key, decision, len(uri))
             return decision
 
         def failed(failure: Any) -> Decision:
@@ -264,12 +281,10 @@ class RealmRouter:
         d.addCallbacks(answered, failed)
         return d
 
-    def internal_caller(self) -> Any:
+    def internal_caller(self) -> InternalCaller:
         """The router's own session on this realm, used to call dynamic authorizers
         and authenticators (created on first use)."""
         if self._caller is None:
-            from node.router.internal import InternalCaller
-
             self._caller = InternalCaller(self)
         return self._caller
 
@@ -285,11 +300,10 @@ class RealmRouter:
             if timer is not None and timer.active():
                 timer.cancel()
         for delay, key in outcome.start_timers:
-            if self.clock is not None:
-                previous = self._timers.pop(key, None)  # a client reusing a pending request id
-                if previous is not None and previous.active():
-                    previous.cancel()
-                self._timers[key] = self.clock.callLater(delay, self._expired, key)
+            previous = self._timers.pop(key, None)  # a client reusing a pending request id
+            if previous is not None and previous.active():
+                previous.cancel()
+            self._timers[key] = self.clock.callLater(delay, self._expired, key)
         for session_id, message in outcome.sends:
             session = self._sessions.get(session_id)
             if session is not None:

@@ -2,37 +2,33 @@
 
 This is the interface the transports use::
 
-    router = Router(realms)
+    router = Router(realms, reactor)
     factory = router.session_factory(auth)   # auth methods of one transport
     session = factory()                      # autobahn ITransportHandler, one per connection
     router.session_count()
 
-The reactor is only needed for call timeouts; it is imported on first use
-unless a clock (``callLater``) is given, e.g. ``twisted.internet.task.Clock``.
+The router never imports the reactor: its timers (call timeouts, the GOODBYE
+deadline of a killed session) run on the clock it is given, the node's reactor
+or, in tests, a ``twisted.internet.task.Clock``.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Tuple
+
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet.defer import fail
+from twisted.internet.interfaces import IReactorTime
 
 from node.config.model import AuthMethod, Realm
 from node.router.realm import RealmRouter
 from node.router.session import RouterSession
 
 
-class _LazyReactorClock:
-    """Forwards ``callLater`` to the global reactor, imported only when first needed."""
-
-    def callLater(self, delay: float, f: Callable[..., Any], *args: Any) -> Any:
-        from twisted.internet import reactor
-
-        return reactor.callLater(delay, f, *args)
-
-
 class Router:
     """Holds one :class:`RealmRouter` per configured realm."""
 
-    def __init__(self, realms: Tuple[Realm, ...], clock: Any = None) -> None:
-        self.clock = clock if clock is not None else _LazyReactorClock()
+    def __init__(self, realms: Tuple[Realm, ...], clock: IReactorTime) -> None:
+        self.clock = clock
         self._realms: Dict[str, RealmRouter] = {r.name: RealmRouter(r, self.clock) for r in realms}
 
     def realm(self, name: Optional[str]) -> Optional[RealmRouter]:
@@ -57,12 +53,8 @@ class Router:
     def call(self, realm: str, procedure: str, args: list) -> Any:
         """Call a procedure on a realm as the router (dynamic authenticators):
         a Deferred firing with the RESULT message."""
-        from twisted.internet.defer import fail
-
         target = self.realm(realm)
         if target is None:
-            from autobahn.wamp.exception import ApplicationError
-
             return fail(ApplicationError("wamp.error.no_such_realm", f"no realm '{realm}'"))
         return target.internal_caller().call(procedure, args)
 

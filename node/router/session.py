@@ -27,8 +27,8 @@ from autobahn.wamp.role import RoleBrokerFeatures, RoleDealerFeatures
 from twisted.logger import Logger
 
 from node.config.model import AuthMethod
-from node.router.auth.base import (
-    NO_AUTH_METHOD, Accept, Challenge, Deny, HelloContext, choose_method, make_authenticator,
+from node.router.auth import (
+    NO_AUTH_METHOD, Accept, Authenticator, Challenge, Deny, HelloContext, choose_method, make_authenticator,
 )
 from node.router.ids import random_id
 from node.router.peer import Peer
@@ -103,7 +103,7 @@ class RouterSession:
         self.realm: Optional["RealmRouter"] = None
         self.peer: Optional[Peer] = None
         self._hello: Optional[Hello] = None
-        self._authenticator: Any = None
+        self._authenticator: Optional[Authenticator] = None
 
     # --- ITransportHandler ----------------------------------------------------
 

@@ -1,26 +1,31 @@
-"""Facts about certificates that ``wampnode cert show`` prints and ``check`` judges.
+"""Facts about one certificate: what ``wampnode cert show`` prints, ``check`` judges
+and outgoing trust (:mod:`node.trust`) decides by.
 
 Plain functions over ``cryptography`` objects: names in subjectAltName, whether
-they cover a host name, key type and size, fingerprints, and whether a served
-chain is in order (each certificate issued by the next one). No file access and
-no OpenSSL calls, so that they are cheap to test and never touch OpenSSL's
-error queue.
+they cover a host name, key type and size, fingerprints and pins, key
+identifiers, and whether a served chain is in order (each certificate issued by
+the next one). No file access and no OpenSSL calls, so that they are cheap to
+test, never touch OpenSSL's error queue, and keep the chain logic of
+:mod:`node.trust.chain` testable alone.
 """
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import ipaddress
 from typing import List, Optional, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 __all__ = [
     "san_names", "covers", "key_description", "rsa_bits", "fingerprint", "is_ca",
     "is_self_issued", "issued_by", "chain_problems", "signature_hash", "ca_issuers_urls",
-    "subject_text", "lifetime", "authority_key_id",
+    "subject_text", "lifetime", "authority_key_id", "subject_key_id", "signed_by_own_key",
+    "hex_id", "spki_sha256", "name_text", "dns_names", "not_before", "not_after",
 ]
 
 
@@ -122,7 +127,11 @@ def is_ca(cert: x509.Certificate) -> bool:
 
 
 def is_self_issued(cert: x509.Certificate) -> bool:
-    """Subject equals issuer: a root (or a self-signed leaf)."""
+    """Subject equals issuer: a root (or a self-signed leaf).
+
+    By name only; :func:`signed_by_own_key` also rules out a same-name
+    certificate signed by another key (a re-keyed CA's cross-certificate).
+    """
     return cert.subject == cert.issuer
 
 
@@ -191,3 +200,64 @@ def ca_issuers_urls(cert: x509.Certificate) -> List[str]:
 def lifetime(cert: x509.Certificate) -> datetime.timedelta:
     """notAfter minus notBefore."""
     return cert.not_valid_after_utc - cert.not_valid_before_utc
+
+
+# --- key identifiers, pins and names: what outgoing trust (node.trust) reads -----
+
+
+def hex_id(value: bytes) -> str:
+    """``ab:cd:...``, the way ``openssl x509 -text`` prints key identifiers."""
+    return ":".join(f"{b:02x}" for b in value)
+
+
+def subject_key_id(cert: x509.Certificate) -> bytes:
+    """The SKID extension, or the RFC 5280 section 4.2.1.2 (1) hash of the key when absent.
+
+    Some old roots carry no SKID; computing it the way CAs do lets their children's
+    AKID still find them.
+    """
+    found = _subject_key_id_extension(cert)
+    if found is not None:
+        return found
+    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+
+
+def signed_by_own_key(cert: x509.Certificate) -> bool:
+    """Subject equals issuer and the AKID, if any, names the certificate's own key:
+    a root or a self-signed leaf, where a chain ends."""
+    akid = authority_key_id(cert)
+    if akid is not None and akid != subject_key_id(cert):
+        return False
+    return cert.subject == cert.issuer
+
+
+def spki_sha256(cert: x509.Certificate) -> str:
+    """Base64 SHA-256 of the SubjectPublicKeyInfo, the pin format of RFC 7469 and curl."""
+    der = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode("ascii")
+
+
+def name_text(name: x509.Name) -> str:
+    """``CN=wampnode test root CA,O=wampnode tests`` (RFC 4514)."""
+    return name.rfc4514_string()
+
+
+def dns_names(cert: x509.Certificate) -> List[str]:
+    """The SAN entries as ``DNS:x`` / ``IP:y`` strings, for people."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [f"DNS:{n}" for n in san.get_values_for_type(x509.DNSName)] + \
+           [f"IP:{ip}" for ip in san.get_values_for_type(x509.IPAddress)]
+
+
+def not_before(cert: x509.Certificate) -> object:
+    """notBefore, aware UTC where cryptography offers it (42 and later)."""
+    return getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before
+
+
+def not_after(cert: x509.Certificate) -> object:
+    """notAfter, aware UTC where cryptography offers it (42 and later)."""
+    return getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after

@@ -17,6 +17,8 @@ from typing import List, Optional, Tuple
 
 from OpenSSL import SSL
 
+from node.tls.openssl import clear_openssl_errors
+
 __all__ = ["enabled_suites", "CipherFindings", "audit_ciphers"]
 
 # Key exchanges with forward secrecy; ADH/AECDH have it but authenticate nobody.
@@ -28,15 +30,13 @@ _AEAD = ("GCM", "CHACHA20-POLY1305", "CCM")
 def enabled_suites(ciphers: str) -> Optional[List[str]]:
     """The TLS 1.2 (and older) suite names ``ciphers`` enables, in OpenSSL's order.
 
-    None when OpenSSL accepts no suite from the string (``check_tls`` reports
-    that as an error). TLS 1.3 suites, which ``ciphers`` does not set, are left out.
+    None when OpenSSL accepts no suite from the string (building the context
+    reports that as an error). TLS 1.3 suites, which ``ciphers`` does not set, are left out.
     """
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     try:
         ctx.set_cipher_list(ciphers.encode("ascii"))
     except (SSL.Error, UnicodeEncodeError):
-        from node.tls.context import clear_openssl_errors
-
         clear_openssl_errors()
         return None
     names = SSL.Connection(ctx, None).get_cipher_list()

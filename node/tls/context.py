@@ -42,34 +42,41 @@ Defaults and the reasons for them (dated, as they age):
   the loaded material (:meth:`ServerTls.rotate_ticket_keys`); an OCSP
   response from ``ocsp_staple`` is stapled for clients that ask.
 
-Files are read by :mod:`node.tls.files`; the hygiene warnings are
-:mod:`node.tls.hygiene`'s.
+Files are read by :mod:`node.tls.files`, once per build (start-up, reload);
+:attr:`ServerTls.material` keeps what was read, for ticket-key rotation and for
+the hygiene warnings of :mod:`node.tls.hygiene`. The calls pyOpenSSL has no
+public API for are in :mod:`node.tls.openssl`, SNI selection in :mod:`node.tls.sni`.
 """
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Callable, Dict, List, Optional, Tuple
 
 from cryptography import x509
 from OpenSSL import SSL, crypto
-from OpenSSL._util import lib as _openssl_lib
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from node.config.model import TlsOptions
 from node.errors import TlsError
-from node.tls.hygiene import tls_warnings
-from node.tls.files import Identity, Material, attempt, load_material
+from node.tls.files import DhParameters, Identity, Material, attempt, load_material
 from node.tls.files import option_path as _at
+from node.tls.openssl import (
+    can_set_group_lists,
+    can_set_tls13_ciphersuites,
+    clear_openssl_errors,
+    set_groups,
+    use_dh_parameters,
+)
 from node.tls.pem import DhGroup, load_dh_parameters
+from node.tls.sni import install_sni
 
 __all__ = [
-    "ServerTls", "server_tls", "build_context", "check_tls", "tls_warnings",
-    "default_ciphers", "group_list", "set_groups", "clear_openssl_errors", "sni_lookup",
+    "ServerTls", "server_tls", "load_server_tls", "build_context", "check_tls",
+    "default_ciphers", "group_list", "TICKET_KEY_SECONDS",
 ]
 
-T = TypeVar("T")
 log = Logger()
 
 TLS_VERSIONS: Dict[str, int] = {
@@ -107,70 +114,6 @@ _OPTIONS = (
 def default_ciphers(with_dhe: bool) -> str:
     """The TLS 1.2 cipher string used when the config has no ``ciphers``."""
     return f"{ECDHE_AEAD_CIPHERS}:{DHE_AEAD_CIPHERS}" if with_dhe else ECDHE_AEAD_CIPHERS
-
-
-# --- the two uses of pyOpenSSL's private bindings -----------------------------
-
-
-def clear_openssl_errors() -> None:
-    """Empty OpenSSL's per-thread error queue.
-
-    A failed load can leave entries there, and pyOpenSSL reads that queue when a
-    later ``SSL_read``/``SSL_write`` on an unrelated connection fails in a
-    syscall, turning a clean close into a bogus error. pyOpenSSL 26 has no
-    public call for this.
-    """
-    _openssl_lib.ERR_clear_error()
-
-
-def can_set_group_lists() -> bool:
-    """Whether a ``curve`` list of several groups (and a dhparam's RFC 7919 group
-    beside the curve) can be set: cryptography 44 and later bind the call; PyPy
-    3.9's newest wheel is cryptography 43."""
-    return hasattr(_openssl_lib, "SSL_CTX_set1_curves_list")
-
-
-def can_set_tls13_ciphersuites() -> bool:
-    """Whether ``ciphersuites`` can be set: pyOpenSSL 25.2 and later (PyPy 3.9 gets 25.1)."""
-    return hasattr(SSL.Context, "set_tls13_ciphersuites")
-
-
-def set_groups(context: SSL.Context, groups: str) -> bool:
-    """Set the key-exchange groups (curves) of ``context``, most preferred first.
-
-    ``groups`` is an OpenSSL group list such as ``"prime256v1:X25519"``. Returns
-    False (and leaves the error queue clean) when OpenSSL rejects a name.
-    pyOpenSSL 26 offers only ``set_tmp_ecdh`` (one curve), so this uses the
-    ``SSL_CTX_set1_curves_list`` binding (``SSL_CTX_set1_groups_list`` is not
-    bound); both names are the same OpenSSL function.
-    """
-    try:
-        raw = groups.encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    if not groups or "::" in groups or groups.startswith(":") or groups.endswith(":"):
-        return False
-    if not can_set_group_lists():
-        return _set_one_curve(context, groups)
-    ok = _openssl_lib.SSL_CTX_set1_curves_list(context._context, raw) == 1
-    clear_openssl_errors()
-    return ok
-
-
-def _set_one_curve(context: SSL.Context, group: str) -> bool:
-    """cryptography < 44 binds no group-list call (PyPy 3.9's newest wheel is 43):
-    one named EC curve through the public ``set_tmp_ecdh``; a list is refused."""
-    from OpenSSL import crypto
-
-    if ":" in group:
-        return False
-    try:
-        context.set_tmp_ecdh(crypto.get_elliptic_curve(group))
-    except ValueError:
-        return False
-    finally:
-        clear_openssl_errors()
-    return True
 
 
 # --- context settings -----------------------------------------------------------
@@ -227,8 +170,8 @@ def _ciphers(options: TlsOptions, ctx: SSL.Context) -> None:
         ) from None
 
 
-def _groups(options: TlsOptions, ctx: SSL.Context) -> None:
-    groups = group_list(options)
+def _groups(options: TlsOptions, ctx: SSL.Context, dh: Optional[DhParameters]) -> None:
+    groups = group_list(options, dh.group if dh is not None else DhGroup(0, None))
     if set_groups(ctx, groups):
         return
     if groups != options.curve and not can_set_group_lists() and set_groups(ctx, options.curve):
@@ -248,7 +191,7 @@ def _groups(options: TlsOptions, ctx: SSL.Context) -> None:
     )
 
 
-def group_list(options: TlsOptions) -> str:
+def group_list(options: TlsOptions, dh: Optional[DhGroup] = None) -> str:
     """The group list set on the context: ``curve``, plus the dhparam's RFC 7919 name.
 
     RFC 7919 section 4: a client whose supported_groups lists FFDHE groups
@@ -256,34 +199,30 @@ def group_list(options: TlsOptions) -> str:
     suite only if the server supports one of those groups, so a ``dhparam``
     file holding e.g. ffdhe2048 must also appear in the group list. It goes
     last, so ECDHE stays preferred. A custom DH group has no name to list;
-    :func:`tls_warnings` says so.
+    :func:`node.tls.hygiene.tls_warnings` says so. ``dh`` is the dhparam's
+    group as loaded; without it the file is read here.
     """
-    name = _dh_group(options).rfc7919_name if options.dhparam else None
+    if dh is None and options.dhparam:
+        try:
+            dh = load_dh_parameters(_at(options, "dhparam"), options.dhparam)
+        except TlsError:  # building the context reports it
+            dh = None
+    name = dh.rfc7919_name if dh is not None and options.dhparam else None
     listed = [n.lower() for n in options.curve.split(":")]
     if name is None or name in listed:
         return options.curve
     return f"{options.curve}:{name}"
 
 
-def _dh_group(options: TlsOptions) -> DhGroup:
-    """The dhparam's group; a file that does not load counts as unnamed here
-    (:func:`_dhparam` reports it)."""
-    try:
-        return load_dh_parameters(_at(options, "dhparam"), options.dhparam or "")
-    except TlsError:
-        return DhGroup(0, None)
-
-
-def _dhparam(options: TlsOptions, ctx: SSL.Context) -> None:
-    if options.dhparam is None:
+def _dhparam(options: TlsOptions, ctx: SSL.Context, dh: Optional[DhParameters]) -> None:
+    """Use the dhparam's group for DHE; one that did not load is already listed."""
+    if options.dhparam is None or dh is None:
         return
-    where = _at(options, "dhparam")
-    load_dh_parameters(where, options.dhparam)  # a clear error before OpenSSL's
     try:
-        ctx.load_tmp_dh(options.dhparam)
+        use_dh_parameters(ctx, dh.pem)
     except SSL.Error as e:
         clear_openssl_errors()
-        raise TlsError(where, f"OpenSSL refused {options.dhparam} ({e})") from None
+        raise TlsError(_at(options, "dhparam"), f"OpenSSL refused {options.dhparam} ({e})") from None
 
 
 def _use_identity(ctx: SSL.Context, identity: Identity) -> None:
@@ -339,44 +278,19 @@ def _sessions(options: TlsOptions, ctx: SSL.Context) -> None:
         ctx.set_options(SSL.OP_NO_TICKET)
 
 
-def _base_context(options: TlsOptions, errors: List[TlsError]) -> SSL.Context:
+def _base_context(options: TlsOptions, dh: Optional[DhParameters],
+                  errors: List[TlsError]) -> SSL.Context:
     """A context with every setting except the identity; faults go to ``errors``."""
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.set_options(_OPTIONS)
     ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)
-    for step in (_versions, _ciphers, _groups, _dhparam, _alpn, _sessions):
-        attempt(errors, step, options, ctx)
+    attempt(errors, _versions, options, ctx)
+    attempt(errors, _ciphers, options, ctx)
+    attempt(errors, _groups, options, ctx, dh)
+    attempt(errors, _dhparam, options, ctx, dh)
+    attempt(errors, _alpn, options, ctx)
+    attempt(errors, _sessions, options, ctx)
     return ctx
-
-
-# --- SNI --------------------------------------------------------------------------
-
-
-def sni_lookup(names: Dict[str, T], server_name: Optional[str]) -> Optional[T]:
-    """The entry for ``server_name``: exact match first, then ``*.parent`` (one label).
-
-    Host names compare case-insensitively (RFC 6066 section 3, RFC 4343).
-    """
-    if not server_name:
-        return None
-    host = server_name.rstrip(".").lower()
-    if host in names:
-        return names[host]
-    head, dot, parent = host.partition(".")
-    if head and dot and parent:
-        return names.get(f"*.{parent}")
-    return None
-
-
-def _install_sni(default: SSL.Context, by_name: Dict[str, SSL.Context]) -> None:
-    def switch(connection: SSL.Connection) -> None:
-        raw = connection.get_servername()
-        name = raw.decode("ascii", "replace") if raw else None
-        chosen = sni_lookup(by_name, name)
-        if chosen is not None:
-            connection.set_context(chosen)
-
-    default.set_tlsext_servername_callback(switch)
 
 
 # --- building -------------------------------------------------------------------
@@ -394,10 +308,10 @@ def _staple(ctx: SSL.Context, response: bytes) -> None:
 def _assemble(
     options: TlsOptions, material: Material, errors: List[TlsError]
 ) -> Optional[SSL.Context]:
-    """The default context (SNI contexts hang off it) from loaded ``material``."""
+    """The default context (SNI contexts hang off it) from loaded ``material``; reads no file."""
 
     def context_for(identity: Identity) -> SSL.Context:
-        ctx = _base_context(options, errors)
+        ctx = _base_context(options, material.dh, errors)
         _use_identity(ctx, identity)
         _verify_client(options, ctx, list(material.cas))
         return ctx
@@ -409,7 +323,8 @@ def _assemble(
         if errors:
             return None
         if material.sni:
-            _install_sni(default, {n: context_for(i) for n, i in material.sni.items()})
+            install_sni(default, {i.sni_name.lower(): context_for(i)  # type: ignore[union-attr]
+                                  for i in material.sni})
         return default
     except SSL.Error as e:  # a fault OpenSSL found after our own checks passed
         errors.append(TlsError(options.path or "tls", f"OpenSSL refused the settings ({e})"))
@@ -418,20 +333,35 @@ def _assemble(
         clear_openssl_errors()
 
 
-def _build(
-    options: TlsOptions,
-) -> Tuple[Optional[SSL.Context], List[TlsError], Optional[Material]]:
-    """Read every file and build the contexts, collecting every fault."""
-    errors: List[TlsError] = []
+def _build(options: TlsOptions) -> Tuple[Optional[SSL.Context], List[TlsError], Material]:
+    """Read every file once and build the contexts, collecting every fault."""
     try:
-        material = load_material(options, errors)
-        if material is None:
-            _base_context(options, errors)  # report the settings' faults too
-            return None, errors, None
+        material, errors = load_material(options)
     finally:
         clear_openssl_errors()
-    context = _assemble(options, material, errors)
-    return context, errors, material if context is not None else None
+    if errors:
+        _base_context(options, material.dh, errors)  # report the settings' faults too
+        return None, errors, material
+    return _assemble(options, material, errors), errors, material
+
+
+def _built(options: TlsOptions) -> Tuple[SSL.Context, Material]:
+    context, errors, material = _build(options)
+    if errors or context is None:
+        raise errors[0]
+    return context, material
+
+
+def load_server_tls(options: TlsOptions) -> Tuple[Optional["ServerTls"], List[TlsError]]:
+    """Read every file of ``options`` once and build the server TLS; every fault found.
+
+    Start-up and ``wampnode check`` both call this, so they report the same
+    faults: the ServerTls is None when the list is not empty.
+    """
+    context, errors, material = _build(options)
+    if errors or context is None:
+        return None, errors
+    return ServerTls(options, context, material), errors
 
 
 def build_context(options: TlsOptions) -> SSL.Context:
@@ -443,18 +373,8 @@ def build_context(options: TlsOptions) -> SSL.Context:
     return _built(options)[0]
 
 
-def _built(options: TlsOptions) -> Tuple[SSL.Context, Material]:
-    context, errors, material = _build(options)
-    if errors or context is None or material is None:
-        raise errors[0]
-    return context, material
-
-
 def check_tls(options: TlsOptions) -> List[TlsError]:
-    """Every fault in ``options`` (files and settings), without listening.
-
-    For ``wampnode check`` and start-up; the same code builds the real context.
-    """
+    """Every fault in ``options`` (files and settings), without listening."""
     return _build(options)[1]
 
 
@@ -469,8 +389,7 @@ class ServerTls:
     (``time.monotonic`` by default; tests pass their own).
     """
 
-    def __init__(self, options: TlsOptions, context: SSL.Context,
-                 material: Optional[Material] = None,
+    def __init__(self, options: TlsOptions, context: SSL.Context, material: Material,
                  clock: Callable[[], float] = time.monotonic,
                  ticket_key_seconds: float = TICKET_KEY_SECONDS) -> None:
         self.options = options
@@ -485,6 +404,11 @@ class ServerTls:
         """The context new handshakes start with (an SNI callback may switch it)."""
         return self._context
 
+    @property
+    def material(self) -> Material:
+        """The files the context was built from, as read (for the hygiene warnings)."""
+        return self._material
+
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         """Twisted's ``IOpenSSLServerConnectionCreator``: a connection for one peer."""
         if self._clock() - self._keys_since >= self.ticket_key_seconds:
@@ -494,13 +418,10 @@ class ServerTls:
     def rotate_ticket_keys(self) -> bool:
         """Swap in a context with new ticket keys, built from the loaded material.
 
-        No file is re-read except ``dhparam`` (pyOpenSSL loads DH only from a
-        path). On failure the old context stays, the next try is one period
-        later, and False is returned (with a warning logged).
+        No file is read. On failure the old context stays, the next try is one
+        period later, and False is returned (with a warning logged).
         """
         self._keys_since = self._clock()
-        if self._material is None:
-            return False
         errors: List[TlsError] = []
         context = _assemble(self.options, self._material, errors)
         if context is None:
@@ -511,7 +432,7 @@ class ServerTls:
         return True
 
     def reload(self, options: Optional[TlsOptions] = None) -> None:
-        """Re-read key, certificates, DH, OCSP and SNI files; swap them in if all load.
+        """Read key, certificates, DH, OCSP and SNI files again (each once); swap them in if all load.
 
         ``options`` replaces the settings too (a reloaded config file).
         Connections already open keep their context; only new handshakes see

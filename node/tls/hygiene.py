@@ -3,7 +3,9 @@
 Logged at start-up, and printed by ``wampnode check`` (where ``--strict`` makes
 them errors). None of them stops the node, because an expired certificate is
 better renewed than refused at 3 a.m. Faults that make the material unusable
-are :func:`node.tls.context.check_tls`'s.
+are :func:`node.tls.files.load_material`'s and :mod:`node.tls.context`'s.
+The rules judge the :class:`~node.tls.files.Material` the context was built
+from, so no file is read twice.
 
 The rules, each one line ``where: problem. fix``:
 
@@ -25,10 +27,12 @@ The rules, each one line ``where: problem. fix``:
 from __future__ import annotations
 
 import datetime
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from cryptography import x509
 
+from node.config.model import TlsOptions
+from node.errors import TlsError
 from node.tls.certinfo import (
     ca_issuers_urls,
     chain_problems,
@@ -42,24 +46,20 @@ from node.tls.certinfo import (
     signature_hash,
     subject_text,
 )
-from node.config.model import TlsOptions
-from node.errors import TlsError
-from node.tls.pem import file_mode, load_certificates, load_dh_parameters
+from node.tls.ciphers import audit_ciphers, enabled_suites
+from node.tls.files import MIN_RSA_BITS, DhParameters, Identity, Material, load_material, option_path
+from node.tls.ocsp import staple_warnings
+from node.tls.pem import file_mode
+from node.tls.sni import sni_lookup
 
 __all__ = ["tls_warnings", "MIN_DH_BITS", "MIN_RSA_BITS", "MAX_LEAF_DAYS", "EXPIRY_WARNING"]
 
 # Finite-field DH below this size is within reach of a well-funded attacker
 # (Logjam, 2015); Mozilla's intermediate profile uses RFC 7919 ffdhe2048.
 MIN_DH_BITS = 2048
-# NIST SP 800-57 part 1 (2020): RSA under 2048 bits gives under 112-bit security.
-MIN_RSA_BITS = 2048
 MAX_LEAF_DAYS = 398
 EXPIRY_WARNING = datetime.timedelta(days=30)
 _WEAK_HASHES = ("sha1", "md5")
-
-
-def _at(options: TlsOptions, key: str) -> str:
-    return f"{options.path}.{key}" if options.path else key
 
 
 def _line(where: str, problem: str, fix: str) -> str:
@@ -67,37 +67,6 @@ def _line(where: str, problem: str, fix: str) -> str:
 
 
 # --- one identity (key + served chain) -------------------------------------------
-
-
-class _Identity:
-    """The files of the default identity or of one SNI entry, loaded for judging."""
-
-    def __init__(self, where: str, key: str, certificate: str, chain_files: Sequence[str],
-                 sni_name: Optional[str] = None) -> None:
-        self.where = where
-        self.key = key
-        self.certificate = certificate
-        self.sni_name = sni_name
-        self.chain: List[Tuple[str, x509.Certificate]] = []
-        try:
-            self.chain = [(certificate, c) for c in load_certificates(where, certificate)]
-            for path in chain_files:
-                self.chain += [(path, c) for c in load_certificates(where, path)]
-        except TlsError:  # check_tls reports files that do not load
-            self.chain = []
-
-    @property
-    def leaf(self) -> Optional[x509.Certificate]:
-        return self.chain[0][1] if self.chain else None
-
-
-def _identities(options: TlsOptions) -> List[_Identity]:
-    found = [_Identity(options.path or "tls", options.key, options.certificate,
-                       options.chain_certificates)]
-    for name, entry in options.sni.items():
-        found.append(_Identity(_at(options, f'sni["{name}"]'), entry.key, entry.certificate,
-                               entry.chain_certificates, sni_name=name))
-    return found
 
 
 def _validity(where: str, path: str, cert: x509.Certificate, now: datetime.datetime) -> List[str]:
@@ -149,8 +118,8 @@ def _strength(where: str, path: str, cert: x509.Certificate) -> List[str]:
     return found
 
 
-def _leaf_rules(identity: _Identity, leaf: x509.Certificate) -> List[str]:
-    where, path = f"{identity.where}.certificate", identity.certificate
+def _leaf_rules(identity: Identity, leaf: x509.Certificate) -> List[str]:
+    where, path = f"{identity.where}.certificate", identity.certificate_path
     subject = subject_text(leaf)
     found: List[str] = []
     if is_ca(leaf):
@@ -179,9 +148,9 @@ def _leaf_rules(identity: _Identity, leaf: x509.Certificate) -> List[str]:
     return found
 
 
-def _chain_rules(identity: _Identity, roots: Sequence[x509.Certificate]) -> List[str]:
+def _chain_rules(identity: Identity, roots: Sequence[x509.Certificate]) -> List[str]:
     where = f"{identity.where}.certificate"
-    certs = [c for _, c in identity.chain]
+    certs = identity.chain
     found = [
         _line(where, f"served chain out of order: {problem}",
               "List the leaf first, then each issuer in turn (root optional)")
@@ -206,7 +175,7 @@ def _chain_rules(identity: _Identity, roots: Sequence[x509.Certificate]) -> List
     return found
 
 
-def _coverage(identity: _Identity, leaf: x509.Certificate, hosts: Sequence[str]) -> List[str]:
+def _coverage(identity: Identity, leaf: x509.Certificate, hosts: Sequence[str]) -> List[str]:
     names = san_names(leaf)
     if names is None:
         return []  # the no-SAN warning says it
@@ -214,7 +183,7 @@ def _coverage(identity: _Identity, leaf: x509.Certificate, hosts: Sequence[str])
     return [
         _line(
             f"{identity.where}.certificate",
-            f'host name "{host}" is not covered by certificate {identity.certificate} '
+            f'host name "{host}" is not covered by certificate {identity.certificate_path} '
             f"(SAN: {', '.join(names)})",
             "Issue a certificate that names it, or fix the host name",
         )
@@ -233,10 +202,8 @@ def _key_rules(where: str, path: str) -> List[str]:
     return []
 
 
-def _hosts_by_identity(hosts: Sequence[str], identities: List[_Identity]) -> Dict[int, List[str]]:
+def _hosts_by_identity(hosts: Sequence[str], identities: Sequence[Identity]) -> Dict[int, List[str]]:
     """Which identity serves each ``--host`` name (SNI first, as the server picks)."""
-    from node.tls.context import sni_lookup
-
     by_name = {i.sni_name.lower(): n for n, i in enumerate(identities) if i.sni_name}
     chosen: Dict[int, List[str]] = {}
     for host in hosts:
@@ -250,43 +217,46 @@ def tls_warnings(
     now: Optional[datetime.datetime] = None,
     hosts: Sequence[str] = (),
     roots: Sequence[x509.Certificate] = (),
+    material: Optional[Material] = None,
 ) -> List[str]:
     """One-line warnings about usable but doubtful TLS material (see the module doc).
 
-    ``hosts``: names clients will use (``wampnode check --host``); ``roots``:
-    trusted root certificates (``--cafile``), to tell a missing intermediate.
-    Files that fail to load are :func:`node.tls.context.check_tls`'s business and are
-    skipped here.
+    ``material``: the files as the context was built from them
+    (``ServerTls.material``); without it they are read here. ``hosts``: names
+    clients will use (``wampnode check --host``); ``roots``: trusted root
+    certificates (``--cafile``), to tell a missing intermediate. Files that fail
+    to load are errors of :func:`node.tls.files.load_material` and are skipped here.
     """
     when = now or datetime.datetime.now(datetime.timezone.utc)
+    if material is None:
+        material, _ = load_material(options)
     found: List[str] = []
-    identities = _identities(options)
-    host_map = _hosts_by_identity(hosts, identities)
-    for index, identity in enumerate(identities):
+    host_map = _hosts_by_identity(hosts, material.identities)
+    for index, identity in enumerate(material.identities):
         where = f"{identity.where}.certificate"
-        for path, cert in identity.chain:
+        served = list(zip(identity.sources, identity.chain))
+        for path, cert in served:
             found += _validity(where, path, cert, when)
-        leaf = identity.leaf
-        if leaf is not None:
+        if identity.chain:
+            leaf = identity.chain[0]
             found += _leaf_rules(identity, leaf)
             found += _coverage(identity, leaf, host_map.get(index, []))
-            for path, cert in identity.chain:
+            for path, cert in served:
                 found += _strength(where, path, cert)
             found += _chain_rules(identity, roots)
-        found += _key_rules(f"{identity.where}.key", identity.key)
-    if options.dhparam is not None:
-        found += _dh_warnings(_at(options, "dhparam"), options.dhparam)
+        found += _key_rules(f"{identity.where}.key", identity.key_path)
+    if options.dhparam is not None and material.dh is not None:
+        found += _dh_warnings(option_path(options, "dhparam"), options.dhparam, material.dh)
     if options.ciphers:
-        found += _cipher_warnings(_at(options, "ciphers"), options.ciphers)
-    found += _ocsp_warnings(options, when)
+        found += _cipher_warnings(option_path(options, "ciphers"), options.ciphers)
+    if options.ocsp_staple is not None and material.ocsp is not None:
+        found += staple_warnings(option_path(options, "ocsp_staple"), options.ocsp_staple,
+                                 material.ocsp, when)
     return found
 
 
-def _dh_warnings(where: str, path: str) -> List[str]:
-    try:
-        group = load_dh_parameters(where, path)
-    except TlsError:
-        return []
+def _dh_warnings(where: str, path: str, dh: DhParameters) -> List[str]:
+    group = dh.group
     found: List[str] = []
     if group.bits < MIN_DH_BITS:
         found.append(_line(
@@ -306,8 +276,6 @@ def _dh_warnings(where: str, path: str) -> List[str]:
 
 
 def _cipher_warnings(where: str, ciphers: str) -> List[str]:
-    from node.tls.ciphers import audit_ciphers, enabled_suites
-
     suites = enabled_suites(ciphers)
     if not suites:
         return []
@@ -323,12 +291,3 @@ def _cipher_warnings(where: str, ciphers: str) -> List[str]:
         _line(where, f"enables {len(names)} suite(s) {label}: {', '.join(names)}", fix)
         for names, label in kinds if names
     ]
-
-
-def _ocsp_warnings(options: TlsOptions, now: datetime.datetime) -> List[str]:
-    path = getattr(options, "ocsp_staple", None)
-    if not path:
-        return []
-    from node.tls.ocsp import staple_warnings
-
-    return staple_warnings(_at(options, "ocsp_staple"), path, options, now)

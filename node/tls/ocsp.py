@@ -20,16 +20,14 @@ from typing import List, Optional, Sequence
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from node.tls.certinfo import subject_text
-from node.config.model import TlsOptions
 from node.errors import TlsError
-from node.tls.pem import load_certificates, read_file
+from node.tls.certinfo import subject_text
+from node.tls.pem import read_file
 
 __all__ = ["load_staple", "staple_warnings"]
 
 
-def _parse(where: str, path: str) -> ocsp.OCSPResponse:
-    data = read_file(where, path)
+def _parse(where: str, path: str, data: bytes) -> ocsp.OCSPResponse:
     fix = "Fetch it again: openssl ocsp ... -respout FILE (DER)"
     try:
         response = ocsp.load_der_ocsp_response(data)
@@ -52,7 +50,8 @@ def load_staple(where: str, path: str, chain: Sequence[x509.Certificate]) -> byt
         TlsError: unreadable file, not a successful DER OCSP response, or a
             response about another certificate (serial number).
     """
-    response = _parse(where, path)
+    data = read_file(where, path)
+    response = _parse(where, path, data)
     leaf = chain[0]
     if response.serial_number != leaf.serial_number:
         raise TlsError(
@@ -61,7 +60,7 @@ def load_staple(where: str, path: str, chain: Sequence[x509.Certificate]) -> byt
             f"certificate ({subject_text(leaf)}, serial {leaf.serial_number:x})",
             "Fetch the response for the certificate this endpoint serves",
         )
-    return read_file(where, path)
+    return data
 
 
 def _utc(response: ocsp.OCSPResponse, name: str) -> Optional[datetime.datetime]:
@@ -72,13 +71,13 @@ def _utc(response: ocsp.OCSPResponse, name: str) -> Optional[datetime.datetime]:
     return naive.replace(tzinfo=datetime.timezone.utc) if naive is not None else None
 
 
-def staple_warnings(
-    where: str, path: str, options: TlsOptions, now: datetime.datetime
-) -> List[str]:
-    """Out-of-date or revoked staples (others are :func:`load_staple` errors)."""
+def staple_warnings(where: str, path: str, data: bytes, now: datetime.datetime) -> List[str]:
+    """Out-of-date or revoked staples (others are :func:`load_staple` errors).
+
+    ``data`` is the response :func:`load_staple` read from ``path``.
+    """
     try:
-        response = _parse(where, path)
-        load_certificates(where, options.certificate)
+        response = _parse(where, path, data)
     except TlsError:
         return []
     found: List[str] = []

@@ -181,7 +181,11 @@ def load_dh_parameters(where: str, path: str) -> DhGroup:
     Raises:
         TlsError: unreadable file, no ``DH PARAMETERS`` block, or bad parameters.
     """
-    data = read_file(where, path)
+    return parse_dh_parameters(where, path, read_file(where, path))
+
+
+def parse_dh_parameters(where: str, path: str, data: bytes) -> DhGroup:
+    """:func:`load_dh_parameters` for ``data`` already read from ``path``."""
     fix = (
         "Use a standard group, e.g. RFC 7919 ffdhe2048 "
         "(https://ssl-config.mozilla.org/ffdhe2048.txt), or: "

@@ -7,8 +7,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Optional
 
+from twisted.internet.interfaces import IReactorTime
+
 from node.config import model
+from node.transports.limits import HttpRefusal, RawSocketRefusal, limit_connections
+from node.transports.rawsocket import rawsocket_factory
+from node.transports.testee import testee_factory
+from node.transports.universal import UniversalFactory
+from node.transports.websocket import websocket_factory
 from node.web.status import NodeStatus
+
 
 class BuiltTransport:
     """A transport's listening factory plus the WAMP factories whose connections
@@ -25,11 +33,9 @@ class BuiltTransport:
     def connection_count(self) -> int:
         return sum(len(f.connections) for f in self.wamp_factories)
 
-def build_transport(transport: model.Transport, router: Any, status: NodeStatus, reactor: Any) -> BuiltTransport:
-    from node.transports.limits import HttpRefusal, RawSocketRefusal, limit_connections
-    from node.transports.rawsocket import rawsocket_factory
-    from node.transports.websocket import websocket_factory
 
+def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
+                    reactor: IReactorTime) -> BuiltTransport:
     is_secure = transport.endpoint.tls is not None
     wamp_factories: List[Any] = []
 
@@ -38,15 +44,14 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         wamp_factories.append(factory)
         return factory
 
-    def testee(options: Any) -> Any:
-        from node.transports.testee import testee_factory
-
-        factory = testee_factory(options.values, is_secure)
+    def testee(options: model.WebSocketOptions) -> Any:
+        factory = testee_factory(options, is_secure)
         wamp_factories.append(factory)
         return factory
 
     def websocket_resource(service: Any) -> Any:
         """A WAMP ``websocket`` path, or a ``websocket-testee`` echo path."""
+        # start-up: twisted.web loads only when a transport serves HTTP (see site below)
         from autobahn.twisted.resource import WebSocketResource
 
         if isinstance(service, model.WebSocketTesteePath):
@@ -56,23 +61,24 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:
         if service is None:
             return None
-        factory = rawsocket_factory(router.session_factory(service.auth), service)
+        factory = rawsocket_factory(router.session_factory(service.auth), service, reactor)
         wamp_factories.append(factory)
         return limit_connections(factory, service.max_connections, RawSocketRefusal, "RawSocket", reactor)
 
     def site(web: Optional[model.WebService], extra_websockets: Any = None) -> Any:
-        from node.config.validation import definition_defaults
-        from node.web.tree import build_site
-
         if web is None and not extra_websockets:
             return None
+        # start-up: node.web.tree brings twisted.web (about 15 ms on CPython), which a node
+        # with only websocket and rawsocket transports never needs
+        from node.web.tree import build_site
+
         paths = dict(web.paths) if web else {}
         for key, service in (extra_websockets or {}).items():
             paths[key] = model.WebSocketPath(service=service, path=service.path)
-        options = web.options if web else definition_defaults("web_options")
+        options = transport.http_options  # web.options, or the defaults for a universal transport
         built = build_site(model.WebService(paths=paths, options=options, path=transport.path),
                            status, websocket_resource)
-        return limit_connections(built, options.get("max_connections", 0), HttpRefusal, "HTTP", reactor)
+        return limit_connections(built, options.max_connections, HttpRefusal, "HTTP", reactor)
 
     if transport.type == "websocket":
         factory: Any = websocket(transport.websocket)
@@ -83,8 +89,6 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
     elif transport.type == "web":
         factory = site(transport.web)
     else:
-        from node.transports.universal import UniversalFactory
-
         factory = UniversalFactory(rawsocket(transport.rawsocket), site(transport.web, transport.websocket_paths), reactor)
     return BuiltTransport(factory, wamp_factories)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Set
 
+from autobahn.exception import PayloadExceededError
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
 from autobahn.wamp.exception import TransportLost
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from node.config.model import RawSocketService
@@ -38,10 +40,8 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         self.factory.connections.add(self)
         self._handshake_timer = None
         if self.factory.open_handshake_timeout > 0:  # autobahn's RawSocket has no such timeout
-            from twisted.internet import reactor
-
-            self._handshake_timer = reactor.callLater(self.factory.open_handshake_timeout / 1000.0,
-                                                      self.handshake_timed_out)
+            self._handshake_timer = self.factory.reactor.callLater(self.factory.open_handshake_timeout / 1000.0,
+                                                                   self.handshake_timed_out)
 
     def handshake_timed_out(self) -> None:
         log.warn("Dropping {peer}: no RawSocket handshake within {ms} ms", peer=self.peer,
@@ -93,13 +93,9 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
 
     def send(self, msg: Any) -> None:
         if self._session is None:
-            from autobahn.wamp.exception import TransportLost
-
             raise TransportLost()
         payload, _ = self._serializer.serialize(msg)
         if 0 < self._max_len_send < len(payload):
-            from autobahn.exception import PayloadExceededError
-
             raise PayloadExceededError(
                 f"message of {len(payload)} bytes exceeds the peer's limit of {self._max_len_send}")
         self.sendString(payload)
@@ -112,8 +108,10 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
 class RawSocketServerFactory(WampRawSocketServerFactory):
     protocol = RawSocketServerProtocol
 
-    def __init__(self, session_factory: Callable[[], Any], service: RawSocketService) -> None:
+    def __init__(self, session_factory: Callable[[], Any], service: RawSocketService,
+                 reactor: IReactorTime) -> None:
         super().__init__(session_factory, serializers=rawsocket_serializers(service.serializers))
+        self.reactor = reactor  # runs the opening-handshake timeout
         self.max_message_size = service.max_message_size
         self.max_outgoing_buffer = service.max_outgoing_buffer
         self.open_handshake_timeout = service.open_handshake_timeout
@@ -125,5 +123,6 @@ class RawSocketServerFactory(WampRawSocketServerFactory):
             connection.close_going_away()
 
 
-def rawsocket_factory(session_factory: Callable[[], Any], service: RawSocketService) -> RawSocketServerFactory:
-    return RawSocketServerFactory(session_factory, service)
+def rawsocket_factory(session_factory: Callable[[], Any], service: RawSocketService,
+                      reactor: IReactorTime) -> RawSocketServerFactory:
+    return RawSocketServerFactory(session_factory, service, reactor)

@@ -12,15 +12,17 @@ offers it as a ``websocket-testee`` path of a ``web`` transport.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Set
+from typing import Any, Set
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 
+from node.config.model import WebSocketOptions
 from node.fastpath.websocket_frames import FramedDelivery
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
+from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 
 
-class TesteeProtocol(FramedDelivery, WebSocketServerProtocol):
+class TesteeProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, WebSocketServerProtocol):
     """Echoes each message with the opcode (text or binary) it came with."""
 
     def connectionMade(self) -> None:
@@ -43,10 +45,11 @@ class TesteeProtocol(FramedDelivery, WebSocketServerProtocol):
 class TesteeFactory(WebSocketServerFactory):
     protocol = TesteeProtocol
 
-    def __init__(self, options: Dict[str, Any], is_secure: bool) -> None:
+    def __init__(self, options: WebSocketOptions, is_secure: bool) -> None:
         super().__init__(url="wss://localhost" if is_secure else "ws://localhost", server="wampnode")
         self.setProtocolOptions(**protocol_options(options))
         self.connections: Set[TesteeProtocol] = set()
+        self.max_request_head = options.max_request_head
         self.noisy = False
 
     def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "node shutting down") -> None:
@@ -54,5 +57,5 @@ class TesteeFactory(WebSocketServerFactory):
             connection.close_with(code, reason)
 
 
-def testee_factory(options: Dict[str, Any], is_secure: bool) -> TesteeFactory:
+def testee_factory(options: WebSocketOptions, is_secure: bool) -> TesteeFactory:
     return TesteeFactory(options, is_secure)

@@ -2,20 +2,27 @@
 
 autobahn's ``WampWebSocketServerProtocol`` logs a critical traceback and closes with
 1011 ("internal error") when a message fails to decode; here a peer's bad bytes are
-that peer's protocol error (ABORT, then close 1002) and a warning in the log.
+that peer's protocol error (ABORT, then close 1002) and a warning in the log. The
+opening handshake's size and received close frames are checked by
+:mod:`node.transports.websocket_guards`.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Set
 
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
+from autobahn.wamp.exception import TransportLost
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from twisted.logger import Logger
 
-from node.config.model import WampWebSocket
+from node import __version__
+from node.config.model import DeflateOptions, WampWebSocket, WebSocketOptions
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.fairness import read_in_slices
+from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FramedDelivery, SharedOptions
+from node.web.origins import with_default_ports
 from node.wire.serializers import websocket_serializers
 
 log = Logger()
@@ -24,7 +31,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 
 
-class WampServerProtocol(FramedDelivery, WampWebSocketServerProtocol):
+class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, WampWebSocketServerProtocol):
     """One WebSocket connection carrying one WAMP session."""
 
     _violated = False
@@ -63,8 +70,6 @@ class WampServerProtocol(FramedDelivery, WampWebSocketServerProtocol):
     def send(self, msg: Any) -> None:
         """Serialize and send; unlike autobahn's, no per-message trace formatting."""
         if self._session is None:
-            from autobahn.wamp.exception import TransportLost
-
             raise TransportLost()
         payload, is_binary = self._serializer.serialize(msg)
         self.send_payload(payload, is_binary)
@@ -73,24 +78,22 @@ class WampServerProtocol(FramedDelivery, WampWebSocketServerProtocol):
             outgoing.sent(len(payload))
 
 
-def _compression_accept(deflate: Dict[str, Any], max_message_size: int) -> Callable[[Any], Any]:
+def _compression_accept(deflate: DeflateOptions, max_message_size: int) -> Callable[[Any], Any]:
     """permessage-deflate (RFC 7692): accept a client's offer with our limits.
 
     ``max_message_size`` also bounds inflation, so a small compressed frame cannot
     expand into an unbounded message (a "zip bomb").
     """
-    from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
-
     def accept(offers: Any) -> Any:
         for offer in offers:
             if isinstance(offer, PerMessageDeflateOffer):
                 return PerMessageDeflateOfferAccept(
                     offer,
-                    request_no_context_takeover=deflate.get("request_no_context_takeover", False),
-                    request_max_window_bits=deflate.get("request_max_window_bits", 0),
-                    no_context_takeover=deflate.get("no_context_takeover"),
-                    window_bits=deflate.get("max_window_bits"),
-                    mem_level=deflate.get("memory_level"),
+                    request_no_context_takeover=deflate.request_no_context_takeover,
+                    request_max_window_bits=deflate.request_max_window_bits,
+                    no_context_takeover=deflate.no_context_takeover,
+                    window_bits=deflate.max_window_bits,
+                    mem_level=deflate.memory_level,
                     max_message_size=max_message_size or None,
                 )
         return None
@@ -122,16 +125,19 @@ _OPTION_NAMES = {
 }
 
 
-def protocol_options(values: Dict[str, Any]) -> Dict[str, Any]:
+def protocol_options(values: WebSocketOptions) -> Dict[str, Any]:
     """Map Crossbar.io's option names (times in ms) to autobahn's (times in s)."""
     options: Dict[str, Any] = {}
-    for name, value in values.items():
-        if name in _OPTION_NAMES:
-            target, scale = _OPTION_NAMES[name]
-            options[target] = value * scale if scale else value
-    deflate = values.get("compression", {}).get("deflate")
+    for name, (target, scale) in _OPTION_NAMES.items():
+        value = getattr(values, name)
+        if isinstance(value, tuple):
+            value = list(value)  # allowed_origins: autobahn's own default is a list
+        options[target] = value * scale if scale else value
+    if options.get("allowedOrigins") is not None:
+        options["allowedOrigins"] = with_default_ports(options["allowedOrigins"])
+    deflate = values.compression.deflate if values.compression is not None else None
     if deflate is not None:
-        options["perMessageCompressionAccept"] = _compression_accept(deflate, values.get("max_message_size", 0))
+        options["perMessageCompressionAccept"] = _compression_accept(deflate, values.max_message_size)
     return options
 
 
@@ -141,20 +147,18 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
     protocol = WampServerProtocol
 
     def __init__(self, session_factory: Callable[[], Any], service: WampWebSocket, is_secure: bool) -> None:
-        from node import __version__
-
-        show_version = service.options.values.get("show_server_version", False)
-        server = f"wampnode/{__version__}" if show_version else "wampnode"
+        options = service.options
+        server = f"wampnode/{__version__}" if options.show_server_version else "wampnode"
         # external_port is a session parameter in autobahn, not a protocol option
         super().__init__(session_factory, serializers=websocket_serializers(service.serializers),
                          server=server, url="wss://localhost" if is_secure else "ws://localhost",
-                         externalPort=service.options.values.get("external_port"))
-        self.setProtocolOptions(**protocol_options(service.options.values))
+                         externalPort=options.external_port)
+        self.setProtocolOptions(**protocol_options(options))
         self.connections: Set[WampServerProtocol] = set()
-        self.max_outgoing_buffer = service.options.values.get("max_outgoing_buffer", 0)
+        self.max_outgoing_buffer = options.max_outgoing_buffer
+        self.max_request_head = options.max_request_head
         self.noisy = False
-        strict = service.options.values.get("require_websocket_subprotocol", True)
-        if not strict:
+        if not options.require_websocket_subprotocol:
             self.protocol = type("LenientWampServerProtocol", (WampServerProtocol,),
                                  {"STRICT_PROTOCOL_NEGOTIATION": False})
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 
 from node.errors import TlsError
 from node.tls.pem import read_file
-from node.trust.certinfo import subject_key_id
+from node.tls.certinfo import subject_key_id
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 _CERT_FILE = re.compile(r"(\.(pem|crt|cer)|\.[0-9]+)$")

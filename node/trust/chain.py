@@ -15,12 +15,13 @@ from cryptography import x509
 
 from node.errors import ConnectError
 from node.trust.bundle import CaIndex
-from node.trust.certinfo import (
+from node.tls.certinfo import (
     authority_key_id,
+    dns_names,
     hex_id,
     is_ca,
-    is_self_issued,
     name_text,
+    signed_by_own_key,
     subject_key_id,
 )
 
@@ -67,7 +68,7 @@ def trust_path(presented: Sequence[x509.Certificate]) -> List[x509.Certificate]:
         return []
     path = [presented[0]]
     rest = list(presented[1:])
-    while rest and not is_self_issued(path[-1]):
+    while rest and not signed_by_own_key(path[-1]):
         akid = authority_key_id(path[-1])
         parent = next((c for c in rest if akid is not None and subject_key_id(c) == akid), None)
         if parent is None:
@@ -87,7 +88,7 @@ def wanted_ca_ids(presented: Sequence[x509.Certificate]) -> List[bytes]:
     if path:
         top = path[-1]
         akid = authority_key_id(top)
-        if is_self_issued(top):
+        if signed_by_own_key(top):
             ids.append(subject_key_id(top))
         elif akid is not None:
             ids.append(akid)
@@ -127,8 +128,6 @@ def diagnose(evidence: Evidence, known: Sequence[CaIndex], cafile_option: str = 
         return ConnectError(where, f"the server's key (pin_sha256 {evidence.pin_mismatch}) matches no pin",
                         "If the server's key changed on purpose, pin the new key; otherwise this is not your server")
     if evidence.hostname_mismatch:
-        from node.trust.certinfo import dns_names
-
         names = ", ".join(dns_names(evidence.presented[0])) if evidence.presented else "none"
         return ConnectError(where, f"the certificate is not valid for {evidence.hostname} (it names {names})",
                         "Connect with a name the certificate holds, or set tls.hostname")
@@ -141,7 +140,7 @@ def diagnose(evidence: Evidence, known: Sequence[CaIndex], cafile_option: str = 
         return ConnectError(where, "the server sent no certificate", "Check that the server speaks TLS with a certificate")
     top = path[-1]
     sent = f"{len(evidence.presented)} certificate(s) sent"
-    if is_self_issued(top):
+    if signed_by_own_key(top):
         missing_name, missing_id = name_text(top.subject), subject_key_id(top)
         kind = "self-signed certificate" if len(path) == 1 else "root sent by the server"
         state = f"chain complete ({sent}, ending in the {kind})"
@@ -149,7 +148,7 @@ def diagnose(evidence: Evidence, known: Sequence[CaIndex], cafile_option: str = 
     else:
         missing_name, missing_id = name_text(top.issuer), authority_key_id(top)
         found, source = _lookup(missing_id, known)
-        if found is not None and not is_self_issued(found):
+        if found is not None and not signed_by_own_key(found):
             state = f"chain INCOMPLETE: the server did not send intermediate CA '{missing_name}' ({sent})"
         elif found is not None or is_ca(top):
             state = f"chain complete ({sent}, root not sent, as usual)"

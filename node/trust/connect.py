@@ -24,7 +24,7 @@ from zope.interface import implementer
 
 from node.errors import ConnectError, NodeError
 from node.trust.handover import HandoverProtocol
-from node.trust.certinfo import hex_id, name_text, subject_key_id
+from node.tls.certinfo import hex_id, name_text, subject_key_id
 from node.trust.policy import Attempt, ClientTrust
 
 log = Logger()

@@ -19,7 +19,7 @@ from cryptography import x509
 from OpenSSL import SSL
 
 from node.errors import ConfigError, ConnectError
-from node.trust.certinfo import (
+from node.tls.certinfo import (
     authority_key_id,
     dns_names,
     hex_id,
@@ -29,6 +29,7 @@ from node.trust.certinfo import (
     spki_sha256,
     subject_key_id,
 )
+from node.trust.connect import describe_failure
 from node.trust.policy import Attempt, ClientTrust, is_address, name_matches
 
 
@@ -51,8 +52,6 @@ def handshake(host: str, port: int, trust: ClientTrust, timeout: float,
 
     @raise ConnectError: no TCP connection, or a TLS failure other than trust.
     """
-    from node.trust.connect import describe_failure
-
     address = f"{host}:{port}"
     deadline = time.monotonic() + timeout
     try:

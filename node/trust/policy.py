@@ -30,7 +30,7 @@ from zope.interface import implementer
 from node.config.model import TrustOptions
 from node.errors import ConnectError, TlsError
 from node.trust import bundle
-from node.trust.certinfo import spki_sha256, subject_key_id
+from node.tls.certinfo import spki_sha256, subject_key_id
 from node.trust.chain import Evidence, diagnose, find_cas
 from node.trust.jit import JitCache
 

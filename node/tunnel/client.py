@@ -6,6 +6,11 @@ and host name verification for ``wss`` (:mod:`node.trust`), then the RFC 6455
 handshake (autobahn's client protocol). The server must answer 101: any other
 status, a redirect included, is an error that says so; redirects are never
 followed (Tor's WebSocket transport: a client MUST NOT follow them).
+
+The tunnel sends messages of at most ``send_message_size`` octets (default
+1500, which every conforming server accepts), independently of the largest
+message it accepts (``max_message_size``): a bridge with a smaller receive
+limit than ours would otherwise close with 1009 on the first large read.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from node.bridge.framing import DEFAULT_SEND_MESSAGE_SIZE
 from node.bridge.relay import StreamEnd, StreamOverWebSocket
 from node.errors import ConfigError, ConnectError, NodeError
 from node.tunnel.proxy import HTTPConnectEndpoint, Proxy
@@ -37,6 +43,7 @@ class TunnelSettings:
     connect_timeout: float
     max_message_size: int
     origin: Optional[str]
+    send_message_size: int = DEFAULT_SEND_MESSAGE_SIZE
 
     def describe(self) -> str:
         via = f" via proxy {self.proxy.label()}" if self.proxy else ""
@@ -68,11 +75,17 @@ class TunnelClientProtocol(StreamOverWebSocket, WebSocketClientProtocol):
     def onConnect(self, response: Any) -> None:  # noqa: N802 (autobahn API)
         settings: TunnelSettings = self.factory.settings
         self.max_message_size = settings.max_message_size
+        self.send_message_size = settings.send_message_size
         if settings.use_base64:
             self.use_base64 = response.protocol == "base64"
             if not self.use_base64:
                 log.warn("{url}: the server did not accept the base64 subprotocol; using binary frames",
                          url=settings.url)
+
+    local = "?"  # the local client, for log lines (set when the stream is connected)
+
+    def describe(self) -> str:
+        return f"Tunnel {self.local} -> {self.factory.settings.url}"
 
     def onOpen(self) -> None:  # noqa: N802
         if not self.factory.opened.called:
@@ -190,6 +203,8 @@ class LocalConnection(StreamEnd):
         super().__init__(None)
         self.tunnel = tunnel
         self.opening: Optional[defer.Deferred] = None
+        self._cancelled = False  # connectionLost cancelled the opening (it may fail with another error than
+        # CancelledError: Twisted's HostnameEndpoint gives ConnectingCancelledError or DNSLookupError)
         self._held: List[bytes] = []
         self._held_size = 0
         self._input_ended = False
@@ -220,6 +235,7 @@ class LocalConnection(StreamEnd):
             websocket.sendClose(1000)
             return
         self.relay = websocket
+        websocket.local = _peer(self)
         websocket.stream_connected(self)
         held, self._held, self._held_size = self._held, [], 0
         for data in held:
@@ -230,7 +246,7 @@ class LocalConnection(StreamEnd):
 
     def _failed(self, failure: Failure) -> None:
         self.opening = None
-        if failure.check(defer.CancelledError):
+        if self._cancelled or failure.check(defer.CancelledError):
             return
         error = failure.value if failure.check(NodeError) else ConnectError(
             self.tunnel.settings.url, f"{failure.value.__class__.__name__}: {failure.getErrorMessage()}")
@@ -240,6 +256,7 @@ class LocalConnection(StreamEnd):
     def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
         if self.opening is not None:
             opening, self.opening = self.opening, None
+            self._cancelled = True
             log.info("Tunnel {local}: the local client went away while the WebSocket to {url} was opening; "
                      "cancelled", local=_peer(self), url=self.tunnel.settings.url)
             opening.cancel()

@@ -3,7 +3,7 @@
 Twisted Web bounds a connection only by its idle timeout (``client_timeout``),
 which every received byte restarts: a client trickling a request head one byte
 at a time holds a connection, and its memory, for as long as it likes (up to
-Twisted's 16 KiB head limit, at a byte a minute: days). Before a ``websocket``
+the 64 KiB head limit of :mod:`node.web.channel`, at a byte a minute: weeks). Before a ``websocket``
 path takes a connection over, its request head is plain HTTP, so the WebSocket
 ``open_handshake_timeout`` does not apply either.
 

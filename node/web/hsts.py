@@ -9,19 +9,19 @@ plain HTTP must be ignored, and could be forged).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Optional
 
-DEFAULT_MAX_AGE = 31536000  # one year, the minimum for browsers' preload lists
+from node.config.model import HstsOptions, WebOptions
 
 
-def hsts_header(options: Mapping[str, Any]) -> Optional[bytes]:
+def hsts_header(options: WebOptions) -> Optional[bytes]:
     """The header value for a web transport's ``options``, or None when HSTS is off."""
-    setting = options.get("hsts", False)
-    if isinstance(setting, Mapping):
-        max_age = int(setting.get("max_age", DEFAULT_MAX_AGE))
-        subdomains = bool(setting.get("include_subdomains", False))
+    setting = options.hsts
+    if isinstance(setting, HstsOptions):
+        max_age = setting.max_age
+        subdomains = setting.include_subdomains
     elif setting:
-        max_age = int(options.get("hsts_max_age", DEFAULT_MAX_AGE))
+        max_age = options.hsts_max_age
         subdomains = False
     else:
         return None

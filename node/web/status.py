@@ -6,6 +6,9 @@ import platform
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+import autobahn
+import twisted
+
 from node import __version__
 
 
@@ -21,9 +24,6 @@ class NodeStatus:
         return time.time() - self.started_at
 
     def as_dict(self) -> Dict[str, Any]:
-        import autobahn
-        import twisted
-
         return {
             "node": f"wampnode {__version__}",
             "pid": os.getpid(),

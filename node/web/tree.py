@@ -7,8 +7,14 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from node.config import model
+from node.web.channel import InMemoryBodyRequest, NodeChannel, peer_text
+from node.web.hsts import hsts_header
+from node.web.nodeinfo import nodeinfo_resource
+from node.web.redirect import redirect_resource
+from node.web.static import static_resource
 from node.web.status import NodeStatus
-from node.web.deadline import HeadDeadlineChannel
+from node.web.tcpbridge import tcpbridge_resource
+from node.web.urlpath import url_path_problem
 
 log = Logger()
 
@@ -22,11 +28,6 @@ class NotFoundRoot(resource.Resource):
 
 def _build_path(service: object, status: NodeStatus,
                 websocket_resource: Callable[[model.WampWebSocket], Any]) -> Any:
-    from node.web.nodeinfo import nodeinfo_resource
-    from node.web.redirect import redirect_resource
-    from node.web.static import static_resource
-    from node.web.tcpbridge import tcpbridge_resource
-
     builders: Dict[type, Callable[[Any], Any]] = {
         model.StaticPath: static_resource,
         model.RedirectPath: redirect_resource,
@@ -55,7 +56,7 @@ def build_tree(paths: Dict[str, object], status: NodeStatus,
     return root
 
 
-class NodeRequest(server.Request):
+class NodeRequest(InMemoryBodyRequest):
     """A request whose ``Server`` header names wampnode and carries HSTS when asked."""
 
     def setHeader(self, name: Any, value: Any) -> None:  # noqa: N802 (Twisted API)
@@ -71,18 +72,27 @@ class NodeRequest(server.Request):
 
 class NodeSite(server.Site):
     requestFactory = NodeRequest
-    protocol = HeadDeadlineChannel
+    protocol = NodeChannel
     hsts = None  # the Strict-Transport-Security value (node.web.hsts), or None
     noisy = False
 
-    def __init__(self, root: Any, options: Dict[str, Any]) -> None:
+    def __init__(self, root: Any, options: model.WebOptions) -> None:
         # client_timeout is Twisted Web's idle timeout (None: none)
-        super().__init__(root, timeout=options["client_timeout"])
-        self.request_head_timeout = options["request_head_timeout"]  # node.web.deadline
-        self.access_log = options.get("access_log", False)
-        from node.web.hsts import hsts_header
-
+        super().__init__(root, timeout=options.client_timeout)
+        self.request_head_timeout = options.request_head_timeout  # node.web.deadline
+        self.max_request_head = options.max_request_head  # node.web.channel
+        self.max_request_body = options.max_request_body  # node.web.body
+        self.access_log = options.access_log
         self.hsts = hsts_header(options)
+
+    def getResourceFor(self, request: Any) -> Any:  # noqa: N802 (Twisted API)
+        problem = url_path_problem(request.postpath)
+        if problem is not None:
+            log.warn("Bad request from {peer}: the URL path {problem}: {uri}",
+                     peer=peer_text(request.getClientAddress()), problem=problem,
+                     uri=repr(request.uri[:200])[2:-1])
+            return resource.ErrorPage(400, "Bad Request", f"The URL path {problem}.")
+        return super().getResourceFor(request)
 
     def log(self, request: Any) -> None:
         if self.access_log:

@@ -1,0 +1,22 @@
+"""WAMP messages on the wire: bytes from a client to message objects and back.
+
+Everything about bytes and formats lives here; the router (:mod:`node.router`) sees
+message objects only, and the transports only pass bytes to a serializer from here.
+
+========================  ==========================================================
+``serializers``           autobahn's serializers, lean (no statistics, shared by all
+                          connections), by the names the config uses: bytes <-> objects
+``json_codec``            the fast JSON format (C scanner, one encoder): bytes <-> lists
+``parsing``               decoded lists -> message objects: the one place that checks a
+                          message's shape and type; one parse table per source (msgpack
+                          and CBOR clients, JSON clients, the cluster backplane)
+``tolerance``             client quirks read as what they mean before parsing: absent
+                          values (msgpack ext 0, CBOR ``undefined``), IDs as integral floats
+``messages``              the router's message classes: autobahn's plus progressive
+                          calls, cached HELLO roles, the invalid-URI request marker
+``roles``                 HELLO roles in the compact form a session keeps
+========================  ==========================================================
+
+Each module imports only modules listed below it (``serializers`` also chooses txaio's
+framework, which autobahn's serializer module needs before it is imported).
+"""

@@ -1,20 +1,18 @@
-"""What the router adds on top of autobahn's message parsing (never a parser of its own).
+"""The router's message classes: autobahn's, plus what a router needs that they lack.
 
-Three things autobahn's classes do not cover and a router needs (and one it
-does faster, :class:`RolesCachedHello`):
+Parsing itself stays autobahn's (:mod:`node.wire.parsing` chooses the class per message
+type); these classes add:
 
 - progressive call invocations (WAMP spec 2023+): ``CALL.Options.progress`` and
   ``INVOCATION.Details.progress``. :class:`ProgressiveCall` and
   :class:`ProgressiveInvocation` are autobahn's ``Call``/``Invocation`` plus that flag.
-- invalid URIs in SUBSCRIBE/PUBLISH/REGISTER/CALL: autobahn raises
-  ``InvalidUriError`` while parsing, but the spec wants an ERROR
-  ``wamp.error.invalid_uri`` for that request, not a dead session. Parsing turns
-  them into :class:`InvalidUriRequest`, which the session answers with that ERROR.
-- clients in the wild send msgpack ext type 0 / CBOR ``undefined`` (wampy.js 8)
-  meaning "absent": they are read as absent before autobahn parses the message.
+- :class:`RolesCachedHello`: autobahn's HELLO parsing, with the roles checked once per
+  announcement (a third of a session's Python calls otherwise).
+- :class:`InvalidUriRequest`: what a SUBSCRIBE/PUBLISH/REGISTER/CALL with an invalid URI
+  parses into. autobahn raises ``InvalidUriError`` for it, but the spec wants an ERROR
+  ``wamp.error.invalid_uri`` for that request, not a dead session; the session answers it.
 
-:func:`prepare_serializer` installs all three into an autobahn serializer
-instance; its ``unserialize`` then returns these objects.
+:data:`MESSAGE_CLASSES` is the class per message type the router parses with.
 """
 from __future__ import annotations
 
@@ -22,22 +20,9 @@ import json
 from typing import Any, Dict, Optional
 
 from autobahn.wamp import message as m
-from autobahn.wamp.exception import InvalidUriError, ProtocolError
+from autobahn.wamp.exception import ProtocolError
 
 from node.wire.roles import share_compact_roles
-
-try:  # optional serializers: only needed to recognise their "undefined" values
-    from msgpack import ExtType
-except ImportError:  # pragma: no cover
-    ExtType = None
-try:  # autobahn's msgpack codec on PyPy
-    from umsgpack import Ext as UmsgpackExt
-except ImportError:
-    UmsgpackExt = None
-try:
-    from cbor2 import undefined as CBOR_UNDEFINED
-except ImportError:  # pragma: no cover
-    CBOR_UNDEFINED = object()
 
 
 class ProgressiveCall(m.Call):
@@ -153,92 +138,14 @@ class InvalidUriRequest:
         return f"InvalidUriRequest({self.request_type}, {self.request}, {self.message!r})"
 
 
-_URI_REQUESTS = {m.Subscribe.MESSAGE_TYPE, m.Publish.MESSAGE_TYPE, m.Register.MESSAGE_TYPE, m.Call.MESSAGE_TYPE}
-
-
-def _absent(value: Any) -> bool:
-    if value is CBOR_UNDEFINED:
-        return True
-    if ExtType is not None and isinstance(value, ExtType):
-        return value.code == 0
-    return UmsgpackExt is not None and isinstance(value, UmsgpackExt) and value.type == 0
-
-
-def scrub_absent(value: Any) -> Any:
-    """Replace msgpack ext 0 / CBOR undefined with None; drop them from dicts."""
-    if isinstance(value, list):
-        return [None if _absent(v) else scrub_absent(v) for v in value]
-    if isinstance(value, dict):
-        return {k: scrub_absent(v) for k, v in value.items() if not _absent(v)}
-    return value
-
-
-def scrub_message(raw: list) -> list:
-    """:func:`scrub_absent` for a whole message: trailing absent elements are dropped
-    (an absent ``kwargs`` or ``args``), an absent ``args`` before ``kwargs`` becomes []."""
-    raw = list(raw)
-    while raw and _absent(raw[-1]):
-        raw.pop()
-    return [[] if _absent(v) else scrub_absent(v) for v in raw]
-
-
-class _RouterParser:
-    """Stands in for a message class in ``MESSAGE_TYPE_MAP``: scrubs, then parses.
-
-    JSON cannot carry msgpack ext types or CBOR ``undefined``: its parsers
-    (``scrub=False``) skip the walk over the whole message.
-    """
-
-    def __init__(self, klass: Any, scrub: bool = True) -> None:
-        self.klass = klass
-        self.scrub = scrub
-
-    def parse(self, raw: list) -> Any:
-        if self.scrub:
-            raw = scrub_message(raw)
-        try:
-            return self.klass.parse(raw)
-        except ProtocolError:
-            raise
-        except InvalidUriError as e:
-            if raw[0] in _URI_REQUESTS and len(raw) > 1 and type(raw[1]) is int:
-                return InvalidUriRequest(raw[0], raw[1], str(e))
-            raise ProtocolError(str(e))
-        except Exception as e:  # autobahn asserts on some malformed details (see STYLE.md 4)
-            raise ProtocolError(f"malformed {self.klass.__name__.upper()} message: {type(e).__name__} {e}")
-
-
-def _router_types(scrub: bool = True) -> Dict[int, Any]:
-    # built from the message classes themselves: importing autobahn.wamp.serializer
-    # here would bind txaio before the process has chosen Twisted or asyncio
+def _message_classes() -> Dict[int, Any]:
+    # built from the message classes themselves: importing autobahn.wamp.serializer (whose
+    # MESSAGE_TYPE_MAP this replaces) would bind txaio before the process has chosen a framework
     classes = {k.MESSAGE_TYPE: k for k in vars(m).values()
                if isinstance(k, type) and issubclass(k, m.Message) and isinstance(getattr(k, "MESSAGE_TYPE", None), int)}
     classes[m.Call.MESSAGE_TYPE] = ProgressiveCall
     classes[m.Invocation.MESSAGE_TYPE] = ProgressiveInvocation
-    if not scrub:  # JSON only: its objects have string keys, so the JSON text is an exact key
-        classes[m.Hello.MESSAGE_TYPE] = RolesCachedHello
-    return {t: _RouterParser(k, scrub) for t, k in classes.items()}
+    return classes
 
 
-ROUTER_MESSAGE_TYPES = _router_types()
-JSON_MESSAGE_TYPES = _router_types(scrub=False)
-
-
-def parse(raw: list) -> Any:
-    """Parse one raw (decoded) WAMP message list the way a router serializer does.
-
-    Raises :class:`ProtocolError` for anything malformed.
-    """
-    if not isinstance(raw, list) or not raw or type(raw[0]) is not int:
-        raise ProtocolError("a WAMP message must be a non-empty list starting with an integer type")
-    parser = ROUTER_MESSAGE_TYPES.get(raw[0])
-    if parser is None:
-        raise ProtocolError(f"invalid WAMP message type {raw[0]}")
-    return parser.parse(raw)
-
-
-def prepare_serializer(serializer: Any) -> Any:
-    """Make an autobahn serializer instance parse the way the router needs (see above)."""
-    is_json = getattr(getattr(serializer, "_serializer", None), "NAME", None) == "json"
-    serializer.MESSAGE_TYPE_MAP = JSON_MESSAGE_TYPES if is_json else ROUTER_MESSAGE_TYPES
-    return serializer
+MESSAGE_CLASSES: Dict[int, Any] = _message_classes()

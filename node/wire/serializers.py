@@ -1,18 +1,89 @@
-"""autobahn serializer objects from the names used in the config (lean variants: node.wire.codecs)."""
+"""autobahn's WAMP serializers, lean, and the ones the config names.
+
+A transport hands its serializer bytes and gets message objects back (and the
+reverse); nothing above the transports sees bytes or knows the format.
+
+autobahn's ``Serializer`` keeps byte and message counters (with a rounding
+``math.ceil`` and an auto-reset check) on every message, which a router never reads,
+and parses with its own table of autobahn's classes. :class:`LeanSerializer` keeps
+no statistics, serializes through autobahn's message cache (so a message sent to
+many sessions is serialized once per serializer) and parses with the router's parse
+table for its format (:mod:`node.wire.parsing`). The JSON serializer wraps
+:class:`~node.wire.json_codec.FastJsonObjectSerializer`; msgpack and CBOR keep
+autobahn's object serializers. Bytes on the wire are autobahn's.
+"""
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
+
+from node.errors import ConfigError
+from node.log import choose_twisted
+
+# autobahn.wamp.serializer binds txaio's ``time_ns`` when it is imported, so txaio's
+# framework must be chosen before (a test process that chose asyncio keeps it)
+choose_twisted()
+
+from autobahn.wamp import serializer as ab  # noqa: E402
+from autobahn.wamp.exception import ProtocolError  # noqa: E402
+
+from node.wire.json_codec import FastJsonObjectSerializer  # noqa: E402
+from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES, parse  # noqa: E402
+
+
+class LeanSerializer:
+    """Mixin for an autobahn ``Serializer`` class: put it first in the bases."""
+
+    _serializer: Any
+    MESSAGE_TYPE_MAP: Dict[int, Any] = CLIENT_MESSAGES
+
+    def __copy__(self) -> "LeanSerializer":
+        """autobahn copies the serializer for each connection to keep per-connection
+        statistics; a lean serializer keeps none, so every connection shares it."""
+        return self
+
+    def serialize(self, msg: Any) -> Any:
+        return msg.serialize(self._serializer), self._serializer.BINARY
+
+    def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
+        objects = self._serializer
+        if isBinary is not None and isBinary != objects.BINARY:
+            raise ProtocolError(f"invalid serialization of WAMP message (binary {isBinary}, "
+                                f"but expected {objects.BINARY})")
+        try:
+            raw_messages = objects.unserialize(payload)
+        except Exception as e:
+            raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
+        table = self.MESSAGE_TYPE_MAP
+        return [parse(raw, table) for raw in raw_messages]
+
+
+class JsonSerializer(LeanSerializer, ab.JsonSerializer):
+    MESSAGE_TYPE_MAP = JSON_CLIENT_MESSAGES
+
+    def __init__(self, batched: bool = False) -> None:
+        super().__init__(batched=batched)
+        self._serializer = FastJsonObjectSerializer(batched=batched)
+
+
+SERIALIZERS: Dict[str, Any] = {"json": JsonSerializer}
+
+# autobahn defines a serializer class only when its codec imports: on PyPy its
+# msgpack serializer needs u-msgpack-python instead of msgpack
+if hasattr(ab, "MsgPackSerializer"):
+    class MsgPackSerializer(LeanSerializer, ab.MsgPackSerializer):
+        pass
+
+    SERIALIZERS["msgpack"] = MsgPackSerializer
+
+if hasattr(ab, "CBORSerializer"):
+    class CBORSerializer(LeanSerializer, ab.CBORSerializer):
+        pass
+
+    SERIALIZERS["cbor"] = CBORSerializer
 
 
 def _serializer_class(name: str) -> Any:
-    from node.log import choose_twisted
-
-    choose_twisted()  # autobahn's serializer module needs a txaio framework chosen first
-    from node.wire.codecs import SERIALIZERS
-
     if name not in SERIALIZERS:
-        from node.errors import ConfigError
-
         raise ConfigError("serializers", f'"{name}" cannot be used: autobahn found no codec for it',
                           "Install its codec (on PyPy, msgpack needs u-msgpack-python) or remove it")
     return SERIALIZERS[name]
@@ -20,17 +91,13 @@ def _serializer_class(name: str) -> Any:
 
 def websocket_serializers(names: Sequence[str]) -> List[Any]:
     """Plain and batched variants (``wamp.2.json`` and ``wamp.2.json.batched``)."""
-    from node.wire.messages import prepare_serializer
-
     result = []
     for name in names:
         cls = _serializer_class(name)
-        result += [prepare_serializer(cls()), prepare_serializer(cls(batched=True))]
+        result += [cls(), cls(batched=True)]
     return result
 
 
 def rawsocket_serializers(names: Sequence[str]) -> List[Any]:
     """RawSocket negotiates one serializer id per format; no batched variants."""
-    from node.wire.messages import prepare_serializer
-
-    return [prepare_serializer(_serializer_class(name)()) for name in names]
+    return [_serializer_class(name)() for name in names]

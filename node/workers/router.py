@@ -5,13 +5,14 @@ global; the CLI owns the process (pidfile, signals, exit code).
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from node.config import file_errors
 from node.config.model import NodeConfig, Transport
-from node.errors import NodeError
+from node.errors import ConfigError, ConfigErrors, NodeError
 from node.web.status import NodeStatus
 
 log = Logger()
@@ -37,40 +38,71 @@ class RouterWorker:
 
         self.config = config
         self.reactor = reactor
-        self.router = Router(config.realms)
+        self.router = Router(config.realms, reactor)  # the router's timers run on the node's clock
         self.status = NodeStatus(session_count=self.router.session_count)
         self.ports: List[Any] = []
         self.built: List[Any] = []
         self.tls: List[Any] = []
+        self._prepared: Optional[List[Tuple[Transport, Any, Any]]] = None
+
+    def prepare(self) -> None:
+        """Build every transport with its TLS; nothing listens yet.
+
+        Each TLS key, certificate, DH and OCSP file is read once (the hygiene
+        warnings, logged here, judge what was read); a ``tcpbridge`` reads its
+        trust files as it is built. Done once, before :meth:`start` listens.
+
+        @raise ConfigErrors: every fault of those files, one line each, as
+            ``wampnode check`` reports them.
+        """
+        if self._prepared is not None:
+            return
+        from node.transports import build_transport
+
+        prepared = []
+        refused: List[ConfigError] = []
+        for transport in self.config.transports:
+            try:
+                built = build_transport(transport, self.router, self.status, self.reactor)
+            except ConfigErrors as e:  # a tcpbridge's trust files: the first bad bridge stops the build
+                refused += e.errors
+                continue
+            prepared.append((transport, built))
+        tls: Dict[str, Any] = {}
+        if refused or any(t.endpoint.tls is not None for t in self.config.transports):
+            # node.tls and node.trust: ~30 ms of start-up that a node without TLS need not pay
+            from node.workers.credentials import bridge_trust_problems, hygiene_warnings, server_tls_by_transport
+
+            tls, found = server_tls_by_transport(self.config)
+            problems: List[ConfigError] = [*found]
+            if refused:  # every bridge's faults, as `wampnode check` lists them
+                problems += bridge_trust_problems(self.config) or refused
+            if problems:
+                raise file_errors(self.config, problems)
+            for warning in hygiene_warnings(tls.values()):
+                log.warn("{warning}", warning=warning)
+        self.tls = list(tls.values())
+        self._prepared = [(transport, built, tls.get(transport.path)) for transport, built in prepared]
 
     @defer.inlineCallbacks
     def start(self) -> Any:
         """Listen on every transport; if one fails, close the others and fail.
 
-        @raise NodeError: (as the Deferred's failure) TLS or listen errors.
+        @raise NodeError: (as the Deferred's failure) TLS, trust or listen errors.
         """
         try:
-            for transport in self.config.transports:
-                yield self._listen(transport)
+            self.prepare()
+            for transport, built, creator in self._prepared or ():
+                yield self._listen(transport, built, creator)
         except Exception:
             yield self.stop_listening()
             raise
         log.info("Node ready: {count} transport(s) listening", count=len(self.ports))
 
     @defer.inlineCallbacks
-    def _listen(self, transport: Transport) -> Any:
+    def _listen(self, transport: Transport, built: Any, creator: Any) -> Any:
         from node.transports.endpoints import listen_error, server_endpoint
-        from node.transports import build_transport
 
-        creator = None
-        if transport.endpoint.tls is not None:
-            from node.tls.context import server_tls, tls_warnings
-
-            creator = server_tls(transport.endpoint.tls)
-            self.tls.append(creator)
-            for warning in tls_warnings(transport.endpoint.tls):
-                log.warn("{warning}", warning=warning)
-        built = build_transport(transport, self.router, self.status, self.reactor)
         endpoint = server_endpoint(self.reactor, transport.endpoint, creator)
         try:
             port = yield endpoint.listen(built.factory)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import binascii
 import secrets
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from autobahn.wamp.message import Authenticate, Hello
 from cryptography.exceptions import InvalidSignature
@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from node.config.model import AuthMethod
 from node.router.auth.base import (
-    AUTHENTICATION_FAILED, NO_SUCH_PRINCIPAL, NOT_AUTHORIZED, Accept, Challenge, Deny, HelloContext, _ask,
-    _details, _on_error,
+    AUTHENTICATION_FAILED, NO_SUCH_PRINCIPAL, NOT_AUTHORIZED, Accept, Challenge, Deny, HelloContext,
 )
+from node.router.auth.dynamic import ask, details, refused
 
 
 def _hex_key(value: object) -> Optional[bytes]:
@@ -36,6 +36,8 @@ def xor(a: bytes, b: bytes) -> bytes:
 
 
 class CryptosignAuth:
+    """HELLO carries the public key; CHALLENGE 32 random bytes; AUTHENTICATE their signature."""
+
     method = "cryptosign"
 
     def __init__(self, config: AuthMethod) -> None:
@@ -57,23 +59,23 @@ class CryptosignAuth:
             self._binding = ctx.channel_id
         self._pubkey = pubkey
         if self.config.type == "dynamic":
-            d = _ask(self.config.settings, ctx, hello.authid, _details(ctx, hello, self.method))
-            d.addCallbacks(lambda answer: self._from_dynamic(hello, answer), _on_error(self.method))
+            d = ask(self.config.settings, ctx, hello.authid, details(ctx, hello, self.method))
+            d.addCallbacks(lambda answer: self._from_dynamic(hello, answer), refused(self.method))
             return d
         return self._from_static(hello, ctx)
 
     def _from_static(self, hello: Hello, ctx: HelloContext) -> Any:
         hexkey = self._pubkey.hex()
-        principals: Dict[str, Any] = self.config.settings.get("principals") or {}
+        principals = self.config.settings.principals
         candidates = [(hello.authid, principals.get(hello.authid))] if hello.authid else list(principals.items())
         for authid, principal in candidates:
-            if not isinstance(principal, dict):
+            if principal is None:
                 continue
-            keys = [str(k).lower() for k in principal.get("authorized_keys") or []]
-            realm = principal.get("realm")
+            keys = [k.lower() for k in principal.authorized_keys]
+            realm = principal.realm
             if hexkey in keys and (not realm or not ctx.realm or realm == ctx.realm):
-                self._accept = Accept(authid, str(principal.get("role") or "anonymous"), self.method, "static",
-                                      {"pubkey": hexkey}, realm if isinstance(realm, str) and realm else None)
+                self._accept = Accept(authid, principal.role or "anonymous", self.method, "static",
+                                      {"pubkey": hexkey}, realm or None)
                 return self._make_challenge()
         return Deny(NO_SUCH_PRINCIPAL, f"cryptosign: no principal with public key {hexkey}")
 

@@ -1,0 +1,102 @@
+"""WAMP's JSON format, fast: bytes <-> plain message lists, exactly autobahn's bytes.
+
+autobahn's JSON object serializer decodes with the pure-Python JSON scanner, because
+it hooks string parsing to turn ``"\\u0000..."`` strings into bytes (WAMP's binary
+convention for JSON), and it builds a new encoder per message.
+
+:class:`FastJsonObjectSerializer` (autobahn's ``IObjectSerializer``, which its
+``JsonSerializer`` wraps: see :mod:`node.wire.serializers`) decodes with the stdlib's C
+scanner and converts binary strings afterwards, only when the text contains
+``\\u0000`` (a JSON string can only hold a NUL as that escape), and encodes with one
+reused encoder; the wire format is exactly autobahn's. On PyPy, where that scanner is
+pure Python, it decodes with ``json.loads`` (PyPy's RPython decoder).
+
+msgpack and CBOR need no codec of ours: autobahn's object serializers for them call
+their libraries directly (msgpack, or u-msgpack-python on PyPy; cbor2).
+"""
+from __future__ import annotations
+
+import base64
+import decimal
+import importlib.util
+import json
+from typing import Any, List
+
+from autobahn.wamp.exception import ProtocolError
+
+_NUL_ESCAPE = "\\u0000"
+
+
+def _encode_default(obj: Any) -> Any:
+    """What autobahn's JSON encoder does for types JSON lacks."""
+    if isinstance(obj, bytes):
+        return "\x00" + base64.b64encode(obj).decode("ascii")
+    if isinstance(obj, decimal.Decimal):
+        return str(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+# No circular-reference bookkeeping in either encoder: decoded WAMP payloads cannot be
+# circular. On PyPy, which has no C encoder, this one does every message.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_default,
+                            check_circular=False)
+_DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once
+# PyPy's json.loads decodes in RPython (_pypyjson); its scanner, used below on CPython, is pure Python
+_PYPY_JSON = importlib.util.find_spec("_pypyjson") is not None
+# JSONEncoder.encode builds a new C encoder for every message; this one is built once
+_C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _encode_default, json.encoder.encode_basestring, None, ":", ",", False, False, True,
+) if getattr(json.encoder, "c_make_encoder", None) else None
+
+
+def binary_strings(value: Any) -> Any:
+    """Turn string values (not keys) starting with NUL into the bytes they encode."""
+    if isinstance(value, str):
+        return base64.b64decode(value[1:]) if value[:1] == "\x00" else value
+    if isinstance(value, list):
+        return [binary_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: binary_strings(v) for k, v in value.items()}
+    return value
+
+
+def json_loads(text: str) -> Any:
+    """Decode like autobahn's JSON serializer (without decimal options)."""
+    if _PYPY_JSON:
+        value = json.loads(text)
+        return binary_strings(value) if _NUL_ESCAPE in text else value
+    try:  # JSONDecoder.decode without its two whitespace regexes for the usual unpadded text
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        value = _DECODER.decode(text)  # leading/trailing whitespace, or its exact error
+    return binary_strings(value) if _NUL_ESCAPE in text else value
+
+
+def json_dumps(obj: Any) -> bytes:
+    if _C_ENCODE is None or isinstance(obj, str):
+        return _ENCODER.encode(obj).encode("utf8")
+    return "".join(_C_ENCODE(obj, 0)).encode("utf8")
+
+
+class FastJsonObjectSerializer:
+    """autobahn's JSON object serializer (``IObjectSerializer``: bytes <-> message lists),
+    with the C scanner and a shared encoder; what autobahn's ``JsonSerializer`` wraps."""
+
+    NAME = "json"
+    BINARY = False
+
+    def __init__(self, batched: bool = False) -> None:
+        self._batched = batched
+
+    def serialize(self, obj: Any) -> bytes:
+        data = json_dumps(obj)
+        return data + b"\30" if self._batched else data
+
+    def unserialize(self, payload: bytes) -> List[Any]:
+        chunks = payload.split(b"\30")[:-1] if self._batched else [payload]
+        if not chunks:
+            raise ProtocolError("batch format error")
+        return [json_loads(chunk.decode("utf8")) for chunk in chunks]
