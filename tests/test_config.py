@@ -110,12 +110,12 @@ def test_const_names_the_value_and_the_allowed_value(tmp_path):
 
 
 def test_other_worker_types_not_supported(tmp_path):
-    """A second worker or a non-router worker is a clear 'not supported' error."""
+    """A second router worker or a worker type wampnode lacks is a clear 'not supported' error."""
     raw = config(web(8080))
-    raw["workers"].append({"type": "container"})
+    raw["workers"].append({"type": "proxy"})
     (line,) = errors_of(write(tmp_path, raw))
-    assert line.endswith("workers[1].type: 'container' workers are not supported; wampnode runs one worker "
-                         "of type 'router'"), line
+    assert line.endswith("workers[1].type: 'proxy' workers are not supported; wampnode runs workers of type "
+                         "'router', 'container' and 'guest'"), line
     raw["workers"][1] = {"type": "router"}
     (line,) = errors_of(write(tmp_path, raw))
     assert "workers[1]: wampnode runs a single router worker" in line

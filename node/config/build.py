@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from node.config import model
+from node.config.build_workers import build_hosting, ignored_worker_keys, router_index
 from node.config.environment import json_path
 from node.config.validation import definition_defaults
 
@@ -255,27 +256,37 @@ def build_realm(raw: Dict[str, Any]) -> model.Realm:
 
 
 def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeConfig:
-    worker = raw["workers"][0]
+    """The node; its router is the (first) worker of type ``router``, if any: containers and
+    guests may connect to a router elsewhere."""
+    index = router_index(raw)
+    hosting = build_hosting(raw, cbdir, build_websocket_options)
+    if index is None:
+        return model.NodeConfig(cbdir=cbdir, config_file=config_file, realms=(), transports=(),
+                                ignored=ignored_keys(raw), workers=hosting.workers, router_path=None)
+    worker = raw["workers"][index]
     transports: List[model.Transport] = [
-        build_transport(t, cbdir, json_path(("workers", 0, "transports", i)), i)
+        build_transport(t, cbdir, json_path(("workers", index, "transports", i)), i)
         for i, t in enumerate(worker["transports"])]
     return model.NodeConfig(cbdir=cbdir, config_file=config_file,
                             realms=tuple(build_realm(r) for r in worker["realms"]),
                             transports=tuple(transports), ignored=ignored_keys(raw),
-                            cluster=build_cluster(worker["options"]),
-                            auth_failures=build_auth_failures(worker["options"]["auth_failures"]))
+                            cluster=build_cluster(worker["options"], json_path(("workers", index))),
+                            auth_failures=build_auth_failures(worker["options"]["auth_failures"]),
+                            components=hosting.components, router_options=hosting.router_options,
+                            workers=hosting.workers, router_id=hosting.router_id,
+                            router_path=json_path(("workers", index)))
 
 
 def build_auth_failures(raw: Mapping[str, Any]) -> model.AuthFailureOptions:
     return _record(model.AuthFailureOptions, raw)
 
 
-def build_cluster(options: Dict[str, Any]) -> Optional[model.Cluster]:
+def build_cluster(options: Dict[str, Any], where: str = "workers[0]") -> Optional[model.Cluster]:
     """None for a plain single-process node (nothing of node.cluster is imported then)."""
     raw = options.get("backplane")
     backplane = None if raw is None else model.Backplane(
         type=raw["type"], url=raw.get("url"), subject_prefix=raw["subject_prefix"],
-        path="workers[0].options.backplane")
+        path=f"{where}.options.backplane")
     if options["processes"] == 1 and backplane is None:
         return None
     return model.Cluster(processes=options["processes"], backplane=backplane)
@@ -285,7 +296,9 @@ def ignored_keys(raw: Dict[str, Any]) -> tuple:
     """JSON paths of Crossbar.io keys that are accepted for compatibility but unused,
     so the node can say so at start-up instead of silently dropping them."""
     paths = [f"controller.{key}" for key in raw.get("controller", {})]
-    worker = raw["workers"][0]
-    paths += [f"workers[0].options.{key}" for key in worker.get("options", {})
-              if key not in ("processes", "backplane", "auth_failures")]
+    index = router_index(raw)
+    if index is not None:
+        paths += [f"workers[{index}].options.{key}" for key in raw["workers"][index].get("options", {})
+                  if key not in ("processes", "backplane", "auth_failures", "pythonpath", "env")]
+    paths += ignored_worker_keys(raw)
     return tuple(paths)

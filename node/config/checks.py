@@ -15,16 +15,18 @@ import socket
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from node.config import model
+from node.config.checks_workers import WORKER_CHECKS
 from node.errors import ConfigError
 
 Check = Callable[[model.NodeConfig, Dict[str, Any], str], List[ConfigError]]
 
 
 def check_one_worker(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    routers = [i for i, w in enumerate(raw["workers"]) if w["type"] == "router"]
     return [ConfigError(f"{where}: workers[{i}]", "wampnode runs a single router worker",
-                        "Move its realms and transports into workers[0]; to use more cores, set "
-                        "`\"processes\": N` in workers[0].options (see \"Using more than one core\")")
-            for i in range(1, len(raw["workers"]))]
+                        f"Move its realms and transports into workers[{routers[0]}]; to use more cores, set "
+                        f"`\"processes\": N` in workers[{routers[0]}].options (see \"Using more than one core\")")
+            for i in routers[1:]]
 
 
 def check_unique_names(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
@@ -32,14 +34,14 @@ def check_unique_names(config: model.NodeConfig, raw: Dict[str, Any], where: str
     seen: Dict[str, int] = {}
     for i, realm in enumerate(config.realms):
         if realm.name in seen:
-            errors.append(ConfigError(f"{where}: workers[0].realms[{i}].name",
+            errors.append(ConfigError(f"{where}: {config.router_path}.realms[{i}].name",
                                       f"realm {realm.name!r} is already defined at realms[{seen[realm.name]}]",
                                       "Give each realm a unique name"))
         seen[realm.name] = i
         roles: Dict[str, int] = {}
         for j, role in enumerate(realm.roles):
             if role.name in roles:
-                errors.append(ConfigError(f"{where}: workers[0].realms[{i}].roles[{j}].name",
+                errors.append(ConfigError(f"{where}: {config.router_path}.realms[{i}].roles[{j}].name",
                                           f"role {role.name!r} is already defined in realm {realm.name!r}",
                                           "Merge the two roles' permissions"))
             roles[role.name] = j
@@ -166,7 +168,7 @@ def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], w
 
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_interfaces,
                                  check_unix_directories, check_static_directories, check_universal,
-                                 check_processes_share_ports)
+                                 check_processes_share_ports) + WORKER_CHECKS
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

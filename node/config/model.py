@@ -12,6 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple, Union
 
+# the application a node hosts (router components, containers, guests): its own module, re-exported here
+from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, ComponentAuth,  # noqa: F401
+                                       ConnectingEndpoint, ConnectingTls, ConnectingTransport, ContainerComponent,
+                                       ContainerWorker, GuestStdin, GuestWatch, GuestWorker, ProcessEnv,
+                                       RouterComponent, RouterOptions, Worker)
+
 # --- endpoints -------------------------------------------------------------
 
 
@@ -477,3 +483,8 @@ class NodeConfig:
     ignored: Tuple[str, ...] = ()  # Crossbar.io keys accepted but not used (JSON paths)
     cluster: Optional[Cluster] = None  # None: one process, no backplane (node.cluster unused)
     auth_failures: Optional[AuthFailureOptions] = None  # None: the schema's defaults
+    components: Tuple[RouterComponent, ...] = ()  # run inside the router process
+    router_options: Optional[RouterOptions] = None  # None: no router worker
+    workers: Tuple[Worker, ...] = ()  # containers and guests, in config order
+    router_id: Optional[str] = None  # the router worker's id; None: no router worker
+    router_path: Optional[str] = "workers[0]"  # JSON path of the router worker; None: no router worker

@@ -19,7 +19,9 @@ END = "<!-- END CONFIG REFERENCE -->"
 SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("Top level", "#"),
     ("Worker (`workers[]`)", "worker"),
-    ("Worker options (`workers[].options`)", "worker.options"),
+    ("Router worker (`workers[]` of type `router`)", "router_worker"),
+    ("Router worker options (`options` of a router)", "router_worker.options"),
+    ("Router component (`components[]` of a router)", "router_component"),
     ("Backplane (`workers[].options.backplane`)", "backplane"),
     ("Failed logins (`workers[].options.auth_failures`)", "auth_failures"),
     ("Realm (`realms[]`)", "realm"),
@@ -39,6 +41,18 @@ SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("Static path options (`paths.*.options` of `static`)", "static_options"),
     ("Web transport options (`options` of `web`)", "web_options"),
     ("Authentication (`auth`)", "auth"),
+    ("Container worker (`workers[]` of type `container`)", "container_worker"),
+    ("Container options (`options` of a container)", "container_options"),
+    ("Container component (`components[]` of a container)", "container_component"),
+    ("Connecting transport (`transport` of a container component)", "connecting_transport"),
+    ("Connecting endpoint (`transport.endpoint`)", "connecting_endpoint"),
+    ("Connecting TLS (`transport.endpoint.tls`)", "connecting_tls"),
+    ("Component authentication (`auth` of a container component)", "component_auth"),
+    ("Guest worker (`workers[]` of type `guest`)", "guest_worker"),
+    ("Guest options (`options` of a guest)", "guest_options"),
+    ("Guest stdin (`options.stdin` object)", "guest_stdin"),
+    ("Guest watch (`options.watch`)", "guest_watch"),
+    ("Process environment (`options.env`)", "process_env"),
 )
 
 
@@ -68,6 +82,8 @@ def _type_text(sub: Dict[str, Any]) -> str:
         return ", ".join(f"`{json.dumps(v)}`" for v in sub["enum"])
     if "oneOf" in sub:
         return " or ".join(_type_text(s) for s in sub["oneOf"])
+    if "then" in sub and "else" in sub:  # one shape or the other, e.g. a guest's stdin
+        return f"{_type_text(sub['else'])} or {_type_text(sub['then'])}"
     kind = sub.get("type", "object" if "$ref" in sub or "properties" in sub else "any")
     if isinstance(kind, list):
         kind = " or ".join(kind)
@@ -83,10 +99,12 @@ def _type_text(sub: Dict[str, Any]) -> str:
 def _properties(definition: Dict[str, Any]) -> List[Tuple[str, Dict[str, Any], bool]]:
     """(name, schema, required) of a definition, including its if/then branches."""
     seen: Dict[str, Tuple[Dict[str, Any], bool]] = {}
-    branches = [definition] + [b.get("then", {}) for b in definition.get("allOf", [])]
+    # a branch that is only a reference is a variant documented in its own section (workers)
+    branches = [definition] + [b.get("then", {}) for b in definition.get("allOf", [])
+                               if list(b.get("then", {})) != ["$ref"]]
     for branch in branches:
         branch = _resolve(branch) if "$ref" in branch else branch
-        required = set(branch.get("required", []))
+        required = set(branch.get("required", [])) | set(definition.get("required", []))
         for name, sub in branch.get("properties", {}).items():
             if sub is True:
                 continue

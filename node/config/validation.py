@@ -72,6 +72,8 @@ def _message(error: Any) -> str:
     """
     if error.validator in ("pattern", "not") and isinstance(error.schema, dict) and "errorMessage" in error.schema:
         return f"{error.instance!r} {error.schema['errorMessage']}"
+    if error.validator in ("oneOf", "anyOf") and isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return error.schema["errorMessage"]
     if error.validator == "oneOf" and "directory" in json.dumps(error.validator_value):
         return "a static path needs `directory`, or `package` and `resource` (not both)"
     if error.validator == "oneOf" and error.context:
