@@ -15,6 +15,12 @@ import signal
 import sys
 from typing import List, Optional, Sequence, TextIO
 
+from node.cluster.backplane import install_asyncio_reactor
+from node.config import load_config
+from node.errors import NodeError
+from node.log import start_logging
+from node.process.node import NodeProcess
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -76,15 +82,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     die_with_parent(args.parent)
-    from node.cluster.backplane import install_asyncio_reactor
-
     reactor = install_asyncio_reactor()  # before anything imports the default reactor
-    # imported only now: the asyncio reactor above must be installed first
-    from node.config import load_config
-    from node.errors import NodeError
-    from node.log import start_logging
-    from node.process.node import NodeProcess
-
     try:
         config = load_config(args.cbdir, args.config)
     except NodeError as e:

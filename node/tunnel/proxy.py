@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from node.errors import ConfigError, ConnectError
+from node.trust.connect import describe_failure
 from node.trust.handover import HandoverProtocol
 
 MAX_RESPONSE_HEAD = 16384
@@ -188,8 +189,6 @@ class HTTPConnectEndpoint:
         self.user_agent = user_agent
 
     def connect(self, protocolFactory: Factory) -> defer.Deferred:  # noqa: N803 (interface name)
-        from node.trust.connect import describe_failure
-
         protocols = []
 
         def cancel(_: defer.Deferred) -> None:
