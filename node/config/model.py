@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple, Union
 
 # the application a node hosts (router components, containers, guests): its own module, re-exported here
-from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, ComponentAuth,  # noqa: F401
+from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, ComponentAuth, describe_target,  # noqa: F401
                                        ConnectingEndpoint, ConnectingTls, ConnectingTransport, ContainerComponent,
                                        ContainerWorker, GuestStdin, GuestWatch, GuestWorker, ProcessEnv,
                                        RouterComponent, RouterOptions, Worker)
@@ -364,10 +364,7 @@ class BridgeTarget:
     path: str
 
     def describe(self) -> str:
-        if self.type == "unix":
-            return f"unix {self.socket_path}"
-        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-        return f"{'tls' if self.tls else 'tcp'} {host}:{self.port}"
+        return describe_target(self.type, self.host, self.port, self.socket_path, self.tls is not None)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,15 @@ SHUTDOWN_POLICIES = ("shutdown-manual", "shutdown-on-last-component-stopped",
                      "shutdown-on-any-component-failed", "shutdown-on-any-component-stopped")
 
 
+def describe_target(kind: str, host: Optional[str], port: Optional[int], socket_path: Optional[str],
+                    tls: bool) -> str:
+    """An outgoing connection's target as log lines name it: ``tls host:port``, ``unix /path``."""
+    if kind == "unix":
+        return f"unix {socket_path}"
+    shown = f"[{host}]" if host and ":" in host else host
+    return f"{'tls' if tls else 'tcp'} {shown}:{port}"
+
+
 @dataclass(frozen=True)
 class ProcessEnv:
     """``options.env``: the environment of a worker process (Crossbar.io's rules)."""
@@ -96,10 +105,7 @@ class ConnectingEndpoint:
     path: str
 
     def describe(self) -> str:
-        if self.type == "unix":
-            return f"unix {self.socket_path}"
-        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-        return f"{'tls' if self.tls else 'tcp'} {host}:{self.port}"
+        return describe_target(self.type, self.host, self.port, self.socket_path, self.tls is not None)
 
 
 @dataclass(frozen=True)
