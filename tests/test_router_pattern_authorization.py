@@ -228,8 +228,9 @@ def test_history_applies_exclude_and_eligible_as_live_delivery_does():
         assert get_events(client, sub_id) == live[name], name
 
 
-def test_history_exclude_me_is_kept_across_processes():
-    """A publication from another process is stored with its publisher's exclusion too."""
+def test_history_across_processes_hides_only_what_live_delivery_hid():
+    """With two processes, the publisher reads its own process's history without the events
+    exclude_me kept from it, and a reader on the other process reads them all."""
     bus, clock, (r1, r2) = cluster(history=(EventHistory(uri="t", match="exact", limit=10),))
     pub, reader = joined(r1), joined(r2)
     bus.pump()
