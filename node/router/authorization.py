@@ -10,11 +10,20 @@ entries and in the URI characters it holds, since clients choose the URIs.
 
 A role with an ``authorizer`` is decided by calling that WAMP procedure; the
 realm does the call, :func:`decision_from_authorizer` reads its answer.
+
+A prefix or wildcard subscription (registration) is authorized against its
+pattern string, and then each event (invocation) it would route is checked
+against the subscriber's (callee's) permission on the concrete URI
+(:meth:`RealmAuthorizer.permits`): a pattern never reaches further than the
+role's rules do. A dynamic authorizer cannot be asked synchronously per event,
+so for a dynamic role the pattern itself must be granted explicitly, by an
+answer naming its match policy (:func:`decision_from_authorizer`), and then
+covers every URI it matches.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Hashable, Optional, Tuple, TypeVar
+from typing import Callable, Dict, Hashable, Optional, Tuple, TypeVar
 
 from node.config.model import Permission, Role
 from node.router.patterns import PrefixTree, WildcardTree
@@ -112,6 +121,14 @@ class RolePermissions:
                 return prefixes[0]
         return self._wildcard.best(uri)
 
+    def allows(self, uri: str, action: str) -> bool:
+        """True if the role may do ``action`` on ``uri``: :meth:`decide` without the
+        disclosure, for the per-event and per-invocation checks of pattern routing
+        (a cache hit is one dict lookup)."""
+        cached = self._cache.get(uri)
+        rule = cached[0] if cached is not None else self.rule_for(uri)
+        return rule is not None and bool(getattr(rule, action, False))
+
     def decide(self, uri: str, action: str) -> Decision:
         rule = self.rule_for(uri)
         if rule is None:
@@ -136,6 +153,11 @@ class RealmAuthorizer:
     def __init__(self, roles: Tuple[Role, ...]) -> None:
         self.open = not roles
         self._roles = {role.name: RolePermissions(role) for role in roles}
+        # role -> the check of pattern routing (see permits): a dynamic role's pattern
+        # was granted explicitly for everything it matches
+        self._routing: Dict[str, Callable[[str, str], bool]] = {
+            name: (_granted if permissions.role.authorizer else permissions.allows)
+            for name, permissions in self._roles.items()}
 
     def has_role(self, name: str) -> bool:
         return self.open or name in self._roles
@@ -154,11 +176,35 @@ class RealmAuthorizer:
             return DENY
         return permissions.decide(uri, action)
 
+    def permits(self, authrole: str, uri: str, action: str) -> bool:
+        """May a session of ``authrole`` be routed an event (``subscribe``) or an
+        invocation (``register``) of the concrete ``uri`` through a pattern it holds?
 
-def decision_from_authorizer(answer: object) -> Decision:
+        Static roles: their rules decide ``uri`` itself (cached per role and URI, so a
+        dict lookup per delivery). Dynamic roles: True, because their pattern was
+        granted explicitly for every URI it matches (:func:`decision_from_authorizer`).
+        The broker and dealer ask this only in a realm with roles."""
+        check = self._routing.get(authrole)
+        return check is not None and check(uri, action)
+
+
+def _granted(uri: str, action: str) -> bool:
+    return True
+
+
+def decision_from_authorizer(answer: object, match: str = "exact") -> Decision:
     """Read a dynamic authorizer's answer: ``True``/``False`` or
     ``{"allow": bool, "disclose": bool, "cache": bool}`` (Crossbar's shapes).
-    Anything else denies."""
+    Anything else denies.
+
+    For a ``prefix`` or ``wildcard`` request (the authorizer was called with
+    ``options.match``) only the dict form naming that policy, ``{"allow": true,
+    "match": "prefix"}``, allows: it says the authorizer decided for every URI the
+    pattern can match. A bare ``true`` is what an authorizer that looks at the URI
+    alone answers for ``com.example.allowed``, and would let a prefix subscription to
+    it receive ``com.example.allowed.admin``."""
+    if match != "exact" and not (isinstance(answer, dict) and answer.get("match") == match):
+        return DENY
     if isinstance(answer, bool):
         return Decision(answer)
     if isinstance(answer, dict) and isinstance(answer.get("allow"), bool):

@@ -4,6 +4,15 @@ Each method takes a parsed autobahn message and the :class:`~node.router.peer.Pe
 that sent it (already authorized by the realm) and returns an
 :class:`~node.router.outcome.Outcome`: SUBSCRIBED/EVENT/ERROR messages addressed
 by session ID, plus the meta events the change causes. Nothing is sent here.
+
+Who receives an event: the subscribers the publication's exclude/eligible lists
+and ``exclude_me`` admit and, for a prefix or wildcard subscription, whose role
+may subscribe to the concrete topic (the realm's role ``permits``: the subscription
+was authorized against its pattern, which may match topics the role may not
+have). The same admission applies to retained events sent on subscribe and to
+the stored events ``wamp.subscription.get_events`` returns. Checks run in the
+process where the subscriber is connected: a publication from another process
+is routed by this broker like a local one.
 """
 from __future__ import annotations
 
@@ -23,6 +32,9 @@ from node.router.peer import Peer
 from node.router.retained import RetainedEvents, held_size
 
 NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
+
+# (authrole, concrete URI, action) -> may a session of that role be routed it through a pattern
+Permits = Callable[[str, str, str], bool]
 
 
 @dataclass
@@ -46,6 +58,14 @@ class Publication:
     eligible: Optional[Tuple[int, ...]] = None
     eligible_authid: Optional[Tuple[str, ...]] = None
     eligible_authrole: Optional[Tuple[str, ...]] = None
+    exclude_me: bool = True  # the publisher (if a session) does not receive it
+
+    def reaches(self, peer: Peer) -> bool:
+        """True if live delivery would send this publication to ``peer`` (were it
+        subscribed): ``exclude_me`` and the black/white listing, as at publish time."""
+        if self.exclude_me and self.publisher is not None and peer.session_id == self.publisher.session_id:
+            return False
+        return self.admits(peer)
 
     def admits(self, peer: Peer) -> bool:
         """True if the black/white listing of the PUBLISH lets ``peer`` receive it."""
@@ -64,10 +84,11 @@ class Publication:
 
 @dataclass
 class HistoryStore:
-    """The last ``limit`` events of topics matching one ``event_history`` entry."""
+    """The last ``limit`` events of topics matching one ``event_history`` entry, each
+    with its publication (whose listing decides who may read it)."""
 
     config: EventHistory
-    events: Deque[dict] = field(default_factory=deque)
+    events: Deque[Tuple[dict, Publication]] = field(default_factory=deque)
 
     def matches(self, topic: str) -> bool:
         return uri_matches(self.config.uri, self.config.match, topic)
@@ -92,6 +113,8 @@ class Broker:
     ``peers`` is the realm's live table session ID -> :class:`Peer`; the broker
     reads it to apply ``exclude_authid`` and friends and never changes it.
     ``limits`` bounds the subscriptions per session and the retained events.
+    ``permits(authrole, topic, "subscribe")`` decides whether an event of a concrete
+    topic may reach a session of that role through a prefix or wildcard subscription.
     """
 
     def __init__(
@@ -102,8 +125,10 @@ class Broker:
         new_id: Callable[[], int] = random_id,
         limits: RealmLimits = RealmLimits(),
         realm: str = "",
+        permits: Optional[Permits] = None,
     ) -> None:
         self._peers = peers
+        self._permits = permits  # None: every subscriber may receive every topic (a realm without roles)
         self._now = now
         self._new_id = new_id
         self._max_subscriptions = limits.max_subscriptions_per_session
@@ -129,8 +154,10 @@ class Broker:
                 out.meta("wamp.subscription.on_create", peer.session_id, self.describe(sub))
             out.meta("wamp.subscription.on_subscribe", peer.session_id, sub.id)
         if msg.get_retained:
+            checked = self._permits is not None and sub.match != "exact"
             for publication in self._retained:
-                if uri_matches(sub.uri, sub.match, publication.topic) and publication.admits(peer):
+                if uri_matches(sub.uri, sub.match, publication.topic) and publication.admits(peer) and \
+                        (not checked or self._permits(peer.authrole, publication.topic, "subscribe")):
                     out.send(peer.session_id, self._event(sub, publication, retained=True))
         return out
 
@@ -197,17 +224,29 @@ class Broker:
             eligible=_tuple(msg.eligible),
             eligible_authid=_tuple(msg.eligible_authid),
             eligible_authrole=_tuple(msg.eligible_authrole),
+            exclude_me=msg.exclude_me is None or bool(msg.exclude_me),
         )
-        exclude_me = msg.exclude_me is None or msg.exclude_me
+        exclude_me = publication.exclude_me
+        permits = self._permits
+        verdicts: Dict[str, bool] = {}  # authrole -> may receive msg.topic
         out = Outcome()
         for sub in self.subscriptions.matching(msg.topic):
             event = None  # one EVENT per subscription, shared by its receivers: serialized once
+            # an exact subscription was authorized for this very topic; a pattern only for its string
+            checked = permits is not None and sub.match != "exact"
             for session_id in list(sub.observers):
                 if exclude_me and peer is not None and session_id == peer.session_id:
                     continue
                 receiver = self._peers.get(session_id)
                 if receiver is None or not publication.admits(receiver):
                     continue
+                if checked:
+                    allowed = verdicts.get(receiver.authrole)  # subscribers mostly share few roles
+                    if allowed is None:
+                        allowed = verdicts[receiver.authrole] = permits(  # type: ignore[misc]
+                            receiver.authrole, msg.topic, "subscribe")
+                    if not allowed:
+                        continue
                 if event is None:
                     event = self._event(sub, publication)
                 out.send(session_id, event)
@@ -245,13 +284,13 @@ class Broker:
     def _record_history(self, publication: Publication) -> None:
         for store in self._history:
             if store.matches(publication.topic):
-                store.events.append({
+                store.events.append(({
                     "timestamp": publication.timestamp,
                     "publication": publication.id,
                     "topic": publication.topic,
                     "args": publication.args,
                     "kwargs": publication.kwargs,
-                })
+                }, publication))
 
     # --- queries for the meta API -----------------------------------------
 
@@ -259,12 +298,20 @@ class Broker:
         """The subscription details of ``wamp.subscription.get`` and ``on_create``."""
         return {"id": sub.id, "created": iso_utc(sub.created), "uri": sub.uri, "match": sub.match}
 
-    def history(self, sub: Observation, limit: Optional[int] = None) -> Optional[List[dict]]:
+    def history(self, sub: Observation, reader: Peer, limit: Optional[int] = None) -> Optional[List[dict]]:
         """Stored events for a subscription whose (uri, match) has ``event_history``,
-        oldest first, at most the last ``limit``; None if no history is kept for it."""
+        oldest first, at most the last ``limit``; None if no history is kept for it.
+
+        Only the events live delivery would have sent ``reader``: its publication's
+        ``exclude_me`` and exclude/eligible lists admit ``reader``, and its role may
+        subscribe to the event's topic. The reader need not hold the subscription, so
+        the topic is checked for exact histories too."""
+        permits = self._permits
         for store in self._history:
             if store.config.uri == sub.uri and store.config.match == sub.match:
-                events = [dict(e, subscription=sub.id) for e in store.events]
+                events = [dict(record, subscription=sub.id) for record, publication in store.events
+                          if publication.reaches(reader) and
+                          (permits is None or permits(reader.authrole, publication.topic, "subscribe"))]
                 return events[-limit:] if limit else events
         return None
 

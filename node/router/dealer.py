@@ -9,6 +9,12 @@ Cancel modes follow the WAMP spec: ``skip`` answers the caller at once and drops
 the callee's late answer; ``kill`` interrupts the callee and forwards its answer;
 ``killnowait`` does both at once. Callees that did not announce ``call_canceling``
 are never sent INTERRUPT (``kill`` and ``killnowait`` then behave like ``skip``).
+
+A prefix or wildcard registration was authorized against its pattern string, so a
+call it matches is routed only to those of its callees whose role may register the
+concrete procedure (the realm's role ``permits``). When none may, the next best match is
+tried (a shorter prefix, a wildcard), as if that registration did not match: a
+session cannot capture, by a longer pattern, calls it could not register for.
 """
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ from node.router.matching import Observation, ObservationMap
 from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.peer import Peer
 from node.wire.messages import ProgressiveInvocation as Invocation
+
+# (authrole, concrete URI, action) -> may a session of that role be routed it through a pattern
+Permits = Callable[[str, str, str], bool]
 
 NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
 NO_SUCH_REGISTRATION = "wamp.error.no_such_registration"
@@ -71,6 +80,8 @@ class Dealer:
     ``limits`` bounds the registrations and the pending calls per session, except
     for the sessions in ``unlimited`` (the realm's live set of the router's own
     sessions, whose calls to dynamic authorizers may pile up in a burst).
+    ``permits(authrole, procedure, "register")`` decides whether a call may be routed
+    to a callee of that role through a prefix or wildcard registration (None: always).
     """
 
     def __init__(
@@ -81,8 +92,10 @@ class Dealer:
         choose: Callable[[List[int]], int] = random.choice,
         limits: RealmLimits = RealmLimits(),
         unlimited: AbstractSet[int] = frozenset(),
+        permits: Optional[Permits] = None,
     ) -> None:
         self._peers = peers
+        self._permits = permits
         self._unlimited = unlimited
         self._choose = choose
         self._max_registrations = limits.max_registrations_per_session
@@ -162,6 +175,9 @@ class Dealer:
         if ongoing is not None and ongoing.in_progress:
             return self._continue_progressive(ongoing, msg, progress)
         reg = self.registrations.best_match(msg.procedure)
+        callees: Optional[List[int]] = None  # None: all of reg's callees may serve the call
+        if reg is not None and reg.match != "exact" and self._permits is not None:
+            reg, callees = self._permitted(msg.procedure)
         if reg is None or not reg.observers:
             return reply(peer.session_id, Error(Call.MESSAGE_TYPE, msg.request, NO_SUCH_PROCEDURE,
                                                 args=[f"no callee registered for procedure <{msg.procedure}>"]))
@@ -173,7 +189,7 @@ class Dealer:
                     args=[f"session {peer.session_id} already has {held} calls pending, the most a session "
                           f"may have on this realm (realm option max_pending_calls_per_session)"]))
             self._pending_by_caller[peer.session_id] = held + 1
-        callee_id = self._pick_callee(reg)
+        callee_id = self._pick_callee(reg, callees)
         callee = self._peers.get(callee_id)
         pending = PendingCall(
             caller=peer.session_id,
@@ -218,8 +234,26 @@ class Dealer:
                                 enc_serializer=msg.enc_serializer, progress=True if progress else None)
         return Outcome().send(pending.callee, invocation)
 
-    def _pick_callee(self, reg: Observation) -> int:
-        callees = list(reg.observers)
+    def _permitted(self, procedure: str) -> Tuple[Optional[Observation], Optional[List[int]]]:
+        """The best registration matching ``procedure`` that has callees allowed to serve
+        it, with those callees (exact registrations, authorized for this very URI, need no check)."""
+        permits = self._permits
+        for reg in self.registrations.matching(procedure):  # best first, as best_match ranks them
+            if reg.match == "exact":
+                return reg, None
+            callees = [session_id for session_id in reg.observers
+                       if self._may_serve(session_id, procedure, permits)]  # type: ignore[arg-type]
+            if callees:
+                return reg, callees
+        return None, None
+
+    def _may_serve(self, session_id: int, procedure: str, permits: Permits) -> bool:
+        peer = self._peers.get(session_id)
+        return peer is not None and permits(peer.authrole, procedure, "register")
+
+    def _pick_callee(self, reg: Observation, callees: Optional[List[int]] = None) -> int:
+        if callees is None:
+            callees = list(reg.observers)
         policy: SharedPolicy = reg.extra
         if policy.invoke == "last":
             return callees[-1]

@@ -251,12 +251,24 @@ class MetaApi:
     def subscription_count_subscribers(self, peer: Peer, args: list, kwargs: dict) -> Reply:
         return [len(self._observation("subscription", _int_arg(args, 0, "id")).observers)], None
 
+    def subscription_read(self, procedure: str, args: Optional[list]) -> Optional[Tuple[str, str]]:
+        """The (uri, match) of the subscription whose stored events a call of ``procedure``
+        reads, if it is ``wamp.subscription.get_events`` of an existing subscription: a
+        dynamic role must be allowed to subscribe to it first (see the realm)."""
+        if procedure != "wamp.subscription.get_events" or not args:
+            return None
+        subscription_id = integral_id(args[0])
+        found = self._map("subscription").by_id(subscription_id) if type(subscription_id) is int else None
+        return (found.uri, found.match) if found is not None else None
+
     def subscription_get_events(self, peer: Peer, args: list, kwargs: dict) -> Reply:
+        """The stored events of a subscription that live delivery would have sent ``peer``
+        (see :meth:`~node.router.broker.Broker.history`)."""
         subscription = self._observation("subscription", _int_arg(args, 0, "subscription"))
         limit = args[1] if len(args) > 1 and type(args[1]) is int else kwargs.get("limit")
         if type(limit) is int and limit < 0:
             raise MetaError(INVALID_ARGUMENT, "limit must be a non-negative integer")
-        events = self._realm.broker.history(subscription, limit if type(limit) is int else None)
+        events = self._realm.broker.history(subscription, peer, limit if type(limit) is int else None)
         if events is None:
             raise MetaError("wamp.error.history_unavailable",
                             f"no event history is configured for '{subscription.uri}' ({subscription.match})")

@@ -66,15 +66,17 @@ class RealmRouter:
         self._sessions: Dict[int, SessionTarget] = {}
         self._internal: set = set()
         self.max_uri_length = config.limits.max_uri_length
-        self.broker = Broker(self._peers, config.event_history, limits=config.limits, realm=config.name)
-        self.dealer = Dealer(self._peers, limits=config.limits, unlimited=self._internal)
         self.authorizer = RealmAuthorizer(config.roles)
+        permits = None if self.authorizer.open else self.authorizer.permits  # an open realm checks nothing
+        self.broker = Broker(self._peers, config.event_history, limits=config.limits, realm=config.name,
+                             permits=permits)
+        self.dealer = Dealer(self._peers, limits=config.limits, unlimited=self._internal, permits=permits)
         self.meta = MetaApi(self)
         self.clock = clock
         self._timers: Dict[Hashable, Any] = {}
         self._testaments: Dict[int, Dict[str, List[tuple]]] = {}
         self._testament_ids = itertools.count(1)
-        self._auth_cache: Dict[int, BoundedCache[tuple, Decision]] = {}  # session -> (uri, action) -> decision
+        self._auth_cache: Dict[int, BoundedCache[tuple, Decision]] = {}  # session -> (uri, action, match) -> decision
         self._caller: Optional[InternalCaller] = None  # made on first use
         self.backplane: Any = None  # node.cluster.link.RealmLink when the router spans processes
         self.too_large = Undeliverable(config.name)  # messages over their receiver's size limit, counted
@@ -214,6 +216,14 @@ class RealmRouter:
             # with the same rules or dynamic authorizer, then added
             self._guarded(peer, msg, topic, "exact", "publish", lambda d: self._meta_answer(peer, msg))
             return Outcome()
+        read = self.meta.subscription_read(msg.procedure, msg.args)
+        if read is not None and self.authorizer.dynamic_authorizer(peer.authrole) \
+                and peer.session_id not in self._internal:
+            # a dynamic role reads the history of a subscription only if it may hold that
+            # subscription (uri and match): the authorizer cannot be asked per stored event
+            uri, match = read
+            self._guarded(peer, msg, uri, match, "subscribe", lambda d: self._meta_answer(peer, msg))
+            return Outcome()
         return self._meta_answer(peer, msg)
 
     def _meta_answer(self, peer: Peer, msg: Call) -> Outcome:
@@ -239,7 +249,7 @@ class RealmRouter:
                 rules = "strict" if self.strict_uris else "loose"
                 self._send_error(peer, msg, INVALID_URI, f"invalid URI '{uri}' ({rules} rules, match {match})")
             return
-        decision = self.authorize(peer, uri, action)
+        decision = self.authorize(peer, uri, action, match)
 
         def decided(decision: Decision) -> None:
             if peer.session_id not in self._peers:
@@ -256,21 +266,27 @@ class RealmRouter:
             decision.addCallback(decided)
             decision.addErrback(lambda f: log.failure("delivering a dynamic authorization failed", f))
 
-    def authorize(self, peer: Peer, uri: str, action: str) -> Any:
-        """A :class:`Decision`, or a Deferred firing with one for dynamic roles."""
+    def authorize(self, peer: Peer, uri: str, action: str, match: str = "exact") -> Any:
+        """A :class:`Decision`, or a Deferred firing with one for dynamic roles.
+
+        ``match`` is that of a SUBSCRIBE or REGISTER: a static role is asked about the
+        pattern string (the broker and dealer check each event and invocation it routes
+        later, :meth:`RealmAuthorizer.permits`); a dynamic authorizer is told the policy
+        in ``options.match``, as Crossbar does, and must grant the pattern explicitly."""
         procedure = self.authorizer.dynamic_authorizer(peer.authrole)
         if procedure is None or peer.session_id in self._internal:
             if peer.session_id in self._internal:
                 return Decision(True)
             return self.authorizer.authorize(peer.authrole, uri, action)
-        key = (uri, action)
+        key = (uri, action, match)
         cached = self._auth_cache.get(peer.session_id, {}).get(key)
         if cached is not None:
             return cached
-        d = self.internal_caller().call(procedure, [peer.details(), uri, action, {}])
+        options = {} if match == "exact" else {"match": match}
+        d = self.internal_caller().call(procedure, [peer.details(), uri, action, options])
 
         def answered(result: Any) -> Decision:
-            decision = decision_from_authorizer(result.args[0] if result.args else None)
+            decision = decision_from_authorizer(result.args[0] if result.args else None, match)
             if decision.cache and peer.session_id in self._peers:  # not for a session that left meanwhile
                 cache = self._auth_cache.get(peer.session_id)
                 if cache is None:
