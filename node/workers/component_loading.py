@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, MutableMapping, Optional
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.types import ComponentConfig
+from twisted.internet import defer
 
 from node.config.model import RouterComponent, RouterOptions
 from node.errors import ConfigError, NodeError
@@ -135,10 +136,23 @@ def session_factory(component: RouterComponent, config_file: str) -> SessionFact
     def make(config: ComponentConfig) -> ApplicationSession:
         session = FunctionSession(config)
         for event, fn in callbacks.items():
-            session.on(event, fn)
+            session.on(event, _observer(session, event, fn))
         return session
 
     return make
+
+
+def _observer(session: ApplicationSession, event: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as an observer of ``event`` whose failure goes where autobahn sends the
+    failures of ``onJoin``: to ``_swallow_error``. autobahn gathers observers without
+    consuming their errors, so a failing callback would also log "Unhandled error in
+    Deferred" when collected."""
+    def observe(*args: Any, **kwargs: Any) -> defer.Deferred:
+        d = defer.maybeDeferred(fn, *args, **kwargs)
+        d.addErrback(lambda failure: session._swallow_error(failure, f"While notifying '{event}'"))
+        return d
+
+    return observe
 
 
 def component_config(component: RouterComponent, cbdir: str) -> ComponentConfig:

@@ -252,7 +252,7 @@ class RouterComponents:
         """Start each component, in order, each once the one before is ready."""
         if not self.components:
             if self.config.components:
-                log.info("Router components run in router process 1 only ({count} there)",
+                log.info("Router components run in router process 1 only: {count} component(s)",
                          count=len(self.config.components))
             return
         prepare_process(self.config.router_options)

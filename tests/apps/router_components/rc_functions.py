@@ -17,3 +17,7 @@ def on_leave(session, details):
 
 def on_disconnect(session, was_clean=True):
     EVENTS.append("disconnect")
+
+
+def failing_join(session, details):
+    raise ValueError("join callback failed on purpose")

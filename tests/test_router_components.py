@@ -1,0 +1,343 @@
+"""Router components (issue 14): application sessions run inside the router process,
+joined in memory, started after the transports listen and before "Node ready".
+
+Real nodes from the CLI, autobahn-python clients over WebSocket; the components are
+our own apps in tests/apps/router_components/ (the shapes of Crossbar.io's examples).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import psutil
+import pytest
+from autobahn.wamp.exception import ApplicationError
+
+from conftest import READY_LINE, REPO, free_port, router_config, run_cli, start_node, tcp
+from wampclient import connect, leave, run
+
+APPS = REPO / "tests" / "apps" / "router_components"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def component_config(port: int, *components: Dict[str, Any], **options: Any) -> Dict[str, Any]:
+    config = router_config([{"type": "websocket", "endpoint": dict(tcp(port), **options.pop("endpoint", {}))}])
+    router = config["workers"][0]
+    router["options"] = dict({"pythonpath": [str(APPS)]}, **options)
+    router["components"] = list(components)
+    return config
+
+
+def backend(**extra: Any) -> Dict[str, Any]:
+    return dict({"type": "class", "classname": "rc_app.Backend", "realm": "realm1"}, **extra)
+
+
+def write_config(cbdir: Path, config: Dict[str, Any]) -> Path:
+    cbdir.mkdir(parents=True, exist_ok=True)
+    (cbdir / "config.json").write_text(json.dumps(config))
+    return cbdir
+
+
+def critical_lines(output: str) -> List[str]:
+    return [line for line in output.splitlines() if "[critical]" in line]
+
+
+def start_refused(tmp_path: Path, *components: Dict[str, Any]) -> Any:
+    """Start a node that must refuse to start; returns (exit code, its output)."""
+    node = start_node(component_config(free_port(), *components), tmp_path / "node", wait=False)
+    try:
+        code = node.proc.wait(30)
+    finally:
+        node.stop()
+    return code, node.output()
+
+
+# --- a running component -------------------------------------------------------------------
+
+
+def test_class_and_function_components_serve_ws_clients(tmp_path, node_factory):
+    """A ws client calls the component's procedures, gets the events it publishes, serves a
+    procedure the component calls, publishes to it; the function component's join callback ran."""
+    port = free_port()
+    node = node_factory(component_config(port, backend(id="backend", extra={"greeting": "hi"}),
+                                         {"type": "function", "realm": "realm1", "id": "hooks",
+                                          "callbacks": {"connect": "rc_functions.on_connect",
+                                                        "join": "rc_functions.on_join"}},
+                                         env={"vars": {"RC_TEST_VAR": "from options.env"}}),
+                        cbdir=tmp_path / "node")
+    output = node.output()
+    assert "Router component backend (class rc_app.Backend) joined realm realm1 as role anonymous" in output
+    assert "Router component hooks (function, connect=rc_functions.on_connect, join=rc_functions.on_join) " \
+           "joined realm realm1" in output
+    assert "Node ready: 1 transport(s) listening, 2 router component(s) joined" in output
+
+    async def scenario() -> None:
+        client = await connect(f"ws://127.0.0.1:{port}/")
+        assert await client.call("com.test.add2", 2, 3) == 5
+        events: List[Any] = []
+        await client.subscribe(lambda i, text: events.append((i, text)), "com.test.event")
+        assert await client.call("com.test.publish", 3) == 3
+        await asyncio.wait_for(_until(lambda: len(events) == 3), 10)
+        assert events == [(0, "event 0"), (1, "event 1"), (2, "event 2")]
+        await client.register(lambda who: f"client of {who}", "com.test.client.name")
+        assert await client.call("com.test.ask_client", "wampnode") == "hello client of wampnode"
+        client.publish("com.test.to_component", "ping")
+        assert await _until_async(lambda: client.call("com.test.received"), ["ping"])
+        assert await client.call("com.test.fn.info") == {"authrole": "anonymous", "events": ["connect", "join"]}
+        me = await client.call("com.test.whoami")
+        assert UUID.match(me.pop("authid")), me
+        session = me.pop("session")
+        assert me == {"authrole": "anonymous", "authmethod": None, "authprovider": None, "realm": "realm1",
+                      "extra": {"greeting": "hi", "cbdir": str(tmp_path / "node")}, "env": "from options.env",
+                      "home": os.environ.get("HOME"), "transport": 1}  # TransportDetails.CHANNEL_TYPE_FUNCTION
+        # the router's view of the component: a session like any other, on a function-call channel
+        details = await client.call("wamp.session.get", session)
+        assert (details["authrole"], details["authmethod"], details["transport"]["channel_type"]) == \
+            ("anonymous", None, "function")
+        await leave(client)
+
+    run(scenario())
+    assert node.stop() == 0
+    output = node.output()
+    assert "Router component backend (class rc_app.Backend) left realm realm1" in output
+    assert "[warn]" not in output and "[error]" not in output and "Traceback" not in output, output
+
+
+def test_a_component_calling_itself_does_not_recurse(tmp_path, node_factory):
+    """5000 calls of its own procedure in a row: in-memory delivery goes through the reactor,
+    the stack does not grow, the node answers other clients meanwhile."""
+    port = free_port()
+    node_factory(component_config(port, backend()), cbdir=tmp_path / "node")
+
+    async def scenario() -> None:
+        client, other = await connect(f"ws://127.0.0.1:{port}/"), await connect(f"ws://127.0.0.1:{port}/")
+        calls = asyncio.ensure_future(client.call("com.test.self_calls", 5000))
+        assert await other.call("com.test.add2", 1, 1) == 2  # answered while the loop runs
+        assert await calls == 5000
+        await leave(client, other)
+
+    run(scenario())
+
+
+def test_procedure_raising_gives_the_caller_an_error_and_the_node_carries_on(tmp_path, node_factory):
+    port = free_port()
+    node = node_factory(component_config(port, backend(id="backend")), cbdir=tmp_path / "node")
+
+    async def scenario() -> None:
+        client = await connect(f"ws://127.0.0.1:{port}/")
+        with pytest.raises(ApplicationError) as info:
+            await client.call("com.test.fail")
+        assert info.value.error == "wamp.error.runtime_error"
+        assert info.value.args == ("procedure failed on purpose",)
+        with pytest.raises(ApplicationError) as info:
+            await client.call("com.test.refuse")
+        assert info.value.error == "com.test.refused"
+        assert await client.call("com.test.add2", 20, 22) == 42
+        await leave(client)
+
+    run(scenario())
+    assert node.stop() == 0
+    output = node.output()
+    (line,) = [l for l in output.splitlines() if "procedure failed on purpose" in l]
+    assert line.endswith("[error] Router component backend (class rc_app.Backend): a procedure raised: "
+                         "ValueError: procedure failed on purpose"), line
+    assert "Traceback" not in output
+
+
+def test_a_component_that_leaves_is_logged_and_not_restarted(tmp_path, node_factory):
+    port = free_port()
+    node = node_factory(component_config(port, {"type": "class", "classname": "rc_app.Leaver", "realm": "realm1",
+                                                "id": "leaver"}), cbdir=tmp_path / "node")
+
+    async def scenario() -> None:
+        client = await connect(f"ws://127.0.0.1:{port}/")
+        assert await client.call("com.test.leave_now") == "leaving"
+        assert await _until_async(lambda: client.call("wamp.session.count"), 1)
+        with pytest.raises(ApplicationError) as info:
+            await client.call("com.test.leave_now")
+        assert info.value.error == "wamp.error.no_such_procedure"
+        await leave(client)
+
+    run(scenario())
+    assert node.wait_for("left realm realm1", 5)
+    (line,) = [l for l in node.output().splitlines() if "left realm" in l]
+    assert line.endswith("[warn] Router component leaver (class rc_app.Leaver) left realm realm1 "
+                         "(wamp.close.goodbye_and_out); router components are not restarted (as in Crossbar.io), "
+                         "the node carries on without it"), line
+    assert node.proc.poll() is None
+    assert node.stop() == 0
+
+
+def test_node_ready_comes_after_a_slow_onjoin(tmp_path):
+    """onJoin takes a second: the ready line comes after it, and the procedure it registers
+    last already answers when the line appears."""
+    port = free_port()
+    node = start_node(component_config(port, {"type": "class", "classname": "rc_app.SlowJoin", "realm": "realm1"}),
+                      tmp_path / "node", wait=False)
+    try:
+        assert node.wait_for(READY_LINE, 20), node.output()
+
+        async def scenario() -> None:
+            client = await connect(f"ws://127.0.0.1:{port}/")
+            assert await client.call("com.test.slow") == "slow but there"
+            await leave(client)
+
+        run(scenario())
+        lines = node.output().splitlines()
+        listening = next(i for i, l in enumerate(lines) if "Listening:" in l)
+        joined = next(i for i, l in enumerate(lines) if "Router component component001" in l)
+        ready = next(i for i, l in enumerate(lines) if READY_LINE in l)
+        assert listening < joined < ready
+        stamps = [_stamp(lines[i]) for i in (listening, ready)]
+        assert stamps[1] - stamps[0] >= 0.9, lines
+    finally:
+        assert node.stop() == 0
+
+
+# --- failures at start -----------------------------------------------------------------------
+
+
+def test_a_class_name_that_does_not_resolve_exits_2_with_one_line(tmp_path):
+    code, output = start_refused(tmp_path, backend(classname="rc_app.NoSuchSession", id="backend"))
+    assert code == 2
+    (line,) = critical_lines(output)
+    assert line.endswith(f"{tmp_path / 'node' / 'config.json'}: workers[0].components[0].classname: router "
+                         f"component backend (class rc_app.NoSuchSession): module 'rc_app' "
+                         f"({APPS / 'rc_app.py'}) has no 'NoSuchSession'. Fix the name"), line
+    assert READY_LINE not in output and "Traceback" not in output
+
+
+def test_a_class_that_is_no_session_exits_2(tmp_path):
+    code, output = start_refused(tmp_path, backend(classname="rc_app.NotASession"))
+    assert code == 2
+    (line,) = critical_lines(output)
+    assert "component001 (class rc_app.NotASession): rc_app.NotASession is not a subclass of " \
+           "autobahn.twisted.wamp.ApplicationSession" in line
+
+
+def test_a_missing_module_exits_2_with_one_line(tmp_path):
+    """Found missing before anything starts (as `wampnode check` reports it)."""
+    cbdir = write_config(tmp_path / "node", component_config(free_port(), backend(classname="rc_nowhere.Session")))
+    result = run_cli("start", "--cbdir", str(cbdir), timeout=30)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "workers[0].components[0].classname: module 'rc_nowhere' (of 'rc_nowhere.Session') is not found" in line
+
+
+def test_a_module_that_fails_to_import_exits_1_with_one_line(tmp_path):
+    code, output = start_refused(tmp_path, backend(classname="rc_broken.Session"))
+    assert code == 1
+    (line,) = critical_lines(output)
+    assert line.endswith("Router component component001 (class rc_broken.Session): importing module 'rc_broken' "
+                         "raised ModuleNotFoundError: No module named 'wampnode_no_such_dependency'. Install what "
+                         "it imports"), line
+
+
+@pytest.mark.parametrize("classname, error", [
+    ("rc_app.FailingJoin", "onJoin raised RuntimeError: join failed on purpose"),
+    ("rc_app.FailingInit", "its constructor raised RuntimeError: constructor failed on purpose"),
+])
+def test_code_failing_while_starting_exits_1_with_one_line(tmp_path, classname, error):
+    code, output = start_refused(tmp_path, backend(id="app"), backend(classname=classname, id="failing"))
+    assert code == 1
+    (line,) = critical_lines(output)
+    assert line.endswith(f"[critical] Router component failing (class {classname}): {error}"), line
+    assert READY_LINE not in output and "Traceback" not in output
+    assert "[warn]" not in output and "[error]" not in output, output  # nothing but the one line
+
+
+def test_debug_shows_the_traceback_of_a_failing_onjoin(tmp_path):
+    cbdir = write_config(tmp_path / "node", component_config(free_port(), backend(classname="rc_app.FailingJoin")))
+    result = run_cli("--debug", "start", "--cbdir", str(cbdir), timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" in result.stdout and 'rc_app.py", line' in result.stdout, result.stdout
+
+
+def test_a_join_callback_raising_exits_1(tmp_path):
+    code, output = start_refused(tmp_path, {"type": "function", "realm": "realm1",
+                                            "callbacks": {"join": "rc_functions.failing_join"}})
+    assert code == 1
+    (line,) = critical_lines(output)
+    assert line.endswith("Router component component001 (function, join=rc_functions.failing_join): a join "
+                         "callback raised ValueError: join callback failed on purpose"), line
+
+
+# --- processes: N ------------------------------------------------------------------------------
+
+
+def test_with_two_processes_components_run_in_process_1_and_come_back_with_it(tmp_path):
+    """Process 1 runs the component; a client on process 2 calls it through the backplane.
+    Process 1 killed with SIGKILL: the supervisor restarts it, the component joins again, and
+    the client on process 2 reaches it again."""
+    from test_cluster_e2e import process_of
+
+    port = free_port()
+    node = start_node(component_config(port, backend(), processes=2, endpoint={"shared": True}),
+                      tmp_path / "node", wait=False)
+    try:
+        assert node.wait_for("All router processes ready", 40), node.output()
+        workers = {p.environ()["WAMPNODE_PROCESS"]: p.pid for p in psutil.Process(node.proc.pid).children()
+                   if "node.process.cluster_worker" in " ".join(p.cmdline())}
+        output = node.output()
+        assert "[router 1/2] Router component component001 (class rc_app.Backend) joined" in output
+        assert "[router 2/2] Router components run in router process 1 only: 1 component(s)" in output
+        assert output.count("Router component component001 (class rc_app.Backend) joined") == 1
+
+        async def scenario() -> None:
+            client = None
+            for _ in range(60):  # the kernel spreads connections over the two processes
+                candidate = await connect(f"ws://127.0.0.1:{port}/")
+                if process_of(candidate, list(workers.values())) == workers["2/2"]:
+                    client = candidate
+                    break
+                await leave(candidate)
+            assert client is not None, "no connection landed on process 2"
+            assert await client.call("com.test.add2", 1, 2) == 3
+            os.kill(workers["1/2"], signal.SIGKILL)
+
+            async def answers() -> bool:
+                try:
+                    return await asyncio.wait_for(client.call("com.test.add2", 2, 2), 10) == 4
+                except ApplicationError:  # while the component is away
+                    return False
+
+            assert await _until_async(answers, True, timeout=30)
+            await leave(client)
+
+        run(scenario())
+        assert node.wait_for("Router process 1/2", 5) and node.wait_for("is back", 5)
+        assert node.output().count("Router component component001 (class rc_app.Backend) joined") == 2
+    finally:
+        assert node.stop() == 0
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+async def _until(predicate: Any, interval: float = 0.02) -> None:
+    while not predicate():
+        await asyncio.sleep(interval)
+
+
+async def _until_async(probe: Any, wanted: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Await ``probe()`` until it returns ``wanted`` (True) or ``timeout`` s pass (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await probe() == wanted:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(interval)
+
+
+def _stamp(line: str) -> float:
+    """Seconds of a log line's timestamp (2026-01-01T10:00:00.123Z)."""
+    clock = line.split(" ", 1)[0].split("T")[1].rstrip("Z")
+    hours, minutes, seconds = clock.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
