@@ -221,15 +221,6 @@ def test_a_class_that_is_no_session_exits_2(tmp_path):
            "autobahn.twisted.wamp.ApplicationSession" in line
 
 
-def test_a_missing_module_exits_2_with_one_line(tmp_path):
-    """Found missing before anything starts (as `wampnode check` reports it)."""
-    cbdir = write_config(tmp_path / "node", component_config(free_port(), backend(classname="rc_nowhere.Session")))
-    result = run_cli("start", "--cbdir", str(cbdir), timeout=30)
-    assert result.returncode == 2
-    (line,) = result.stderr.splitlines()
-    assert "workers[0].components[0].classname: module 'rc_nowhere' (of 'rc_nowhere.Session') is not found" in line
-
-
 def test_a_module_that_fails_to_import_exits_1_with_one_line(tmp_path):
     code, output = start_refused(tmp_path, backend(classname="rc_broken.Session"))
     assert code == 1
