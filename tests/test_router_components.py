@@ -151,25 +151,34 @@ def test_procedure_raising_gives_the_caller_an_error_and_the_node_carries_on(tmp
 
 
 def test_a_component_that_leaves_is_logged_and_not_restarted(tmp_path, node_factory):
+    """One component leaves on its own, another is killed with wamp.session.kill: one line
+    each, neither comes back, the node serves on."""
     port = free_port()
     node = node_factory(component_config(port, {"type": "class", "classname": "rc_app.Leaver", "realm": "realm1",
-                                                "id": "leaver"}), cbdir=tmp_path / "node")
+                                                "id": "leaver"}, backend(id="backend")), cbdir=tmp_path / "node")
 
     async def scenario() -> None:
         client = await connect(f"ws://127.0.0.1:{port}/")
         assert await client.call("com.test.leave_now") == "leaving"
+        assert await _until_async(lambda: client.call("wamp.session.count"), 2)
+        victim = (await client.call("com.test.whoami"))["session"]
+        await client.call("wamp.session.kill", victim, reason="com.test.kicked", message="go away")
         assert await _until_async(lambda: client.call("wamp.session.count"), 1)
-        with pytest.raises(ApplicationError) as info:
-            await client.call("com.test.leave_now")
-        assert info.value.error == "wamp.error.no_such_procedure"
+        for procedure in ("com.test.leave_now", "com.test.add2"):
+            with pytest.raises(ApplicationError) as info:
+                await client.call(procedure, 1, 2)
+            assert info.value.error == "wamp.error.no_such_procedure"
         await leave(client)
 
     run(scenario())
-    assert node.wait_for("left realm realm1", 5)
-    (line,) = [l for l in node.output().splitlines() if "left realm" in l]
-    assert line.endswith("[warn] Router component leaver (class rc_app.Leaver) left realm realm1 "
-                         "(wamp.close.goodbye_and_out); router components are not restarted (as in Crossbar.io), "
-                         "the node carries on without it"), line
+    assert node.wait_for("Router component backend (class rc_app.Backend) left", 5)
+    left = [line.split("] ", 1)[1] for line in node.output().splitlines() if " left realm" in line]
+    assert left == [f"Router component {name} left realm realm1 ({why}); router components are not restarted "
+                    "(as in Crossbar.io), the node carries on without it"
+                    for name, why in (("leaver (class rc_app.Leaver)", "it sent GOODBYE"),
+                                      ("backend (class rc_app.Backend)", "com.test.kicked: go away"))], left
+    assert all("[warn]" in line for line in node.output().splitlines() if " left realm" in line)
+    assert "session closed with reason" not in node.output()  # autobahn's own warning: said once, above
     assert node.proc.poll() is None
     assert node.stop() == 0
 

@@ -110,7 +110,7 @@ class HostedComponent:
         if type(session).onUserError is ApplicationSession.onUserError:
             session.onUserError = self._user_error
         if type(session).onLeave is ApplicationSession.onLeave:
-            session.onLeave = self._quiet_leave(session.onLeave)
+            session.onLeave = self._quiet_leave(session)
         session.on("ready", self._ready)
         session.on("leave", self._left)
         session.on("disconnect", self._disconnected)
@@ -134,7 +134,10 @@ class HostedComponent:
         self.started.callback(self)
 
     def _left(self, session: Any, details: Any) -> None:
-        reason = f"{details.reason}" + (f": {details.message}" if details.message else "")
+        if details.reason == GOODBYE_AND_OUT:  # the router's answer: the component said GOODBYE itself
+            reason = "it sent GOODBYE"
+        else:  # the router's own GOODBYE (wamp.close.killed ...), or the connection closed
+            reason = f"{details.reason}" + (f": {details.message}" if details.message else "")
         if self.failed:
             return
         if not self.started.called:
@@ -175,11 +178,15 @@ class HostedComponent:
         log.failure("Router component {component}: {message}", failure, level=LogLevel.error,
                     component=self.name, message=message)
 
-    def _quiet_leave(self, on_leave: Any) -> Any:
-        """autobahn's own onLeave warns of any reason but ``wamp.close.normal``, so of the
-        router's answer to our GOODBYE at every stop: not worth a warning then."""
+    def _quiet_leave(self, session: ApplicationSession) -> Any:
+        """autobahn's own onLeave, without its warning for any reason but ``wamp.close.normal``:
+        every leave of a component is logged here already, in one line (:meth:`_left`)."""
+        on_leave = session.onLeave
+
         def quiet(details: CloseDetails) -> Any:
-            if self.stopping and details.reason == GOODBYE_AND_OUT:
+            if details.reason != CloseDetails.REASON_DEFAULT:
+                # what the default does before it warns: outstanding requests fail with the reason
+                session._errback_outstanding_requests(ApplicationError(details.reason, details.message))
                 details = CloseDetails(CloseDetails.REASON_DEFAULT, details.message)
             return on_leave(details)
 
