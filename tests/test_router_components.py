@@ -17,7 +17,7 @@ from typing import Any, Dict, List
 
 import psutil
 import pytest
-from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.exception import ApplicationError, SerializationError
 
 from conftest import READY_LINE, REPO, free_port, router_config, run_cli, start_node, tcp
 from wampclient import connect, leave, run
@@ -341,3 +341,35 @@ def _stamp(line: str) -> float:
     clock = line.split(" ", 1)[0].split("T")[1].rstrip("Z")
     hours, minutes, seconds = clock.split(":")
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def test_values_a_client_cannot_decode_give_an_error_not_silence(tmp_path, node_factory):
+    """A component returns a set (no JSON): the ws caller gets wamp.error.invalid_payload
+    instead of waiting forever; an event with an object is skipped with a warning; the
+    component calling a ws callee with such a value gets the error too."""
+    port = free_port()
+    node = node_factory(component_config(port, backend(classname="rc_app.Unserializable")), cbdir=tmp_path / "node")
+
+    async def scenario() -> None:
+        client = await connect(f"ws://127.0.0.1:{port}/")
+        with pytest.raises(SerializationError) as info:  # autobahn's class for wamp.error.invalid_payload
+            await client.call("com.test.a_set")
+        assert str(info.value) == "RESULT cannot be encoded for its receiver: TypeError: Object of type set is " \
+                                  "not JSON serializable"
+        events: List[Any] = []
+        await client.subscribe(lambda *args: events.append(args), "com.test.event")
+        await client.register(lambda value: "unreachable", "com.test.client.echo")
+        assert await client.call("com.test.call_client_with_a_set") == (
+            "SerializationError: INVOCATION cannot be encoded for its receiver: TypeError: Object of type set is "
+            "not JSON serializable")
+        await client.call("com.test.publish_object")
+        await client.call("com.test.publish_text")
+        await asyncio.wait_for(_until(lambda: events), 10)
+        assert events == [("text",)]
+        await leave(client)
+
+    run(scenario())
+    output = node.output()
+    for what in ("RESULT", "INVOCATION", "EVENT"):
+        assert f"[warn] {what} for session " in output and "cannot be encoded for it (TypeError" in output, output
+    assert node.stop() == 0

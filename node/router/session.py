@@ -41,6 +41,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from autobahn.exception import PayloadExceededError
+from autobahn.wamp.exception import SerializationError
 from autobahn.wamp.message import (
     Abort, Authenticate, Challenge as ChallengeMsg, Error, Goodbye, Hello, Message, Welcome,
 )
@@ -179,6 +180,12 @@ class RouterSession:
                 transport.send(message)
         except PayloadExceededError as e:  # refused, not sent: never silently
             self._too_large(message, e)
+        except SerializationError as e:  # a value its serializer cannot carry: never silently either
+            if self.state == "joined" and self.realm is not None and self.session_id is not None:
+                self.realm.unencodable(self.session_id, message, str(e))
+            else:
+                log.warn("cannot encode {message} for {peer}: {error}", message=type(message).__name__,
+                         peer=self._peer_name(), error=str(e))
         except Exception as e:  # a transport that fails to send is a dead peer, not a router fault
             log.warn("cannot send {message} to {peer}: {error}", message=type(message).__name__,
                      peer=self._peer_name(), error=str(e))

@@ -90,3 +90,22 @@ class Leaver(ApplicationSession):
     def leave_later(self):
         reactor.callLater(0, self.leave, "com.test.bye", "asked to leave")
         return "leaving"
+
+
+class Unserializable(ApplicationSession):
+    """Returns and publishes values no serializer can encode."""
+
+    @inlineCallbacks
+    def onJoin(self, details):
+        yield self.register(lambda: {1, 2}, "com.test.a_set")
+        yield self.register(lambda: self.publish("com.test.event", object()), "com.test.publish_object")
+        yield self.register(lambda: self.publish("com.test.event", "text"), "com.test.publish_text")
+        yield self.register(self.call_client_with_a_set, "com.test.call_client_with_a_set")
+
+    @inlineCallbacks
+    def call_client_with_a_set(self):
+        try:
+            yield self.call("com.test.client.echo", {1, 2})
+        except Exception as e:
+            returnValue(f"{type(e).__name__}: {e}")
+        returnValue("no error")
