@@ -11,6 +11,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List
@@ -19,7 +21,7 @@ import psutil
 import pytest
 from autobahn.wamp.exception import ApplicationError, SerializationError
 
-from conftest import READY_LINE, REPO, free_port, router_config, run_cli, start_node, tcp
+from conftest import READY_LINE, REPO, free_port, node_env, router_config, run_cli, start_node, tcp
 from wampclient import connect, leave, run
 
 APPS = REPO / "tests" / "apps" / "router_components"
@@ -373,3 +375,27 @@ def test_values_a_client_cannot_decode_give_an_error_not_silence(tmp_path, node_
     for what in ("RESULT", "INVOCATION", "EVENT"):
         assert f"[warn] {what} for session " in output and "cannot be encoded for it (TypeError" in output, output
     assert node.stop() == 0
+
+
+@pytest.mark.parametrize("inherit, kept", [(True, ["DROP", "KEEP"]), (False, []), (["KEEP"], ["KEEP"])])
+def test_router_options_env_and_pythonpath_apply_to_the_process(tmp_path, inherit, kept):
+    """options.env makes the process environment what Crossbar.io computes for the router
+    worker (inherit, vars, PYTHONUNBUFFERED); pythonpath goes in front of sys.path, once.
+    (In a process of its own: the module loads autobahn's Twisted flavour.)"""
+    code = f"""
+import json, sys
+from node.config.model import ProcessEnv, RouterOptions
+from node.workers.component_loading import prepare_process
+environ = {{"KEEP": "k", "DROP": "d"}}
+options = RouterOptions(pythonpath=("/x/a", "/x/b"), env=ProcessEnv(
+    inherit={inherit if isinstance(inherit, bool) else tuple(inherit)!r}, vars={{"NEW": "n"}}, path="env"))
+before = list(sys.path)
+prepare_process(options, environ)
+prepare_process(options, environ)
+print(json.dumps([environ, sys.path[:2], sys.path[2:] == before]))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=node_env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    environ, front, rest_unchanged = json.loads(result.stdout)
+    assert front == ["/x/a", "/x/b"] and rest_unchanged
+    assert environ == dict({"NEW": "n", "PYTHONUNBUFFERED": "1"}, **{k: k.lower()[0] for k in kept})
