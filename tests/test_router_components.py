@@ -399,3 +399,20 @@ print(json.dumps([environ, sys.path[:2], sys.path[2:] == before]))
     environ, front, rest_unchanged = json.loads(result.stdout)
     assert front == ["/x/a", "/x/b"] and rest_unchanged
     assert environ == dict({"NEW": "n", "PYTHONUNBUFFERED": "1"}, **{k: k.lower()[0] for k in kept})
+
+
+def test_stopping_while_a_component_joins_is_one_line(tmp_path):
+    """SIGTERM while onJoin still runs: the component leaves, one line says the start did
+    not complete, exit 1 (the node never was ready), nothing else logged as an error."""
+    node = start_node(component_config(free_port(), {"type": "class", "classname": "rc_app.SlowJoin",
+                                                     "realm": "realm1"}), tmp_path / "node", wait=False)
+    try:
+        assert node.wait_for("Listening:", 20), node.output()
+        node.signal(signal.SIGTERM)
+        assert node.proc.wait(20) == 1
+    finally:
+        node.stop()
+    output = node.output()
+    assert critical_lines(output)[0].endswith(
+        "Router component component001 (class rc_app.SlowJoin): the node was stopped before it had joined"), output
+    assert len(critical_lines(output)) == 1 and READY_LINE not in output and "Traceback" not in output, output

@@ -17,6 +17,7 @@ import signal
 from typing import Any, Optional
 
 from twisted.internet import defer
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -96,7 +97,10 @@ class NodeProcess:
 
     def _failed(self, failure: Failure) -> None:
         self.exit_code = report_start_failure(failure, self.debug)
-        self.reactor.stop()
+        try:
+            self.reactor.stop()
+        except ReactorNotRunning:  # a stop signal came first (its stop made the start fail)
+            pass
 
     def _stopping(self) -> defer.Deferred:
         self.notifier.stopping()

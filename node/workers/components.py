@@ -55,6 +55,7 @@ log = Logger()
 LEAVE_REASON = "wamp.close.system_shutdown"
 STOP_SECONDS = 5.0  # a component's GOODBYE is answered at once; this bounds a session that never closes
 SLOW_JOIN_SECONDS = 10.0  # then one line says which component the start still waits for
+STOPPED_EARLY = "the node was stopped before it had joined"
 
 # autobahn's words for where a swallowed error came from -> ours
 _STAGES = {"While firing onJoin": "onJoin", "While notifying 'join'": "a join callback",
@@ -141,8 +142,8 @@ class HostedComponent:
         if self.failed:
             return
         if not self.started.called:
-            self._fail(ComponentFailed(where(self.spec), f"it left realm {self.spec.realm} before it was ready "
-                                       f"({reason})"))
+            self._fail(ComponentFailed(where(self.spec), STOPPED_EARLY if self.stopping else
+                                       f"it left realm {self.spec.realm} before it was ready ({reason})"))
         elif self.stopping:
             log.info("Router component {component} left realm {realm}", component=self.name, realm=self.spec.realm)
         else:
@@ -152,7 +153,8 @@ class HostedComponent:
 
     def _disconnected(self, session: Any, was_clean: bool = True) -> None:
         if not self.started.called:
-            self._fail(ComponentFailed(where(self.spec), "its session closed before it joined"))
+            self._fail(ComponentFailed(where(self.spec), STOPPED_EARLY if self.stopping else
+                                       "its session closed before it joined"))
 
     def _swallowed(self, failure: Failure, message: str) -> None:
         """An error autobahn would log and swallow: while starting, the start fails."""
@@ -249,6 +251,7 @@ class RouterComponents:
         self.reactor = reactor
         self.debug = debug
         self.hosted: List[HostedComponent] = []
+        self.stopping = False  # set by stop(): no component starts after it
 
     def count(self) -> int:
         """Components that joined."""
@@ -265,6 +268,8 @@ class RouterComponents:
         prepare_process(self.config.router_options)
         deliveries = Deliveries(self.reactor)
         for spec in self.components:
+            if self.stopping:
+                return
             hosted = HostedComponent(spec, self.config, self.router, deliveries, self.reactor, self.debug)
             self.hosted.append(hosted)
             yield hosted.start()
@@ -272,5 +277,6 @@ class RouterComponents:
     @defer.inlineCallbacks
     def stop(self) -> Any:
         """Each component leaves, the last started first."""
+        self.stopping = True
         for hosted in reversed(self.hosted):
             yield hosted.stop()
