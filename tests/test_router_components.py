@@ -128,6 +128,8 @@ def test_a_component_calling_itself_does_not_recurse(tmp_path, node_factory):
 
 
 def test_procedure_raising_gives_the_caller_an_error_and_the_node_carries_on(tmp_path, node_factory):
+    """A procedure raising: its caller gets the error; an event handler raising: one line;
+    the component serves on either way (Crossbar.io would disconnect it on the second)."""
     port = free_port()
     node = node_factory(component_config(port, backend(id="backend")), cbdir=tmp_path / "node")
 
@@ -141,15 +143,22 @@ def test_procedure_raising_gives_the_caller_an_error_and_the_node_carries_on(tmp
             await client.call("com.test.refuse")
         assert info.value.error == "com.test.refused"
         assert await client.call("com.test.add2", 20, 22) == 42
+        client.publish("com.test.explode", "boom")  # its handler raises: logged, the session carries on
+        client.publish("com.test.to_component", "after")
+        assert await _until_async(lambda: client.call("com.test.received"), ["after"])
         await leave(client)
 
     run(scenario())
     assert node.stop() == 0
     output = node.output()
-    (line,) = [l for l in output.splitlines() if "procedure failed on purpose" in l]
-    assert line.endswith("[error] Router component backend (class rc_app.Backend): a procedure raised: "
-                         "ValueError: procedure failed on purpose"), line
-    assert "Traceback" not in output
+    errors = [line.split(" ", 1)[1] for line in output.splitlines() if "on purpose" in line]
+    assert errors == [
+        "[error] Router component backend (class rc_app.Backend): a procedure raised: ValueError: procedure "
+        "failed on purpose",
+        "[warn] Router component backend (class rc_app.Backend): com.test.refused: refused on purpose",
+        "[error] Router component backend (class rc_app.Backend): an event handler raised: ValueError: event "
+        "handler failed on purpose: boom"], errors
+    assert "Traceback" not in output and " left realm realm1 (" not in output
 
 
 def test_a_component_that_leaves_is_logged_and_not_restarted(tmp_path, node_factory):

@@ -177,6 +177,8 @@ class HostedComponent:
             return
         if message == f"{type(error).__name__}: {error}":  # autobahn's words for a procedure that raised
             message = "a procedure raised"
+        elif message.startswith("While firing ") and " subscribed under " in message:
+            message = "an event handler raised"
         log.failure("Router component {component}: {message}", failure, level=LogLevel.error,
                     component=self.name, message=message)
 

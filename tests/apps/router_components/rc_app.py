@@ -24,6 +24,10 @@ class Backend(ApplicationSession):
         yield self.register(self.self_calls, "com.test.self_calls")
         yield self.register(lambda: self.received, "com.test.received")
         yield self.subscribe(self.received.append, "com.test.to_component")
+        yield self.subscribe(self.explode, "com.test.explode")
+
+    def explode(self, text):
+        raise ValueError(f"event handler failed on purpose: {text}")
 
     def fail(self):
         raise ValueError("procedure failed on purpose")
