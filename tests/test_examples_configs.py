@@ -18,14 +18,16 @@ import pytest
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp.types import ComponentConfig
 
-from conftest import REPO, free_port, node_env, run_cli
+from conftest import REPO, await_until, free_port, node_env, run_cli
 from pki import dhparam, make_pki
 from stack import needs_group_lists
-from wampclient import SERIALIZERS, TIMEOUT, ClientSession, leave, run
+from wampclient import SERIALIZERS, TIMEOUT, ClientSession, connect, leave, run
 
 CONFIGS = REPO / "examples" / "configs"
 APPS = REPO / "examples" / "python"
-TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra"]
+COMPONENTS = REPO / "examples" / "components"
+TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra",
+          "router-components"]
 CRA_SECRET = "examples-cra-s3cret"
 
 
@@ -54,6 +56,9 @@ def node_dir(name: str, tmp_path: Path) -> Dict[str, Any]:
         else:
             endpoint["path"] = str(cbdir / "wampnode.sock")
             setup["socket"] = endpoint["path"]
+    if name == "router-components":  # the node directory sits in the app's directory ("pythonpath": [".."])
+        for module in COMPONENTS.glob("*.py"):
+            shutil.copy(module, tmp_path / module.name)
     if name == "wss-selfsigned":  # what `wampnode init` / `wampnode cert selfsigned` make
         from node.tls.devcerts import make_selfsigned
 
@@ -168,3 +173,30 @@ def test_wampcra_config_with_the_rpc_app(node_factory, tmp_path):
     anonymous = run_app("rpc.py", setup["url"])
     assert anonymous.returncode == 1
     assert CRA_SECRET not in node.output()
+
+
+def test_router_components_config_runs_its_backend(node_factory, tmp_path):
+    """The class component answers calls, calls a procedure the client serves and publishes
+    ticks; the function component tells the role both joined with."""
+    setup = node_dir("router-components", tmp_path)
+    setup["config"]["workers"][0]["components"][0]["extra"]["tick_seconds"] = 0.1
+    (setup["cbdir"] / "config.json").write_text(json.dumps(setup["config"], indent=2))
+    node = node_factory(None, cbdir=setup["cbdir"])
+    assert "2 router component(s) joined" in node.output()
+
+    async def scenario() -> None:
+        client = await connect(setup["url"])
+        assert await client.call("com.example.add2", 2, 3) == 5
+        await client.register(lambda: "client", "com.example.client.name")
+        assert await client.call("com.example.greet") == "Hello, client!"
+        ticks: List[int] = []
+        await client.subscribe(ticks.append, "com.example.tick")
+        assert await await_until(lambda: len(ticks) >= 2)
+        assert ticks[1] == ticks[0] + 1, ticks
+        whoami = await client.call("com.example.whoami")
+        assert (whoami["authrole"], whoami["realm"]) == ("backend", "realm1")
+        await leave(client)
+
+    run(scenario())
+    assert node.stop() == 0
+    assert "backend ready as backend on realm1" in node.output()

@@ -66,18 +66,13 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
 
 
 def _not_run_yet(config: Any) -> List[ConfigError]:
-    """Router components, containers and guests pass `wampnode check`, but nothing runs them
-    yet: refuse to start rather than start without them (issue 14; goes with the runtime)."""
-    errors = [ConfigError(f"{config.config_file}: {w.path}",
-                          f"{'container' if isinstance(w, ContainerWorker) else 'guest'} workers are checked "
-                          f"but not run yet",
-                          "Remove the worker to start this node")
-              for w in config.workers]
-    if config.components:
-        errors.insert(0, ConfigError(f"{config.config_file}: {config.router_path}.components",
-                                     "router components are checked but not run yet",
-                                     "Remove them to start this node"))
-    return errors
+    """Containers and guests pass `wampnode check`, but nothing runs them yet: refuse to
+    start rather than start without them (issue 14; goes with the runtime)."""
+    return [ConfigError(f"{config.config_file}: {w.path}",
+                        f"{'container' if isinstance(w, ContainerWorker) else 'guest'} workers are checked "
+                        f"but not run yet",
+                        "Remove the worker to start this node")
+            for w in config.workers]
 
 
 def _run_here(config: Any, reactor: Any, debug: bool) -> int:

@@ -7,7 +7,8 @@ anything listens, and the TLS and trust files it names are read and judged
 (:meth:`~node.workers.router.RouterWorker.prepare`) before any port opens;
 SIGTERM/SIGINT stop cleanly and exit 0; SIGHUP reloads TLS material and
 restarts nothing; "Node ready" and sd_notify ``READY=1`` come only once every
-transport listens.
+transport listens and then every router component has joined
+(:mod:`node.workers.components`); on stop the components leave first.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import signal
 from typing import Any, Optional
 
 from twisted.internet import defer
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -23,6 +25,7 @@ from node import __version__
 from node.config.model import NodeConfig
 from node.process.failure import report_start_failure
 from node.process.systemd import Notifier
+from node.workers.components import RouterComponents, hosted_components
 from node.workers.router import RouterWorker
 
 log = Logger()
@@ -45,11 +48,15 @@ class NodeProcess:
         self.exit_code = 0
         self.worker = RouterWorker(config, reactor)
         self.cluster: Optional[Any] = None
+        process_label: Optional[str] = None
         if config.cluster is not None:  # one process of a router spanning processes
             # imported here: a single-process node never loads node.cluster nor nats-py
-            from node.cluster.process import ClusterProcess
+            from node.cluster.process import INDEX_VARIABLE, ClusterProcess
 
             self.cluster = ClusterProcess(config.cluster, self.worker.router, reactor)
+            process_label = os.environ.get(INDEX_VARIABLE)
+        self.components = RouterComponents(hosted_components(config, process_label), config, self.worker.router,
+                                           reactor, debug)
 
     def run(self) -> int:
         """Start, run the reactor until stopped; returns the process exit code.
@@ -75,24 +82,30 @@ class NodeProcess:
 
     def _start(self) -> defer.Deferred:
         if self.cluster is None:
-            return self.worker.start()
-        # reach the other processes before accepting clients
-        return self.cluster.start().addCallback(lambda _: self.worker.start())
+            started = self.worker.start()
+        else:  # reach the other processes before accepting clients
+            started = self.cluster.start().addCallback(lambda _: self.worker.start())
+        return started.addCallback(lambda _: self.components.start())
 
     def summary(self) -> str:
         return f"{len(self.worker.ports)} transport(s) listening, {len(self.config.realms)} realm(s)"
 
     def _started(self, _: Any) -> None:
+        self.worker.announce_ready(self.components.count())
         self.notifier.ready(self.summary())
         self.notifier.start_watchdog(self.reactor)
 
     def _failed(self, failure: Failure) -> None:
         self.exit_code = report_start_failure(failure, self.debug)
-        self.reactor.stop()
+        try:
+            self.reactor.stop()
+        except ReactorNotRunning:  # a stop signal came first (its stop made the start fail)
+            pass
 
     def _stopping(self) -> defer.Deferred:
         self.notifier.stopping()
-        stopped = self.worker.stop()
+        stopped = self.components.stop()  # components leave while the router still runs
+        stopped.addBoth(lambda _: self.worker.stop())
         if self.cluster is not None:
             cluster = self.cluster
             stopped.addBoth(lambda _: cluster.stop())

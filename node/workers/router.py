@@ -97,7 +97,11 @@ class RouterWorker:
         except Exception:
             yield self.stop_listening()
             raise
-        log.info("Node ready: {count} transport(s) listening", count=len(self.ports))
+
+    def announce_ready(self, components: int = 0) -> None:
+        """The "Node ready" line, once everything the node starts has started (:mod:`node.process.node`)."""
+        joined = f", {components} router component(s) joined" if components else ""
+        log.info("Node ready: {count} transport(s) listening{joined}", count=len(self.ports), joined=joined)
 
     @defer.inlineCallbacks
     def _listen(self, transport: Transport, built: Any, creator: Any) -> Any:
