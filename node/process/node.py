@@ -7,7 +7,9 @@ anything listens, and the TLS and trust files it names are read and judged
 (:meth:`~node.workers.router.RouterWorker.prepare`) before any port opens;
 SIGTERM/SIGINT stop cleanly and exit 0; SIGHUP reloads TLS material and
 restarts nothing; "Node ready" and sd_notify ``READY=1`` come only once every
-transport listens.
+transport listens and the container and guest workers it hosts are ready
+(:class:`~node.process.hosted.HostedWorkers`: started after the transports listen,
+stopped before they close, so components join and leave a running router).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from twisted.python.failure import Failure
 from node import __version__
 from node.config.model import NodeConfig
 from node.process.failure import report_start_failure
+from node.process.hosted import HostedWorkers
 from node.process.systemd import Notifier
 from node.workers.router import RouterWorker
 
@@ -34,16 +37,21 @@ class NodeProcess:
     @param config: the checked configuration.
     @param reactor: the reactor to run (already installed by the caller).
     @param notifier: sd_notify messages; read from the environment when omitted.
+    @param host_workers: run the config's container and guest workers (not in the router
+        processes of a ``processes: N`` node: their supervisor runs them once).
     """
 
     def __init__(self, config: NodeConfig, reactor: Any, debug: bool = False,
-                 notifier: Optional[Notifier] = None) -> None:
+                 notifier: Optional[Notifier] = None, loglevel: str = "info", host_workers: bool = True) -> None:
         self.config = config
         self.reactor = reactor
         self.debug = debug
         self.notifier = notifier or Notifier.from_environment()
         self.exit_code = 0
         self.worker = RouterWorker(config, reactor)
+        self.hosted = HostedWorkers(config, reactor, loglevel, on_exit=self._hosted_ended) if host_workers else None
+        if self.hosted is not None:
+            self.worker.status.workers = self.hosted.status
         self.cluster: Optional[Any] = None
         if config.cluster is not None:  # one process of a router spanning processes
             # imported here: a single-process node never loads node.cluster nor nats-py
@@ -75,14 +83,22 @@ class NodeProcess:
 
     def _start(self) -> defer.Deferred:
         if self.cluster is None:
-            return self.worker.start()
-        # reach the other processes before accepting clients
-        return self.cluster.start().addCallback(lambda _: self.worker.start())
+            listening = self.worker.start()
+        else:  # reach the other processes before accepting clients
+            listening = self.cluster.start().addCallback(lambda _: self.worker.start())
+        if self.hosted is not None:
+            hosted = self.hosted
+            listening.addCallback(lambda _: hosted.start())
+        return listening
 
     def summary(self) -> str:
-        return f"{len(self.worker.ports)} transport(s) listening, {len(self.config.realms)} realm(s)"
+        text = f"{len(self.worker.ports)} transport(s) listening, {len(self.config.realms)} realm(s)"
+        if self.hosted:
+            text += f", workers: {self.hosted.summary()}"
+        return text
 
     def _started(self, _: Any) -> None:
+        self.worker.announce_ready(f", workers: {self.hosted.summary()}" if self.hosted else "")
         self.notifier.ready(self.summary())
         self.notifier.start_watchdog(self.reactor)
 
@@ -90,9 +106,19 @@ class NodeProcess:
         self.exit_code = report_start_failure(failure, self.debug)
         self.reactor.stop()
 
+    def _hosted_ended(self, code: int) -> None:
+        """A container ended for good (see :class:`HostedWorkers`): the node stops with ``code``."""
+        self.exit_code = code
+        if self.reactor.running:
+            self.reactor.stop()
+
     def _stopping(self) -> defer.Deferred:
         self.notifier.stopping()
-        stopped = self.worker.stop()
+        if self.hosted is not None:  # components leave while the router still runs
+            stopped = self.hosted.stop()
+            stopped.addBoth(lambda _: self.worker.stop())
+        else:
+            stopped = self.worker.stop()
         if self.cluster is not None:
             cluster = self.cluster
             stopped.addBoth(lambda _: cluster.stop())

@@ -97,7 +97,10 @@ class RouterWorker:
         except Exception:
             yield self.stop_listening()
             raise
-        log.info("Node ready: {count} transport(s) listening", count=len(self.ports))
+
+    def announce_ready(self, also: str = "") -> None:
+        """The "Node ready" line: the node process says when (after what it hosts is ready too)."""
+        log.info("Node ready: {count} transport(s) listening{also}", count=len(self.ports), also=also)
 
     @defer.inlineCallbacks
     def _listen(self, transport: Transport, built: Any, creator: Any) -> Any:
