@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import textwrap
@@ -303,20 +304,6 @@ def test_node_killed_with_sigkill_leaves_no_orphan(tmp_path, node_factory):
     assert wait_until(lambda: not any(alive(pid) or group_alive(pid) for pid in pids.values()), 10), pids
 
 
-def test_missing_executable_is_one_line_error_at_start(tmp_path):
-    """A guest whose executable does not exist: `wampnode start` exits 2 with one line, no traceback."""
-    port = free_port()
-    cbdir = tmp_path / "node"
-    cbdir.mkdir()
-    guest = {"type": "guest", "executable": "no-such-program-here", "arguments": []}
-    (cbdir / "config.json").write_text(json.dumps(config(port, guest)))
-    result = run_cli("start", "--cbdir", str(cbdir))
-    assert result.returncode == 2
-    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-    assert len(lines) == 1, lines
-    assert "workers[1].executable" in lines[0] and "'no-such-program-here' is not an executable file" in lines[0]
-
-
 def test_watch_change_restarts_the_guest_once(tmp_path, node_factory):
     """Three files written at once under a watched directory restart the guest once."""
     port = free_port()
@@ -339,6 +326,29 @@ def test_watch_change_restarts_the_guest_once(tmp_path, node_factory):
     assert status["restarts"] == 1 and status["pid"] != first and status["state"] == "running"
     assert node.output().count("changed (options.watch)") == 1
     assert f"{watched}{os.sep}a.txt changed (options.watch)" in node.output()
+
+
+@pytest.mark.skipif(shutil.which("nats-server") is None, reason="nats-server is not installed")
+def test_processes_n_run_the_workers_once_in_the_supervisor(tmp_path, node_factory):
+    """With ``processes: 2`` the supervisor runs a guest and a container once (not each router
+    process); the node is ready when they are; stop: exit 0, no child left."""
+    port = free_port()
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text("import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n")
+    cfg = config(port, python_guest(sleeper), container(port))
+    cfg["workers"][0]["options"] = {"processes": 2}
+    cfg["workers"][0]["transports"][0]["endpoint"]["shared"] = True
+    node = node_factory(cfg, wait=False)
+    assert node.wait_for("Node ready: 2 router processes", 40), node.output()
+    output = node.output()
+    assert output.count("Guest pyguest started") == 1 and output.count("Container backend started") == 1
+    assert output.index("All router processes ready") < output.index("Guest pyguest started")
+    run(exercise(f"ws://127.0.0.1:{port}/ws", "app"))
+    status = run_cli("status", "--cbdir", str(node.cbdir))
+    assert "guest pyguest: running" in status.stdout and "container backend: running" in status.stdout
+    pids = pids_of(node.cbdir)
+    assert node.stop() == 0
+    assert not any(alive(pid) or group_alive(pid) for pid in pids.values())
 
 
 def test_status_lists_a_disabled_container(node_factory):

@@ -11,6 +11,10 @@ one, starts N workers (:mod:`node.process.cluster_worker`) and then:
   while it keeps dying young; the local nats-server likewise;
 - SIGTERM/SIGINT: SIGTERM to every worker (SIGKILL after a grace period), then
   nats-server, exit 0; SIGHUP is passed to every worker (TLS reload).
+- container and guest workers (:class:`~node.process.hosted.HostedWorkers`) run
+  here, once for the node, not in each router process: started when every router
+  process is ready (the node is ready when they are), stopped before the router
+  processes.
 
 Workers report readiness with sd_notify's own protocol: the supervisor listens on
 an abstract Unix datagram socket and gives it to them as ``NOTIFY_SOCKET``, so a
@@ -32,6 +36,7 @@ from node import __version__
 from node.cluster.backplane import redact
 from node.cluster.process import INDEX_VARIABLE, URL_VARIABLE
 from node.process.failure import report_start_failure
+from node.process.hosted import HostedWorkers
 from node.process.natsserver import LocalNatsServer
 from node.process.notify import NotifyListener, notify_name
 from node.workers.restarts import FIRST_RESTART_SECONDS, RestartBackoff
@@ -68,8 +73,10 @@ def _package_root() -> str:
 
 
 class Supervisor:
-    def __init__(self, config: Any, reactor: Any, worker_args: List[str], notifier: Any) -> None:
+    def __init__(self, config: Any, reactor: Any, worker_args: List[str], notifier: Any,
+                 loglevel: str = "info") -> None:
         self.config = config
+        self.hosted = HostedWorkers(config, reactor, loglevel, on_exit=self._hosted_ended)
         self.reactor = reactor
         self.worker_args = worker_args
         self.notifier = notifier
@@ -146,8 +153,19 @@ class Supervisor:
             summary = f"{self.count} router processes, backplane {where}"
             log.info("All router processes ready: {summary}; pids {pids}", summary=summary,
                      pids=" ".join(str(w.pid) for w in self.workers))
-            self.notifier.ready(summary)
-            self.notifier.start_watchdog(self.reactor)
+            if self.hosted:
+                summary += f", workers: {self.hosted.summary()}"
+            self.hosted.start().addCallbacks(lambda _: self._ready(summary), self._failed)
+
+    def _ready(self, summary: str) -> None:
+        if self.hosted:
+            log.info("Node ready: {summary}", summary=summary)
+        self.notifier.ready(summary)
+        self.notifier.start_watchdog(self.reactor)
+
+    def _hosted_ended(self, code: int) -> None:
+        self.exit_code = code
+        self.stop()
 
     def worker_ended(self, worker: Worker, status: Any) -> None:
         worker.process = None
@@ -208,6 +226,9 @@ class Supervisor:
             return
         self.stopping = True
         self.notifier.stopping()
+        self.hosted.stop().addBoth(lambda _: self._stop_router_processes())
+
+    def _stop_router_processes(self) -> None:
         if all(w.process is None for w in self.workers):
             self._finish()
             return
@@ -229,7 +250,7 @@ def supervise(config: Any, loglevel: str, logformat: str, debug: bool) -> int:
 
     args = ["--cbdir", config.cbdir, "--config", config.config_file, "--loglevel", loglevel,
             "--logformat", logformat] + (["--debug"] if debug else [])
-    supervisor = Supervisor(config, reactor, args, Notifier.from_environment())
+    supervisor = Supervisor(config, reactor, args, Notifier.from_environment(), loglevel)
 
     def install() -> None:
         signal.signal(signal.SIGTERM, supervisor.on_signal)
