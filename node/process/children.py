@@ -357,7 +357,7 @@ class Child:
         return {"id": self.id, "type": self.kind, "pid": self.pid if running else None, "state": self.state,
                 "started": self.started_wall if running else None,
                 "uptime": round(time.time() - self.started_wall, 1) if running and self.started_wall else None,
-                "restarts": self.restarts, "detail": self.detail or (self.last_exit or "")}
+                "restarts": self.restarts, "detail": self.detail, "last_exit": self.last_exit}
 
 
 def _emit(level: LogLevel, worker: str, text: str, stream: str, fields: Optional[Dict[str, Any]] = None) -> None:
