@@ -351,6 +351,25 @@ def test_processes_n_run_the_workers_once_in_the_supervisor(tmp_path, node_facto
     assert not any(alive(pid) or group_alive(pid) for pid in pids.values())
 
 
+def test_worker_lines_in_the_json_log(tmp_path, node_factory):
+    """With --logformat json a guest's stdout and stderr lines and a container's log lines carry
+    ``worker`` and ``stream``; a container's line keeps its level and its own fields."""
+    port = free_port()
+    script = tmp_path / "talker.py"
+    script.write_text("import sys\nprint('hello out', flush=True)\nprint('hello err', file=sys.stderr, flush=True)\n")
+    node = node_factory(config(port, container(port), python_guest(script)), args=["--logformat", "json"])
+    assert node.wait_for("not restarted (restart-never)")
+    lines = [json.loads(line) for line in node.output().splitlines() if line.startswith("{")]
+    out = next(l for l in lines if l.get("line") == "hello out")
+    assert (out["worker"], out["stream"], out["level"], out["message"]) == ("pyguest", "stdout", "info",
+                                                                            "[pyguest] hello out")
+    err = next(l for l in lines if l.get("line") == "hello err")
+    assert (err["worker"], err["stream"], err["level"]) == ("pyguest", "stderr", "warn")
+    ready = next(l for l in lines if l.get("line") == "backend app ready")
+    assert (ready["worker"], ready["stream"], ready["level"], ready["prefix"]) == ("backend", "log", "info", "app")
+    assert node.proc.poll() is None
+
+
 def test_status_lists_a_disabled_container(node_factory):
     """A disabled container is not started, and status says so."""
     port = free_port()
