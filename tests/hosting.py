@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from autobahn.wamp.exception import ApplicationError
 
-from conftest import REPO, await_until, free_port, tcp
+from conftest import REPO, await_until, tcp
 from wampclient import TIMEOUT, connect, leave
 
 APPS = REPO / "tests" / "apps"
@@ -143,6 +143,3 @@ async def exercise(url: str, prefix: str, add2: Any = 5, result_topic: bool = Tr
     finally:
         await leave(session)
 
-
-def free_ports(count: int) -> List[int]:
-    return [free_port() for _ in range(count)]

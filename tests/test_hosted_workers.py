@@ -21,7 +21,7 @@ import pytest
 from autobahn.wamp.exception import ApplicationError
 
 from conftest import READY_LINE, free_port, run_cli, wait_until
-from hosting import (APPS, NODEJS, alive, call_until, component, config, container, exercise, group_alive,
+from hosting import (NODEJS, alive, call_until, component, config, container, exercise, group_alive,
                      nodejs_guest, python_guest, status_file, worker_status)
 from test_systemd_notify import NotifySocket
 from wampclient import connect, leave, run
@@ -116,6 +116,27 @@ def test_ready_comes_after_every_component_joined(tmp_path, node_factory):
         assert node.wait_for(READY_LINE)
     finally:
         sock.close()
+
+
+def test_component_retries_until_its_router_is_there(tmp_path, node_factory):
+    """A node with only a container, whose router (another node) starts later: the component
+    retries with backoff, joins when the router is up, and only then is the node ready. A
+    SIGTERM while it still retries exits 0 too."""
+    port = free_port()
+    hosting_only = {"version": 2, "workers": [container(port)]}
+    waiting = node_factory(hosting_only, cbdir=tmp_path / "waiting", wait=False)
+    refused = f"Component component001: cannot connect to tcp 127.0.0.1:{port}: ConnectionRefusedError"
+    assert wait_until(lambda: waiting.output().count(refused) >= 2, 15), waiting.output()
+    assert READY_LINE not in waiting.output()
+    node_factory(config(port), cbdir=tmp_path / "router")
+    assert waiting.wait_for(READY_LINE, 15), waiting.output()
+    assert "Node ready: 0 transport(s) listening, workers: 1 container(s)" in waiting.output()
+
+    never = node_factory({"version": 2, "workers": [container(free_port())]}, cbdir=tmp_path / "never", wait=False)
+    assert wait_until(lambda: "cannot connect to tcp" in never.output(), 15)
+    pid = worker_status(never.cbdir, "backend")["pid"]
+    assert never.stop() == 0
+    assert not alive(pid)
 
 
 def test_container_killed_restarts_and_registrations_return(node_factory):

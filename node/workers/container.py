@@ -77,7 +77,7 @@ class _QuietLog:
 def _component_chatter(fmt: str, fields: Dict[str, Any]) -> bool:
     return fmt == "{msg}" or fmt.startswith(("trying transport", "connecting once", "session leaving",
                                              "Entering re-connect loop", "Component failed: Exhausted",
-                                             "Error was fatal"))
+                                             "Error was fatal", "Connection failed"))
 
 
 def _session_chatter(fmt: str, fields: Dict[str, Any]) -> bool:
@@ -172,8 +172,11 @@ class ComponentRunner:
             text = error.error + (f": {error.message}" if error.message else "")
         else:
             text = f"{type(error).__name__}: {error}"
+        text = text.rstrip(".")
         self.last_error = self.last_error or text  # the first cause (a leave reason comes before)
-        log.debug("Component {component}: connection failed: {error}", component=self.name, error=text)
+        if self.session is None and not isinstance(error, ApplicationError) and not self.stopping:
+            log.warn("Component {component}: cannot connect to {endpoint}: {error}; retrying", component=self.name,
+                     endpoint=self.spec.transport.endpoint.describe(), error=text)
 
     def _joined(self, session: Any, details: SessionDetails) -> None:
         self.session = session
