@@ -391,6 +391,39 @@ def test_worker_lines_in_the_json_log(tmp_path, node_factory):
     assert node.proc.poll() is None
 
 
+def test_guest_stdin_json_and_dropped_stdout(tmp_path, node_factory):
+    """``stdin`` as JSON is written then closed; ``stdout: drop`` reads and discards, stderr is logged."""
+    port = free_port()
+    script = tmp_path / "reader.py"
+    script.write_text("import sys\nprint('dropped line', flush=True)\n"
+                      "print('got', sys.stdin.read(), file=sys.stderr, flush=True)\n")
+    node = node_factory(config(port, python_guest(script, stdin={"type": "json", "value": {"a": [1, "ü"]}},
+                                                  stdout="drop")))
+    assert node.wait_for("not restarted (restart-never)")
+    output = node.output()
+    assert '[pyguest] got {"a": [1, "ü"]}' in output and "dropped line" not in output
+
+
+def test_restart_backoff_and_output_lines():
+    """The backoff doubles while runs are short and resets after a long one; a child's output
+    becomes whole lines, and a line without end is passed on in bounded pieces."""
+    from node.process.children import MAX_LINE, OutputLines
+    from node.workers.restarts import RestartBackoff
+
+    backoff = RestartBackoff()
+    assert [backoff.delay(0.1) for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    assert backoff.delay(10.0) == 0.5 and backoff.delay(1.0) == 1
+    lines = []
+    out = OutputLines(lines.append)
+    out.feed(b"one\r\ntw")
+    out.feed(b"o\n\xff\n")
+    assert lines == ["one", "two", "\ufffd"]
+    out.feed(b"x" * (MAX_LINE * 5))
+    assert all(len(line) <= MAX_LINE for line in lines) and len(out.buffer) <= MAX_LINE * 4
+    out.flush()
+    assert sum(len(line) for line in lines[3:]) == MAX_LINE * 5
+
+
 def test_status_lists_a_disabled_container(node_factory):
     """A disabled container is not started, and status says so."""
     port = free_port()

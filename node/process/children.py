@@ -183,9 +183,15 @@ class Child:
         self.lines = self.output_lines()
         self.started_at = self.reactor.seconds()
         self.started_wall = time.time()
-        self.process = self.reactor.spawnProcess(self.protocol, command["executable"], command["args"],
-                                                 env=command["env"], path=command["path"],
-                                                 childFDs=command["childFDs"])
+        try:
+            self.process = self.reactor.spawnProcess(self.protocol, command["executable"], command["args"],
+                                                     env=command["env"], path=command["path"],
+                                                     childFDs=command["childFDs"])
+        except OSError as e:  # no process at all (out of processes or descriptors)
+            self.protocol = None
+            log.error("{label} cannot be started: {error}", label=self.label, error=e.strerror or e)
+            self._ended_without_process(f"not started: {e.strerror or e}", failed=True)
+            return
         self.pid = self.process.pid
         try:
             os.setpgid(self.pid, self.pid)  # the child does the same: whichever comes first makes the group
