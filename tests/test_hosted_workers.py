@@ -253,6 +253,43 @@ def test_component_that_cannot_join_stops_the_start(tmp_path, node_factory):
     assert READY_LINE not in output and "Traceback" not in output
 
 
+def test_any_component_failed_ends_the_container_and_the_node(node_factory):
+    """``shutdown-on-any-component-failed``: a killed session ends its container (exit 1), and the
+    container, not restarted, stops the node with exit code 1."""
+    port = free_port()
+    node = node_factory(config(port, container(port, component(port, prefix="a"), component(port, prefix="b"),
+                                               shutdown="shutdown-on-any-component-failed")))
+
+    async def scenario() -> None:
+        session = await connect(f"ws://127.0.0.1:{port}/ws")
+        a = await session.call("a.whoami")
+        await session.call("wamp.session.kill", a["session"])
+        await leave(session)
+
+    run(scenario())
+    assert wait_until(lambda: node.proc.poll() is not None, 15)
+    assert node.proc.returncode == 1
+    output = node.output()
+    assert "Stopping the container (shutdown-on-any-component-failed)" in output
+    assert "Container backend ended (exit code 1) and is not restarted (restart-never): stopping the node" in output
+    assert "Component component002 left (wamp.close.goodbye_and_out)" in output  # the other one said GOODBYE
+
+
+def test_onjoin_that_raises_fails_the_component(node_factory):
+    """A component whose onJoin raises fails (one line, no traceback at info), is restarted with
+    backoff as restart-always says, and keeps the node from being ready; SIGTERM still exits 0."""
+    port = free_port()
+    node = node_factory(config(port, container(port, component(port), component(port, classname="hostedapp.Refuses"),
+                                               restart="restart-always")), wait=False)
+    assert node.wait_for("restarting it in 1 s (restart-always)", 20), node.output()
+    output = node.output()
+    assert "Component component002: onJoin raised; closing its session: RuntimeError: refusing to start" in output
+    assert ("Component component002 failed: onJoin raised RuntimeError: refusing to start; restarting it in 0.5 s"
+            in output)
+    assert READY_LINE not in output and "Traceback" not in output
+    assert node.stop() == 0
+
+
 def test_container_components_authenticate(node_factory):
     """Container components log in with ticket, WAMP-CRA (salted) and, where PyNaCl is installed,
     cryptosign, and join with the router's authid and role."""
@@ -298,7 +335,9 @@ def test_guest_that_exits_at_once_backs_off(node_factory):
     quick = {"type": "guest", "id": "quick", "executable": "sh", "arguments": ["-c", "echo bye; exit 3"],
              "options": {"restart": "restart-always"}}
     once = {"type": "guest", "id": "once", "executable": "sh", "arguments": ["-c", "exit 0"]}
-    node = node_factory(config(port, quick, once))
+    clean = {"type": "guest", "id": "clean", "executable": "sh", "arguments": ["-c", "exit 0"],
+             "options": {"restart": "restart-on-failed"}}
+    node = node_factory(config(port, quick, once, clean))
     assert node.wait_for("restarting it in 4 s (restart-always)", 15)
     output = node.output()
     starts = output.count("Guest quick started")
@@ -308,6 +347,8 @@ def test_guest_that_exits_at_once_backs_off(node_factory):
     assert "[quick] bye" in output
     assert "Guest once" in output and "ended (exit code 0); not restarted (restart-never)" in output
     assert worker_status(node.cbdir, "once")["state"] == "exited"
+    assert "ended (exit code 0); not restarted (restart-on-failed)" in output
+    assert output.count("Guest clean started") == 1
     assert node.proc.poll() is None
 
 
