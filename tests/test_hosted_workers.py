@@ -377,7 +377,7 @@ def test_watch_change_restarts_the_guest_once(tmp_path, node_factory):
         print("guest started", os.getpid(), flush=True)
         signal.pause()
         """))
-    node = node_factory(config(port, python_guest(script, watch={"directories": [str(watched)], "timeout": 0.3})))
+    node = node_factory(config(port, python_guest(script, watch={"directories": [str(watched)], "timeout": 0.5})))
     assert node.wait_for("[pyguest] guest started")
     first = worker_status(node.cbdir, "pyguest")["pid"]
     for name in ("a.txt", "b.txt", "sub/c.txt"):
