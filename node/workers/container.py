@@ -40,7 +40,7 @@ from twisted.python.failure import Failure
 
 from node.config.model import ContainerComponent, ContainerWorker
 from node.errors import NodeError
-from node.workers.components import (authenticate, authenticators, component_extra, describe, session_factory,
+from node.workers.container_components import (authenticate, authenticators, component_extra, describe, session_factory,
                                      transport_config)
 from node.workers.restarts import RestartBackoff
 
