@@ -98,10 +98,10 @@ class RouterWorker:
             yield self.stop_listening()
             raise
 
-    def announce_ready(self, components: int = 0) -> None:
-        """The "Node ready" line, once everything the node starts has started (:mod:`node.process.node`)."""
-        joined = f", {components} router component(s) joined" if components else ""
-        log.info("Node ready: {count} transport(s) listening{joined}", count=len(self.ports), joined=joined)
+    def announce_ready(self, also: str = "") -> None:
+        """The "Node ready" line, once everything the node starts has started
+        (:mod:`node.process.node` says when, and what else joined)."""
+        log.info("Node ready: {count} transport(s) listening{also}", count=len(self.ports), also=also)
 
     @defer.inlineCallbacks
     def _listen(self, transport: Transport, built: Any, creator: Any) -> Any:
