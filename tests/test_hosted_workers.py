@@ -86,8 +86,8 @@ def test_container_and_guest_components_answer(node_factory):
 
     assert node.stop() == 0
     output = node.output()
-    assert "[backend] Component component001 left (wamp.close.goodbye_and_out)" in output
-    assert "[backend] Component component002 left (wamp.close.goodbye_and_out)" in output
+    assert "[backend] Component component001 left (wamp.close.normal)" in output
+    assert "[backend] Component component002 left (wamp.close.normal)" in output
     assert "[jsguest] SIGTERM: leaving" in output
     assert "Container backend (pid {}) stopped (exit code 0)".format(pids["backend"]) in output
     assert "Guest jsguest (pid {}) stopped (exit code 0)".format(pids["jsguest"]) in output
@@ -272,7 +272,7 @@ def test_any_component_failed_ends_the_container_and_the_node(node_factory):
     output = node.output()
     assert "Stopping the container (shutdown-on-any-component-failed)" in output
     assert "Container backend ended (exit code 1) and is not restarted (restart-never): stopping the node" in output
-    assert "Component component002 left (wamp.close.goodbye_and_out)" in output  # the other one said GOODBYE
+    assert "Component component002 left (wamp.close.normal)" in output  # the other one said GOODBYE
 
 
 def test_onjoin_that_raises_fails_the_component(node_factory):

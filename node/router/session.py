@@ -68,7 +68,10 @@ log = Logger()
 PROTOCOL_VIOLATION = "wamp.error.protocol_violation"
 NO_SUCH_REALM = "wamp.error.no_such_realm"
 NO_SUCH_ROLE = "wamp.error.no_such_role"
-GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
+# A client's GOODBYE is answered with wamp.close.normal, as Crossbar.io answers it
+# (the WAMP spec suggests wamp.close.goodbye_and_out): clients written against
+# Crossbar.io check that their session ended with wamp.close.normal.
+GOODBYE_REPLY = "wamp.close.normal"
 GOODBYE_TIMEOUT = 5.0  # seconds a killed session has to answer our GOODBYE
 HELLO_TIMEOUT = "wamp.error.timeout"  # ABORT reason when authentication outlasts hello_timeout
 CLOSE_POLICY_VIOLATION = 1008  # RFC 6455 7.4.1: the WebSocket close code of a hello_timeout
@@ -271,7 +274,7 @@ class RouterSession:
             self.send(Error(msg.request_type, msg.request, "wamp.error.invalid_uri", args=[msg.message]))
         elif isinstance(msg, Goodbye):
             self._leave_realm()
-            self.send(Goodbye(GOODBYE_AND_OUT))
+            self.send(Goodbye(GOODBYE_REPLY))
             self._close()
         elif isinstance(msg, Abort):
             self._leave_realm()

@@ -45,7 +45,7 @@ from twisted.python.failure import Failure
 
 from node.config.model import NodeConfig, RouterComponent
 from node.router.auth import Accept
-from node.router.session import GOODBYE_AND_OUT, RouterSession
+from node.router.session import GOODBYE_REPLY, RouterSession
 from node.transports.in_memory import Deliveries, InMemoryConnection
 from node.workers.component_loading import (ComponentFailed, build_session, describe, prepare_process,
                                             session_factory, where)
@@ -135,7 +135,7 @@ class HostedComponent:
         self.started.callback(self)
 
     def _left(self, session: Any, details: Any) -> None:
-        if details.reason == GOODBYE_AND_OUT:  # the router's answer: the component said GOODBYE itself
+        if details.reason == GOODBYE_REPLY:  # the router's answer: the component said GOODBYE itself
             reason = "it sent GOODBYE"
         else:  # the router's own GOODBYE (wamp.close.killed ...), or the connection closed
             reason = f"{details.reason}" + (f": {details.message}" if details.message else "")
