@@ -48,8 +48,13 @@ class NodeProcess:
         if config.cluster is not None:  # one process of a router spanning processes
             # imported here: a single-process node never loads node.cluster nor nats-py
             from node.cluster.process import ClusterProcess
+            from node.web.report import local_report
 
             self.cluster = ClusterProcess(config.cluster, self.worker.router, reactor)
+            status = self.worker.status
+            status.process = self.cluster.label
+            status.cluster = self.cluster.reports
+            self.cluster.reports.provider = lambda what: local_report(status, what)
 
     def run(self) -> int:
         """Start, run the reactor until stopped; returns the process exit code.

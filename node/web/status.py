@@ -32,6 +32,8 @@ class NodeStatus:
         self.reloads: Dict[str, int] = {"ok": 0, "refused": 0}  # SIGHUP reloads of TLS material
         self.process = ""  # "2/4" in a router spanning processes; "" in a single process
         self.cluster: Any = None  # what gathers the other processes' reports (node.cluster.reports)
+        self.endpoints: Dict[str, str] = {}  # transport id -> where it listens
+        self.reactor: Any = None  # the node's clock (late answers to addresses that failed to log in)
 
     def uptime(self) -> float:
         return time.time() - self.started_at

@@ -42,6 +42,7 @@ class RouterWorker:
         # the router's timers run on the node's clock
         self.router = Router(config.realms, reactor, config.auth_failures)
         self.status = NodeStatus(session_count=self.router.session_count, router=self.router)
+        self.status.reactor = reactor
         self.ports: List[Any] = []
         self.built: List[Any] = []
         self.tls: List[Any] = []
@@ -114,6 +115,7 @@ class RouterWorker:
         self.built.append(built)
         description = describe_transport(transport)
         self.status.transports.append(description)
+        self.status.endpoints[transport.id] = transport.endpoint.describe()
         log.info("Listening: {transport}", transport=description)
 
     def reload_tls(self) -> List[str]:
