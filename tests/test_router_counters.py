@@ -24,7 +24,7 @@ def test_messages_sessions_and_close_reasons():
     a, b, c, d, e = (joined(router) for _ in range(5))
     realm1 = router.realm("realm1")
     assert realm1.counts.opened == 5 and realm1.counts.session_count() == 5
-    assert counts.received[m.Hello.MESSAGE_TYPE] == 5 and counts.sent[m.Welcome.MESSAGE_TYPE] == 5
+    assert counts.received[m.Hello.MESSAGE_TYPE] == 5  # sent ones are counted by the transports
     assert counts.auth_ok == {"anonymous": 5}
     a.send(m.Goodbye())
     b.send(m.Abort("wamp.close.normal"))
@@ -49,7 +49,6 @@ def test_publications_events_and_call_errors():
         publisher.publish("com.topic", i)
     counts = router.realm("realm1").counts
     assert counts.publications == 3 and counts.events == 3
-    assert router.counts.sent[m.Event.MESSAGE_TYPE] == 3
     caller.call("com.proc", 1)
     invocation = callee.last()
     callee.send(m.Yield(invocation.request, args=[2]))

@@ -63,7 +63,7 @@ class RouterCounts:
 
     def __init__(self) -> None:
         self.received = [0] * MESSAGE_CODES  # WAMP messages from clients, by message code
-        self.sent = [0] * MESSAGE_CODES  # WAMP messages to clients, by message code
+        self.sent = [0] * MESSAGE_CODES  # WAMP messages to clients, by code: the transports count them as written
         self.auth_ok: Dict[str, int] = {}  # authmethod -> sessions welcomed
         self.auth_failed: Dict[str, int] = {}  # authmethod -> failed authentications
 

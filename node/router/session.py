@@ -127,9 +127,9 @@ class RouterSession:
                  listener: Optional[Listener] = None) -> None:
         self._router = router
         self._listener = listener if listener is not None else Listener()
-        # the router's message counts, indexed by message code (node.router.counters)
+        # the router's count of messages received, indexed by message code (node.router.counters);
+        # messages sent are counted by the transport that writes them (node.transports.counts)
         self._received = router.counts.received
-        self._sent = router.counts.sent
         self._auth = auth
         self._hello_timeout = hello_timeout  # seconds from onOpen to WELCOME; 0: no limit
         self._hello_timer: Any = None
@@ -180,7 +180,6 @@ class RouterSession:
         try:
             if transport.isOpen():
                 transport.send(message)
-                self._sent[message.MESSAGE_TYPE] += 1
         except PayloadExceededError as e:  # refused, not sent: never silently
             self._too_large(message, e)
         except Exception as e:  # a transport that fails to send is a dead peer, not a router fault

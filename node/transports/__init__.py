@@ -40,7 +40,7 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
                     reactor: IReactorTime) -> BuiltTransport:
     is_secure = transport.endpoint.tls is not None
     wamp_factories: List[Any] = []
-    counts = TransportCounts(transport.id, tls=is_secure)
+    counts = TransportCounts(transport.id, tls=is_secure, sent=router.counts.sent)
     status.transport_counts.append(counts)
 
     def websocket(service: model.WampWebSocket) -> Any:

@@ -9,8 +9,9 @@ The WAMP sessions on it are counted by the router (:mod:`node.router.counters`).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
+from node.router.counters import MESSAGE_CODES
 from node.tls.handshakes import HandshakeCounts
 
 # the limits that refuse or drop connections (``wampnode_connections_refused_total{limit}``)
@@ -24,10 +25,13 @@ LIMITS = (MAX_CONNECTIONS, MAX_OUTGOING_BUFFER, OPEN_HANDSHAKE_TIMEOUT, REQUEST_
 class TransportCounts:
     """Counts of one transport in this process."""
 
-    __slots__ = ("transport", "bytes_in", "bytes_out", "connections", "violations", "refused", "tls")
+    __slots__ = ("transport", "bytes_in", "bytes_out", "connections", "violations", "refused", "tls", "sent")
 
-    def __init__(self, transport: str, tls: bool = False) -> None:
+    def __init__(self, transport: str, tls: bool = False, sent: Optional[List[int]] = None) -> None:
         self.transport = transport  # the transport's id
+        # WAMP messages written, by message code: the router's list (node.router.counters.RouterCounts.sent),
+        # counted here where a message is serialized and written, not per routing decision
+        self.sent: List[int] = sent if sent is not None else [0] * MESSAGE_CODES
         self.bytes_in = 0
         self.bytes_out = 0
         self.connections = 0  # accepted

@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from node.config.model import RawSocketService
+from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
@@ -38,6 +39,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
     def connectionMade(self) -> None:
         super().connectionMade()
         self._max_message_size = self.factory.max_message_size
+        self._sent = self.factory.sent
         self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer,
                                        self.factory.counts)
         read_in_slices(self.transport)
@@ -104,6 +106,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         payload, _ = self._serializer.serialize(msg)
         check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
         self.sendString(payload)
+        self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total
         self.outgoing.sent(len(payload))
 
     def close_going_away(self) -> None:
@@ -117,6 +120,7 @@ class RawSocketServerFactory(WampRawSocketServerFactory):
                  reactor: IReactorTime, counts: Optional[TransportCounts] = None) -> None:
         super().__init__(session_factory, serializers=rawsocket_serializers(service.serializers))
         self.counts = counts
+        self.sent = counts.sent if counts is not None else [0] * MESSAGE_CODES  # messages written, by WAMP code
         self.reactor = reactor  # runs the opening-handshake timeout
         self.max_message_size = service.max_message_size
         self.max_outgoing_buffer = service.max_outgoing_buffer

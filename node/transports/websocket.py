@@ -17,6 +17,7 @@ from twisted.logger import Logger
 
 from node import __version__
 from node.config.model import DeflateOptions, WampWebSocket, WebSocketOptions
+from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
@@ -43,6 +44,7 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         self.factory.connections.add(self)
         self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer,
                                        self.factory.counts)
+        self._sent = self.factory.sent
         read_in_slices(self.transport)
 
     def connectionLost(self, reason: Any) -> None:
@@ -90,6 +92,7 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         payload, is_binary = self._serializer.serialize(msg)
         check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
         self.send_payload(payload, is_binary)
+        self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total
         outgoing = self.outgoing
         if outgoing.paused:  # only a paused limit counts what is sent
             outgoing.sent(len(payload))
@@ -167,6 +170,7 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
                  counts: Optional[TransportCounts] = None) -> None:
         options = service.options
         self.counts = counts
+        self.sent = counts.sent if counts is not None else [0] * MESSAGE_CODES  # messages written, by WAMP code
         server = f"wampnode/{__version__}" if options.show_server_version else "wampnode"
         # external_port is a session parameter in autobahn, not a protocol option
         super().__init__(session_factory, serializers=websocket_serializers(service.serializers),
