@@ -71,7 +71,7 @@ def test_unknown_path_type_lists_known_types(tmp_path):
     cbdir = write(tmp_path, config(web(8080, {"app": {"type": "wsgi"}})))
     (line,) = errors_of(cbdir)
     assert line.endswith("paths.app.type: 'wsgi' is not one of the allowed values: static, websocket, "
-                         "nodeinfo, redirect, tcpbridge, websocket-testee"), line
+                         "nodeinfo, redirect, tcpbridge, websocket-testee, metrics, dashboard"), line
 
 
 def test_unsupported_version_names_the_value_found(tmp_path):
@@ -202,3 +202,13 @@ def test_static_from_python_package(tmp_path):
     assert static.directory == os.path.dirname(node.config.__file__)
     (line,) = errors_of(write(tmp_path, config(web(8080, {"/": {"type": "static", "directory": "x", "package": "node", "resource": "config"}}))))
     assert "a static path needs `directory`, or `package` and `resource` (not both)" in line
+
+
+def test_monitoring_paths_check_their_networks(tmp_path):
+    """allowed_networks entries of metrics and dashboard paths must be addresses or networks."""
+    cbdir = write(tmp_path, config(web(8080, {
+        "metrics": {"type": "metrics", "allowed_networks": ["10.0.0.0/8", "localhost"]},
+        "dash": {"type": "dashboard", "allowed_networks": ["::1"], "credentials": {"ops": "pw"}}})))
+    (line,) = errors_of(cbdir)
+    assert line.endswith("paths.metrics.allowed_networks[1]: 'localhost' is not an IP address or network. "
+                         "Write an address (127.0.0.1, ::1) or a network (10.0.0.0/8, fd00::/8)"), line

@@ -31,9 +31,11 @@ CONFIGS = REPO / "examples" / "configs"
 APPS = REPO / "examples" / "python"
 COMPONENTS = REPO / "examples" / "components"
 TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra",
-          "router-components", "container", "guest"]
+          "router-components", "container", "guest", "monitoring"]
 HOSTING = REPO / "examples" / "hosting"
 CRA_SECRET = "examples-cra-s3cret"
+# the secrets the example configs take from the node's environment
+EXAMPLE_ENV = {"WAMPCRA_SECRET": CRA_SECRET, "METRICS_PASSWORD": "scrape-s3cret", "DASHBOARD_PASSWORD": "ops-s3cret"}
 
 
 def transports(config: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -117,7 +119,7 @@ def test_every_example_config_is_tested():
 def test_example_config_passes_check(name, tmp_path):
     """`wampnode check` accepts the example config with the files it names in place."""
     setup = node_dir(name, tmp_path)
-    result = run_cli("check", "--cbdir", str(setup["cbdir"]), env={"WAMPCRA_SECRET": CRA_SECRET})
+    result = run_cli("check", "--cbdir", str(setup["cbdir"]), env=EXAMPLE_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ": OK (" in result.stdout
 
@@ -235,3 +237,27 @@ def test_guest_config_runs_its_nodejs_component(node_factory, tmp_path):
     run(exercise(setup["url"], "com.example", result_topic=False))
     assert "[hello-js] backend ready: com.example.add2 registered" in node.output()
     assert node.stop() == 0
+
+
+def test_monitoring_config_counts_an_app(node_factory, tmp_path):
+    """monitoring.json: after the pub/sub example app ran, its metrics (with the scrape password)
+    show its publications and sessions; the dashboard's data needs its own login."""
+    setup = node_dir("monitoring", tmp_path)
+    node_factory(None, cbdir=setup["cbdir"], env=EXAMPLE_ENV)
+    result = run_app("pubsub.py", setup["url"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    monitor = transports(setup["config"])[0]["endpoint"]["port"]
+
+    def get(path: str, *auth: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["curl", "-sS", "-w", "\n%{http_code}", *auth, f"http://127.0.0.1:{monitor}{path}"],
+                              capture_output=True, text=True, timeout=30)
+
+    assert get("/metrics").stdout.endswith("\n401")
+    metrics = get("/metrics", "-u", f"prometheus:{EXAMPLE_ENV['METRICS_PASSWORD']}").stdout
+    assert metrics.endswith("\n200")
+    assert 'wampnode_publications_total{realm="realm1"} 5.0' in metrics
+    assert 'wampnode_sessions_opened_total{realm="realm1"} 1.0' in metrics
+    assert get("/dashboard/data", "-u", f"prometheus:{EXAMPLE_ENV['METRICS_PASSWORD']}").stdout.endswith("\n401")
+    data = get("/dashboard/data", "-u", f"ops:{EXAMPLE_ENV['DASHBOARD_PASSWORD']}").stdout
+    snapshot = json.loads(data.rpartition("\n")[0])
+    assert snapshot["totals"]["publications"] == 5

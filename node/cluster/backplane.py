@@ -88,6 +88,8 @@ class NatsBackplane:
         self._sender: Optional[asyncio.Task] = None
         self._warned = False
         self._closing = False
+        # what went over the backplane (metrics): NATS messages and the frames packed in them
+        self.sent_messages = self.received_messages = self.sent_frames = self.received_frames = 0
 
     # --- connection -------------------------------------------------------------------
 
@@ -130,6 +132,8 @@ class NatsBackplane:
         except codec.FrameError as e:
             log.warn("Backplane: dropped a message on {subject}: {error}", subject=msg.subject, error=str(e))
             return
+        self.received_messages += 1
+        self.received_frames += len(frames)
         for frame in frames:
             self.on_frame(frame)
 
@@ -166,9 +170,11 @@ class NatsBackplane:
 
         while self._queue and self.nc is not None:
             frames, self._queue = self._queue, []
+            self.sent_frames += len(frames)
             for subject, data in _batches(frames):
                 try:
                     await self.nc.publish(subject, data)
+                    self.sent_messages += 1
                 except nats_errors.MaxPayloadError:
                     log.error("Backplane: dropped a {size} byte message, larger than the NATS server's "
                               "max_payload ({limit} bytes); raise max_payload there", size=len(data),

@@ -23,6 +23,8 @@ kind        to        rest
 ``int``     one       realm, callee, INVOCATION request ID, mode, reason
 ``res``     one       realm, callee, YIELD or ERROR (caller's request IDs)
 ``kill``    one       realm, session ID, reason, message
+``rq``      all       report request (:mod:`node.cluster.reports`)
+``rp``      one       report answer
 =========== ========= ==========================================================
 
 Subjects: ``<prefix>.all`` for frames to all, ``<prefix>.member.<id>`` for one.
@@ -70,8 +72,12 @@ class ClusterMember:
     """Joins the realms of one :class:`~node.router.Router` to the backplane."""
 
     def __init__(self, router: Any, send: Callable[[str, list], None], prefix: str, clock: Any,
-                 now: Callable[[], float] = time.monotonic, member_id: Optional[str] = None) -> None:
+                 now: Callable[[], float] = time.monotonic, member_id: Optional[str] = None,
+                 label: str = "") -> None:
         self.router = router
+        self.label = label  # "2/4": this process's number, told to the others in heartbeats
+        self.resyncs = 0  # other processes' sessions reloaded after a gap (a metric)
+        self.reports: Any = None  # node.cluster.reports.ClusterReports: rq/rp frames
         self.member_id = member_id or uuid.uuid4().hex
         self.prefix = prefix
         self.all_subject = f"{prefix}.all"
@@ -114,7 +120,7 @@ class ClusterMember:
     def _beat(self) -> None:
         if self._stopped:
             return
-        self.broadcast(["hb", self.member_id, {"pid": os.getpid(), "seq": self._seq}])
+        self.broadcast(["hb", self.member_id, {"pid": os.getpid(), "seq": self._seq, "process": self.label}])
         now = self._now()
         for member in [m for m in self.members.values() if now - m.last_seen > SILENCE_SECONDS]:
             log.warn("Backplane: process {member} silent for {seconds:.0f} s, dropping its sessions",
@@ -166,6 +172,9 @@ class ClusterMember:
         elif kind == "state":
             if not member.synced:
                 self._apply_snapshot(member, rest[0], rest[1])
+        elif kind in ("rq", "rp"):
+            if self.reports is not None:
+                self.reports.receive(kind, sender, rest)
         elif kind in STATE_KINDS:
             if not member.synced:
                 member.held.append([kind, *rest])
@@ -193,6 +202,7 @@ class ClusterMember:
 
     def _resync(self, sender: str, why: str) -> None:
         log.warn("Backplane: process {member} {why}; reloading its sessions", member=sender[:8], why=why)
+        self.resyncs += 1
         self._drop(sender)
         self._meet(sender)
 

@@ -15,6 +15,7 @@ from twisted.logger import Logger
 
 from node.cluster.backplane import BackplaneError, NatsBackplane, redact
 from node.cluster.member import ClusterMember
+from node.cluster.reports import ClusterReports
 
 log = Logger()
 
@@ -36,10 +37,12 @@ class ClusterProcess:
                                  "Name one in backplane.url, or start the node with `wampnode start`")
         prefix = backplane.subject_prefix if backplane is not None else DEFAULT_PREFIX
         self.reactor = reactor
-        self.member = ClusterMember(router, self._send, prefix, reactor)
-        label = os.environ.get(INDEX_VARIABLE, "1/1")
+        self.label = os.environ.get(INDEX_VARIABLE, "1/1")
+        self.member = ClusterMember(router, self._send, prefix, reactor, label=self.label)
         self.bus = NatsBackplane(self.url, self.member.receive,
-                                 name=f"wampnode {label} pid {os.getpid()} {self.member.member_id[:8]}")
+                                 name=f"wampnode {self.label} pid {os.getpid()} {self.member.member_id[:8]}")
+        # metrics and dashboard reads gather every process's numbers through this
+        self.reports = self.member.reports = ClusterReports(self.member, self.bus, reactor, self.label)
 
     def _send(self, subject: str, frame: list) -> None:
         self.bus.send(subject, frame)

@@ -192,6 +192,13 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
                                    send_message_size=raw["send_message_size"],
                                    allowed_origins=tuple(raw["allowed_origins"]),
                                    connect_timeout=float(raw["connect_timeout"]), path=where)
+    if kind in ("metrics", "dashboard"):
+        access = model.PathAccess(allowed_networks=tuple(raw["allowed_networks"]),
+                                  credentials=tuple(sorted(raw.get("credentials", {}).items())))
+        if kind == "metrics":
+            return model.MetricsPath(access=access, gather_timeout=float(raw["gather_timeout"]), path=where)
+        return model.DashboardPath(access=access, gather_timeout=float(raw["gather_timeout"]),
+                                   interval=float(raw["interval"]), history=int(raw["history"]), path=where)
     return model.NodeInfoPath(path=where)
 
 

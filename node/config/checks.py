@@ -166,9 +166,30 @@ def check_processes_share_ports(config: model.NodeConfig, raw: Dict[str, Any], w
     return errors
 
 
+def check_monitoring_paths(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """``allowed_networks`` entries are addresses or networks; a dashboard names who may read it."""
+    errors: List[ConfigError] = []
+    for _, service in _paths(config):
+        if not isinstance(service, (model.MetricsPath, model.DashboardPath)):
+            continue
+        for i, text in enumerate(service.access.allowed_networks):
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                errors.append(ConfigError(f"{where}: {service.path}.allowed_networks[{i}]",
+                                          f"{text!r} is not an IP address or network",
+                                          "Write an address (127.0.0.1, ::1) or a network (10.0.0.0/8, fd00::/8)"))
+        access = service.access
+        if isinstance(service, model.DashboardPath) and not (access.credentials or access.allowed_networks):
+            errors.append(ConfigError(f"{where}: {service.path}",
+                                      "a dashboard shows realm names, URIs and load: it needs readers named",
+                                      "Add `credentials` (users who may read it) or `allowed_networks`, or both"))
+    return errors
+
+
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_interfaces,
                                  check_unix_directories, check_static_directories, check_universal,
-                                 check_processes_share_ports) + WORKER_CHECKS
+                                 check_processes_share_ports, check_monitoring_paths) + WORKER_CHECKS
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

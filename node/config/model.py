@@ -324,6 +324,34 @@ class NodeInfoPath:
 
 
 @dataclass(frozen=True)
+class PathAccess:
+    """Who may read a ``metrics`` or ``dashboard`` path (README: Monitoring)."""
+
+    allowed_networks: Tuple[str, ...]  # as written (checked by node.config.checks); (): any address
+    credentials: Tuple[Tuple[str, str], ...]  # (user, password) for HTTP basic auth; (): no login
+
+
+@dataclass(frozen=True)
+class MetricsPath:
+    """Prometheus metrics of the node (``type: metrics``)."""
+
+    access: PathAccess
+    gather_timeout: float  # seconds to wait for the other processes (processes: N)
+    path: str
+
+
+@dataclass(frozen=True)
+class DashboardPath:
+    """A live page of the node's numbers (``type: dashboard``)."""
+
+    access: PathAccess
+    gather_timeout: float
+    interval: float  # seconds between the page's reads
+    history: int  # seconds the charts show
+    path: str
+
+
+@dataclass(frozen=True)
 class RedirectPath:
     url: str
     path: str

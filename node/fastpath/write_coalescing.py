@@ -13,6 +13,11 @@ with one ``send`` per connection. Anything that is
 not the plain case (the kernel takes only part, the send fails, a producer is
 paused, data already waits from an earlier turn) is left to Twisted's own
 ``doWrite`` path by registering for writing, exactly as before.
+
+The same connections count the bytes they read and send, and themselves, on the
+``counts`` object their listening port carries (``bytes_in``, ``bytes_out``,
+``connections``: a transport's :class:`node.transports.counts.TransportCounts`):
+one addition per read or send, none per message.
 """
 from __future__ import annotations
 
@@ -62,10 +67,39 @@ class _Flusher:
 FLUSHER = _Flusher()
 
 
+class NoCounts:
+    """Where a connection of a port without ``counts`` adds up its bytes."""
+
+    __slots__ = ("bytes_in", "bytes_out", "connections")
+
+    def __init__(self) -> None:
+        self.bytes_in = self.bytes_out = self.connections = 0
+
+
 class CoalescingWrites:
     """Mixin for Twisted's TCP/Unix ``Server`` transport: put it first in the bases."""
 
     _flush_queued = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.counts = getattr(self.server, "counts", None) or NoCounts()  # type: ignore[attr-defined]
+        self.counts.connections += 1
+
+    def _dataReceived(self, data: bytes) -> Any:  # noqa: N802 (Twisted's name)
+        """Twisted's, counting the bytes read."""
+        if not data:
+            return main.CONNECTION_DONE
+        self.counts.bytes_in += len(data)
+        self.protocol.dataReceived(data)  # type: ignore[attr-defined]
+        return None
+
+    def writeSomeData(self, data: bytes) -> Any:  # noqa: N802 (Twisted's name)
+        """Twisted's, counting the bytes sent (the path of large and delayed writes)."""
+        sent = super().writeSomeData(data)  # type: ignore[misc]
+        if type(sent) is int:
+            self.counts.bytes_out += sent
+        return sent
 
     def write(self, data: bytes) -> None:
         if self._flush_queued:
@@ -114,11 +148,13 @@ class TCPServer(CoalescingWrites, tcp.Server):
         if len(data) > self.SEND_LIMIT:
             return self.writeSomeData(data)
         try:
-            return self.socket.send(data)
+            sent = self.socket.send(data)
         except OSError as e:
             if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
                 return 0
             return main.CONNECTION_LOST
+        self.counts.bytes_out += sent
+        return sent
 
 
 class TCPPort(tcp.Port):

@@ -60,9 +60,14 @@ class NodeProcess:
         if config.cluster is not None:  # one process of a router spanning processes
             # imported here: a single-process node never loads node.cluster nor nats-py
             from node.cluster.process import INDEX_VARIABLE, ClusterProcess
+            from node.web.report import local_report
 
             self.cluster = ClusterProcess(config.cluster, self.worker.router, reactor)
             process_label = os.environ.get(INDEX_VARIABLE)
+            status = self.worker.status
+            status.process = self.cluster.label
+            status.cluster = self.cluster.reports
+            self.cluster.reports.provider = lambda what: local_report(status, what)
         self.components = RouterComponents(hosted_components(config, process_label), config, self.worker.router,
                                            reactor, debug)
 

@@ -25,6 +25,7 @@ from autobahn.wamp.message import Error, Event, Publish, Published, Subscribe, S
 
 from node.config.model import EventHistory, RealmLimits
 from node.router.ids import iso_utc, random_id
+from node.router.counters import RealmCounts
 from node.router.matching import Observation, ObservationMap
 from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.patterns import wildcard_matches
@@ -126,8 +127,10 @@ class Broker:
         limits: RealmLimits = RealmLimits(),
         realm: str = "",
         permits: Optional[Permits] = None,
+        counts: Optional[RealmCounts] = None,
     ) -> None:
         self._peers = peers
+        self.counts = counts if counts is not None else RealmCounts()
         self._permits = permits  # None: every subscriber may receive every topic (a realm without roles)
         self._now = now
         self._new_id = new_id
@@ -250,6 +253,8 @@ class Broker:
                 if event is None:
                     event = self._event(sub, publication)
                 out.send(session_id, event)
+            sub.hits += 1  # the busiest topics of the dashboard: a count on the object at hand
+        self.counts.events += len(out.sends)
         if msg.retain:
             self._retained.retain(msg.topic, publication,
                                   held_size(msg.topic, msg.args, msg.kwargs, msg.payload))

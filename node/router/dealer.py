@@ -28,6 +28,10 @@ from autobahn.wamp.message import (
 )
 
 from node.config.model import RealmLimits
+from node.router.counters import (
+    CALL_CALLEE, CALL_CALLEE_GONE, CALL_CANCELED, CALL_LIMIT, CALL_NO_SUCH_PROCEDURE, CALL_TIMEOUT, CALL_TOO_LARGE,
+    RealmCounts,
+)
 from node.router.ids import SessionScopeIds, iso_utc, random_id
 from node.router.matching import Observation, ObservationMap
 from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
@@ -93,8 +97,10 @@ class Dealer:
         limits: RealmLimits = RealmLimits(),
         unlimited: AbstractSet[int] = frozenset(),
         permits: Optional[Permits] = None,
+        counts: Optional[RealmCounts] = None,
     ) -> None:
         self._peers = peers
+        self.counts = counts if counts is not None else RealmCounts()
         self._permits = permits
         self._unlimited = unlimited
         self._choose = choose
@@ -179,17 +185,20 @@ class Dealer:
         if reg is not None and reg.match != "exact" and self._permits is not None:
             reg, callees = self._permitted(msg.procedure)
         if reg is None or not reg.observers:
+            self.counts.call_error(CALL_NO_SUCH_PROCEDURE)
             return reply(peer.session_id, Error(Call.MESSAGE_TYPE, msg.request, NO_SUCH_PROCEDURE,
                                                 args=[f"no callee registered for procedure <{msg.procedure}>"]))
         if self._max_pending:
             held = self._pending_by_caller.get(peer.session_id, 0)
             if held >= self._max_pending and peer.session_id not in self._unlimited:
+                self.counts.call_error(CALL_LIMIT)
                 return reply(peer.session_id, Error(
                     Call.MESSAGE_TYPE, msg.request, LIMIT_EXCEEDED,
                     args=[f"session {peer.session_id} already has {held} calls pending, the most a session "
                           f"may have on this realm (realm option max_pending_calls_per_session)"]))
             self._pending_by_caller[peer.session_id] = held + 1
         callee_id = self._pick_callee(reg, callees)
+        reg.hits += 1  # the busiest procedures of the dashboard: a count on the object at hand
         callee = self._peers.get(callee_id)
         pending = PendingCall(
             caller=peer.session_id,
@@ -281,7 +290,7 @@ class Dealer:
         if pending.canceled in ("skip", "killnowait"):
             return out
         if pending.canceled == "kill" and not msg.progress:
-            return out.send(pending.caller, self._canceled(pending, "the call was canceled"))
+            return out.send(pending.caller, self._canceled(pending, "the call was canceled", CALL_CANCELED))
         result = Result(pending.request, args=msg.args, kwargs=msg.kwargs, payload=msg.payload,
                         progress=True if msg.progress else None, enc_algo=msg.enc_algo,
                         enc_key=msg.enc_key, enc_serializer=msg.enc_serializer)
@@ -295,6 +304,7 @@ class Dealer:
         out = self._finish(pending)
         if pending.canceled in ("skip", "killnowait"):
             return out
+        self.counts.call_error(CALL_CALLEE if pending.canceled is None else CALL_CANCELED)
         error = Error(Call.MESSAGE_TYPE, pending.request, msg.error, args=msg.args, kwargs=msg.kwargs,
                       payload=msg.payload, enc_algo=msg.enc_algo, enc_key=msg.enc_key,
                       enc_serializer=msg.enc_serializer)
@@ -304,6 +314,7 @@ class Dealer:
         """A RESULT too large for its caller was not sent: the caller gets ERROR ``error``
         instead. A call still sending progressive results ends here, its callee
         interrupted (``killnowait``) if it can be (see :mod:`node.router.oversize`)."""
+        self.counts.call_error(CALL_TOO_LARGE)
         out = reply(caller, Error(Call.MESSAGE_TYPE, request, error, args=[text]))
         pending = self._by_call.get((caller, request))
         if pending is not None:
@@ -335,6 +346,7 @@ class Dealer:
         pending = self._by_call.get((peer.session_id, msg.request))
         if pending is None or pending.canceled:
             return Outcome()  # already answered: the spec says to ignore the CANCEL
+        self.counts.call_cancels += 1
         return self._cancel(pending, msg.mode or "kill", None, "the call was canceled by the caller")
 
     def timeout(self, timer: Hashable) -> Outcome:
@@ -344,6 +356,7 @@ class Dealer:
         pending = self._by_call.get((timer[1], timer[2]))
         if pending is None or pending.canceled:
             return Outcome()
+        self.counts.call_timeouts += 1
         return self._cancel(pending, "killnowait", "wamp.error.timeout", "the call timed out")
 
     def _cancel(self, pending: PendingCall, mode: str, reason: Optional[str], text: str) -> Outcome:
@@ -353,7 +366,7 @@ class Dealer:
         pending.canceled = mode
         out = Outcome()
         if mode != "kill":
-            out.send(pending.caller, self._canceled(pending, text))
+            out.send(pending.caller, self._canceled(pending, text, CALL_TIMEOUT if reason else CALL_CANCELED))
             # the caller is answered; the callee's late answer is matched and dropped
             if self._by_call.get((pending.caller, pending.request)) is pending:
                 del self._by_call[(pending.caller, pending.request)]
@@ -364,7 +377,9 @@ class Dealer:
             self._forget(pending)
         return out
 
-    def _canceled(self, pending: PendingCall, text: str) -> Error:
+    def _canceled(self, pending: PendingCall, text: str, why: str) -> Error:
+        """The caller's ERROR ``wamp.error.canceled``, counted as a call error for ``why``."""
+        self.counts.call_error(why)
         return Error(Call.MESSAGE_TYPE, pending.request, CANCELED, args=[text])
 
     def detach(self, session_id: int) -> Outcome:
@@ -375,7 +390,7 @@ class Dealer:
             if pending.callee == session_id:
                 out.extend(self._finish(pending))
                 if pending.canceled not in ("skip", "killnowait"):
-                    out.send(pending.caller, self._canceled(pending, "the callee went away"))
+                    out.send(pending.caller, self._canceled(pending, "the callee went away", CALL_CALLEE_GONE))
             elif pending.caller == session_id:
                 out.extend(self._finish(pending))
                 callee = self._peers.get(pending.callee)

@@ -28,7 +28,7 @@ class Observation:
     the invocation policy of a shared registration).
     """
 
-    __slots__ = ("id", "uri", "match", "created", "observers", "extra")
+    __slots__ = ("id", "uri", "match", "created", "observers", "extra", "hits")
 
     def __init__(self, id: int, uri: str, match: str, created: float, extra: object = None):
         self.id = id
@@ -37,6 +37,7 @@ class Observation:
         self.created = created
         self.observers: Dict[Hashable, object] = {}
         self.extra = extra
+        self.hits = 0  # publications it matched, calls it served (what makes a URI busy)
 
     def __repr__(self) -> str:
         return f"Observation({self.id}, {self.uri!r}, {self.match}, {len(self.observers)} observers)"

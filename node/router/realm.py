@@ -24,6 +24,7 @@ from node.router.authorization import (
     DENY, NOT_AUTHORIZED, BoundedCache, Decision, RealmAuthorizer, decision_from_authorizer, not_authorized_text,
 )
 from node.router.broker import Broker
+from node.router.counters import CALL_INVALID_URI, CALL_META, CALL_NOT_AUTHORIZED, RealmCounts
 from node.router.dealer import Dealer
 from node.router.internal import InternalCaller
 from node.router.meta import MetaApi, MetaError
@@ -69,9 +70,11 @@ class RealmRouter:
         self.max_uri_length = config.limits.max_uri_length
         self.authorizer = RealmAuthorizer(config.roles)
         permits = None if self.authorizer.open else self.authorizer.permits  # an open realm checks nothing
+        self.counts = RealmCounts()  # what metrics read (node.router.counters); broker and dealer count too
         self.broker = Broker(self._peers, config.event_history, limits=config.limits, realm=config.name,
-                             permits=permits)
-        self.dealer = Dealer(self._peers, limits=config.limits, unlimited=self._internal, permits=permits)
+                             permits=permits, counts=self.counts)
+        self.dealer = Dealer(self._peers, limits=config.limits, unlimited=self._internal, permits=permits,
+                             counts=self.counts)
         self.meta = MetaApi(self)
         self.clock = clock
         self._timers: Dict[Hashable, Any] = {}
@@ -189,6 +192,8 @@ class RealmRouter:
 
     def _publish_everywhere(self, peer: Optional[Peer], msg: Publish, disclose: bool) -> Outcome:
         """Route a publication here and, when the router spans processes, there too."""
+        if peer is not None:
+            self.counts.publications += 1
         if self.backplane is not None:
             return self.backplane.publish(peer, msg, disclose)
         return self.broker.publish(peer, msg, disclose=disclose)
@@ -198,6 +203,7 @@ class RealmRouter:
             # a further chunk of a progressive call invocation: authorized at its start
             self.deliver(self.dealer.call(peer, msg))
             return
+        self.counts.calls += 1
         if self.config.enable_meta_api and self.meta.handles(msg.procedure):
             self._guarded(peer, msg, msg.procedure, "exact", "call", lambda d: self._meta_call(peer, msg))
             return
@@ -232,6 +238,7 @@ class RealmRouter:
         try:
             args, kwargs = self.meta.call(peer, msg.procedure, msg.args, msg.kwargs)
         except MetaError as e:
+            self.counts.call_error(CALL_META)
             return Outcome().send(peer.session_id, Error(Call.MESSAGE_TYPE, msg.request, e.uri, args=[e.text]))
         return Outcome().send(peer.session_id, Result(msg.request, args=args, kwargs=kwargs))
 
@@ -313,6 +320,8 @@ class RealmRouter:
         return self._caller
 
     def _send_error(self, peer: Peer, msg: Message, uri: str, text: str) -> None:
+        if isinstance(msg, Call):
+            self.counts.call_error(CALL_NOT_AUTHORIZED if uri == NOT_AUTHORIZED else CALL_INVALID_URI)
         self.deliver(Outcome().send(peer.session_id, Error(msg.MESSAGE_TYPE, msg.request, uri, args=[text])))
 
     # --- delivery -----------------------------------------------------------

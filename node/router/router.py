@@ -14,7 +14,7 @@ node's reactor or, in tests, a ``twisted.internet.task.Clock``.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import fail
@@ -23,6 +23,7 @@ from twisted.internet.interfaces import IReactorTime
 from node.config.fragments import auth_failure_options
 from node.config.model import AuthFailureOptions, AuthMethod, Realm
 from node.router.auth.failures import FailureTracker
+from node.router.counters import Listener, RouterCounts
 from node.router.realm import RealmRouter
 from node.router.session import RouterSession
 
@@ -41,6 +42,8 @@ class Router:
         # failed logins per peer address, over all transports of this process
         self.auth_failures = FailureTracker(auth_failures or _default_failure_options(), clock)
         self._realms: Dict[str, RealmRouter] = {r.name: RealmRouter(r, self.clock) for r in realms}
+        self.counts = RouterCounts()  # messages and logins, read by metrics (node.router.counters)
+        self.listeners: List[Listener] = []  # one per session factory
 
     def realm(self, name: Optional[str]) -> Optional[RealmRouter]:
         return self._realms.get(name) if isinstance(name, str) else None
@@ -48,14 +51,17 @@ class Router:
     def realms(self) -> Tuple[RealmRouter, ...]:
         return tuple(self._realms.values())
 
-    def session_factory(self, auth: Tuple[AuthMethod, ...] = (),
-                        hello_timeout: float = 0.0) -> Callable[[], RouterSession]:
+    def session_factory(self, auth: Tuple[AuthMethod, ...] = (), hello_timeout: float = 0.0,
+                        transport: str = "", kind: str = "") -> Callable[[], RouterSession]:
         """A factory of sessions for one transport; ``auth`` empty = anonymous allowed;
-        ``hello_timeout``: seconds a connection has to join a realm (0: no limit)."""
+        ``hello_timeout``: seconds a connection has to join a realm (0: no limit);
+        ``transport`` (its ID) and ``kind`` (websocket, rawsocket) label what its sessions count."""
         auth = tuple(auth)
+        listener = Listener(transport, kind)
+        self.listeners.append(listener)
 
         def make_session() -> RouterSession:
-            return RouterSession(self, auth, hello_timeout)
+            return RouterSession(self, auth, hello_timeout, listener=listener)
 
         return make_session
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 from autobahn.exception import PayloadExceededError
 from autobahn.wamp.exception import SerializationError
 from autobahn.wamp.message import (
-    Abort, Authenticate, Challenge as ChallengeMsg, Error, Goodbye, Hello, Message, Welcome,
+    Abort, Authenticate, Call, Challenge as ChallengeMsg, Error, Goodbye, Hello, Message, Welcome,
 )
 from autobahn.wamp.role import RoleBrokerFeatures, RoleDealerFeatures
 from twisted.logger import Logger
@@ -53,6 +53,9 @@ from node.router.auth import (
     NO_AUTH_METHOD, Accept, Authenticator, Challenge, Deny, HelloContext, choose_method, make_authenticator,
 )
 from node.router.auth.failures import log_failure, peer_address
+from node.router.counters import (
+    CALL_INVALID_URI, CLOSE_ABORT, CLOSE_ERROR, CLOSE_GOODBYE, CLOSE_KILLED, CLOSE_LOST, CLOSE_VIOLATION, Listener,
+)
 from node.router.ids import random_id
 from node.router.peer import Peer
 from node.router.oversize import PAYLOAD_SIZE_EXCEEDED, too_large_text
@@ -129,8 +132,12 @@ class RouterSession:
     """One connection's WAMP session on the router."""
 
     def __init__(self, router: "Router", auth: Tuple[AuthMethod, ...], hello_timeout: float = 0.0,
-                 trusted: Optional[Accept] = None) -> None:
+                 trusted: Optional[Accept] = None, listener: Optional[Listener] = None) -> None:
         self._router = router
+        self._listener = listener if listener is not None else Listener()
+        # the router's count of messages received, indexed by message code (node.router.counters);
+        # messages sent are counted by the transport that writes them (node.transports.counts)
+        self._received = router.counts.received
         self._auth = auth
         self._trusted = trusted  # the identity of a router component: no authentication
         self._hello_timeout = hello_timeout  # seconds from onOpen to WELCOME; 0: no limit
@@ -155,6 +162,7 @@ class RouterSession:
 
     def onMessage(self, msg: Message) -> None:
         """Handle one parsed message; never raises (a fault aborts this session only)."""
+        self._received[msg.MESSAGE_TYPE] += 1
         try:
             self._dispatch(msg)
         except Exception:
@@ -169,7 +177,7 @@ class RouterSession:
         if held is not None and held.active():
             held.cancel()
         self._stop_hello_timer()
-        self._leave_realm()
+        self._leave_realm(CLOSE_LOST)
         self._transport = None
 
     # --- delivery (called by the realm) -----------------------------------------
@@ -197,7 +205,7 @@ class RouterSession:
         """Close the session from the router side (``wamp.session.kill``)."""
         if self.state != "joined":
             return
-        self._leave_realm()
+        self._leave_realm(CLOSE_KILLED)
         self.state = "leaving"
         self.send(Goodbye(reason or "wamp.close.killed", message))
         # a peer that never answers the GOODBYE must not keep its connection
@@ -229,7 +237,7 @@ class RouterSession:
         else:
             text = too_large_text(type(message).__name__.upper(), size, limit, "client")
             log.warn("Aborting {peer}: {text}", peer=self._peer_name(), text=text)
-            self._abort(PAYLOAD_SIZE_EXCEEDED, text)
+            self._abort(PAYLOAD_SIZE_EXCEEDED, text, CLOSE_ERROR)
 
     def _hello_timed_out(self) -> None:
         self._hello_timer = None
@@ -237,6 +245,7 @@ class RouterSession:
             return
         text = f"no WAMP session joined within {self._hello_timeout:g} s (hello_timeout)"
         log.warn("Closing {peer}: {text}", peer=self._peer_name(), text=text)
+        self._listener.hello_timeouts += 1
         if self.state == "auth":
             self.send(Abort(HELLO_TIMEOUT, f"authentication did not complete within {self._hello_timeout:g} s"))
         self._close(CLOSE_POLICY_VIOLATION, text)
@@ -271,13 +280,15 @@ class RouterSession:
 
     def _joined(self, msg: Message) -> None:
         if isinstance(msg, InvalidUriRequest):
+            if msg.request_type == Call.MESSAGE_TYPE and self.realm is not None:
+                self.realm.counts.call_error(CALL_INVALID_URI)
             self.send(Error(msg.request_type, msg.request, "wamp.error.invalid_uri", args=[msg.message]))
         elif isinstance(msg, Goodbye):
-            self._leave_realm()
+            self._leave_realm(CLOSE_GOODBYE)
             self.send(Goodbye(GOODBYE_REPLY))
             self._close()
         elif isinstance(msg, Abort):
-            self._leave_realm()
+            self._leave_realm(CLOSE_ABORT)
             self._close()
         elif isinstance(msg, Hello):
             self._violation("second HELLO received in an established session")
@@ -353,6 +364,8 @@ class RouterSession:
     def _failed(self, address: str, reason: str) -> None:
         """Log a failed authentication and count it against the peer's address."""
         hello = self._hello
+        failed = self._router.counts.auth_failed
+        failed[self._method] = failed.get(self._method, 0) + 1
         self._router.auth_failures.failed(address)
         log_failure(address, self._method, hello.realm if hello else None, hello.authid if hello else None, reason)
 
@@ -396,23 +409,27 @@ class RouterSession:
         if self.state != "joined":
             return  # not even a bare WELCOME fitted the client's limit: aborted
         remember_hello_roles(hello)  # only now: HELLOs that never join must not fill the cache
+        welcomed = self._router.counts.auth_ok
+        welcomed[accept.authmethod] = welcomed.get(accept.authmethod, 0) + 1
+        realm.counts.joined(self._listener)
         realm.attach(self.peer, self)
 
     # --- endings --------------------------------------------------------------------
 
     def _violation(self, problem: str) -> None:
         log.warn("protocol violation by {peer}: {problem}", peer=self._peer_name(), problem=problem)
-        self._abort(PROTOCOL_VIOLATION, problem)
+        self._listener.violations += 1
+        self._abort(PROTOCOL_VIOLATION, problem, CLOSE_VIOLATION)
 
-    def _abort(self, reason: str, message: str) -> None:
-        self._leave_realm()
+    def _abort(self, reason: str, message: str, why: str = CLOSE_ERROR) -> None:
+        self._leave_realm(why)
         self.send(Abort(reason, message))
         self._close()
 
     def _close(self, code: Optional[int] = None, reason: str = "") -> None:
         """Close the connection; with ``code``, a transport that has close codes
         (``close_with``: WebSocket) sends that code and ``reason``."""
-        self._leave_realm()
+        self._leave_realm(CLOSE_ERROR)
         self._stop_hello_timer()
         self.state = "closed"
         transport = self._transport
@@ -426,9 +443,11 @@ class RouterSession:
             except Exception as e:
                 log.warn("closing {peer} failed: {error}", peer=self._peer_name(), error=str(e))
 
-    def _leave_realm(self) -> None:
+    def _leave_realm(self, why: str) -> None:
+        """Leave the realm (once); ``why`` is the close reason counted (node.router.counters)."""
         realm, self.realm = self.realm, None
         if realm is not None and self.session_id is not None:
+            realm.counts.left(self._listener, why)
             realm.detach(self.session_id)
 
     # --- transport details ------------------------------------------------------------

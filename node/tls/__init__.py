@@ -11,7 +11,9 @@ Modules, each importing only those listed before it:
 - :mod:`~node.tls.ciphers`: which suites a ``ciphers`` string enables, and the weak ones;
 - :mod:`~node.tls.hygiene`: warnings about material that loads but deserves a look;
 - :mod:`~node.tls.context`: build (and reload, and re-key) the server contexts;
-- :mod:`~node.tls.devcerts`: make keys and certificates (``wampnode cert``, ``init``).
+- :mod:`~node.tls.devcerts`: make keys and certificates (``wampnode cert``, ``init``);
+- :mod:`~node.tls.handshakes`: handshakes counted for metrics, and
+  :mod:`~node.tls.handshake_protocol`, Twisted's TLS protocol that counts them.
 
 Who reads the files, and when: :mod:`node.workers.credentials`.
 """

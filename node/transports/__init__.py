@@ -10,6 +10,7 @@ from typing import Any, Callable, List, Optional
 from twisted.internet.interfaces import IReactorTime
 
 from node.config import model
+from node.transports.counts import TransportCounts
 from node.transports.limits import HttpRefusal, RawSocketRefusal, limit_connections
 from node.transports.rawsocket import rawsocket_factory
 from node.transports.testee import testee_factory
@@ -22,9 +23,10 @@ class BuiltTransport:
     """A transport's listening factory plus the WAMP factories whose connections
     must be closed (WebSocket 1001) when the node stops."""
 
-    def __init__(self, factory: Any, wamp_factories: List[Any]) -> None:
+    def __init__(self, factory: Any, wamp_factories: List[Any], counts: Optional[TransportCounts] = None) -> None:
         self.factory = factory
         self.wamp_factories = wamp_factories
+        self.counts = counts  # what metrics read about this transport
 
     def close_connections(self) -> None:
         for wamp_factory in self.wamp_factories:
@@ -38,10 +40,13 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
                     reactor: IReactorTime) -> BuiltTransport:
     is_secure = transport.endpoint.tls is not None
     wamp_factories: List[Any] = []
+    counts = TransportCounts(transport.id, tls=is_secure, sent=router.counts.sent)
+    status.transport_counts.append(counts)
 
     def websocket(service: model.WampWebSocket) -> Any:
-        session_factory = router.session_factory(service.auth, service.options.hello_timeout / 1000.0)
-        factory = websocket_factory(session_factory, service, is_secure)
+        session_factory = router.session_factory(service.auth, service.options.hello_timeout / 1000.0,
+                                                 transport.id, "websocket")
+        factory = websocket_factory(session_factory, service, is_secure, counts)
         wamp_factories.append(factory)
         return factory
 
@@ -62,10 +67,12 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:
         if service is None:
             return None
-        factory = rawsocket_factory(router.session_factory(service.auth, service.hello_timeout / 1000.0),
-                                    service, reactor)
+        factory = rawsocket_factory(router.session_factory(service.auth, service.hello_timeout / 1000.0,
+                                                           transport.id, "rawsocket"),
+                                    service, reactor, counts)
         wamp_factories.append(factory)
-        return limit_connections(factory, service.max_connections, RawSocketRefusal, "RawSocket", reactor)
+        return limit_connections(factory, service.max_connections, RawSocketRefusal, "RawSocket", reactor,
+                                 counts)
 
     def site(web: Optional[model.WebService], extra_websockets: Any = None) -> Any:
         if web is None and not extra_websockets:
@@ -80,7 +87,8 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         options = transport.http_options  # web.options, or the defaults for a universal transport
         built = build_site(model.WebService(paths=paths, options=options, path=transport.path),
                            status, websocket_resource)
-        return limit_connections(built, options.max_connections, HttpRefusal, "HTTP", reactor)
+        built.counts = counts  # requests whose head came too slowly (node.web.deadline)
+        return limit_connections(built, options.max_connections, HttpRefusal, "HTTP", reactor, counts)
 
     if transport.type == "websocket":
         factory: Any = websocket(transport.websocket)
@@ -92,6 +100,6 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         factory = site(transport.web)
     else:
         factory = UniversalFactory(rawsocket(transport.rawsocket), site(transport.web, transport.websocket_paths), reactor)
-    return BuiltTransport(factory, wamp_factories)
+    return BuiltTransport(factory, wamp_factories, counts)
 
 SessionFactoryMaker = Callable[[Any], Callable[[], Any]]

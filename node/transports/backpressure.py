@@ -19,11 +19,13 @@ cannot keep sending calls whose results it does not collect.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
+
+from node.transports.counts import MAX_OUTGOING_BUFFER, TransportCounts, refused
 
 log = Logger()
 
@@ -88,13 +90,14 @@ class NoLimit:
 NO_LIMIT = NoLimit()
 
 
-def watch_outgoing(transport: Any, limit: int, peer: str) -> Any:
+def watch_outgoing(transport: Any, limit: int, peer: str, counts: Optional[TransportCounts] = None) -> Any:
     """Register an :class:`OutgoingLimit` on ``transport`` (or return a no-op when
-    ``limit`` is 0). Exceeding it logs one warning and aborts the connection."""
+    ``limit`` is 0). Exceeding it logs one warning, counts it and aborts the connection."""
     if limit <= 0 or transport is None:
         return NO_LIMIT
 
     def exceeded(queued: int) -> None:
+        refused(counts, MAX_OUTGOING_BUFFER)
         log.warn("Dropping {peer}: it is not reading; {queued} bytes waiting to be sent exceed "
                  "max_outgoing_buffer {limit}", peer=peer, queued=queued, limit=limit)
         transport.abortConnection()

@@ -19,21 +19,25 @@ from zope.interface import implementer
 
 from node.config.model import Endpoint, UnixEndpoint
 from node.errors import ListenError
+from node.tls.handshakes import HandshakeCounts
 from node.fastpath.write_coalescing import TCPPort, UNIXPort
+from node.transports.counts import TransportCounts
 
 
 @implementer(IStreamServerEndpoint)
 class TLSServerEndpoint:
     """Any stream endpoint, with TLS in front of the protocol factory."""
 
-    def __init__(self, wrapped: Any, creator: Any) -> None:
+    def __init__(self, wrapped: Any, creator: Any, counts: Optional[TransportCounts] = None) -> None:
         self.wrapped = wrapped
         self.creator = creator
+        self.handshakes = counts.tls if counts is not None and counts.tls is not None else HandshakeCounts()
 
     def listen(self, protocolFactory: Any) -> defer.Deferred:  # noqa: N803 (interface name)
-        from twisted.protocols.tls import TLSMemoryBIOFactory
+        # start-up: twisted.protocols.tls loads pyOpenSSL (~30 ms), which a node without TLS never needs
+        from node.tls.handshake_protocol import CountingTLSFactory
 
-        return self.wrapped.listen(TLSMemoryBIOFactory(self.creator, False, protocolFactory))
+        return self.wrapped.listen(CountingTLSFactory(self.creator, protocolFactory, self.handshakes))
 
 
 @implementer(IStreamServerEndpoint)
@@ -44,14 +48,17 @@ class TCPServerEndpoint:
     cannot be given the port class whose connections flush at the end of the turn.
     """
 
-    def __init__(self, reactor: Any, port: int, interface: str, backlog: int) -> None:
+    def __init__(self, reactor: Any, port: int, interface: str, backlog: int,
+                 counts: Optional[TransportCounts] = None) -> None:
         self.reactor = reactor
         self.port = port
         self.interface = interface
         self.backlog = backlog
+        self.counts = counts
 
     def listen(self, protocolFactory: Any) -> defer.Deferred:  # noqa: N803
         port = TCPPort(self.port, protocolFactory, self.backlog, self.interface, self.reactor)
+        port.counts = self.counts  # its connections count their bytes there
         return defer.execute(_started, port)
 
 
@@ -59,13 +66,15 @@ class TCPServerEndpoint:
 class UNIXServerEndpoint:
     """A Unix socket (mode 0660), with end-of-turn writes like :class:`TCPServerEndpoint`."""
 
-    def __init__(self, reactor: Any, path: str, backlog: int) -> None:
+    def __init__(self, reactor: Any, path: str, backlog: int, counts: Optional[TransportCounts] = None) -> None:
         self.reactor = reactor
         self.path = path
         self.backlog = backlog
+        self.counts = counts
 
     def listen(self, protocolFactory: Any) -> defer.Deferred:  # noqa: N803
         port = UNIXPort(self.path, protocolFactory, self.backlog, 0o660, self.reactor)
+        port.counts = self.counts
         return defer.execute(_started, port)
 
 
@@ -82,7 +91,9 @@ class SharedTCPServerEndpoint:
     binds its own socket and adopts it, as ``reactor.adoptStreamPort`` would.
     """
 
-    def __init__(self, reactor: Any, port: int, interface: str, version: int, backlog: int) -> None:
+    def __init__(self, reactor: Any, port: int, interface: str, version: int, backlog: int,
+                 counts: Optional[TransportCounts] = None) -> None:
+        self.counts = counts
         self.reactor = reactor
         self.port = port
         self.interface = interface
@@ -98,6 +109,7 @@ class SharedTCPServerEndpoint:
             sock.listen(self.backlog)
             sock.setblocking(False)
             port = TCPPort._fromListeningDescriptor(self.reactor, sock.fileno(), self.family, protocolFactory)
+            port.counts = self.counts
             port.startListening()
             return defer.succeed(port)
         except OSError as e:
@@ -123,19 +135,22 @@ def _remove_stale_socket(path: str) -> None:
         probe.close()
 
 
-def server_endpoint(reactor: Any, config: Endpoint, tls_creator: Optional[Any] = None) -> Any:
-    """The endpoint for ``config``; ``tls_creator`` (from :mod:`node.tls.context`) when it has TLS."""
+def server_endpoint(reactor: Any, config: Endpoint, tls_creator: Optional[Any] = None,
+                    counts: Optional[TransportCounts] = None) -> Any:
+    """The endpoint for ``config``; ``tls_creator`` (from :mod:`node.tls.context`) when it has TLS;
+    its connections count bytes and TLS handshakes on ``counts``."""
     if isinstance(config, UnixEndpoint):
         _remove_stale_socket(config.socket_path)
-        endpoint: Any = UNIXServerEndpoint(reactor, config.socket_path, config.backlog)
+        endpoint: Any = UNIXServerEndpoint(reactor, config.socket_path, config.backlog, counts)
     else:
         interface = config.interface or ("::" if config.version == 6 else "")
         if config.shared:
-            endpoint = SharedTCPServerEndpoint(reactor, config.port, interface, config.version, config.backlog)
+            endpoint = SharedTCPServerEndpoint(reactor, config.port, interface, config.version, config.backlog,
+                                               counts)
         else:
-            endpoint = TCPServerEndpoint(reactor, config.port, interface, config.backlog)
+            endpoint = TCPServerEndpoint(reactor, config.port, interface, config.backlog, counts)
     if tls_creator is not None:
-        endpoint = TLSServerEndpoint(endpoint, tls_creator)
+        endpoint = TLSServerEndpoint(endpoint, tls_creator, counts)
     return endpoint
 
 

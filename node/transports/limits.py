@@ -27,6 +27,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 
+from node.transports.counts import MAX_CONNECTIONS, TransportCounts, refused
+
 log = Logger()
 
 REFUSAL_TIMEOUT = 5.0
@@ -94,8 +96,9 @@ class ConnectionLimit(WrappingFactory):
     noisy = False
 
     def __init__(self, wrapped: Factory, limit: int, refusal: Callable[[Any], Protocol], what: str,
-                 reactor: Any) -> None:
+                 reactor: Any, counts: Optional[TransportCounts] = None) -> None:
         super().__init__(wrapped)
+        self.counts = counts
         self.reactor = reactor
         self.limit = limit
         self.refusal = refusal
@@ -105,6 +108,7 @@ class ConnectionLimit(WrappingFactory):
     def buildProtocol(self, addr: Any) -> Optional[Protocol]:
         if len(self.protocols) >= self.limit:
             self.refused += 1
+            refused(self.counts, MAX_CONNECTIONS)
             if self.refused == 1 or self.refused % 1000 == 0:  # one line, not a flood
                 log.warn("Refusing {what} connection from {peer}: max_connections {limit} reached "
                          "({refused} refused so far)", what=self.what, peer=addr, limit=self.limit,
@@ -118,8 +122,8 @@ class ConnectionLimit(WrappingFactory):
 
 
 def limit_connections(factory: Optional[Factory], limit: int, refusal: Callable[[Any], Protocol],
-                      what: str, reactor: Any) -> Optional[Factory]:
+                      what: str, reactor: Any, counts: Optional[TransportCounts] = None) -> Optional[Factory]:
     """``factory`` itself when there is no limit (0), else wrapped in :class:`ConnectionLimit`."""
     if factory is None or limit <= 0:
         return factory
-    return ConnectionLimit(factory, limit, refusal, what, reactor)
+    return ConnectionLimit(factory, limit, refusal, what, reactor, counts)

@@ -9,7 +9,7 @@ a message over the limit the client announced is not sent but raised as
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Set
+from typing import Any, Callable, Optional, Set
 
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
 from autobahn.wamp.exception import SerializationError, TransportLost
@@ -17,8 +17,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from node.config.model import RawSocketService
+from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
+from node.transports.counts import OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
 from node.transports.fairness import read_in_slices
 from node.wire.serializers import rawsocket_serializers
 from node.wire.size import check_size
@@ -37,7 +39,9 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
     def connectionMade(self) -> None:
         super().connectionMade()
         self._max_message_size = self.factory.max_message_size
-        self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer)
+        self._sent = self.factory.sent
+        self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer,
+                                       self.factory.counts)
         read_in_slices(self.transport)
         self.factory.connections.add(self)
         self._handshake_timer = None
@@ -48,6 +52,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
     def handshake_timed_out(self) -> None:
         log.warn("Dropping {peer}: no RawSocket handshake within {ms} ms", peer=self.peer,
                  ms=self.factory.open_handshake_timeout)
+        refused(self.factory.counts, OPEN_HANDSHAKE_TIMEOUT)
         self.transport.abortConnection()
 
     def connectionLost(self, reason: Any) -> None:
@@ -87,6 +92,8 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
 
     def protocol_violation(self, reason: str) -> None:
         self._violated = True
+        if self.factory.counts is not None:
+            self.factory.counts.violations += 1
         violation.report(self.peer, reason)
         try:
             self.send(violation.abort_message(reason))
@@ -102,6 +109,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
             raise SerializationError(f"{type(e).__name__}: {e}")
         check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
         self.sendString(payload)
+        self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total
         self.outgoing.sent(len(payload))
 
     def close_going_away(self) -> None:
@@ -112,8 +120,10 @@ class RawSocketServerFactory(WampRawSocketServerFactory):
     protocol = RawSocketServerProtocol
 
     def __init__(self, session_factory: Callable[[], Any], service: RawSocketService,
-                 reactor: IReactorTime) -> None:
+                 reactor: IReactorTime, counts: Optional[TransportCounts] = None) -> None:
         super().__init__(session_factory, serializers=rawsocket_serializers(service.serializers))
+        self.counts = counts
+        self.sent = counts.sent if counts is not None else [0] * MESSAGE_CODES  # messages written, by WAMP code
         self.reactor = reactor  # runs the opening-handshake timeout
         self.max_message_size = service.max_message_size
         self.max_outgoing_buffer = service.max_outgoing_buffer
@@ -127,5 +137,5 @@ class RawSocketServerFactory(WampRawSocketServerFactory):
 
 
 def rawsocket_factory(session_factory: Callable[[], Any], service: RawSocketService,
-                      reactor: IReactorTime) -> RawSocketServerFactory:
-    return RawSocketServerFactory(session_factory, service, reactor)
+                      reactor: IReactorTime, counts: Optional[TransportCounts] = None) -> RawSocketServerFactory:
+    return RawSocketServerFactory(session_factory, service, reactor, counts)

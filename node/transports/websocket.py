@@ -8,7 +8,7 @@ opening handshake's size and received close frames are checked by
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Set
+from typing import Any, Callable, Dict, Optional, Set
 
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
 from autobahn.wamp.exception import SerializationError, TransportLost
@@ -17,8 +17,10 @@ from twisted.logger import Logger
 
 from node import __version__
 from node.config.model import DeflateOptions, WampWebSocket, WebSocketOptions
+from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
+from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
 from node.transports.fairness import read_in_slices
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FramedDelivery, SharedOptions
@@ -40,7 +42,9 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
     def connectionMade(self) -> None:
         super().connectionMade()
         self.factory.connections.add(self)
-        self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer)
+        self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer,
+                                       self.factory.counts)
+        self._sent = self.factory.sent
         read_in_slices(self.transport)
 
     def connectionLost(self, reason: Any) -> None:
@@ -50,8 +54,21 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         violation.dispatch(self, lambda: self._serializer.unserialize(payload, isBinary))
 
+    def failHandshake(self, reason: str, code: int = 400, responseHeaders: Any = None) -> None:  # noqa: N802,N803
+        """autobahn's, counting the refusals of ``max_connections`` (its 503)."""
+        if code == 503:
+            refused(self.factory.counts, MAX_CONNECTIONS)
+        super().failHandshake(reason, code, responseHeaders)
+
+    def onOpenHandshakeTimeout(self) -> None:  # noqa: N802 (autobahn's name)
+        if self.state == self.STATE_CONNECTING:  # autobahn calls it for the open handshake only then
+            refused(self.factory.counts, OPEN_HANDSHAKE_TIMEOUT)
+        super().onOpenHandshakeTimeout()
+
     def protocol_violation(self, reason: str) -> None:
         self._violated = True
+        if self.factory.counts is not None:
+            self.factory.counts.violations += 1
         violation.report(self.peer, reason)
         try:
             self.send(violation.abort_message(reason))
@@ -78,6 +95,7 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
             raise SerializationError(f"{type(e).__name__}: {e}")
         check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
         self.send_payload(payload, is_binary)
+        self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total
         outgoing = self.outgoing
         if outgoing.paused:  # only a paused limit counts what is sent
             outgoing.sent(len(payload))
@@ -151,8 +169,11 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
 
     protocol = WampServerProtocol
 
-    def __init__(self, session_factory: Callable[[], Any], service: WampWebSocket, is_secure: bool) -> None:
+    def __init__(self, session_factory: Callable[[], Any], service: WampWebSocket, is_secure: bool,
+                 counts: Optional[TransportCounts] = None) -> None:
         options = service.options
+        self.counts = counts
+        self.sent = counts.sent if counts is not None else [0] * MESSAGE_CODES  # messages written, by WAMP code
         server = f"wampnode/{__version__}" if options.show_server_version else "wampnode"
         # external_port is a session parameter in autobahn, not a protocol option
         super().__init__(session_factory, serializers=websocket_serializers(service.serializers),
@@ -173,5 +194,5 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
 
 
 def websocket_factory(session_factory: Callable[[], Any], service: WampWebSocket,
-                      is_secure: bool) -> WampServerFactory:
-    return WampServerFactory(session_factory, service, is_secure)
+                      is_secure: bool, counts: Optional[TransportCounts] = None) -> WampServerFactory:
+    return WampServerFactory(session_factory, service, is_secure, counts)

@@ -61,5 +61,8 @@ class HeadDeadlineChannel(HTTPChannel):
             return
         log.info("HTTP request head from {peer} not complete within {timeout} s: closed",
                  peer=str(transport.getPeer()), timeout=self.site.request_head_timeout)
+        counts = getattr(self.site, "counts", None)  # the transport's (node.transports.counts)
+        if counts is not None:
+            counts.refused["request_head_timeout"] += 1
         transport.write(REQUEST_TIMEOUT)
         self.timeoutConnection()  # close; abort after Twisted's abortTimeout if the client does not read

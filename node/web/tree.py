@@ -8,6 +8,7 @@ from twisted.web import resource, server
 
 from node.config import model
 from node.web.channel import InMemoryBodyRequest, NodeChannel, peer_text
+from node.web.dashboard import dashboard_resource
 from node.web.hsts import hsts_header
 from node.web.nodeinfo import nodeinfo_resource
 from node.web.redirect import redirect_resource
@@ -35,8 +36,17 @@ def _build_path(service: object, status: NodeStatus,
         model.NodeInfoPath: lambda _: nodeinfo_resource(status),
         model.WebSocketPath: lambda s: websocket_resource(s.service),
         model.WebSocketTesteePath: websocket_resource,  # an echo service, built beside WAMP's
+        model.MetricsPath: lambda s: _metrics(s, status),
+        model.DashboardPath: lambda s: dashboard_resource(status, s, status.reactor),
     }
     return builders[type(service)](service)
+
+
+def _metrics(service: model.MetricsPath, status: NodeStatus) -> Any:
+    # start-up: prometheus_client takes ~40 ms to import, which only a node with a metrics path pays
+    from node.web.metrics import metrics_resource
+
+    return metrics_resource(status, service, status.reactor)
 
 
 def build_tree(paths: Dict[str, object], status: NodeStatus,

@@ -143,6 +143,7 @@ class InvalidUriRequest:
     """A request whose URI failed autobahn's check: answer with ERROR invalid_uri."""
 
     def __init__(self, request_type: int, request: int, message: str) -> None:
+        self.MESSAGE_TYPE = request_type  # counted as the request it is (node.router.counters)
         self.request_type = request_type
         self.request = request
         self.message = message

@@ -41,7 +41,8 @@ class RouterWorker:
         self.reactor = reactor
         # the router's timers run on the node's clock
         self.router = Router(config.realms, reactor, config.auth_failures)
-        self.status = NodeStatus(session_count=self.router.session_count)
+        self.status = NodeStatus(session_count=self.router.session_count, router=self.router)
+        self.status.reactor = reactor
         self.ports: List[Any] = []
         self.built: List[Any] = []
         self.tls: List[Any] = []
@@ -83,6 +84,10 @@ class RouterWorker:
                 log.warn("{warning}", warning=warning)
         self.tls = list(tls.values())
         self._prepared = [(transport, built, tls.get(transport.path)) for transport, built in prepared]
+        for transport, built, creator in self._prepared:
+            self.status.connection_counts[transport.id] = built.connection_count
+            if creator is not None:
+                self.status.certificates.append((transport.id, creator))
 
     @defer.inlineCallbacks
     def start(self) -> Any:
@@ -105,7 +110,7 @@ class RouterWorker:
 
     @defer.inlineCallbacks
     def _listen(self, transport: Transport, built: Any, creator: Any) -> Any:
-        endpoint = server_endpoint(self.reactor, transport.endpoint, creator)
+        endpoint = server_endpoint(self.reactor, transport.endpoint, creator, built.counts)
         try:
             port = yield endpoint.listen(built.factory)
         except Exception as e:
@@ -114,6 +119,7 @@ class RouterWorker:
         self.built.append(built)
         description = describe_transport(transport)
         self.status.transports.append(description)
+        self.status.endpoints[transport.id] = transport.endpoint.describe()
         log.info("Listening: {transport}", transport=description)
 
     def reload_tls(self) -> List[str]:
@@ -126,6 +132,7 @@ class RouterWorker:
                     reload()
                 except NodeError as e:
                     problems.append(e.line())
+        self.status.reloads["refused" if problems else "ok"] += 1  # wampnode_config_reloads_total
         return problems
 
     @defer.inlineCallbacks
