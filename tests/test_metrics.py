@@ -228,3 +228,22 @@ def test_one_scrape_sees_every_process(tmp_path):
         assert sample(scrape(monitor), "wampnode_process_answered", process="2/2") == 1
     finally:
         node.stop()
+
+
+def test_worker_restarts_and_running_state_are_metrics(node_factory):
+    """Hosted guests show up as wampnode_worker_restarts_total and wampnode_worker_running,
+    labelled by their configured id: a guest that keeps failing counts its restarts, a
+    guest that runs is 1."""
+    app_port, monitor_port = free_port(), free_port()
+    config = monitored_config(app_port, monitor_port)
+    config["workers"] += [
+        {"type": "guest", "id": "flaky", "executable": "sh", "arguments": ["-c", "exit 3"],
+         "options": {"restart": "restart-always"}},
+        {"type": "guest", "id": "steady", "executable": "sh", "arguments": ["-c", "exec sleep 60"]},
+    ]
+    node = node_factory(config)
+    assert node.wait_for("restarting it in 1 s", 15), node.output()  # the second restart is on its way
+    text = scrape(monitor_port)
+    assert sample(text, "wampnode_worker_restarts_total", worker="flaky", type="guest") >= 1, text
+    assert sample(text, "wampnode_worker_running", worker="steady", type="guest") == 1, text
+    assert sample(text, "wampnode_worker_restarts_total", worker="steady", type="guest") == 0, text

@@ -166,7 +166,19 @@ def node_families(status: NodeStatus) -> List[Metric]:
         peers = _gauge("backplane_processes", "Other router processes this one hears", [])
         peers.add_metric([], len(member.members))
         families.append(peers)
-    return families
+    return families + worker_families(status.workers())
+
+
+def worker_families(workers: List[Dict[str, Any]]) -> List[Metric]:
+    """The container and guest workers this process runs: restarts and whether each runs.
+    Worker ids come from the config, so the label stays low-cardinality."""
+    restarts = _counter("worker_restarts", "Restarts of a container or guest worker", ["worker", "type"])
+    running = _gauge("worker_running", "1 while a container or guest worker's process runs", ["worker", "type"])
+    for worker in workers:
+        labels = [str(worker["id"]), str(worker["type"])]
+        restarts.add_metric(labels, worker.get("restarts") or 0)
+        running.add_metric(labels, 1 if worker.get("state") == "running" else 0)
+    return [restarts, running] if workers else []
 
 
 def local_families(status: NodeStatus) -> List[Metric]:
