@@ -72,14 +72,14 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
             return None
         # start-up: node.web.tree brings twisted.web (about 15 ms on CPython), which a node
         # with only websocket and rawsocket transports never needs
-        from node.web.tree import build_site
+        from node.web.tree import WebContext, build_site
 
         paths = dict(web.paths) if web else {}
         for key, service in (extra_websockets or {}).items():
             paths[key] = model.WebSocketPath(service=service, path=service.path)
         options = transport.http_options  # web.options, or the defaults for a universal transport
         built = build_site(model.WebService(paths=paths, options=options, path=transport.path),
-                           status, websocket_resource)
+                           WebContext(status, websocket_resource, router, reactor))
         return limit_connections(built, options.max_connections, HttpRefusal, "HTTP", reactor)
 
     if transport.type == "websocket":

@@ -40,6 +40,7 @@ class NodeChannel(HeadDeadlineChannel):
     _linger: Optional[Any] = None
     _body_limit = 0
     _body_received = 0
+    _body_resource: Any = None  # the resource the request with a body goes to
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -71,7 +72,8 @@ class NodeChannel(HeadDeadlineChannel):
     def allHeadersReceived(self) -> None:
         if self.length != 0:  # a Content-Length over 0, or chunked (None)
             target = self._path
-            limit = body_limit(resource_for_target(self.site.resource, target), self.site.max_request_body)
+            self._body_resource = resource_for_target(self.site.resource, target)
+            limit = body_limit(self._body_resource, self.site.max_request_body)
             if (limit == 0 if self.length is None else self.length > limit):
                 self._refuse_body(target, limit)
                 return
@@ -115,7 +117,8 @@ class NodeChannel(HeadDeadlineChannel):
         else:
             text = f"The request body is larger than this path takes ({limit} octets)."
         size = "chunked" if self.length is None else f"{self.length} octets"
-        self._refuse(answer(413, "Content Too Large", text),
+        own = getattr(self._body_resource, "body_refusal", None)  # a path answering in its own format
+        self._refuse(own(limit) if own is not None and limit else answer(413, "Content Too Large", text),
                      "{method} {path} with a body ({size}); the path takes {takes}: 413",
                      method=getattr(self, "_command", b"").decode("latin-1"),
                      path=target[:200].decode("latin-1"), size=size,

@@ -1,0 +1,94 @@
+"""Checks of the HTTP bridge and reverse-proxy web paths that the schema cannot express.
+
+- A bridge path's session joins a realm of this router under a role that realm
+  has (as a router component's must): else every request would fail at run time.
+- ``require_ip`` entries are addresses or networks (``192.168.1.1/255.255.255.0``,
+  as Crossbar.io's examples write them, means that address's network).
+- Crossbar.io's HTTP subscriber and callee are container components
+  (``crossbar.bridge.rest.MessageForwarder`` / ``RESTCallee``, formerly under
+  ``crossbar.adapter.rest``). wampnode does not host container components yet, so
+  such a component is refused with a message naming the feature, instead of the
+  generic "module not found".
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Callable, Dict, List, Tuple
+
+from node.config import model
+from node.errors import ConfigError
+
+Check = Callable[[model.NodeConfig, Dict[str, Any], str], List[ConfigError]]
+
+# Crossbar.io's classes of the HTTP bridge that run as container components -> the feature's name
+REST_COMPONENTS = {
+    f"crossbar.{package}.rest.{name}": feature
+    for package in ("bridge", "adapter")
+    for name, feature in (("MessageForwarder", "HTTP bridge subscriber"), ("RESTCallee", "HTTP bridge callee"))
+}
+
+
+def _bridge_paths(config: model.NodeConfig) -> List[Any]:
+    return [service for t in config.transports if t.web for service in t.web.paths.values()
+            if isinstance(service, model.BRIDGE_PATHS)]
+
+
+def check_bridge_realms(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    realms = {r.name: r for r in config.realms}
+    errors: List[ConfigError] = []
+    for service in _bridge_paths(config):
+        realm = realms.get(service.realm)
+        if realm is None:
+            errors.append(ConfigError(f"{where}: {service.path}.realm",
+                                      f"realm {service.realm!r} is not a realm of this router",
+                                      f"Use one of {sorted(realms)} or add the realm to {config.router_path}.realms"))
+        elif realm.roles and service.role not in {role.name for role in realm.roles}:
+            names = sorted(role.name for role in realm.roles)
+            errors.append(ConfigError(f"{where}: {service.path}.role",
+                                      f"realm {service.realm!r} has no role {service.role!r} "
+                                      f"(the bridge's session could not join)",
+                                      f"Use one of {names}, or add a role {service.role!r} to the realm"))
+    return errors
+
+
+def ip_network(entry: str) -> Any:
+    """``entry`` as a network (an address is a network of one); ValueError if it is neither."""
+    return ipaddress.ip_network(entry.strip(), strict=False)
+
+
+def check_require_ip(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    for service in _bridge_paths(config):
+        for i, entry in enumerate(service.checks.require_ip or ()):
+            try:
+                ip_network(entry)
+            except ValueError as e:
+                errors.append(ConfigError(f"{where}: {service.path}.options.require_ip[{i}]",
+                                          f"{entry!r} is not an IP address or network ({e})",
+                                          "Write an address (`127.0.0.1`, `::1`) or a network "
+                                          "(`10.0.0.0/8`, `192.168.1.0/255.255.255.0`)"))
+    return errors
+
+
+def check_rest_components(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    errors: List[ConfigError] = []
+    for worker in config.workers:
+        for component in getattr(worker, "components", ()):
+            feature = REST_COMPONENTS.get(component.classname or "")
+            if feature is not None:
+                errors.append(ConfigError(
+                    f"{where}: {component.path}.classname",
+                    f"{component.classname} is Crossbar.io's {feature}, a container component; wampnode does "
+                    f"not run container components yet (node hosting, issue 14), so the {feature} is not available",
+                    "Remove this component, or run it as a WAMP client of its own until container "
+                    "components are hosted"))
+    return errors
+
+
+WEB_CHECKS: Tuple[Check, ...] = (check_bridge_realms, check_require_ip, check_rest_components)
+
+
+def rest_component_paths(config: model.NodeConfig) -> List[str]:
+    """JSON paths of the components :func:`check_rest_components` refuses (other checks skip them)."""
+    return [c.path for w in config.workers for c in getattr(w, "components", ())
+            if (c.classname or "") in REST_COMPONENTS]
