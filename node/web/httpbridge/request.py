@@ -103,6 +103,9 @@ class BridgeResource(resource.Resource):
         """Finish an asynchronous answer (unless the client has gone)."""
         if request.finished or getattr(request, "_disconnected", False):
             return
+        if self.checks.debug:
+            log.info("HTTP {kind} {path}: answered {peer} with {code}", kind=self.kind, path=self.config.path,
+                     peer=peer_text(request.getClientAddress()), code=code)
         request.setResponseCode(code)
         request.setHeader(b"content-type", content_type)
         request.setHeader(b"content-length", b"%d" % len(body))
