@@ -15,6 +15,7 @@ from node.transports.rawsocket import rawsocket_factory
 from node.transports.testee import testee_factory
 from node.transports.universal import UniversalFactory
 from node.transports.websocket import websocket_factory
+from node.transports.wsproxy import websocket_proxy_factory
 from node.web.status import NodeStatus
 
 
@@ -51,12 +52,16 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         return factory
 
     def websocket_resource(service: Any) -> Any:
-        """A WAMP ``websocket`` path, or a ``websocket-testee`` echo path."""
+        """A WAMP ``websocket`` path, a ``websocket-testee`` echo path or a ``websocket-reverseproxy`` path."""
         # start-up: twisted.web loads only when a transport serves HTTP (see site below)
         from autobahn.twisted.resource import WebSocketResource
 
         if isinstance(service, model.WebSocketTesteePath):
             return WebSocketResource(testee(service.options))
+        if isinstance(service, model.WebSocketReverseProxyPath):
+            factory = websocket_proxy_factory(service, reactor, is_secure)
+            wamp_factories.append(factory)
+            return WebSocketResource(factory)
         return WebSocketResource(websocket(service))
 
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:

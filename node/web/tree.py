@@ -13,12 +13,10 @@ from node.web.hsts import hsts_header
 from node.web.httpbridge import bridge_resource
 from node.web.nodeinfo import nodeinfo_resource
 from node.web.redirect import redirect_resource
-from node.web.reverseproxy import reverse_proxy_resource
 from node.web.static import static_resource
 from node.web.status import NodeStatus
 from node.web.tcpbridge import tcpbridge_resource
 from node.web.urlpath import url_path_problem
-from node.web.wsproxy import websocket_proxy_resource
 
 log = Logger()
 
@@ -42,6 +40,14 @@ class WebContext:
     reactor: Any = None
 
 
+def _reverse_proxy(config: model.ReverseProxyPath, reactor: Any) -> Any:
+    # imported here: the proxy brings twisted.web.client and the outgoing TLS stack (node.trust,
+    # pyOpenSSL: ~30 ms of start-up) that a node without a reverseproxy path need not load
+    from node.web.reverseproxy import reverse_proxy_resource
+
+    return reverse_proxy_resource(config, reactor)
+
+
 def _build_path(service: object, context: WebContext) -> Any:
     builders: Dict[type, Callable[[Any], Any]] = {
         model.StaticPath: static_resource,
@@ -50,8 +56,8 @@ def _build_path(service: object, context: WebContext) -> Any:
         model.NodeInfoPath: lambda _: nodeinfo_resource(context.status),
         model.WebSocketPath: lambda s: context.websocket_resource(s.service),
         model.WebSocketTesteePath: context.websocket_resource,  # an echo service, built beside WAMP's
-        model.ReverseProxyPath: lambda s: reverse_proxy_resource(s, context.reactor),
-        model.WebSocketReverseProxyPath: lambda s: websocket_proxy_resource(s, context.reactor),
+        model.ReverseProxyPath: lambda s: _reverse_proxy(s, context.reactor),
+        model.WebSocketReverseProxyPath: context.websocket_resource,  # built by the transport, as WAMP's
     }
     if isinstance(service, model.BRIDGE_PATHS):
         return bridge_resource(service, context.router, context.reactor)
