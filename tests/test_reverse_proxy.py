@@ -223,3 +223,19 @@ def test_websocket_reverse_proxy_passes_conformance_subset(node, tmp_path):
     assert not_passed(results) == {}
     spliced = run_cases(f"ws://127.0.0.1:{node.port}/echo", tmp_path / "echo", cases)
     assert not_passed(spliced) == {}
+
+
+def test_config_refuses_tls_to_a_websocket_backend(tmp_path):
+    from conftest import run_cli
+
+    backend = {"type": "websocket", "url": "wss://example.org/", "endpoint": {
+        "type": "tcp", "host": "127.0.0.1", "port": 9000, "tls": {"hostname": "example.org"}}}
+    config = router_config([{"type": "web", "endpoint": tcp(free_port()), "paths": {
+        "live": {"type": "websocket-reverseproxy", "backend": backend}}}])
+    cbdir = tmp_path / "cb"
+    cbdir.mkdir()
+    (cbdir / "config.json").write_text(json.dumps(config))
+    done = run_cli("check", "--cbdir", str(cbdir))
+    assert done.returncode != 0
+    assert "paths.live.backend.endpoint.tls: TLS to a websocket-reverseproxy backend is not supported yet" in \
+        done.stdout + done.stderr

@@ -9,6 +9,7 @@
   ``crossbar.adapter.rest``). wampnode does not host container components yet, so
   such a component is refused with a message naming the feature, instead of the
   generic "module not found".
+- A ``websocket-reverseproxy`` backend with ``tls`` is refused (not implemented).
 """
 from __future__ import annotations
 
@@ -85,7 +86,18 @@ def check_rest_components(config: model.NodeConfig, raw: Dict[str, Any], where: 
     return errors
 
 
-WEB_CHECKS: Tuple[Check, ...] = (check_bridge_realms, check_require_ip, check_rest_components)
+def check_websocket_backend_tls(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """TLS to a ``websocket-reverseproxy`` backend is not implemented: refused, never plain text instead."""
+    return [ConfigError(f"{where}: {service.backend.endpoint.path}.tls",
+                        "TLS to a websocket-reverseproxy backend is not supported yet",
+                        "Use a `reverseproxy` path with `tls` (it passes WebSocket upgrades through), or a plain "
+                        "backend on 127.0.0.1")
+            for t in config.transports if t.web for service in t.web.paths.values()
+            if isinstance(service, model.WebSocketReverseProxyPath) and service.backend.endpoint.tls is not None]
+
+
+WEB_CHECKS: Tuple[Check, ...] = (check_bridge_realms, check_require_ip, check_rest_components,
+                                 check_websocket_backend_tls)
 
 
 def rest_component_paths(config: model.NodeConfig) -> List[str]:
