@@ -109,9 +109,16 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_POST
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            super().handle_error(request, client_address)  # a client that left (a proxy's 504) is no error
+
+
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
     print(f"listening {server.server_address[1]}", flush=True)
     server.serve_forever()
 
