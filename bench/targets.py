@@ -61,21 +61,26 @@ def router_config(ws_port: int, wss_port: int) -> Dict[str, Any]:
                          "transports": [_transport(ws_port, False), _transport(wss_port, True)]}]}
 
 
-def write_node_dir(cbdir: Path, ws_port: int, wss_port: int) -> None:
-    """Config plus a self-signed P-256 certificate for localhost (TLS transport)."""
+def write_node_dir(cbdir: Path, ws_port: int, wss_port: int, router_extra: Optional[Dict[str, Any]] = None) -> None:
+    """Config plus a self-signed P-256 certificate for localhost (TLS transport);
+    ``router_extra``: keys added to the router worker (``components``, ``options``)."""
     sys.path.insert(0, str(REPO))
     from node.tls.devcerts import make_selfsigned
 
     cbdir.mkdir(parents=True, exist_ok=True)
-    (cbdir / "config.json").write_text(json.dumps(router_config(ws_port, wss_port), indent=2))
+    config = router_config(ws_port, wss_port)
+    config["workers"][0].update(router_extra or {})
+    (cbdir / "config.json").write_text(json.dumps(config, indent=2))
     make_selfsigned(str(cbdir / "server.key"), str(cbdir / "server.crt"), overwrite=True)
 
 
 class Router:
     """One router process tree started from a command line in its node directory."""
 
-    def __init__(self, name: str, command: Sequence[str], cbdir: Path, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, name: str, command: Sequence[str], cbdir: Path, env: Optional[Dict[str, str]] = None,
+                 router_extra: Optional[Dict[str, Any]] = None) -> None:
         self.name = name
+        self.router_extra = router_extra
         self.command = list(command)
         self.cbdir = cbdir
         self.env = env
@@ -95,7 +100,7 @@ class Router:
 
     def start(self, timeout: float = 60.0) -> None:
         """Start, time it to the moment both ports accept connections, take idle RSS."""
-        write_node_dir(self.cbdir, self.ws_port, self.wss_port)
+        write_node_dir(self.cbdir, self.ws_port, self.wss_port, self.router_extra)
         log = open(self.cbdir / "router.log", "w")
         started = time.perf_counter()
         self.proc = subprocess.Popen(self.command, cwd=str(self.cbdir), env=self.env, stdout=log,
@@ -172,9 +177,10 @@ def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def wampnode(workdir: Path, python: str = sys.executable, name: str = "wampnode") -> Router:
+def wampnode(workdir: Path, python: str = sys.executable, name: str = "wampnode",
+             router_extra: Optional[Dict[str, Any]] = None) -> Router:
     return Router(name, [python, "-m", "node", "start", "--cbdir", ".", "--loglevel", "warn"],
-                  workdir / name, node_env())
+                  workdir / name, node_env(), router_extra)
 
 
 def crossbar(workdir: Path, venv: Path) -> Router:

@@ -522,26 +522,6 @@ def test_guest_directories_must_exist(node_dir):
 # --- the command line: check accepts, start refuses until the runtime exists ------------------
 
 
-def test_check_accepts_and_start_refuses_until_the_runtime_runs_them(node_dir):
-    """`wampnode check` passes the config; `wampnode start` exits 2 naming each part it cannot run yet."""
-    write(node_dir, router(components=[{"type": "class", "classname": "app.Session", "realm": "realm1"}],
-                           options={"pythonpath": [".."]}), container(), guest())
-    checked = run_cli("check", "--cbdir", str(node_dir))
-    assert checked.returncode == 0, checked.stderr
-    assert "1 router component(s), 2 container/guest worker(s)" in checked.stdout
-    started = run_cli("start", "--cbdir", str(node_dir), timeout=30)
-    assert started.returncode == 2
-    config_file = node_dir / "config.json"
-    assert started.stderr.splitlines() == [
-        f"{config_file}: workers[0].components: router components are checked but not run yet. "
-        "Remove them to start this node",
-        f"{config_file}: workers[1]: container workers are checked but not run yet. Remove the worker to start "
-        "this node",
-        f"{config_file}: workers[2]: guest workers are checked but not run yet. Remove the worker to start "
-        "this node"]
-    assert not (node_dir / "node.pid").exists()
-
-
 def test_missing_executable_is_one_line_from_check_and_start(node_dir):
     """An executable that does not exist: the same one line from `check` and `start`, exit 2."""
     write(node_dir, router(), guest(executable="no-such-program-here"))
@@ -583,3 +563,13 @@ def test_a_relative_executable_path_does_not_depend_on_the_current_directory(nod
         "not one. Install the program, or give its absolute path or a path relative to options.workdir"]
     assert load(node_dir, guest(executable="../../bin/app")).workers[0].find_executable(None) == \
         str(tmp_path / "bin" / "app")
+
+
+def test_check_accepts_and_counts_components_and_workers(node_dir):
+    """`wampnode check` passes a config with all three kinds and says how many of each
+    it found (they run: tests/test_router_components.py, tests/test_hosted_workers.py)."""
+    write(node_dir, router(components=[{"type": "class", "classname": "app.Session", "realm": "realm1"}],
+                           options={"pythonpath": [".."]}), container(), guest())
+    checked = run_cli("check", "--cbdir", str(node_dir))
+    assert checked.returncode == 0, checked.stderr
+    assert "1 router component(s), 2 container/guest worker(s)" in checked.stdout

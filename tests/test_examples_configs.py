@@ -3,6 +3,9 @@
 Each config is copied into a temporary node directory with the files it names
 (certificates, keys, DH parameters) generated there, its TCP ports replaced by free
 ones on 127.0.0.1 and its unix socket moved into that directory; nothing else changes.
+The hosting configs (container, guest) find their apps at ``../hosting/`` from the
+node directory, as in the repository: examples/hosting is copied beside it, and the
+ports their components connect to follow the router's.
 """
 from __future__ import annotations
 
@@ -18,15 +21,19 @@ import pytest
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp.types import ComponentConfig
 
-from conftest import REPO, free_port, node_env, run_cli
+from conftest import REPO, await_until, free_port, node_env, run_cli
+from hosting import NODE_MODULES, NODEJS, exercise
 from pki import dhparam, make_pki
 from stack import needs_group_lists
-from wampclient import SERIALIZERS, TIMEOUT, ClientSession, leave, run
+from wampclient import SERIALIZERS, TIMEOUT, ClientSession, connect, leave, run
 
 CONFIGS = REPO / "examples" / "configs"
 APPS = REPO / "examples" / "python"
+COMPONENTS = REPO / "examples" / "components"
 TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra",
+          "router-components", "container", "guest",
           "http-bridge", "reverse-proxy"]
+HOSTING = REPO / "examples" / "hosting"
 CRA_SECRET = "examples-cra-s3cret"
 BRIDGE_ENV = {"BRIDGE_SECRET": "bridge-s3cret", "GITHUB_WEBHOOK_SECRET": "github-s3cret"}
 
@@ -44,11 +51,13 @@ def node_dir(name: str, tmp_path: Path) -> Dict[str, Any]:
     cbdir.mkdir()
     config = json.loads((CONFIGS / f"{name}.json").read_text())
     setup: Dict[str, Any] = {"cbdir": cbdir, "config": config, "ca": None}
+    ports: Dict[int, int] = {}
     for transport in transports(config):
         endpoint = transport["endpoint"]
         path = "/ws" if transport["type"] == "web" else "/"
         if endpoint["type"] == "tcp":
-            endpoint["port"] = free_port()
+            ports[endpoint["port"]] = free_port()
+            endpoint["port"] = ports[endpoint["port"]]
             endpoint.setdefault("interface", "127.0.0.1")
             scheme = "wss" if "tls" in endpoint else "ws"
             setup["url"] = f"{scheme}://127.0.0.1:{endpoint['port']}{path}"
@@ -56,6 +65,9 @@ def node_dir(name: str, tmp_path: Path) -> Dict[str, Any]:
         else:
             endpoint["path"] = str(cbdir / "wampnode.sock")
             setup["socket"] = endpoint["path"]
+    if name == "router-components":  # the node directory sits in the app's directory ("pythonpath": [".."])
+        for module in COMPONENTS.glob("*.py"):
+            shutil.copy(module, tmp_path / module.name)
     if name == "wss-selfsigned":  # what `wampnode init` / `wampnode cert selfsigned` make
         from node.tls.devcerts import make_selfsigned
 
@@ -70,6 +82,16 @@ def node_dir(name: str, tmp_path: Path) -> Dict[str, Any]:
             shutil.copy(pki.chain_crt, cbdir / "server.crt")  # the certificate file may hold the chain
             dhparam(cbdir)
         setup["ca"] = pki.root_crt
+    if any(w["type"] in ("container", "guest") for w in config["workers"]):
+        shutil.copytree(HOSTING, tmp_path / "hosting", ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
+        for worker in config["workers"]:
+            for component in worker.get("components", []):
+                endpoint = component["transport"]["endpoint"]
+                old, endpoint["port"] = endpoint["port"], ports[endpoint["port"]]
+                component["transport"]["url"] = component["transport"]["url"].replace(f":{old}/", f":{ports[old]}/")
+            if worker["type"] == "guest":
+                worker["arguments"] = [next((a.replace(f":{o}/", f":{n}/") for o, n in ports.items()
+                                             if f":{o}/" in a), a) for a in worker["arguments"]]
     (cbdir / "config.json").write_text(json.dumps(config, indent=2))
     return setup
 
@@ -244,3 +266,48 @@ def test_reverse_proxy_config_serves_the_app_and_relays_wamp(node_factory, tmp_p
     finally:
         backend.terminate()
         backend.wait(10)
+
+
+def test_router_components_config_runs_its_backend(node_factory, tmp_path):
+    """The class component answers calls, calls a procedure the client serves and publishes
+    ticks; the function component tells the role both joined with."""
+    setup = node_dir("router-components", tmp_path)
+    setup["config"]["workers"][0]["components"][0]["extra"]["tick_seconds"] = 0.1
+    (setup["cbdir"] / "config.json").write_text(json.dumps(setup["config"], indent=2))
+    node = node_factory(None, cbdir=setup["cbdir"])
+    assert "2 router component(s) joined" in node.output()
+
+    async def scenario() -> None:
+        client = await connect(setup["url"])
+        assert await client.call("com.example.add2", 2, 3) == 5
+        await client.register(lambda: "client", "com.example.client.name")
+        assert await client.call("com.example.greet") == "Hello, client!"
+        ticks: List[int] = []
+        await client.subscribe(ticks.append, "com.example.tick")
+        assert await await_until(lambda: len(ticks) >= 2)
+        assert ticks[1] == ticks[0] + 1, ticks
+        whoami = await client.call("com.example.whoami")
+        assert (whoami["authrole"], whoami["realm"]) == ("backend", "realm1")
+        await leave(client)
+
+    run(scenario())
+    assert node.stop() == 0
+    assert "backend ready as backend on realm1" in node.output()
+
+
+def test_container_config_runs_its_component(node_factory, tmp_path):
+    """The container example: its Python component answers (add2), publishes, and calls the client's mul2."""
+    setup = node_dir("container", tmp_path)
+    node = node_factory(None, cbdir=setup["cbdir"])
+    run(exercise(setup["url"], "com.example", result_topic=False))
+    assert "[backend] backend ready: com.example.add2 registered" in node.output()
+
+
+@pytest.mark.skipif(NODEJS is None, reason="Node.js is not installed")
+def test_guest_config_runs_its_nodejs_component(node_factory, tmp_path):
+    """The guest example: its Node.js component (autobahn from tests/js) answers the same way."""
+    setup = node_dir("guest", tmp_path)
+    node = node_factory(None, cbdir=setup["cbdir"], env={"NODE_PATH": str(NODE_MODULES)})
+    run(exercise(setup["url"], "com.example", result_topic=False))
+    assert "[hello-js] backend ready: com.example.add2 registered" in node.output()
+    assert node.stop() == 0

@@ -148,13 +148,13 @@ def test_unregister_removes_procedure():
     assert caller.last().error == "wamp.error.no_such_procedure"
 
 
-def test_goodbye_gets_goodbye_and_out_and_close():
-    """A client GOODBYE with any reason is answered by GOODBYE goodbye_and_out, then close."""
+def test_goodbye_gets_goodbye_normal_and_close():
+    """A client GOODBYE with any reason is answered by GOODBYE wamp.close.normal (as Crossbar.io), then close."""
     router = make_router()
     a = joined(router)
     a.send(m.Goodbye("com.whatever.reason"))
     reply = a.last()
-    assert isinstance(reply, m.Goodbye) and reply.reason == "wamp.close.goodbye_and_out"
+    assert isinstance(reply, m.Goodbye) and reply.reason == "wamp.close.normal"
     assert a.transport.closed
     assert router.session_count() == 0
 

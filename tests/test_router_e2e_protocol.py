@@ -68,11 +68,11 @@ def test_unknown_realm_aborts(url):
     assert abort_of(replies)[2] == "wamp.error.no_such_realm"
 
 
-def test_goodbye_any_reason_gets_goodbye_and_out(url):
-    """A client GOODBYE with any reason is answered with GOODBYE wamp.close.goodbye_and_out."""
+def test_goodbye_any_reason_gets_goodbye_normal(url):
+    """A client GOODBYE with any reason is answered with GOODBYE wamp.close.normal, as Crossbar.io answers."""
     replies, _ = run(exchange(url, HELLO, [6, {}, "com.my.reason"]))
     assert replies[0][0] == 2  # WELCOME
-    assert replies[1] == [6, {}, "wamp.close.goodbye_and_out"]
+    assert replies[1] == [6, {}, "wamp.close.normal"]
 
 
 @pytest.mark.parametrize("message", [

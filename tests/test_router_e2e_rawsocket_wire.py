@@ -206,10 +206,10 @@ def test_strict_realm_call_with_invalid_uri(ports):
 
 
 @pytest.mark.parametrize("reason", ["wamp.close.normal", "wamp.close.system_shutdown", "com.my.reason"])
-def test_goodbye_any_reason_gets_goodbye_and_out(ports, reason):
-    """A client GOODBYE with any reason is answered with GOODBYE wamp.close.goodbye_and_out."""
+def test_goodbye_any_reason_gets_goodbye_normal(ports, reason):
+    """A client GOODBYE with any reason is answered with GOODBYE wamp.close.normal, as Crossbar.io answers."""
     replies, _ = exchange(ports["open"], "msgpack", HELLO, [6, {"message": "bye"}, reason], replies=2)
-    assert replies[0][0] == 2 and replies[1] == [6, {}, "wamp.close.goodbye_and_out"], replies
+    assert replies[0][0] == 2 and replies[1] == [6, {}, "wamp.close.normal"], replies
 
 
 @pytest.mark.parametrize("serializer", list(SERIALIZER_IDS))

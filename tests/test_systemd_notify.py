@@ -119,6 +119,37 @@ def test_ready_only_after_every_transport_accepts(tmp_path, notify_socket):
         node.stop()
 
 
+def test_ready_only_after_router_components_joined(tmp_path, notify_socket):
+    """A router component whose onJoin takes a second: READY=1 comes after it, when the
+    procedure it registers at the end of onJoin already answers; one that fails stops the
+    start without READY=1."""
+    from test_router_components import backend, component_config
+    from wampclient import connect, leave, run
+
+    port = free_port()
+    config = component_config(port, backend(classname="rc_app.SlowJoin"))
+    node = start_node(config, tmp_path / "node", env=notify_socket.env(), wait=False)
+    try:
+        ready = notify_socket.wait_for("READY", node)
+        assert ready["READY"] == "1"
+
+        async def slow_answers() -> str:
+            client = await connect(f"ws://127.0.0.1:{port}/")
+            try:
+                return await client.call("com.test.slow")
+            finally:
+                await leave(client)
+
+        assert run(slow_answers()) == "slow but there"
+        assert "joined realm realm1" in node.output()
+    finally:
+        node.stop()
+    failing = start_node(component_config(free_port(), backend(classname="rc_app.FailingJoin")),
+                         tmp_path / "failing", env=notify_socket.env(), wait=False)
+    assert failing.proc.wait(30) == 1
+    assert not any("READY" in m for m in notify_socket.drain(0.2))
+
+
 def test_no_ready_when_a_port_cannot_be_opened(tmp_path, notify_socket):
     """A node that cannot listen on one of its ports exits 1 without ever sending READY=1."""
     busy = socket.socket()

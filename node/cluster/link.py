@@ -16,6 +16,12 @@ Remote sessions are attached to the realm like local ones, with a
 connection. Remote registrations enter the local dealer through its ordinary
 ``register``/``unregister`` with a REGISTER/UNREGISTER made on the callee's
 behalf; its replies to those go nowhere.
+
+A remote registration the local dealer refuses (the procedure is registered here
+already, typically by a process that crashed and is not yet dropped) is kept aside
+and made again once a registration or a session goes: a restarted process's
+callees (router components re-registering at once) become reachable from here as
+soon as the crashed process's registration is gone, not never.
 """
 from __future__ import annotations
 
@@ -79,6 +85,7 @@ class RealmLink:
         self._local_registrations: Dict[Tuple[int, int], Tuple[str, str]] = {}  # (session, reg) -> uri, match
         self._relayed: Dict[Tuple[int, int], Relayed] = {}  # (callee, local request) -> relayed call
         self._by_origin: Dict[Tuple[str, int], Relayed] = {}  # (member, origin request) -> relayed call
+        self._refused: Dict[Tuple[int, str, str], str] = {}  # (remote session, uri, match) -> invoke: retried
 
     # --- hooks called by the realm ------------------------------------------------
 
@@ -117,6 +124,8 @@ class RealmLink:
                 known = self._local_registrations.pop((session_id, reg_id), None)
                 if known is not None:
                     self.member.state_change("unreg", self.realm.name, session_id, *known)
+                if self._refused:
+                    self.realm.clock.callLater(0, self._retry_refused)  # after this delivery, not inside it
 
     def intercept(self, session_id: int, msg: Any) -> bool:
         """True if ``msg`` answers a relayed INVOCATION (it has been sent back then)."""
@@ -159,6 +168,8 @@ class RealmLink:
 
     def remote_leave(self, session_id: int) -> None:
         if self.remote.pop(session_id, None) is not None:
+            for key in [k for k in self._refused if k[0] == session_id]:
+                del self._refused[key]
             self.realm.detach(session_id)
 
     def remote_register(self, session_id: int, uri: str, match: str, invoke: str) -> None:
@@ -167,11 +178,20 @@ class RealmLink:
             return
         out = self.realm.dealer.register(target.peer, Register(0, uri, match=match, invoke=invoke))
         if any(isinstance(m, Error) for _, m in out.sends):
-            log.warn("{uri} ({match}) is registered on two processes at once; each keeps its own callee",
-                     uri=uri, match=match)
+            if (session_id, uri, match) not in self._refused:
+                log.warn("{uri} ({match}) is registered on two processes at once; each keeps its own callee "
+                         "(here: the one registered first, then the other once it goes)", uri=uri, match=match)
+            self._refused[(session_id, uri, match)] = invoke
         self.realm.deliver(out)
 
+    def _retry_refused(self) -> None:
+        """Register again what was refused while the procedure was taken (see the module doc)."""
+        refused, self._refused = self._refused, {}
+        for (session_id, uri, match), invoke in refused.items():
+            self.remote_register(session_id, uri, match, invoke)
+
     def remote_unregister(self, session_id: int, uri: str, match: str) -> None:
+        self._refused.pop((session_id, uri, match), None)
         target = self.remote.get(session_id)
         reg = self.realm.dealer.registrations.get(uri, match)
         if target is not None and reg is not None and session_id in reg.observers:

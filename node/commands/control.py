@@ -1,13 +1,18 @@
-"""``wampnode stop|status|reload``: act on a node through its pidfile."""
+"""``wampnode stop|status|reload``: act on a node through its pidfile.
+
+``status`` also lists the node's container and guest workers from the status file the
+node keeps current (:mod:`node.process.statusfile`).
+"""
 from __future__ import annotations
 
 import argparse
 import os
 import signal
 import time
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 from node.process.pidfile import is_alive, pidfile_path, read_pid
+from node.process.statusfile import read_status
 
 
 def _describe_uptime(seconds: float) -> str:
@@ -15,6 +20,21 @@ def _describe_uptime(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     return (f"{days}d " if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def _worker_lines(workers: List[Dict[str, Any]]) -> List[str]:
+    """One line per container or guest worker: id, type, state, pid, uptime, restarts, detail."""
+    lines = []
+    for w in workers:
+        started = w.get("started")
+        uptime = _describe_uptime(time.time() - started) if isinstance(started, (int, float)) else "-"
+        pid = w.get("pid") or "-"
+        detail = f" ({w['detail']})" if w.get("detail") else ""
+        lines.append(f"  {w.get('type', 'worker')} {w.get('id')}: {w.get('state')}, pid {pid}, uptime {uptime}, "
+                     f"restarts {w.get('restarts', 0)}{detail}")
+    if lines:
+        lines.insert(0, "workers:")
+    return lines
 
 
 def node_status(cbdir: str, assert_state: Optional[str] = None) -> int:
@@ -25,6 +45,8 @@ def node_status(cbdir: str, assert_state: Optional[str] = None) -> int:
     else:
         uptime = time.time() - os.stat(pidfile_path(cbdir)).st_mtime
         print(f"running (pid {pid}, uptime {_describe_uptime(uptime)})")
+        for line in _worker_lines(read_status(cbdir, pid) or []):
+            print(line)
         running = True
     if assert_state is not None:
         return 0 if running == (assert_state == "running") else 1

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 from twisted.logger import Logger
 
 from node.config import load_config
-from node.config.model import ContainerWorker
 from node.config.permissions import writable_warnings
-from node.errors import ConfigError, ConfigErrors
 from node.fastpath.reactor import install as install_node_reactor
 from node.fastpath.write_coalescing import FLUSHER
 from node.log import start_logging
@@ -39,9 +37,6 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
     """
     cbdir = os.path.abspath(cbdir)
     config = load_config(cbdir, config_file)
-    refused = _not_run_yet(config)
-    if refused:
-        raise ConfigErrors(refused)
     if config.cluster is not None and config.cluster.processes > 1:
         # node.tls and node.trust load only here: a node without TLS need not pay ~30 ms for them
         from node.workers.credentials import check_files
@@ -60,27 +55,12 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
             from node.process.supervisor import supervise
 
             return supervise(config, loglevel, logformat, debug)
-        return _run_here(config, reactor, debug)
+        return _run_here(config, reactor, debug, loglevel)
     finally:
         remove_pidfile(cbdir)
 
 
-def _not_run_yet(config: Any) -> List[ConfigError]:
-    """Router components, containers and guests pass `wampnode check`, but nothing runs them
-    yet: refuse to start rather than start without them (issue 14; goes with the runtime)."""
-    errors = [ConfigError(f"{config.config_file}: {w.path}",
-                          f"{'container' if isinstance(w, ContainerWorker) else 'guest'} workers are checked "
-                          f"but not run yet",
-                          "Remove the worker to start this node")
-              for w in config.workers]
-    if config.components:
-        errors.insert(0, ConfigError(f"{config.config_file}: {config.router_path}.components",
-                                     "router components are checked but not run yet",
-                                     "Remove them to start this node"))
-    return errors
-
-
-def _run_here(config: Any, reactor: Any, debug: bool) -> int:
+def _run_here(config: Any, reactor: Any, debug: bool, loglevel: str) -> int:
     if reactor is None and config.cluster is not None:
         # imported here: nats-py needs asyncio's loop, installed before any reactor import
         from node.cluster.backplane import install_asyncio_reactor
@@ -89,4 +69,4 @@ def _run_here(config: Any, reactor: Any, debug: bool) -> int:
     if reactor is None:
         reactor = install_node_reactor()
     FLUSHER.attach(reactor)  # replies leave before the next poll, not after it
-    return NodeProcess(config, reactor, debug).run()
+    return NodeProcess(config, reactor, debug, loglevel=loglevel).run()

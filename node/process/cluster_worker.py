@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from typing import List, Optional, Sequence, TextIO
 
@@ -19,9 +18,8 @@ from node.cluster.backplane import install_asyncio_reactor
 from node.config import load_config
 from node.errors import NodeError
 from node.log import start_logging
+from node.process.lifeline import die_with_parent
 from node.process.node import NodeProcess
-
-PR_SET_PDEATHSIG = 1
 
 
 class TaggedStream:
@@ -56,18 +54,6 @@ class TaggedStream:
         self.stream.flush()
 
 
-def die_with_parent(parent: int) -> None:
-    """SIGTERM this process when the supervisor goes (Linux); exit at once if it already has."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except Exception:
-        pass  # elsewhere the supervisor's SIGTERM is the only stop
-    if os.getppid() != parent:
-        sys.exit(1)
-
-
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m node.process.cluster_worker")
     parser.add_argument("--cbdir", required=True)
@@ -91,7 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     label = os.environ.get("WAMPNODE_PROCESS", "1/1")
     start_logging(args.loglevel, args.logformat, stream=TaggedStream(sys.stdout, label, args.logformat == "json"))
     try:
-        return NodeProcess(config, reactor, args.debug).run()
+        # containers and guests run once, in the supervisor, not in each router process
+        return NodeProcess(config, reactor, args.debug, loglevel=args.loglevel, host_workers=False).run()
     except NodeError as e:
         print(e.line(), file=sys.stderr)
         return e.exit_code

@@ -7,7 +7,10 @@ anything listens, and the TLS and trust files it names are read and judged
 (:meth:`~node.workers.router.RouterWorker.prepare`) before any port opens;
 SIGTERM/SIGINT stop cleanly and exit 0; SIGHUP reloads TLS material and
 restarts nothing; "Node ready" and sd_notify ``READY=1`` come only once every
-transport listens.
+transport listens, every router component has joined (:mod:`node.workers.components`)
+and the container and guest workers it hosts are ready
+(:class:`~node.process.hosted.HostedWorkers`: started after the transports listen,
+stopped before they close, so components join and leave a running router).
 """
 from __future__ import annotations
 
@@ -16,13 +19,16 @@ import signal
 from typing import Any, Optional
 
 from twisted.internet import defer
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from node import __version__
 from node.config.model import NodeConfig
 from node.process.failure import report_start_failure
+from node.process.hosted import HostedWorkers
 from node.process.systemd import Notifier
+from node.workers.components import RouterComponents, hosted_components
 from node.workers.router import RouterWorker
 
 log = Logger()
@@ -34,22 +40,31 @@ class NodeProcess:
     @param config: the checked configuration.
     @param reactor: the reactor to run (already installed by the caller).
     @param notifier: sd_notify messages; read from the environment when omitted.
+    @param host_workers: run the config's container and guest workers (not in the router
+        processes of a ``processes: N`` node: their supervisor runs them once).
     """
 
     def __init__(self, config: NodeConfig, reactor: Any, debug: bool = False,
-                 notifier: Optional[Notifier] = None) -> None:
+                 notifier: Optional[Notifier] = None, loglevel: str = "info", host_workers: bool = True) -> None:
         self.config = config
         self.reactor = reactor
         self.debug = debug
         self.notifier = notifier or Notifier.from_environment()
         self.exit_code = 0
         self.worker = RouterWorker(config, reactor)
+        self.hosted = HostedWorkers(config, reactor, loglevel, on_exit=self._hosted_ended) if host_workers else None
+        if self.hosted is not None:
+            self.worker.status.workers = self.hosted.status
         self.cluster: Optional[Any] = None
+        process_label: Optional[str] = None
         if config.cluster is not None:  # one process of a router spanning processes
             # imported here: a single-process node never loads node.cluster nor nats-py
-            from node.cluster.process import ClusterProcess
+            from node.cluster.process import INDEX_VARIABLE, ClusterProcess
 
             self.cluster = ClusterProcess(config.cluster, self.worker.router, reactor)
+            process_label = os.environ.get(INDEX_VARIABLE)
+        self.components = RouterComponents(hosted_components(config, process_label), config, self.worker.router,
+                                           reactor, debug)
 
     def run(self) -> int:
         """Start, run the reactor until stopped; returns the process exit code.
@@ -75,24 +90,49 @@ class NodeProcess:
 
     def _start(self) -> defer.Deferred:
         if self.cluster is None:
-            return self.worker.start()
-        # reach the other processes before accepting clients
-        return self.cluster.start().addCallback(lambda _: self.worker.start())
+            started = self.worker.start()
+        else:  # reach the other processes before accepting clients
+            started = self.cluster.start().addCallback(lambda _: self.worker.start())
+        started.addCallback(lambda _: self.components.start())
+        if self.hosted is not None:
+            hosted = self.hosted
+            started.addCallback(lambda _: hosted.start())
+        return started
 
     def summary(self) -> str:
-        return f"{len(self.worker.ports)} transport(s) listening, {len(self.config.realms)} realm(s)"
+        text = f"{len(self.worker.ports)} transport(s) listening, {len(self.config.realms)} realm(s)"
+        if self.hosted:
+            text += f", workers: {self.hosted.summary()}"
+        return text
 
     def _started(self, _: Any) -> None:
+        components = self.components.count()
+        also = f", {components} router component(s) joined" if components else ""
+        if self.hosted:
+            also += f", workers: {self.hosted.summary()}"
+        self.worker.announce_ready(also)
         self.notifier.ready(self.summary())
         self.notifier.start_watchdog(self.reactor)
 
     def _failed(self, failure: Failure) -> None:
         self.exit_code = report_start_failure(failure, self.debug)
-        self.reactor.stop()
+        try:
+            self.reactor.stop()
+        except ReactorNotRunning:  # a stop signal came first (its stop made the start fail)
+            pass
+
+    def _hosted_ended(self, code: int) -> None:
+        """A container ended for good (see :class:`HostedWorkers`): the node stops with ``code``."""
+        self.exit_code = code
+        if self.reactor.running:
+            self.reactor.stop()
 
     def _stopping(self) -> defer.Deferred:
         self.notifier.stopping()
-        stopped = self.worker.stop()
+        # hosted workers' components, then router components, leave while the router still runs
+        stopped = self.hosted.stop() if self.hosted is not None else defer.succeed(None)
+        stopped.addBoth(lambda _: self.components.stop())
+        stopped.addBoth(lambda _: self.worker.stop())
         if self.cluster is not None:
             cluster = self.cluster
             stopped.addBoth(lambda _: cluster.stop())

@@ -11,6 +11,10 @@ one, starts N workers (:mod:`node.process.cluster_worker`) and then:
   while it keeps dying young; the local nats-server likewise;
 - SIGTERM/SIGINT: SIGTERM to every worker (SIGKILL after a grace period), then
   nats-server, exit 0; SIGHUP is passed to every worker (TLS reload).
+- container and guest workers (:class:`~node.process.hosted.HostedWorkers`) run
+  here, once for the node, not in each router process: started when every router
+  process is ready (the node is ready when they are), stopped before the router
+  processes.
 
 Workers report readiness with sd_notify's own protocol: the supervisor listens on
 an abstract Unix datagram socket and gives it to them as ``NOTIFY_SOCKET``, so a
@@ -19,11 +23,9 @@ worker is an ordinary node that believes it runs under systemd.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
-import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from twisted.internet import defer, protocol
@@ -34,15 +36,15 @@ from node import __version__
 from node.cluster.backplane import redact
 from node.cluster.process import INDEX_VARIABLE, URL_VARIABLE
 from node.process.failure import report_start_failure
+from node.process.hosted import HostedWorkers
 from node.process.natsserver import LocalNatsServer
+from node.process.notify import NotifyListener, notify_name
+from node.workers.restarts import FIRST_RESTART_SECONDS, RestartBackoff
 from node.process.systemd import Notifier
 
 log = Logger()
 
 STOP_GRACE_SECONDS = 15.0
-FIRST_RESTART_SECONDS = 0.5
-MAX_RESTART_SECONDS = 30.0
-YOUNG_SECONDS = 10.0  # a worker dying younger than this restarts with a longer delay
 _SYSTEMD_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
 
 
@@ -53,7 +55,7 @@ class Worker:
     pid: Optional[int] = None
     ready: bool = False
     started: float = 0.0
-    delay: float = FIRST_RESTART_SECONDS
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
 
 
 class _WorkerProtocol(protocol.ProcessProtocol):
@@ -65,52 +67,24 @@ class _WorkerProtocol(protocol.ProcessProtocol):
         self.supervisor.worker_ended(self.worker, reason.value)
 
 
-class _NotifyListener:
-    """sd_notify datagrams from the workers, on an abstract Unix datagram socket
-    (an ``IReadDescriptor``: Twisted's datagram port would log its opening and closing)."""
-
-    def __init__(self, supervisor: "Supervisor", name: str) -> None:
-        self.supervisor = supervisor
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.socket.bind("\0" + name)
-        self.socket.setblocking(False)
-
-    def fileno(self) -> int:
-        return self.socket.fileno()
-
-    def logPrefix(self) -> str:  # noqa: N802 (Twisted's name)
-        return "sd_notify"
-
-    def doRead(self) -> None:  # noqa: N802
-        while True:
-            try:
-                data = self.socket.recv(4096)
-            except (BlockingIOError, InterruptedError):
-                return
-            fields = dict(line.split("=", 1) for line in data.decode("utf-8", "replace").splitlines() if "=" in line)
-            if fields.get("READY") == "1" and fields.get("MAINPID", "").isdigit():
-                self.supervisor.worker_ready(int(fields["MAINPID"]))
-
-    def connectionLost(self, reason: Any) -> None:  # noqa: N802
-        self.socket.close()
-
-
 def _package_root() -> str:
     """The directory holding the ``node`` package, so workers import the same code."""
     return os.path.dirname(os.path.dirname(os.path.abspath(node.__file__)))
 
 
 class Supervisor:
-    def __init__(self, config: Any, reactor: Any, worker_args: List[str], notifier: Any) -> None:
+    def __init__(self, config: Any, reactor: Any, worker_args: List[str], notifier: Any,
+                 loglevel: str = "info") -> None:
         self.config = config
+        self.hosted = HostedWorkers(config, reactor, loglevel, on_exit=self._hosted_ended)
         self.reactor = reactor
         self.worker_args = worker_args
         self.notifier = notifier
         self.count = config.cluster.processes
         self.workers = [Worker(i + 1) for i in range(self.count)]
-        self.notify_name = f"wampnode-{os.getpid()}-{secrets.token_hex(4)}"
+        self.notify_name = notify_name()
         self.nats: Any = None
-        self.listener: Optional[_NotifyListener] = None
+        self.listener: Optional[NotifyListener] = None
         self.backplane_url: Optional[str] = None
         self.all_ready = False
         self.stopping = False
@@ -121,7 +95,7 @@ class Supervisor:
     def start(self) -> None:
         log.info("wampnode {version} starting {count} router processes (supervisor pid {pid}, node directory "
                  "{cbdir})", version=__version__, count=self.count, pid=os.getpid(), cbdir=self.config.cbdir)
-        self.listener = _NotifyListener(self, self.notify_name)
+        self.listener = NotifyListener(self.notify_name, self._notified)
         self.reactor.addReader(self.listener)
         backplane = self.config.cluster.backplane
         if backplane is not None and backplane.url:
@@ -161,6 +135,10 @@ class Supervisor:
 
     # --- events from the workers --------------------------------------------------------------
 
+    def _notified(self, pid: int, fields: Dict[str, str]) -> None:
+        if fields.get("READY") == "1":
+            self.worker_ready(pid)
+
     def worker_ready(self, pid: int) -> None:
         worker = next((w for w in self.workers if w.pid == pid), None)
         if worker is None or worker.ready:
@@ -175,8 +153,19 @@ class Supervisor:
             summary = f"{self.count} router processes, backplane {where}"
             log.info("All router processes ready: {summary}; pids {pids}", summary=summary,
                      pids=" ".join(str(w.pid) for w in self.workers))
-            self.notifier.ready(summary)
-            self.notifier.start_watchdog(self.reactor)
+            if self.hosted:
+                summary += f", workers: {self.hosted.summary()}"
+            self.hosted.start().addCallbacks(lambda _: self._ready(summary), self._failed)
+
+    def _ready(self, summary: str) -> None:
+        if self.hosted:
+            log.info("Node ready: {summary}", summary=summary)
+        self.notifier.ready(summary)
+        self.notifier.start_watchdog(self.reactor)
+
+    def _hosted_ended(self, code: int) -> None:
+        self.exit_code = code
+        self.stop()
 
     def worker_ended(self, worker: Worker, status: Any) -> None:
         worker.process = None
@@ -193,11 +182,10 @@ class Supervisor:
             self.exit_code = code if isinstance(code, int) and code > 0 else 1
             self.stop()
             return
-        young = self.reactor.seconds() - worker.started < YOUNG_SECONDS
-        worker.delay = min(worker.delay * 2, MAX_RESTART_SECONDS) if young else FIRST_RESTART_SECONDS
+        delay = worker.backoff.delay(self.reactor.seconds() - worker.started)
         log.error("Router process {index}/{count} (pid {pid}) ended ({how}); restarting it in {delay:g} s",
-                  index=worker.index, count=self.count, pid=worker.pid, how=how, delay=worker.delay)
-        self.reactor.callLater(worker.delay, self._spawn, worker)
+                  index=worker.index, count=self.count, pid=worker.pid, how=how, delay=delay)
+        self.reactor.callLater(delay, self._spawn, worker)
 
     def _nats_crashed(self, why: str) -> None:
         if self.stopping:
@@ -238,6 +226,9 @@ class Supervisor:
             return
         self.stopping = True
         self.notifier.stopping()
+        self.hosted.stop().addBoth(lambda _: self._stop_router_processes())
+
+    def _stop_router_processes(self) -> None:
         if all(w.process is None for w in self.workers):
             self._finish()
             return
@@ -259,7 +250,7 @@ def supervise(config: Any, loglevel: str, logformat: str, debug: bool) -> int:
 
     args = ["--cbdir", config.cbdir, "--config", config.config_file, "--loglevel", loglevel,
             "--logformat", logformat] + (["--debug"] if debug else [])
-    supervisor = Supervisor(config, reactor, args, Notifier.from_environment())
+    supervisor = Supervisor(config, reactor, args, Notifier.from_environment(), loglevel)
 
     def install() -> None:
         signal.signal(signal.SIGTERM, supervisor.on_signal)

@@ -28,13 +28,14 @@ from node.router.dealer import Dealer
 from node.router.internal import InternalCaller
 from node.router.meta import MetaApi, MetaError
 from node.router.outcome import Outcome, reply
-from node.router.oversize import PAYLOAD_SIZE_EXCEEDED, Undeliverable, too_large_text
+from node.router.oversize import PAYLOAD_SIZE_EXCEEDED, WARN_INTERVAL, Undeliverable, too_large_text
 from node.router.peer import Peer
 from node.router.uris import is_valid_uri, uri_length_problem
 
 log = Logger()
 
 INVALID_URI = "wamp.error.invalid_uri"
+INVALID_PAYLOAD = "wamp.error.invalid_payload"
 CLOSE_KILLED = "wamp.close.killed"
 # What the decisions a dynamic authorizer allowed to cache may hold per session:
 # a session uses tens of URIs; these bounds keep one that walks through endless
@@ -80,6 +81,7 @@ class RealmRouter:
         self._caller: Optional[InternalCaller] = None  # made on first use
         self.backplane: Any = None  # node.cluster.link.RealmLink when the router spans processes
         self.too_large = Undeliverable(config.name)  # messages over their receiver's size limit, counted
+        self._unencodable_warned: Dict[str, float] = {}  # message type -> time of the last warning
 
     # --- membership -------------------------------------------------------
 
@@ -360,6 +362,28 @@ class RealmRouter:
                                                  args=[text])))
         else:
             self.too_large.count(what, session_id, size, limit, "not sent")
+
+    def unencodable(self, session_id: int, message: Message, problem: str) -> None:
+        """``message`` holds a value the serializer of session ``session_id`` cannot encode
+        (a router component's messages arrive unencoded: a set, a datetime): as
+        :meth:`undeliverable`, with ``wamp.error.invalid_payload``, the URI autobahn's
+        callee answers with when it cannot encode its own YIELD. One warning per message
+        type per ``WARN_INTERVAL`` at most."""
+        what = next((k.__name__.upper() for k in (Invocation, Result, Error, Event) if isinstance(message, k)),
+                    type(message).__name__.upper())  # ProgressiveInvocation is an INVOCATION
+        now = self.clock.seconds()
+        if now - self._unencodable_warned.get(what, float("-inf")) >= WARN_INTERVAL:
+            self._unencodable_warned[what] = now
+            log.warn("{what} for session {session} on realm {realm} cannot be encoded for it ({problem}); "
+                     "not sent", what=what, session=session_id, realm=self.name, problem=problem)
+        text = f"{what} cannot be encoded for its receiver: {problem}"
+        if isinstance(message, Invocation):  # as if the callee had answered so
+            self.process(session_id, Error(Invocation.MESSAGE_TYPE, message.request, INVALID_PAYLOAD, args=[text]))
+        elif isinstance(message, Result):
+            self.deliver(self.dealer.undeliverable_result(session_id, message.request, INVALID_PAYLOAD, text))
+        elif isinstance(message, Error) and message.error != INVALID_PAYLOAD:
+            self.deliver(reply(session_id, Error(message.request_type, message.request, INVALID_PAYLOAD,
+                                                 args=[text])))
 
     def _expired(self, key: Hashable) -> None:
         self._timers.pop(key, None)

@@ -30,6 +30,10 @@ The session implements autobahn's ``ITransportHandler`` (``onOpen``,
 
 Each failed authentication is logged, and the final answer (WELCOME or ABORT) to
 an address with many recent failures is sent late (:mod:`node.router.auth.failures`).
+
+A session made with ``trusted`` (a router component, joined in memory by
+:mod:`node.transports.in_memory`) skips authentication: its HELLO is answered
+with that identity, as Crossbar.io gives router components their configured role.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from autobahn.exception import PayloadExceededError
+from autobahn.wamp.exception import SerializationError
 from autobahn.wamp.message import (
     Abort, Authenticate, Challenge as ChallengeMsg, Error, Goodbye, Hello, Message, Welcome,
 )
@@ -63,7 +68,10 @@ log = Logger()
 PROTOCOL_VIOLATION = "wamp.error.protocol_violation"
 NO_SUCH_REALM = "wamp.error.no_such_realm"
 NO_SUCH_ROLE = "wamp.error.no_such_role"
-GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
+# A client's GOODBYE is answered with wamp.close.normal, as Crossbar.io answers it
+# (the WAMP spec suggests wamp.close.goodbye_and_out): clients written against
+# Crossbar.io check that their session ended with wamp.close.normal.
+GOODBYE_REPLY = "wamp.close.normal"
 GOODBYE_TIMEOUT = 5.0  # seconds a killed session has to answer our GOODBYE
 HELLO_TIMEOUT = "wamp.error.timeout"  # ABORT reason when authentication outlasts hello_timeout
 CLOSE_POLICY_VIOLATION = 1008  # RFC 6455 7.4.1: the WebSocket close code of a hello_timeout
@@ -120,9 +128,11 @@ class RouterWelcome(Welcome):
 class RouterSession:
     """One connection's WAMP session on the router."""
 
-    def __init__(self, router: "Router", auth: Tuple[AuthMethod, ...], hello_timeout: float = 0.0) -> None:
+    def __init__(self, router: "Router", auth: Tuple[AuthMethod, ...], hello_timeout: float = 0.0,
+                 trusted: Optional[Accept] = None) -> None:
         self._router = router
         self._auth = auth
+        self._trusted = trusted  # the identity of a router component: no authentication
         self._hello_timeout = hello_timeout  # seconds from onOpen to WELCOME; 0: no limit
         self._hello_timer: Any = None
         self._transport: Any = None
@@ -173,6 +183,12 @@ class RouterSession:
                 transport.send(message)
         except PayloadExceededError as e:  # refused, not sent: never silently
             self._too_large(message, e)
+        except SerializationError as e:  # a value its serializer cannot carry: never silently either
+            if self.state == "joined" and self.realm is not None and self.session_id is not None:
+                self.realm.unencodable(self.session_id, message, str(e))
+            else:
+                log.warn("cannot encode {message} for {peer}: {error}", message=type(message).__name__,
+                         peer=self._peer_name(), error=str(e))
         except Exception as e:  # a transport that fails to send is a dead peer, not a router fault
             log.warn("cannot send {message} to {peer}: {error}", message=type(message).__name__,
                      peer=self._peer_name(), error=str(e))
@@ -258,7 +274,7 @@ class RouterSession:
             self.send(Error(msg.request_type, msg.request, "wamp.error.invalid_uri", args=[msg.message]))
         elif isinstance(msg, Goodbye):
             self._leave_realm()
-            self.send(Goodbye(GOODBYE_AND_OUT))
+            self.send(Goodbye(GOODBYE_REPLY))
             self._close()
         elif isinstance(msg, Abort):
             self._leave_realm()
@@ -275,6 +291,9 @@ class RouterSession:
         self.session_id = random_id()
         if hello.realm is not None and self._router.realm(hello.realm) is None:
             self._abort(NO_SUCH_REALM, f"no realm '{hello.realm}' on this node")
+            return
+        if self._trusted is not None:
+            self._welcome(self._trusted)
             return
         peer_cert = self._transport_detail("peer_cert")
         method = choose_method(self._auth, hello, isinstance(peer_cert, dict))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Set
 
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
-from autobahn.wamp.exception import TransportLost
+from autobahn.wamp.exception import SerializationError, TransportLost
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -96,7 +96,10 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
     def send(self, msg: Any) -> None:
         if self._session is None:
             raise TransportLost()
-        payload, _ = self._serializer.serialize(msg)
+        try:
+            payload, _ = self._serializer.serialize(msg)
+        except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
+            raise SerializationError(f"{type(e).__name__}: {e}")
         check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
         self.sendString(payload)
         self.outgoing.sent(len(payload))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Set
 
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
-from autobahn.wamp.exception import TransportLost
+from autobahn.wamp.exception import SerializationError, TransportLost
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from twisted.logger import Logger
 
@@ -72,7 +72,10 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         """Serialize and send; unlike autobahn's, no per-message trace formatting."""
         if self._session is None:
             raise TransportLost()
-        payload, is_binary = self._serializer.serialize(msg)
+        try:
+            payload, is_binary = self._serializer.serialize(msg)
+        except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
+            raise SerializationError(f"{type(e).__name__}: {e}")
         check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
         self.send_payload(payload, is_binary)
         outgoing = self.outgoing

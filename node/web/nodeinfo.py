@@ -1,6 +1,7 @@
 """``nodeinfo`` paths: a small status page (Crossbar.io's default config has one).
 
-It shows what an operator checks first: versions, uptime, sessions, transports.
+It shows what an operator checks first: versions, uptime, sessions, transports, and
+the container and guest workers (pid, state, uptime, restarts).
 ``Accept: application/json`` gets the same facts as JSON for scripts.
 """
 from __future__ import annotations
@@ -42,7 +43,9 @@ class NodeInfo(resource.Resource):
 
 def _text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
-        return "; ".join(str(v) for v in value)
+        return "; ".join(_text(v) for v in value)
+    if isinstance(value, dict):  # a worker: "id backend, type container, pid 123, state running, ..."
+        return ", ".join(f"{k} {v}" for k, v in value.items() if v not in (None, ""))
     return str(value)
 
 

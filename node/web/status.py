@@ -19,6 +19,8 @@ class NodeStatus:
         self.started_at = time.time()
         self.transports: List[str] = []
         self.session_count = session_count or (lambda: 0)
+        # the container and guest workers the node runs (set by the node process; none by default)
+        self.workers: Callable[[], List[Dict[str, Any]]] = lambda: []
 
     def uptime(self) -> float:
         return time.time() - self.started_at
@@ -30,6 +32,7 @@ class NodeStatus:
             "uptime_seconds": round(self.uptime(), 1),
             "sessions": self.session_count(),
             "transports": list(self.transports),
+            "workers": self.workers(),
             "python": f"{platform.python_implementation()} {platform.python_version()}",
             "twisted": twisted.__version__,
             "autobahn": autobahn.__version__,

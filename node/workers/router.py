@@ -97,7 +97,11 @@ class RouterWorker:
         except Exception:
             yield self.stop_listening()
             raise
-        log.info("Node ready: {count} transport(s) listening", count=len(self.ports))
+
+    def announce_ready(self, also: str = "") -> None:
+        """The "Node ready" line, once everything the node starts has started
+        (:mod:`node.process.node` says when, and what else joined)."""
+        log.info("Node ready: {count} transport(s) listening{also}", count=len(self.ports), also=also)
 
     @defer.inlineCallbacks
     def _listen(self, transport: Transport, built: Any, creator: Any) -> Any:

@@ -1,0 +1,100 @@
+"""A container worker's process: ``python -m node.process.container_process``.
+
+Started by the node (:mod:`node.process.children`), never by hand. It
+
+- reads its :class:`~node.config.model.ContainerWorker` from stdin (pickled by the
+  node: the configuration as the node checked it, secrets from the node's
+  environment included, without a second read of the file);
+- leads a process group of its own and gets SIGTERM when the node dies, even by
+  SIGKILL (:mod:`node.process.lifeline`);
+- logs JSON lines on stdout, which the node logs again tagged with the worker id;
+- reports ``READY=1`` once every component has joined, and ``STATUS=`` on each
+  change, with sd_notify's protocol to the node's socket (``--notify``);
+- on SIGTERM has every component leave with GOODBYE, then exits 0; SIGINT and
+  SIGHUP are the node's business and are ignored.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import signal
+import sys
+from typing import Any, Dict, Optional, Sequence
+
+from node.log import start_logging
+from node.process.lifeline import die_with_parent, lead_process_group
+from node.process.systemd import Notifier
+from node.workers.container import Container
+
+STOP_SHARE = 0.8  # of stop_timeout: the components' GOODBYE may take this long before the process exits anyway
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m node.process.container_process")
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--cbdir", required=True)
+    parser.add_argument("--notify", default=None)
+    parser.add_argument("--loglevel", default="info")
+    return parser.parse_args(argv)
+
+
+class ContainerProcess:
+    """Signals, the sd_notify messages and the exit code around a :class:`Container`."""
+
+    def __init__(self, spec: Any, cbdir: str, reactor: Any, notifier: Any) -> None:
+        self.spec = spec
+        self.reactor = reactor
+        self.notifier = notifier
+        self.container = Container(spec, cbdir, reactor, self.notify, self.finish)
+        self.exit_code = 0
+        self.stopping = False
+
+    def begin(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.container.start()
+
+    def notify(self, fields: Dict[str, str]) -> None:
+        text = "\n".join(f"{key}={value}" for key, value in fields.items())
+        self.notifier.notify(f"{text}\nMAINPID={os.getpid()}")
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self.reactor.callFromThread(self.finish, 0)
+
+    def finish(self, code: int) -> None:
+        """Components leave (GOODBYE), then the process exits with ``code``."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.exit_code = code
+        self.notifier.stopping()
+        deadline = self.reactor.callLater(max(0.1, self.spec.stop_timeout * STOP_SHARE), self._stop_reactor)
+        left = self.container.stop()
+        left.addBoth(lambda _: deadline.cancel() if deadline.active() else None)
+        left.addBoth(lambda _: self._stop_reactor())
+
+    def _stop_reactor(self) -> None:
+        if self.reactor.running:
+            self.reactor.stop()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    lead_process_group()
+    die_with_parent(args.parent, signal.SIGTERM)
+    spec = pickle.loads(sys.stdin.buffer.read())  # the node writes it, then closes the pipe
+    with open(os.devnull, "rb") as null:
+        os.dup2(null.fileno(), 0)
+    from twisted.internet import reactor  # here: importing it installs Twisted's default reactor
+
+    start_logging(args.loglevel, "json")
+    process = ContainerProcess(spec, args.cbdir, reactor, Notifier(args.notify))
+    reactor.callWhenRunning(process.begin)
+    reactor.run()
+    return process.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
