@@ -9,7 +9,8 @@
   ``Range: bytes=A-B`` (206);
 - ``GET /big?n=N``: N octets of ``x``, streamed in 64 KiB writes;
 - ``GET /slow?s=S``: answers after S seconds;
-- ``GET /connections``: how many TCP connections it has accepted.
+- ``GET /connections``: how many TCP connections it has accepted;
+- ``POST /record``: keeps the body (method, headers, body); ``GET /records`` lists them.
 
 HTTP/1.1 with keep-alive. Prints ``listening PORT`` when ready.
 """
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 FILE = bytes(range(256)) * 3 + bytes(232)  # 1000 octets
 ETAG = '"v1"'
 CONNECTIONS = [0]
+RECORDS: list = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -94,6 +96,8 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path.endswith("/slow"):
             time.sleep(float(query["s"][0]))
             self._send(200, b'{"slow": true}')
+        elif url.path.endswith("/records"):
+            self._send(200, json.dumps(RECORDS).encode())
         elif url.path.endswith("/connections"):
             self._send(200, json.dumps({"connections": CONNECTIONS[0]}).encode())
         else:
@@ -103,6 +107,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = self._body()
+        if self.path.endswith("/record"):
+            RECORDS.append({"method": self.command, "content_type": self.headers.get("Content-Type"),
+                            "body": body.decode("utf-8", "replace")})
+            self._send(200, b'{"recorded": true}')
+            return
         self._send(200, json.dumps({"length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
                                     "chunked": "chunked" in self.headers.get("Transfer-Encoding", "")}).encode())
 

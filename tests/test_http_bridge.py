@@ -505,17 +505,83 @@ def test_config_refuses_unknown_realm_role_and_bad_options(tmp_path):
     assert "paths.c.options.require_ip[0]: '10.0.0.0/33' is not an IP address or network" in text
 
 
-def test_http_subscriber_and_callee_components_are_refused_naming_the_feature(tmp_path):
+def test_http_subscriber_and_callee_run_as_container_components(tmp_path):
+    """Crossbar.io's MessageForwarder forwards events to an HTTP server; RESTCallee turns calls into
+    HTTP requests (a container of the node runs both, by their Crossbar.io class names)."""
+    import sys
+    import urllib.request
+
+    backend = subprocess.Popen([sys.executable, str(Path(__file__).parent / "proxy_backend.py")],
+                               stdout=subprocess.PIPE, text=True)
+    node = None
+    try:
+        backend_port = int(backend.stdout.readline().split()[1])
+        port = free_port()
+        config = router_config([{"type": "web", "endpoint": tcp(port),
+                                 "paths": {"ws": {"type": "websocket"}, "publish": bridge("publisher")}}],
+                               realms=[{"name": "realm1", "roles": ROLES}])
+        transport = {"type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": port},
+                     "url": f"ws://127.0.0.1:{port}/ws"}
+        config["workers"].append({"type": "container", "components": [
+            {"type": "class", "classname": "crossbar.bridge.rest.MessageForwarder", "realm": "realm1",
+             "extra": {"subscriptions": [{"topic": "com.allowed.fwd", "url": f"http://127.0.0.1:{backend_port}/record"}],
+                       "method": "POST", "expectedcode": 200, "debug": True}, "transport": transport},
+            {"type": "class", "classname": "crossbar.adapter.rest.RESTCallee", "realm": "realm1",
+             "extra": {"procedure": "com.allowed.rest", "baseurl": f"http://127.0.0.1:{backend_port}/api/"},
+             "transport": transport}]})
+        node = start_node(config, tmp_path / "cb")
+
+        async def scenario():
+            session = await connect(f"ws://127.0.0.1:{port}/ws")
+            answer = None
+            for _ in range(500):  # until the container's components have joined
+                try:
+                    answer = await session.call("com.allowed.rest", method="GET", url="x/headers",
+                                                params={"q": "1"}, headers={"X-Test": "yes"})
+                    break
+                except ApplicationError as e:
+                    assert e.error == "wamp.error.no_such_procedure", e
+                    await asyncio.sleep(0.05)
+            await until(lambda: "events on com.allowed.fwd go to POST" in node.output())
+            published = await asyncio.to_thread(post, node_url, "publish", {
+                "topic": "com.allowed.fwd", "args": ["hi", 2], "kwargs": {"k": "v"}})
+            records: List[Any] = []
+            for _ in range(250):
+                records = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{backend_port}/records").read())
+                if records:
+                    break
+                await asyncio.sleep(0.02)
+            await leave(session)
+            return answer, published, records
+
+        node_url = type("N", (), {"port": port})()
+        answer, published, records = run(scenario())
+        assert answer["code"] == 200
+        seen = json.loads(answer["content"])
+        assert seen["line"] == "GET /api/x/headers?q=1 HTTP/1.1"
+        assert ["X-Test", "yes"] in seen["headers"]
+        assert published.status == 200
+        assert records == [{"method": "POST", "content_type": "application/json",
+                            "body": '{"args":["hi",2],"kwargs":{"k":"v"}}'}]
+        assert wait_until(lambda: "answered 200" in node.output(), 5)  # debug: the answer is logged
+    finally:
+        if node is not None:
+            node.stop()
+        backend.terminate()
+        backend.wait(10)
+
+
+def test_http_subscriber_and_callee_extra_is_checked(tmp_path):
     config = router_config([{"type": "web", "endpoint": tcp(free_port()), "paths": {"ws": {"type": "websocket"}}}])
     transport = {"type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": 8080},
                  "url": "ws://127.0.0.1:8080/ws"}
     config["workers"].append({"type": "container", "components": [
         {"type": "class", "classname": "crossbar.bridge.rest.MessageForwarder", "realm": "realm1",
-         "extra": {"subscriptions": []}, "transport": transport},
+         "extra": {"subscriptions": [{"topic": "t"}]}, "transport": transport},
         {"type": "class", "classname": "crossbar.adapter.rest.RESTCallee", "realm": "realm1",
-         "extra": {"procedure": "com.myapp.rest", "baseurl": "https://example.org/"}, "transport": transport}]})
+         "extra": {"procedure": "com.myapp.rest"}, "transport": transport}]})
     text = check(tmp_path, config)
-    assert ("components[0].classname: crossbar.bridge.rest.MessageForwarder is Crossbar.io's HTTP bridge "
-            "subscriber, a container component") in text
-    assert "crossbar.adapter.rest.RESTCallee is Crossbar.io's HTTP bridge callee" in text
+    assert ("components[0].extra.subscriptions[0]: crossbar.bridge.rest.MessageForwarder: needs `topic` and `url`"
+            in text)
+    assert "components[1].extra.baseurl: crossbar.adapter.rest.RESTCallee: needs `baseurl` (a string)" in text
     assert "not found in pythonpath" not in text

@@ -6,9 +6,8 @@
   as Crossbar.io's examples write them, means that address's network).
 - Crossbar.io's HTTP subscriber and callee are container components
   (``crossbar.bridge.rest.MessageForwarder`` / ``RESTCallee``, formerly under
-  ``crossbar.adapter.rest``). wampnode does not host container components yet, so
-  such a component is refused with a message naming the feature, instead of the
-  generic "module not found".
+  ``crossbar.adapter.rest``): those names load wampnode's classes
+  (:mod:`node.workers.rest_components`), and their ``extra`` is checked here.
 - A ``websocket-reverseproxy`` backend with ``tls`` is refused (not implemented).
 """
 from __future__ import annotations
@@ -21,11 +20,10 @@ from node.errors import ConfigError
 
 Check = Callable[[model.NodeConfig, Dict[str, Any], str], List[ConfigError]]
 
-# Crossbar.io's classes of the HTTP bridge that run as container components -> the feature's name
+# Crossbar.io's classes of the HTTP bridge that run as container components -> wampnode's (node.workers)
 REST_COMPONENTS = {
-    f"crossbar.{package}.rest.{name}": feature
-    for package in ("bridge", "adapter")
-    for name, feature in (("MessageForwarder", "HTTP bridge subscriber"), ("RESTCallee", "HTTP bridge callee"))
+    f"crossbar.{package}.rest.{name}": f"node.workers.rest_components.{name}"
+    for package in ("bridge", "adapter") for name in ("MessageForwarder", "RESTCallee")
 }
 
 
@@ -71,18 +69,27 @@ def check_require_ip(config: model.NodeConfig, raw: Dict[str, Any], where: str) 
     return errors
 
 
+def _extra_problems(classname: str, extra: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """(key, problem) of an HTTP subscriber's or callee's ``extra``, as its class reads it."""
+    if classname.endswith("RESTCallee"):
+        return [(key, f"needs `{key}` (a string)") for key in ("procedure", "baseurl")
+                if not isinstance(extra.get(key), str)]
+    subscriptions = extra.get("subscriptions")
+    if not isinstance(subscriptions, list) or not subscriptions:
+        return [("subscriptions", "needs `subscriptions`: a list of {\"topic\", \"url\"}")]
+    return [(f"subscriptions[{i}]", "needs `topic` and `url` (strings)") for i, s in enumerate(subscriptions)
+            if not (isinstance(s, dict) and isinstance(s.get("topic"), str) and isinstance(s.get("url"), str))]
+
+
 def check_rest_components(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """Crossbar.io's HTTP subscriber and callee components get the ``extra`` they read."""
     errors: List[ConfigError] = []
     for worker in config.workers:
         for component in getattr(worker, "components", ()):
-            feature = REST_COMPONENTS.get(component.classname or "")
-            if feature is not None:
-                errors.append(ConfigError(
-                    f"{where}: {component.path}.classname",
-                    f"{component.classname} is Crossbar.io's {feature}, a container component; wampnode does "
-                    f"not run container components yet (node hosting, issue 14), so the {feature} is not available",
-                    "Remove this component, or run it as a WAMP client of its own until container "
-                    "components are hosted"))
+            if (component.classname or "") in REST_COMPONENTS:
+                errors += [ConfigError(f"{where}: {component.path}.extra.{key}", f"{component.classname}: {problem}",
+                                       "See the README's HTTP bridge section")
+                           for key, problem in _extra_problems(component.classname, dict(component.extra or {}))]
     return errors
 
 
@@ -100,7 +107,3 @@ WEB_CHECKS: Tuple[Check, ...] = (check_bridge_realms, check_require_ip, check_re
                                  check_websocket_backend_tls)
 
 
-def rest_component_paths(config: model.NodeConfig) -> List[str]:
-    """JSON paths of the components :func:`check_rest_components` refuses (other checks skip them)."""
-    return [c.path for w in config.workers for c in getattr(w, "components", ())
-            if (c.classname or "") in REST_COMPONENTS]

@@ -123,7 +123,7 @@ def _module_errors(components: Sequence[Component], pythonpath: Tuple[str, ...],
     search = list(pythonpath) + [p for p in sys.path if p]
     errors: List[ConfigError] = []
     for component in components:
-        if component.classname in REST_COMPONENTS:  # refused with its own message (checks_web)
+        if component.classname in REST_COMPONENTS:  # Crossbar.io's HTTP bridge classes: wampnode's own
             continue
         for path, name in _modules(component):
             module = name.rpartition(".")[0]
