@@ -2,8 +2,8 @@
 
     python tests/body_site.py [OPTIONS_JSON]
 
-No path type of a config takes a body yet (HTTP publisher, caller or webhook
-paths would), so ``tests/test_web_hardening.py`` drives the site class a web
+Paths with the body policies in their plainest form (the HTTP bridge paths use
+them too: tests/test_http_bridge.py), so ``tests/test_web_hardening.py`` drives the site class a web
 transport uses (``node.web.tree.NodeSite``, with the schema's web options and
 OPTIONS_JSON over them) with these paths on a real socket:
 

@@ -53,6 +53,10 @@ echo "== pip install -r tests/pywampy/requirements.txt (.venv-wampy)"
 echo "== sslyze venv (tests/sslyze_venv.py)"
 .venv/bin/python tests/sslyze_venv.py
 
+# crossbarhttp3 (Crossbar.io HTTP bridge client) needs `future`: its own cached venv too.
+echo "== crossbarhttp3 venv (tests/crossbarhttp_venv.py)"
+.venv/bin/python tests/crossbarhttp_venv.py
+
 # npm packages: each of these directories with a package.json gets `npm install`.
 for dir in tests/js examples/browser; do
     if [ -f "$dir/package.json" ]; then

@@ -71,7 +71,8 @@ def test_unknown_path_type_lists_known_types(tmp_path):
     cbdir = write(tmp_path, config(web(8080, {"app": {"type": "wsgi"}})))
     (line,) = errors_of(cbdir)
     assert line.endswith("paths.app.type: 'wsgi' is not one of the allowed values: static, websocket, "
-                         "nodeinfo, redirect, tcpbridge, websocket-testee, metrics, dashboard"), line
+                         "nodeinfo, redirect, tcpbridge, websocket-testee, metrics, dashboard, publisher, caller, "
+                         "webhook, reverseproxy, websocket-reverseproxy"), line
 
 
 def test_unsupported_version_names_the_value_found(tmp_path):

@@ -31,11 +31,13 @@ CONFIGS = REPO / "examples" / "configs"
 APPS = REPO / "examples" / "python"
 COMPONENTS = REPO / "examples" / "components"
 TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra",
-          "router-components", "container", "guest", "monitoring"]
+          "router-components", "container", "guest", "monitoring", "http-bridge", "reverse-proxy"]
 HOSTING = REPO / "examples" / "hosting"
 CRA_SECRET = "examples-cra-s3cret"
+BRIDGE_ENV = {"BRIDGE_SECRET": "bridge-s3cret", "GITHUB_WEBHOOK_SECRET": "github-s3cret"}
 # the secrets the example configs take from the node's environment
-EXAMPLE_ENV = {"WAMPCRA_SECRET": CRA_SECRET, "METRICS_PASSWORD": "scrape-s3cret", "DASHBOARD_PASSWORD": "ops-s3cret"}
+EXAMPLE_ENV = {"WAMPCRA_SECRET": CRA_SECRET, "METRICS_PASSWORD": "scrape-s3cret", "DASHBOARD_PASSWORD": "ops-s3cret",
+               **BRIDGE_ENV}
 
 
 def transports(config: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -192,6 +194,80 @@ def test_wampcra_config_with_the_rpc_app(node_factory, tmp_path):
     anonymous = run_app("rpc.py", setup["url"])
     assert anonymous.returncode == 1
     assert CRA_SECRET not in node.output()
+
+
+def test_http_bridge_config_publishes_calls_and_takes_webhooks(node_factory, tmp_path):
+    """curl publishes and calls through the example's bridge paths (an autobahn session subscribes
+    and answers), and a GitHub-style webhook signed with openssl becomes an event."""
+    from httpkit import curl
+
+    setup = node_dir("http-bridge", tmp_path)
+    node_factory(None, cbdir=setup["cbdir"], env=BRIDGE_ENV)
+    base = f"http://127.0.0.1:{setup['port']}"
+    payload = b'{"action": "opened"}'
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", BRIDGE_ENV["GITHUB_WEBHOOK_SECRET"]],
+                            input=payload, capture_output=True, check=True).stdout.decode().split()[-1]
+
+    async def scenario() -> Any:
+        from wampclient import connect
+
+        session = await connect(setup["url"])
+        events: List[Any] = []
+        await session.subscribe(lambda *a: events.append(a), "com.example.news")
+        await session.subscribe(lambda e: events.append(("hook", e["body"])), "com.example.github")
+        await session.register(lambda a, b: a + b, "com.example.add2")
+        json_type = ("-H", "Content-Type: application/json")
+        published = await asyncio.to_thread(curl, base + "/publish", *json_type,
+                                            data=b'{"topic": "com.example.news", "args": ["hi"]}')
+        called = await asyncio.to_thread(curl, base + "/call", *json_type,
+                                         data=b'{"procedure": "com.example.add2", "args": [2, 3]}')
+        hooked = await asyncio.to_thread(curl, base + "/webhook", "-H", f"X-Hub-Signature-256: sha256={digest}",
+                                         data=payload)
+        unsigned = await asyncio.to_thread(curl, base + "/publish-signed", *json_type,
+                                           data=b'{"topic": "com.example.news"}')
+        for _ in range(250):
+            if len(events) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await leave(session)
+        return published, called, hooked, unsigned, events
+
+    published, called, hooked, unsigned, events = run(scenario())
+    assert published.status == 200 and "id" in json.loads(published.body)
+    assert json.loads(called.body) == {"args": [5]}
+    assert hooked.status == 202
+    assert unsigned.status == 400  # signed path: key, timestamp, seq, nonce, signature required
+    assert ("hi",) in events and ("hook", payload.decode()) in events
+
+
+def test_reverse_proxy_config_serves_the_app_and_relays_wamp(node_factory, tmp_path):
+    """The example's "/" and "api" paths reach a Python web server; "live" relays a WAMP client's
+    WebSocket to a backend (here the node's own /ws), and the pub/sub app completes through it."""
+    from httpkit import curl
+
+    backend = subprocess.Popen([sys.executable, str(REPO / "tests" / "proxy_backend.py")], stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        backend_port = int(backend.stdout.readline().split()[1])
+        setup = node_dir("reverse-proxy", tmp_path)
+        config = setup["config"]
+        paths = transports(config)[0]["paths"]
+        for key in ("/", "api"):
+            paths[key]["port"] = backend_port
+        live = paths["live"]["backend"]
+        live["endpoint"]["port"] = setup["port"]
+        live["url"] = f"ws://127.0.0.1:{setup['port']}/ws"
+        (setup["cbdir"] / "config.json").write_text(json.dumps(config, indent=2))
+        node_factory(None, cbdir=setup["cbdir"])
+        base = f"http://127.0.0.1:{setup['port']}"
+        assert curl(base + "/file").status == 200
+        assert json.loads(curl(base + "/api/x/headers").body)["line"] == "GET /v1/x/headers HTTP/1.1"
+        result = run_app("pubsub.py", f"ws://127.0.0.1:{setup['port']}/live")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "received 5 of 5 events, in order: True" in result.stdout
+    finally:
+        backend.terminate()
+        backend.wait(10)
 
 
 def test_router_components_config_runs_its_backend(node_factory, tmp_path):

@@ -6,7 +6,7 @@ import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from node.config import model
-from node.config.build_workers import build_hosting, ignored_worker_keys, router_index
+from node.config.build_workers import build_connecting_endpoint, build_hosting, ignored_worker_keys, router_index
 from node.config.environment import json_path
 from node.config.validation import definition_defaults
 
@@ -199,7 +199,55 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
             return model.MetricsPath(access=access, gather_timeout=float(raw["gather_timeout"]), path=where)
         return model.DashboardPath(access=access, gather_timeout=float(raw["gather_timeout"]),
                                    interval=float(raw["interval"]), history=int(raw["history"]), path=where)
+    if kind in _BRIDGE_BUILDERS:
+        return _BRIDGE_BUILDERS[kind](raw, where)
+    if kind == "reverseproxy":
+        return build_reverse_proxy(raw, cbdir, where)
+    if kind == "websocket-reverseproxy":
+        backend = raw["backend"]
+        return model.WebSocketReverseProxyPath(
+            options=build_websocket_options(raw["options"]), path=where,
+            backend=model.WebSocketBackend(
+                endpoint=build_connecting_endpoint(backend["endpoint"], cbdir, f"{where}.backend.endpoint"),
+                url=backend["url"], options=build_websocket_options(backend["options"]), path=f"{where}.backend"))
     return model.NodeInfoPath(path=where)
+
+
+def _bridge_checks(options: Mapping[str, Any]) -> model.BridgeOptions:
+    return _record(model.BridgeOptions, options)
+
+
+def _signing(options: Mapping[str, Any]) -> Optional[model.Signing]:
+    return model.Signing(key=options["key"], secret=options["secret"]) if "key" in options else None
+
+
+_BRIDGE_BUILDERS: Dict[str, Callable[[Dict[str, Any], str], object]] = {
+    "publisher": lambda raw, where: model.PublisherPath(
+        realm=raw["realm"], role=raw["role"], checks=_bridge_checks(raw["options"]),
+        signing=_signing(raw["options"]), timestamp_delta_limit=raw["options"]["timestamp_delta_limit"],
+        max_nonces=raw["options"]["max_nonces"], path=where),
+    "caller": lambda raw, where: model.CallerPath(
+        realm=raw["realm"], role=raw["role"], checks=_bridge_checks(raw["options"]),
+        signing=_signing(raw["options"]), timestamp_delta_limit=raw["options"]["timestamp_delta_limit"],
+        max_nonces=raw["options"]["max_nonces"], call_timeout=float(raw["options"]["call_timeout"]), path=where),
+    "webhook": lambda raw, where: _record(model.WebhookPath, raw["options"], realm=raw["realm"], role=raw["role"],
+                                          checks=_bridge_checks(raw["options"]), path=where),
+}
+
+
+def build_reverse_proxy(raw: Dict[str, Any], cbdir: str, where: str) -> model.ReverseProxyPath:
+    tls = None
+    if "tls" in raw:
+        tls = model.ClientTlsOptions(hostname=raw["tls"].get("hostname"),
+                                     trust=build_trust(raw["tls"]["trust"], cbdir, f"{where}.tls.trust"),
+                                     path=f"{where}.tls")
+    forwarded_port = raw.get("forwarded_port")
+    return model.ReverseProxyPath(
+        host=raw["host"], port=int(raw["port"]), base_path=raw["path"].rstrip("/"),
+        forwarded_port=None if forwarded_port is None else int(forwarded_port),
+        forwarded_proto=raw.get("forwarded_proto"), tls=tls, connect_timeout=float(raw["connect_timeout"]),
+        timeout=float(raw["timeout"]), max_idle_connections=raw["max_idle_connections"],
+        websocket=raw["websocket"], path=where)
 
 
 def build_web(raw: Dict[str, Any], cbdir: str, where: str) -> model.WebService:

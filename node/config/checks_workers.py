@@ -15,6 +15,7 @@ from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from node.config import model
+from node.config.checks_web import REST_COMPONENTS
 from node.errors import ConfigError
 
 Check = Callable[[model.NodeConfig, Dict[str, Any], str], List[ConfigError]]
@@ -122,6 +123,8 @@ def _module_errors(components: Sequence[Component], pythonpath: Tuple[str, ...],
     search = list(pythonpath) + [p for p in sys.path if p]
     errors: List[ConfigError] = []
     for component in components:
+        if component.classname in REST_COMPONENTS:  # Crossbar.io's HTTP bridge classes: wampnode's own
+            continue
         for path, name in _modules(component):
             module = name.rpartition(".")[0]
             if find_module(module, search) is None:

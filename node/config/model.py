@@ -17,6 +17,10 @@ from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, Comp
                                        ConnectingEndpoint, ConnectingTls, ConnectingTransport, ContainerComponent,
                                        ContainerWorker, GuestStdin, GuestWatch, GuestWorker, ProcessEnv,
                                        RouterComponent, RouterOptions, Worker)
+# the HTTP bridge and reverse-proxy web paths: their own module, re-exported here
+from node.config.model_web import (BRIDGE_PATHS, BridgeOptions, CallerPath, PublisherPath,  # noqa: F401
+                                   ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
+                                   WebSocketReverseProxyPath)
 
 # --- endpoints -------------------------------------------------------------
 

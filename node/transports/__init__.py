@@ -16,6 +16,7 @@ from node.transports.rawsocket import rawsocket_factory
 from node.transports.testee import testee_factory
 from node.transports.universal import UniversalFactory
 from node.transports.websocket import websocket_factory
+from node.transports.wsproxy import websocket_proxy_factory
 from node.web.status import NodeStatus
 
 
@@ -56,12 +57,16 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         return factory
 
     def websocket_resource(service: Any) -> Any:
-        """A WAMP ``websocket`` path, or a ``websocket-testee`` echo path."""
+        """A WAMP ``websocket`` path, a ``websocket-testee`` echo path or a ``websocket-reverseproxy`` path."""
         # start-up: twisted.web loads only when a transport serves HTTP (see site below)
         from autobahn.twisted.resource import WebSocketResource
 
         if isinstance(service, model.WebSocketTesteePath):
             return WebSocketResource(testee(service.options))
+        if isinstance(service, model.WebSocketReverseProxyPath):
+            factory = websocket_proxy_factory(service, reactor, is_secure)
+            wamp_factories.append(factory)
+            return WebSocketResource(factory)
         return WebSocketResource(websocket(service))
 
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:
@@ -79,14 +84,14 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
             return None
         # start-up: node.web.tree brings twisted.web (about 15 ms on CPython), which a node
         # with only websocket and rawsocket transports never needs
-        from node.web.tree import build_site
+        from node.web.tree import WebContext, build_site
 
         paths = dict(web.paths) if web else {}
         for key, service in (extra_websockets or {}).items():
             paths[key] = model.WebSocketPath(service=service, path=service.path)
         options = transport.http_options  # web.options, or the defaults for a universal transport
         built = build_site(model.WebService(paths=paths, options=options, path=transport.path),
-                           status, websocket_resource)
+                           WebContext(status, websocket_resource, router, reactor))
         built.counts = counts  # requests whose head came too slowly (node.web.deadline)
         return limit_connections(built, options.max_connections, HttpRefusal, "HTTP", reactor, counts)
 

@@ -9,11 +9,15 @@ before reading a byte of it (:class:`node.web.channel.NodeChannel`).
 A resource states its policy in two attributes:
 
 - ``takes_body`` (default False): a path that takes no body (static, nodeinfo,
-  redirect, websocket, tcpbridge: every path type today) refuses any body with
+  redirect, websocket, tcpbridge, websocket-reverseproxy) refuses any body with
   413, GET or POST alike;
 - ``max_request_body`` (default None): the largest body a path that takes one
-  accepts, as Crossbar.io's ``post_body_limit`` of its HTTP bridge paths; None
-  means the web transport's ``max_request_body`` option.
+  accepts: the ``post_body_limit`` of the HTTP bridge paths; None means the web
+  transport's ``max_request_body`` option;
+- ``body_refusal(limit)`` (optional): the complete 413 response, for a path that
+  answers in its own format (the HTTP bridge's one-line JSON);
+- ``streams_body`` (default False): the body is not kept but handed to the
+  resource as it arrives (``reverseproxy``: :class:`node.web.channel.InMemoryBodyRequest`).
 
 An accepted body is kept in memory (it is bounded), never in a file.
 """

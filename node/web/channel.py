@@ -40,6 +40,7 @@ class NodeChannel(HeadDeadlineChannel):
     _linger: Optional[Any] = None
     _body_limit = 0
     _body_received = 0
+    _body_resource: Any = None  # the resource the request with a body goes to
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -71,12 +72,16 @@ class NodeChannel(HeadDeadlineChannel):
     def allHeadersReceived(self) -> None:
         if self.length != 0:  # a Content-Length over 0, or chunked (None)
             target = self._path
-            limit = body_limit(resource_for_target(self.site.resource, target), self.site.max_request_body)
+            self._body_resource = resource_for_target(self.site.resource, target)
+            limit = body_limit(self._body_resource, self.site.max_request_body)
             if (limit == 0 if self.length is None else self.length > limit):
                 self._refuse_body(target, limit)
                 return
             self._body_limit, self._body_received = limit, 0
         super().allHeadersReceived()
+        if self.length != 0 and getattr(self._body_resource, "streams_body", False) and not self._refused:
+            # a path that streams bodies (reverseproxy) gets the request now, and its body as it comes
+            self.requests[-1].stream_body(self._command, self._path, self._version)
 
     def body_refused(self, size: int) -> bool:
         """Count ``size`` more body octets (chunked bodies); True once the body is refused."""
@@ -115,7 +120,8 @@ class NodeChannel(HeadDeadlineChannel):
         else:
             text = f"The request body is larger than this path takes ({limit} octets)."
         size = "chunked" if self.length is None else f"{self.length} octets"
-        self._refuse(answer(413, "Content Too Large", text),
+        own = getattr(self._body_resource, "body_refusal", None)  # a path answering in its own format
+        self._refuse(own(limit) if own is not None and limit else answer(413, "Content Too Large", text),
                      "{method} {path} with a body ({size}); the path takes {takes}: 413",
                      method=getattr(self, "_command", b"").decode("latin-1"),
                      path=target[:200].decode("latin-1"), size=size,
@@ -140,11 +146,52 @@ def peer_text(address: Any) -> str:
 
 
 class InMemoryBodyRequest(server.Request):
-    """A request whose body (bounded by :class:`NodeChannel`) stays in memory."""
+    """A request whose body (bounded by :class:`NodeChannel`) stays in memory, or, for
+    a path that streams bodies, is handed on as it arrives.
+
+    Streaming (:meth:`stream_body`): the request is processed as soon as its head
+    is complete; the resource sets ``body_sink`` (called with each chunk) and
+    ``body_end`` (called once the body is complete). Its response is only
+    finished after the body is complete (until then Twisted's channel is still
+    parsing the body): a :meth:`finish` before that waits for the body's end.
+    """
+
+    streaming = False
+    body_complete = False
+    _finish_waiting = False
+    body_sink: Any = None
+    body_end: Any = None
 
     def gotLength(self, length: Optional[int]) -> None:  # noqa: N802 (Twisted API)
         self.content = BytesIO()
 
     def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 (Twisted API)
-        if not self.channel.body_refused(len(data)):
+        if self.channel.body_refused(len(data)):
+            return
+        if self.streaming:
+            if self.body_sink is not None:
+                self.body_sink(data)
+        else:
             self.content.write(data)
+
+    def stream_body(self, command: bytes, path: bytes, version: bytes) -> None:
+        self.streaming = True
+        super().requestReceived(command, path, version)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:  # noqa: N802
+        if not self.streaming:
+            super().requestReceived(command, path, version)
+            return
+        self.body_complete = True  # the channel's end of the body: the request was processed already
+        end, self.body_end = self.body_end, None
+        if end is not None:
+            end()
+        if self._finish_waiting and not self._disconnected and not self.finished:
+            super().finish()
+
+    def finish(self) -> None:
+        if self.streaming and not self.body_complete:
+            self._finish_waiting = True
+            self.body_sink = None  # what still comes is read and dropped
+            return
+        super().finish()

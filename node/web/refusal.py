@@ -23,6 +23,13 @@ def answer(code: int, phrase: str, text: str) -> bytes:
             % (code, phrase.encode("ascii"), len(body), body))
 
 
+def answer_json(code: int, phrase: str, body: bytes) -> bytes:
+    """A complete ``Connection: close`` response with a one-line JSON body (HTTP bridge paths)."""
+    body += b"\n"
+    return (b"HTTP/1.1 %d %s\r\nServer: wampnode\r\nContent-Type: application/json; charset=UTF-8\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (code, phrase.encode("ascii"), len(body), body))
+
+
 def refuse(transport: Any, response: bytes, call_later: Callable[..., Any]) -> Any:
     """Write ``response``, then close after the linger time; returns the timer.
 

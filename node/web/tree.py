@@ -1,6 +1,7 @@
 """Build a Twisted Web resource tree and site from a ``web`` service's paths."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List
 
 from twisted.logger import Logger
@@ -10,6 +11,7 @@ from node.config import model
 from node.web.channel import InMemoryBodyRequest, NodeChannel, peer_text
 from node.web.dashboard import dashboard_resource
 from node.web.hsts import hsts_header
+from node.web.httpbridge import bridge_resource
 from node.web.nodeinfo import nodeinfo_resource
 from node.web.redirect import redirect_resource
 from node.web.static import static_resource
@@ -27,18 +29,41 @@ class NotFoundRoot(resource.Resource):
         return resource.NoResource().render(request)
 
 
-def _build_path(service: object, status: NodeStatus,
-                websocket_resource: Callable[[model.WampWebSocket], Any]) -> Any:
+@dataclass(frozen=True)
+class WebContext:
+    """What path builders need beyond their own config: the node's status page data,
+    the builder of WAMP WebSocket resources (one per transport), the router (for the
+    HTTP bridge's sessions) and the reactor (timers, outgoing connections)."""
+
+    status: NodeStatus
+    websocket_resource: Callable[[Any], Any]
+    router: Any = None
+    reactor: Any = None
+
+
+def _reverse_proxy(config: model.ReverseProxyPath, reactor: Any) -> Any:
+    # imported here: the proxy brings twisted.web.client and the outgoing TLS stack (node.trust,
+    # pyOpenSSL: ~30 ms of start-up) that a node without a reverseproxy path need not load
+    from node.web.reverseproxy import reverse_proxy_resource
+
+    return reverse_proxy_resource(config, reactor)
+
+
+def _build_path(service: object, context: WebContext) -> Any:
     builders: Dict[type, Callable[[Any], Any]] = {
         model.StaticPath: static_resource,
         model.RedirectPath: redirect_resource,
         model.TcpBridgePath: tcpbridge_resource,
-        model.NodeInfoPath: lambda _: nodeinfo_resource(status),
-        model.WebSocketPath: lambda s: websocket_resource(s.service),
-        model.WebSocketTesteePath: websocket_resource,  # an echo service, built beside WAMP's
-        model.MetricsPath: lambda s: _metrics(s, status),
-        model.DashboardPath: lambda s: dashboard_resource(status, s, status.reactor),
+        model.NodeInfoPath: lambda _: nodeinfo_resource(context.status),
+        model.WebSocketPath: lambda s: context.websocket_resource(s.service),
+        model.WebSocketTesteePath: context.websocket_resource,  # an echo service, built beside WAMP's
+        model.MetricsPath: lambda s: _metrics(s, context.status),
+        model.DashboardPath: lambda s: dashboard_resource(context.status, s, context.status.reactor),
+        model.ReverseProxyPath: lambda s: _reverse_proxy(s, context.reactor),
+        model.WebSocketReverseProxyPath: context.websocket_resource,  # built by the transport, as WAMP's
     }
+    if isinstance(service, model.BRIDGE_PATHS):
+        return bridge_resource(service, context.router, context.reactor)
     return builders[type(service)](service)
 
 
@@ -49,10 +74,9 @@ def _metrics(service: model.MetricsPath, status: NodeStatus) -> Any:
     return metrics_resource(status, service, status.reactor)
 
 
-def build_tree(paths: Dict[str, object], status: NodeStatus,
-               websocket_resource: Callable[[model.WampWebSocket], Any]) -> Any:
+def build_tree(paths: Dict[str, object], context: WebContext) -> Any:
     """``{"/": ..., "ws": ..., "a/b": ...}`` -> a root resource with (nested) children."""
-    root = _build_path(paths["/"], status, websocket_resource) if "/" in paths else NotFoundRoot()
+    root = _build_path(paths["/"], context) if "/" in paths else NotFoundRoot()
     for key in sorted(k for k in paths if k != "/"):
         parent = root
         segments: List[str] = key.split("/")
@@ -62,7 +86,7 @@ def build_tree(paths: Dict[str, object], status: NodeStatus,
                 child = NotFoundRoot()
                 parent.putChild(segment.encode(), child)
             parent = child
-        parent.putChild(segments[-1].encode(), _build_path(paths[key], status, websocket_resource))
+        parent.putChild(segments[-1].encode(), _build_path(paths[key], context))
     return root
 
 
@@ -111,6 +135,5 @@ class NodeSite(server.Site):
                      code=request.code, length=request.sentLength)
 
 
-def build_site(web: model.WebService, status: NodeStatus,
-               websocket_resource: Callable[[model.WampWebSocket], Any]) -> NodeSite:
-    return NodeSite(build_tree(web.paths, status, websocket_resource), web.options)
+def build_site(web: model.WebService, context: WebContext) -> NodeSite:
+    return NodeSite(build_tree(web.paths, context), web.options)

@@ -18,6 +18,7 @@ from autobahn.wamp.protocol import ApplicationSession as BaseSession
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, UNIXClientEndpoint, wrapClientTLS
 from autobahn.wamp.types import ComponentConfig
 
+from node.config.checks_web import REST_COMPONENTS
 from node.config.model import ConnectingEndpoint, ConnectingTls, ConnectingTransport, ContainerComponent
 from node.errors import NodeError
 
@@ -50,7 +51,7 @@ class ComponentLoadError(NodeError):
 
 def load_object(name: str, where: str) -> Any:
     """``package.module.name`` imported; one line naming it and the error when that fails."""
-    module, _, attribute = name.rpartition(".")
+    module, _, attribute = REST_COMPONENTS.get(name, name).rpartition(".")  # Crossbar.io's HTTP bridge classes
     try:
         return getattr(importlib.import_module(module), attribute)
     except Exception as e:  # the user's module: any error in it stops this component only

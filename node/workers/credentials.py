@@ -24,7 +24,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 from cryptography import x509
 
 from node.config import file_errors
-from node.config.model import NodeConfig, TcpBridgePath
+from node.config.model import NodeConfig, ReverseProxyPath, TcpBridgePath
 from node.errors import TlsError
 from node.tls.context import ServerTls, load_server_tls
 from node.tls.hygiene import tls_warnings
@@ -49,13 +49,15 @@ def server_tls_by_transport(config: NodeConfig) -> Tuple[Dict[str, ServerTls], L
 
 
 def bridge_trust_problems(config: NodeConfig) -> List[TlsError]:
-    """Every file fault of the ``trust`` of each ``tcpbridge`` target with ``tls``,
+    """Every file fault of the ``trust`` of each ``tcpbridge`` target and ``reverseproxy`` with ``tls``,
     found as the bridge finds them (``ClientTrust(...).check()``)."""
     problems: List[TlsError] = []
     for transport in config.transports:
         for service in (transport.web.paths.values() if transport.web else ()):
             if isinstance(service, TcpBridgePath) and service.target.tls is not None:
                 problems += ClientTrust(service.target.tls.trust).check()
+            elif isinstance(service, ReverseProxyPath) and service.tls is not None:
+                problems += ClientTrust(service.tls.trust).check()
     return problems
 
 
