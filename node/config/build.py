@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from node.config import model
+from node.config.build_webapps import WEBAPP_BUILDERS
 from node.config.build_workers import build_connecting_endpoint, build_hosting, ignored_worker_keys, router_index
 from node.config.environment import json_path
 from node.config.validation import definition_defaults
@@ -186,6 +187,8 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
         return model.WebSocketTesteePath(options=build_websocket_options(raw["options"]), path=where)
     if kind == "redirect":
         return model.RedirectPath(url=raw["url"], path=where)
+    if kind in WEBAPP_BUILDERS:
+        return WEBAPP_BUILDERS[kind](raw, cbdir, where, build_trust)
     if kind == "tcpbridge":
         return model.TcpBridgePath(target=build_bridge_target(raw["target"], cbdir, f"{where}.target"),
                                    max_message_size=raw["max_message_size"],
@@ -297,8 +300,9 @@ def build_realm(raw: Dict[str, Any]) -> model.Realm:
                 for p in role["permissions"]),
             authorizer=role.get("authorizer"))
         for role in raw["roles"])
-    history = tuple(model.EventHistory(uri=h["uri"], match=h["match"], limit=h["limit"])
-                    for h in raw.get("store", {}).get("event-history", []))
+    store = raw.get("store", {})
+    history = tuple(model.EventHistory(uri=h["uri"], match=h["match"], limit=h.get("limit", store["limit"]))
+                    for h in store.get("event-history", []))
     options = raw["options"]
     limits = model.RealmLimits(
         max_uri_length=options["max_uri_length"],

@@ -21,6 +21,8 @@ from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, Comp
 from node.config.model_web import (BRIDGE_PATHS, BridgeOptions, CallerPath, PublisherPath,  # noqa: F401
                                    ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
                                    WebSocketReverseProxyPath)
+# the json, archive, wsgi and resource web paths: their own module, re-exported here
+from node.config.model_webapps import PYTHON_PATHS, ArchivePath, JsonPath, ResourcePath, WsgiPath  # noqa: F401
 
 # --- endpoints -------------------------------------------------------------
 

@@ -128,13 +128,22 @@ def validation_errors(config: Any, where: str, definition: Optional[str] = None)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path])
     result: List[ConfigError] = []
     seen = set()
+    refused = {_location(leaf) for error in errors for leaf in _leaves(error) if _is_refusal(leaf)}
     for error in errors:
         for leaf in _leaves(error):
+            if leaf.validator in ("enum", "const") and _location(leaf) in refused:
+                continue  # the refusal says why this value is not allowed; the list of others adds nothing
             line = (f"{where}: {_location(leaf)}", _message(leaf))
             if line not in seen:
                 seen.add(line)
                 result.append(ConfigError(line[0], line[1]))
     return result
+
+
+def _is_refusal(error: Any) -> bool:
+    """A value the schema names only to refuse it with its own words (``"not": true`` and an
+    ``errorMessage``: Crossbar.io's ``upload`` path type, for one)."""
+    return error.validator == "not" and isinstance(error.schema, dict) and "errorMessage" in error.schema
 
 
 def _leaves(error: Any) -> Iterator[Any]:

@@ -36,6 +36,8 @@ class NodeStatus:
         self.cluster: Any = None  # what gathers the other processes' reports (node.cluster.reports)
         self.endpoints: Dict[str, str] = {}  # transport id -> where it listens
         self.reactor: Any = None  # the node's clock (late answers to addresses that failed to log in)
+        self.pythonpath: Tuple[str, ...] = ()  # the router's: wsgi and resource paths import with it
+        self.pending: List[Any] = []  # Deferreds the node waits for before it listens (archive downloads)
 
     def uptime(self) -> float:
         return time.time() - self.started_at

@@ -9,15 +9,19 @@ from twisted.web import resource, server
 
 from node.config import model
 from node.web.channel import InMemoryBodyRequest, NodeChannel, peer_text
+from node.web.archive import archive_resource
 from node.web.dashboard import dashboard_resource
 from node.web.hsts import hsts_header
 from node.web.httpbridge import bridge_resource
+from node.web.jsonvalue import json_resource
 from node.web.nodeinfo import nodeinfo_resource
+from node.web.pyresource import twisted_resource
 from node.web.redirect import redirect_resource
 from node.web.static import static_resource
 from node.web.status import NodeStatus
 from node.web.tcpbridge import tcpbridge_resource
 from node.web.urlpath import url_path_problem
+from node.web.wsgi import wsgi_resource
 
 log = Logger()
 
@@ -53,6 +57,10 @@ def _build_path(service: object, context: WebContext) -> Any:
     builders: Dict[type, Callable[[Any], Any]] = {
         model.StaticPath: static_resource,
         model.RedirectPath: redirect_resource,
+        model.JsonPath: json_resource,
+        model.ArchivePath: lambda s: archive_resource(s, context.reactor, context.status.pending),
+        model.WsgiPath: lambda s: wsgi_resource(s, context.reactor, context.status.pythonpath),
+        model.ResourcePath: lambda s: twisted_resource(s, context.status.pythonpath),
         model.TcpBridgePath: tcpbridge_resource,
         model.NodeInfoPath: lambda _: nodeinfo_resource(context.status),
         model.WebSocketPath: lambda s: context.websocket_resource(s.service),

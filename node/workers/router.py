@@ -43,6 +43,7 @@ class RouterWorker:
         self.router = Router(config.realms, reactor, config.auth_failures)
         self.status = NodeStatus(session_count=self.router.session_count, router=self.router)
         self.status.reactor = reactor
+        self.status.pythonpath = config.router_options.pythonpath if config.router_options else ()
         self.ports: List[Any] = []
         self.built: List[Any] = []
         self.tls: List[Any] = []
@@ -97,6 +98,8 @@ class RouterWorker:
         """
         try:
             self.prepare()
+            for pending in self.status.pending:  # archives fetched before anyone can ask for them
+                yield pending
             for transport, built, creator in self._prepared or ():
                 yield self._listen(transport, built, creator)
         except Exception:
