@@ -132,7 +132,8 @@ def fetch_archive(config: ArchivePath, reactor: Any) -> Any:
     except (DownloadFailed, ConfigErrors):
         raise
     except NodeError as e:  # the connection: no route, refused, TLS not trusted
-        raise _fail(config, e.line(), e.fix or "Check that the origin is reachable") from None
+        raise _fail(config, f"{e.where}: {e.problem}" if e.where else e.problem,
+                    e.fix or "Check that the origin is reachable") from None
     except defer.TimeoutError:
         raise _fail(config, f"not done within {config.download_timeout:g} s", "Raise download_timeout") from None
     except Exception as e:

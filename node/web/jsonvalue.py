@@ -18,11 +18,11 @@ from node.config.model import JsonPath
 def set_cross_origin_headers(request: Any) -> None:
     """Let the requesting page read the answer (with cookies): its ``Origin``, or ``*``."""
     origin = request.getHeader(b"origin")
-    request.setHeader(b"Access-Control-Allow-Origin", b"*" if origin in (None, "null") else origin.encode("latin-1"))
+    request.setHeader(b"Access-Control-Allow-Origin", b"*" if origin in (None, b"null") else origin)
     request.setHeader(b"Access-Control-Allow-Credentials", b"true")
     asked = request.getHeader(b"access-control-request-headers")
     if asked is not None:
-        request.setHeader(b"Access-Control-Allow-Headers", asked.encode("latin-1"))
+        request.setHeader(b"Access-Control-Allow-Headers", asked)
 
 
 class JsonResource(resource.Resource):

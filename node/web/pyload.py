@@ -19,10 +19,11 @@ def add_pythonpath(pythonpath: Sequence[str]) -> None:
     sys.path[:0] = [p for p in pythonpath if p not in sys.path]
 
 
-def load(module_name: str, name: str, where: str, what: str) -> Any:
-    """``module_name.name``; ``where`` is the JSON path of the key that names it."""
-    def refused(problem: str, fix: str) -> ConfigErrors:
-        return ConfigErrors([ConfigError(where, f"{what}: {problem}", fix)])
+def load(module_name: str, name: str, where: str, what: str, name_where: str = "") -> Any:
+    """``module_name.name``; ``where`` is the JSON path of the key naming the module,
+    ``name_where`` (default: the same) that of the key naming the object."""
+    def refused(problem: str, fix: str, at: str = where) -> ConfigErrors:
+        return ConfigErrors([ConfigError(at, f"{what}: {problem}", fix)])
 
     try:
         module = importlib.import_module(module_name)
@@ -39,4 +40,4 @@ def load(module_name: str, name: str, where: str, what: str) -> Any:
         return getattr(module, name)
     except AttributeError:
         raise refused(f"module {module_name!r} ({getattr(module, '__file__', '?')}) has no {name!r}",
-                      "Fix the name") from None
+                      "Fix the name", name_where or where) from None

@@ -93,7 +93,8 @@ def wsgi_resource(config: WsgiPath, reactor: Any, pythonpath: Sequence[str] = ()
     @raise ConfigErrors: ``module`` or ``object`` does not resolve.
     """
     add_pythonpath(pythonpath)
-    app = load(config.module, config.object, f"{config.path}.module", f"WSGI application {config.module}:{config.object}")
+    app = load(config.module, config.object, f"{config.path}.module", f"WSGI application {config.module}:{config.object}",
+               f"{config.path}.object")
     if not callable(app):
         raise ConfigErrors([ConfigError(f"{config.path}.object", f"{config.module}.{config.object} is a "
                                         f"{type(app).__name__}, not a WSGI application", "Name the application object")])
