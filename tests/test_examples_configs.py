@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -31,8 +32,9 @@ CONFIGS = REPO / "examples" / "configs"
 APPS = REPO / "examples" / "python"
 COMPONENTS = REPO / "examples" / "components"
 TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra",
-          "router-components", "container", "guest", "monitoring", "http-bridge", "reverse-proxy"]
+          "router-components", "container", "guest", "monitoring", "http-bridge", "reverse-proxy", "web-apps"]
 HOSTING = REPO / "examples" / "hosting"
+WEBAPPS = REPO / "examples" / "webapps"
 CRA_SECRET = "examples-cra-s3cret"
 BRIDGE_ENV = {"BRIDGE_SECRET": "bridge-s3cret", "GITHUB_WEBHOOK_SECRET": "github-s3cret"}
 # the secrets the example configs take from the node's environment
@@ -70,6 +72,10 @@ def node_dir(name: str, tmp_path: Path) -> Dict[str, Any]:
     if name == "router-components":  # the node directory sits in the app's directory ("pythonpath": [".."])
         for module in COMPONENTS.glob("*.py"):
             shutil.copy(module, tmp_path / module.name)
+    if name == "web-apps":  # its app one level up ("pythonpath": [".."]) and the UI archive it serves
+        shutil.copy(WEBAPPS / "webapp.py", tmp_path / "webapp.py")
+        with zipfile.ZipFile(tmp_path / "ui.zip", "w") as archive:
+            archive.writestr("index.html", "<h1>the UI</h1>")
     if name == "wss-selfsigned":  # what `wampnode init` / `wampnode cert selfsigned` make
         from node.tls.devcerts import make_selfsigned
 
@@ -337,3 +343,20 @@ def test_monitoring_config_counts_an_app(node_factory, tmp_path):
     data = get("/dashboard/data", "-u", f"ops:{EXAMPLE_ENV['DASHBOARD_PASSWORD']}").stdout
     snapshot = json.loads(data.rpartition("\n")[0])
     assert snapshot["totals"]["publications"] == 5
+
+
+def test_web_apps_config_serves_each_path(node_factory, tmp_path):
+    """web-apps.json: the Flask app at "/", the JSON value, the UI archive, the resource class,
+    and the pub/sub app through /ws beside them."""
+    from httpkit import curl
+
+    setup = node_dir("web-apps", tmp_path)
+    node_factory(None, cbdir=setup["cbdir"])
+    base = f"http://127.0.0.1:{setup['port']}"
+    assert b"wampnode web app" in curl(base + "/").body
+    settings = curl(base + "/config")
+    assert json.loads(settings.body)["realm"] == "realm1" and "no-store" in settings.headers["cache-control"]
+    assert curl(base + "/ui/").body == b"<h1>the UI</h1>"
+    assert json.loads(curl(base + "/hello").body) == {"greeting": "hello"}
+    result = run_app("pubsub.py", setup["url"])
+    assert result.returncode == 0, result.stdout + result.stderr

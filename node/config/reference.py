@@ -43,6 +43,8 @@ SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("Outgoing TLS (`target.tls`)", "client_tls"),
     ("Outgoing TLS trust (`trust`)", "trust"),
     ("Static path options (`paths.*.options` of `static`)", "static_options"),
+    ("JSON value options (`paths.*.options` of `json`)", "json_options"),
+    ("Archive options (`paths.*.options` of `archive`)", "archive_options"),
     ("Web transport options (`options` of `web`)", "web_options"),
     ("Authentication (`auth`)", "auth"),
     ("Container worker (`workers[]` of type `container`)", "container_worker"),
