@@ -68,11 +68,11 @@ def test_missing_config_file_suggests_init(tmp_path):
 
 def test_unknown_path_type_lists_known_types(tmp_path):
     """An unknown web path type names the path and the known types."""
-    cbdir = write(tmp_path, config(web(8080, {"app": {"type": "wsgi"}})))
+    cbdir = write(tmp_path, config(web(8080, {"app": {"type": "gopher"}})))  # wsgi was unknown before issue 16
     (line,) = errors_of(cbdir)
-    assert line.endswith("paths.app.type: 'wsgi' is not one of the allowed values: static, websocket, "
-                         "nodeinfo, redirect, tcpbridge, websocket-testee, metrics, dashboard, publisher, caller, "
-                         "webhook, reverseproxy, websocket-reverseproxy"), line
+    assert line.endswith("paths.app.type: 'gopher' is not one of the allowed values: static, websocket, "
+                         "nodeinfo, redirect, json, archive, wsgi, resource, tcpbridge, websocket-testee, metrics, "
+                         "dashboard, publisher, caller, webhook, reverseproxy, websocket-reverseproxy"), line
 
 
 def test_unsupported_version_names_the_value_found(tmp_path):
