@@ -191,7 +191,8 @@ def check_monitoring_paths(config: model.NodeConfig, raw: Dict[str, Any], where:
 
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_interfaces,
                                  check_unix_directories, check_static_directories, check_universal,
-                                 check_processes_share_ports, check_monitoring_paths) + WORKER_CHECKS + WEB_CHECKS + WEBAPP_CHECKS
+                                 check_processes_share_ports, check_monitoring_paths) + WORKER_CHECKS + WEB_CHECKS \
+    + WEBAPP_CHECKS
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

@@ -130,7 +130,8 @@ class ArchiveResource(resource.Resource):
         """The path itself: ``default_object``, or a redirect to ``path/`` so that the
         pages' relative links resolve below it."""
         if not request.path.endswith(b"/") and request.prepath:
-            request.redirect(request.path + b"/" + (b"?" + request.uri.split(b"?", 1)[1] if b"?" in request.uri else b""))
+            query = request.uri.partition(b"?")[1:]
+            request.redirect(request.path + b"/" + b"".join(query))
             return b""
         return self._file([b""]).render(request)
 

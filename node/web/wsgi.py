@@ -93,14 +93,13 @@ def wsgi_resource(config: WsgiPath, reactor: Any, pythonpath: Sequence[str] = ()
     @raise ConfigErrors: ``module`` or ``object`` does not resolve.
     """
     add_pythonpath(pythonpath)
-    app = load(config.module, config.object, f"{config.path}.module", f"WSGI application {config.module}:{config.object}",
-               f"{config.path}.object")
+    name = f"{config.module}:{config.object}"
+    app = load(config.module, config.object, f"{config.path}.module", f"WSGI application {name}", f"{config.path}.object")
     if not callable(app):
-        raise ConfigErrors([ConfigError(f"{config.path}.object", f"{config.module}.{config.object} is a "
-                                        f"{type(app).__name__}, not a WSGI application", "Name the application object")])
-    pool = ThreadPool(minthreads=config.minthreads, maxthreads=config.maxthreads,
-                      name=f"wsgi {config.module}:{config.object}")
+        raise ConfigErrors([ConfigError(f"{config.path}.object", f"{name} is a {type(app).__name__}, not a WSGI "
+                                        "application", "Name the application object")])
+    pool = ThreadPool(minthreads=config.minthreads, maxthreads=config.maxthreads, name=f"wsgi {name}")
     pool.start()
     reactor.addSystemEventTrigger("before", "shutdown", pool.stop)
-    guarded = GuardedApplication(app, f"{config.module}:{config.object}", reactor)
+    guarded = GuardedApplication(app, name, reactor)
     return WsgiPathResource(WSGIResource(reactor, pool, guarded), pool)
