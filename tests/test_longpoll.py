@@ -10,13 +10,15 @@ import http.client
 import json
 import os
 import shutil
+import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from conftest import await_until, free_port, router_config, tcp
+from conftest import await_until, free_port, router_config, run_cli, tcp, wait_until
 from wampclient import connect, leave, run
 
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -93,36 +95,100 @@ def assert_clean(node: Any) -> None:
     assert node.proc.poll() is None and "Traceback" not in output, output
 
 
+async def exchange(lp_url: str, ws_url: str, prefix: str) -> Tuple[Dict[str, Any], List[Any], int]:
+    """npm autobahn over long-poll at ``lp_url``, autobahn-python over WebSocket at ``ws_url``: each calls
+    the other's procedure and publishes to the other (longpoll_client.mjs's ``exchange``)."""
+    from autobahn.wamp.types import PublishOptions
+
+    ws = await connect(ws_url)
+    got: asyncio.Future = asyncio.get_running_loop().create_future()
+    await ws.register(lambda a, b: a * b, f"{prefix}.py.mul")
+    await ws.subscribe(lambda *args: got.done() or got.set_result(list(args)), f"{prefix}.to_py")
+    proc = await run_js({"WAMP_URL": lp_url, "WAMP_PREFIX": prefix})
+    try:
+        ready = await js_line(proc)
+        deadline = time.monotonic() + 10  # on another node the registration takes a moment to arrive
+        while await ws.call("wamp.registration.lookup", f"{prefix}.lp.add") is None:
+            assert time.monotonic() < deadline, "the long-poll session's registration never showed"
+            await asyncio.sleep(0.05)
+        total = await ws.call(f"{prefix}.lp.add", 2, 3)
+        await ws.publish(f"{prefix}.to_lp", "hello long-poll", options=PublishOptions(acknowledge=True))
+        event = await asyncio.wait_for(got, 20)
+        summary = await js_line(proc)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0, (await proc.stderr.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert summary["session"] == ready["ready"]
+    await leave(ws)
+    return summary, event, total
+
+
+def check_exchange(result: Tuple[Dict[str, Any], List[Any], int]) -> None:
+    summary, event, total = result
+    assert total == 5
+    assert event == [42, "hello long-poll"]
+    assert summary["product"] == 42 and summary["event"] == ["hello long-poll"]
+    assert summary["authrole"] == "anonymous"
+
+
 def test_autobahn_js_longpoll_and_websocket_sessions_route_to_each_other(node_factory):
     """npm autobahn over long-poll and autobahn-python over WebSocket: each calls the other's procedure,
     each gets the other's event."""
     port = free_port()
     node = node_factory(longpoll_config(port))
-    prefix = "com.lp.exchange"
-
-    async def scenario() -> Tuple[Dict[str, Any], List[Any], int]:
-        ws = await connect(f"ws://127.0.0.1:{port}/ws")
-        got: asyncio.Future = asyncio.get_running_loop().create_future()
-        await ws.register(lambda a, b: a * b, f"{prefix}.py.mul")
-        await ws.subscribe(lambda *args: got.done() or got.set_result(list(args)), f"{prefix}.to_py")
-        proc = await run_js({"WAMP_URL": f"http://127.0.0.1:{port}/lp", "WAMP_PREFIX": prefix})
-        ready = await js_line(proc)
-        total = await ws.call(f"{prefix}.lp.add", 2, 3)
-        await ws.publish(f"{prefix}.to_lp", "hello long-poll", options=__import__(
-            "autobahn.wamp.types", fromlist=["PublishOptions"]).PublishOptions(acknowledge=True))
-        event = await asyncio.wait_for(got, 20)
-        summary = await js_line(proc)
-        assert await asyncio.wait_for(proc.wait(), 20) == 0, (await proc.stderr.read()).decode()
-        assert summary["session"] == ready["ready"]
-        await leave(ws)
-        return summary, event, total
-
-    summary, event, total = run(scenario())
-    assert total == 5
-    assert event == [42, "hello long-poll"]
-    assert summary["product"] == 42 and summary["event"] == ["hello long-poll"]
-    assert summary["authrole"] == "anonymous"
+    check_exchange(run(exchange(f"http://127.0.0.1:{port}/lp", f"ws://127.0.0.1:{port}/ws", "com.lp.exchange")))
     assert_clean(node)
+
+
+@pytest.fixture
+def nats_server():
+    nats = shutil.which("nats-server")
+    assert nats, "nats-server is missing (tests/run.sh installs it)"
+    port = free_port()
+    proc = subprocess.Popen([nats, "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    assert wait_until(listening, 10), "nats-server did not start"
+    yield f"nats://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_longpoll_session_on_one_node_and_websocket_session_on_another(node_factory, nats_server):
+    """Two nodes joined through NATS are one router: the long-poll session on one and the WebSocket
+    session on the other call each other and get each other's events."""
+    ports = [free_port(), free_port()]
+    nodes = []
+    for port in ports:
+        config = longpoll_config(port)
+        config["workers"][0]["options"] = {"backplane": {"type": "nats", "url": nats_server}}
+        nodes.append(node_factory(config))
+    check_exchange(run(exchange(f"http://127.0.0.1:{ports[0]}/lp", f"ws://127.0.0.1:{ports[1]}/ws",
+                                "com.lp.cluster")))
+    for node in nodes:
+        assert_clean(node)
+
+
+def test_longpoll_needs_a_single_router_process(tmp_path):
+    """With processes: 2 a long-poll client's requests could reach either process: refused in one line."""
+    config = longpoll_config(free_port())
+    config["workers"][0]["transports"][0]["endpoint"]["shared"] = True
+    config["workers"][0]["options"] = {"processes": 2}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = run_cli("check", "--cbdir", str(tmp_path))
+    assert result.returncode == 2
+    assert ("workers[0].transports[0].paths.lp: a long-poll client's requests must all reach one process, "
+            "and 2 router processes share this port") in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_client_that_stops_polling_is_dropped_after_session_timeout(node_factory):
