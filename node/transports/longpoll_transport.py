@@ -26,6 +26,7 @@ from typing import Any, Callable, Deque, Optional
 from autobahn.wamp.exception import SerializationError, TransportLost
 from twisted.logger import Logger
 from twisted.web import http
+from twisted.web.server import NOT_DONE_YET
 
 from node.wire.size import check_size
 
@@ -115,8 +116,6 @@ class LongPollTransport:
 
     def receive(self, request: Any) -> Any:
         """A ``receive`` request: answered now if a message waits, else held."""
-        from twisted.web.server import NOT_DONE_YET  # twisted.web.server is loaded by now (a site serves this)
-
         self._seen()
         previous = self._request
         if previous is not None:  # a second poll replaces the first, which gets an empty answer
