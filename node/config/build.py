@@ -210,7 +210,14 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
             backend=model.WebSocketBackend(
                 endpoint=build_connecting_endpoint(backend["endpoint"], cbdir, f"{where}.backend.endpoint"),
                 url=backend["url"], options=build_websocket_options(backend["options"]), path=f"{where}.backend"))
+    if kind == "longpoll":
+        return build_longpoll(raw, where)
     return model.NodeInfoPath(path=where)
+
+
+def build_longpoll(raw: Dict[str, Any], where: str) -> model.LongPollPath:
+    return model.LongPollPath(options=_record(model.LongPollOptions, raw["options"]),
+                              auth=build_auth(raw.get("auth", {})), path=where)
 
 
 def _bridge_checks(options: Mapping[str, Any]) -> model.BridgeOptions:

@@ -19,7 +19,7 @@ from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, Comp
                                        RouterComponent, RouterOptions, Worker)
 # the HTTP bridge and reverse-proxy web paths: their own module, re-exported here
 from node.config.model_web import (BRIDGE_PATHS, BridgeOptions, CallerPath, PublisherPath,  # noqa: F401
-                                   ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
+                                   LongPollOptions, LongPollPath, ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
                                    WebSocketReverseProxyPath)
 
 # --- endpoints -------------------------------------------------------------

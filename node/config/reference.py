@@ -39,6 +39,7 @@ SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("HTTP caller options (`options` of a `caller` path)", "caller_options"),
     ("HTTP webhook options (`options` of a `webhook` path)", "webhook_options"),
     ("WebSocket backend (`backend` of a `websocket-reverseproxy` path)", "websocket_backend"),
+    ("Long-poll options (`options` of a `longpoll` path)", "longpoll_options"),
     ("Bridge target (`target` of a `tcpbridge` path)", "bridge_target"),
     ("Outgoing TLS (`target.tls`)", "client_tls"),
     ("Outgoing TLS trust (`trust`)", "trust"),

@@ -57,7 +57,10 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         return factory
 
     def websocket_resource(service: Any) -> Any:
-        """A WAMP ``websocket`` path, a ``websocket-testee`` echo path or a ``websocket-reverseproxy`` path."""
+        """A WAMP ``websocket`` path, a ``websocket-testee`` echo path, a ``websocket-reverseproxy`` path,
+        or a WAMP ``longpoll`` path."""
+        if isinstance(service, model.LongPollPath):
+            return longpoll(service)
         # start-up: twisted.web loads only when a transport serves HTTP (see site below)
         from autobahn.twisted.resource import WebSocketResource
 
@@ -68,6 +71,16 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
             wamp_factories.append(factory)
             return WebSocketResource(factory)
         return WebSocketResource(websocket(service))
+
+    def longpoll(service: model.LongPollPath) -> Any:
+        # start-up: twisted.web loads only when a transport serves HTTP (see site below)
+        from node.transports.longpoll import longpoll_resource
+
+        session_factory = router.session_factory(service.auth, service.options.hello_timeout / 1000.0,
+                                                 transport.id, "longpoll")
+        built = longpoll_resource(session_factory, service, reactor, counts)
+        wamp_factories.append(built)  # its transports end when the node stops, and are counted
+        return built
 
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:
         if service is None:
