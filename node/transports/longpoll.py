@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any, Callable, Dict, List, Optional
-from urllib.parse import urlsplit
 
 from autobahn.util import wildcards2patterns
 from autobahn.wamp.types import TransportDetails
@@ -40,7 +39,7 @@ from node.transports import violation
 from node.transports.counts import MAX_CONNECTIONS, TransportCounts, refused
 from node.transports.longpoll_transport import LongPollTransport
 from node.web.channel import peer_text
-from node.web.origins import DEFAULT_PORTS, with_default_ports
+from node.web.origins import origin_key, with_default_ports
 from node.wire.serializers import SERIALIZERS, websocket_serializers
 
 log = Logger()
@@ -56,19 +55,6 @@ class Refusal(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-def _origin_key(origin: str) -> Optional[str]:
-    """``scheme://host:port`` of an origin (default port filled in), as autobahn matches them."""
-    try:
-        parts = urlsplit(origin)
-        scheme, host, port = parts.scheme.lower(), (parts.hostname or ""), parts.port
-    except ValueError:
-        return None
-    if not scheme or not host:
-        return None
-    port = port or DEFAULT_PORTS.get(scheme)
-    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
 
 
 class LongPollResource(resource.Resource):
@@ -237,8 +223,8 @@ class LongPollResource(resource.Resource):
         if self._any_origin:
             return True
         host = request.getHeader(b"host")
-        own = _origin_key(f"{'https' if request.isSecure() else 'http'}://{host.decode('latin-1')}") if host else None
-        key = _origin_key(origin.decode("latin-1"))
+        own = origin_key(f"{'https' if request.isSecure() else 'http'}://{host.decode('latin-1')}") if host else None
+        key = origin_key(origin.decode("latin-1"))
         return key is not None and (key == own or any(p.match(key) for p in self._origins))
 
     def _preflight(self, request: Any) -> bytes:
