@@ -286,3 +286,32 @@ def test_file_store_survives_kill_9_during_heavy_writes(tmp_path):
         node.stop()
     left = [json.loads(line) for line in store.read_text().splitlines()]
     assert 1 <= len(left) <= 50 and all(isinstance(r.get("cbtid"), str) for r in left)
+
+
+@pytest.mark.parametrize("service,expected", [
+    ({"type": "websocket", "auth": {"cookie": {}, "ticket": TICKET}}, "needs cookie tracking"),
+    ({"type": "websocket", "cookie": {"store": {"type": "file", "filename": "missing/dir/cookies.dat"}}},
+     "does not exist or is not writable"),
+    ({"type": "websocket", "cookie": {"store": {"type": "file"}}}, "filename"),
+    ({"type": "websocket", "cookie": {"name": "Bad-Name"}}, "name"),
+    ({"type": "websocket", "cookie": {"same_site": "lax"}}, "same_site"),
+    ({"type": "websocket", "cookie": {"store": {"type": "database", "path": ".cookies"}}}, "store"),
+])
+def test_cookie_config_errors(tmp_path, service, expected):
+    from conftest import run_cli
+
+    config = router_config([web(free_port(), {"ws": service})])
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = run_cli("check", "--cbdir", str(tmp_path))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and expected in text and "Traceback" not in text, text
+
+
+def test_cookie_refused_with_several_processes(tmp_path):
+    from conftest import run_cli
+
+    config = router_config([web(free_port(), {"ws": websocket_path({})})])
+    config["workers"][0]["options"] = {"processes": 2}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = run_cli("check", "--cbdir", str(tmp_path))
+    assert result.returncode != 0 and "keeps its store in one process" in result.stdout + result.stderr
