@@ -83,12 +83,16 @@ class ScramSession(ClientSession):
 
 
 async def scram_join(port: int, authid: str, password: str) -> ScramSession:
+    return await scram_join_url(f"ws://127.0.0.1:{port}/", authid, password)
+
+
+async def scram_join_url(url: str, authid: str, password: str) -> ScramSession:
     from autobahn.asyncio.websocket import WampWebSocketClientFactory
 
     loop = asyncio.get_event_loop()
+    port = int(url.split(":")[2].split("/")[0])
     session = ScramSession(ComponentConfig(realm="realm1"), authid, password)
-    factory = WampWebSocketClientFactory(lambda: session, url=f"ws://127.0.0.1:{port}/",
-                                         serializers=[SERIALIZERS["json"]()])
+    factory = WampWebSocketClientFactory(lambda: session, url=url, serializers=[SERIALIZERS["json"]()])
     await asyncio.wait_for(loop.create_connection(factory, "127.0.0.1", port), TIMEOUT)
     try:
         await asyncio.wait_for(asyncio.shield(session.joined), TIMEOUT)
@@ -245,3 +249,15 @@ def test_scram_key_checks_are_config_errors(tmp_path):
     assert result.returncode != 0
     text = result.stdout + result.stderr
     assert "stored-key" in text and "memory" in text and "Traceback" not in text
+
+
+def test_example_scram_config(tmp_path, pbkdf2_fixed, node_factory):
+    """examples/configs/scram.json: alice (Argon2id) and bob (PBKDF2) with the passwords its README names."""
+    from test_examples_configs import node_dir
+
+    setup = node_dir("scram", tmp_path)
+    node_factory(None, cbdir=setup["cbdir"])
+    for authid, password, role in (("alice", "alice-example-pw", "frontend"), ("bob", "bob-example-pw", "backend")):
+        session = run(scram_join_url(setup["url"], authid, password))
+        assert session.joined.result().authrole == role
+    assert "not_authorized" in refusal(run(scram_join_url(setup["url"], "alice", "bob-example-pw")))
