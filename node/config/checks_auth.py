@@ -54,7 +54,8 @@ def check_cookie_stores(config: model.NodeConfig, raw: Dict[str, Any], where: st
         if config.cluster is not None and config.cluster.processes > 1:
             errors.append(ConfigError(f"{where}: {cookie.path}",
                                       f"cookie tracking keeps its store in one process, and this router runs "
-                                      f"{config.cluster.processes}", "Remove cookie (and auth.cookie) or use processes: 1"))
+                                      f"{config.cluster.processes}",
+                                      "Remove cookie (and auth.cookie) or use processes: 1"))
         filename = cookie.store.filename
         if cookie.store.type != "file" or not filename:
             continue

@@ -21,9 +21,10 @@ writes it to a file so that cookies and their logins survive a restart:
 
 Both are bounded: ``max_cookies`` entries. Past it, the cookie used longest ago among
 those without a login is forgotten first (a flood of new connections must not log
-browsers out), then the login used longest ago. Each entry expires ``max_age`` seconds after it was made (when its browser drops
-the cookie too). Files of Crossbar.io's own store (``cookies.dat`` lines with
-``authid`` and ``authrole``) are read as well, so its logins carry over.
+browsers out), then the login used longest ago. Each entry expires ``max_age``
+seconds after it was made (when its browser drops the cookie too). Files of
+Crossbar.io's own store (``cookies.dat`` lines with ``authid`` and ``authrole``) are
+read as well, so its logins carry over.
 """
 from __future__ import annotations
 

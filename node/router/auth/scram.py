@@ -59,7 +59,8 @@ def principal_from_answer(answer: Any) -> Optional[ScramPrincipal]:
         return None
     if iterations < 1 or (answer["kdf"] == "argon2id-13" and not memory):
         return None
-    if not (_unhex(answer.get("salt")) and _unhex(answer.get("stored-key"), 32) and _unhex(answer.get("server-key"), 32)):
+    keys = (_unhex(answer.get("stored-key"), 32), _unhex(answer.get("server-key"), 32))
+    if not (_unhex(answer.get("salt")) and all(keys)):
         return None
     realm = answer.get("realm")
     return ScramPrincipal(kdf=answer["kdf"], iterations=iterations, memory=memory, salt=answer["salt"],
@@ -122,7 +123,8 @@ class ScramAuth:
             client_nonce = base64.b64decode(authextra.get("nonce"), validate=True)
             saslprep(hello.authid)
         except (TypeError, ValueError, binascii.Error):
-            return Deny(NOT_AUTHORIZED, "scram: HELLO.Details.authextra.nonce must be base64, the authid valid SASLprep")
+            return Deny(NOT_AUTHORIZED,
+                        "scram: HELLO.Details.authextra.nonce must be base64, the authid valid SASLprep")
         if not client_nonce:
             return Deny(NOT_AUTHORIZED, "scram: HELLO.Details.authextra.nonce must not be empty")
         self._client_nonce = base64.b64encode(client_nonce).decode("ascii")
