@@ -32,13 +32,14 @@ CONFIGS = REPO / "examples" / "configs"
 APPS = REPO / "examples" / "python"
 COMPONENTS = REPO / "examples" / "components"
 TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra",
-          "router-components", "container", "guest", "monitoring", "http-bridge", "reverse-proxy", "longpoll"]
+          "router-components", "container", "guest", "monitoring", "http-bridge", "reverse-proxy", "longpoll",
+          "cookie-login", "scram"]
 HOSTING = REPO / "examples" / "hosting"
 CRA_SECRET = "examples-cra-s3cret"
 BRIDGE_ENV = {"BRIDGE_SECRET": "bridge-s3cret", "GITHUB_WEBHOOK_SECRET": "github-s3cret"}
 # the secrets the example configs take from the node's environment
 EXAMPLE_ENV = {"WAMPCRA_SECRET": CRA_SECRET, "METRICS_PASSWORD": "scrape-s3cret", "DASHBOARD_PASSWORD": "ops-s3cret",
-               **BRIDGE_ENV}
+               "LOGIN_TICKET": "s3cret", **BRIDGE_ENV}
 
 
 def transports(config: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -367,3 +368,18 @@ def test_longpoll_config_serves_a_longpoll_client_beside_websocket(node_factory,
 
     run(scenario())
     assert node.proc.poll() is None and "Traceback" not in node.output()
+
+
+def test_cookie_login_config_rejoins_by_cookie_after_a_restart(node_factory, tmp_path):
+    """A ticket login binds the browser's cookie; after a restart (file store) the cookie alone joins.
+    (scram.json is exercised by tests/test_scram_auth.py with autobahn's SCRAM client.)"""
+    from test_cookie_auth import login_cookie, rejoin
+
+    setup = node_dir("cookie-login", tmp_path)
+    node = node_factory(None, cbdir=setup["cbdir"], env={"LOGIN_TICKET": "s3cret"})
+    cookie = login_cookie(setup["port"])
+    node.stop()
+    node_factory(None, cbdir=setup["cbdir"], env={"LOGIN_TICKET": "s3cret"})
+    details = run(rejoin(setup["port"], cookie))
+    assert (details.authid, details.authrole, details.authprovider) == ("joe", "frontend", "cookie")
+    assert (setup["cbdir"] / "cookies.dat").exists()
