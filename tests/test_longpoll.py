@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from conftest import await_until, free_port, router_config, run_cli, tcp, wait_until
+from conftest import await_until, free_port, router_config, run_cli, tcp
 from longpollkit import RawLongPoll, js_line, post, run_js
 from wampclient import connect, leave, run
 
@@ -84,27 +81,6 @@ def test_autobahn_js_longpoll_and_websocket_sessions_route_to_each_other(node_fa
     node = node_factory(longpoll_config(port))
     check_exchange(run(exchange(f"http://127.0.0.1:{port}/lp", f"ws://127.0.0.1:{port}/ws", "com.lp.exchange")))
     assert_clean(node)
-
-
-@pytest.fixture
-def nats_server():
-    nats = shutil.which("nats-server")
-    assert nats, "nats-server is missing (tests/run.sh installs it)"
-    port = free_port()
-    proc = subprocess.Popen([nats, "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    assert wait_until(listening, 10), "nats-server did not start"
-    yield f"nats://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_longpoll_session_on_one_node_and_websocket_session_on_another(node_factory, nats_server):
