@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -152,3 +153,25 @@ def tcp(port: int, tls: Optional[Dict[str, Any]] = None, interface: str = "127.0
     if tls is not None:
         endpoint["tls"] = tls
     return endpoint
+
+
+@pytest.fixture
+def nats_server():
+    """A nats-server of its own on a free port of 127.0.0.1, stopped when the test ends."""
+    nats = shutil.which("nats-server")
+    assert nats, "nats-server is missing (tests/run.sh installs it)"
+    port = free_port()
+    proc = subprocess.Popen([nats, "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    assert wait_until(listening, 10), "nats-server did not start"
+    yield f"nats://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)

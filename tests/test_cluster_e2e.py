@@ -22,7 +22,7 @@ import pytest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, PublishOptions, RegisterOptions
 
-from conftest import REPO, free_port, node_env, router_config, run_cli, start_node, tcp, wait_until
+from conftest import REPO, free_port, node_env, router_config, run_cli, start_node, tcp
 from wampclient import ClientSession, connect, leave, run
 
 READY = "All router processes ready"
@@ -283,25 +283,6 @@ def test_single_process_node_does_not_import_nats():
                             cwd=str(REPO))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
-
-
-@pytest.fixture
-def nats_server():
-    port = free_port()
-    proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    assert wait_until(listening, 10), "nats-server did not start"
-    yield f"nats://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_two_nodes_through_one_nats_server_are_one_router(tmp_path, nats_server):

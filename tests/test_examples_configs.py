@@ -24,6 +24,7 @@ from autobahn.wamp.types import ComponentConfig
 
 from conftest import REPO, await_until, free_port, node_env, run_cli
 from hosting import NODE_MODULES, NODEJS, exercise
+from longpollkit import RawLongPoll
 from pki import dhparam, make_pki
 from stack import needs_group_lists
 from wampclient import SERIALIZERS, TIMEOUT, ClientSession, connect, leave, run
@@ -32,14 +33,15 @@ CONFIGS = REPO / "examples" / "configs"
 APPS = REPO / "examples" / "python"
 COMPONENTS = REPO / "examples" / "components"
 TESTED = ["ws-localhost", "wss-selfsigned", "wss-own-ca", "wss-dhparam-ciphers", "unix-socket-proxy", "wampcra",
-          "router-components", "container", "guest", "monitoring", "http-bridge", "reverse-proxy", "web-apps"]
+          "router-components", "container", "guest", "monitoring", "http-bridge", "reverse-proxy", "longpoll",
+          "cookie-login", "scram", "web-apps"]
 HOSTING = REPO / "examples" / "hosting"
 WEBAPPS = REPO / "examples" / "webapps"
 CRA_SECRET = "examples-cra-s3cret"
 BRIDGE_ENV = {"BRIDGE_SECRET": "bridge-s3cret", "GITHUB_WEBHOOK_SECRET": "github-s3cret"}
 # the secrets the example configs take from the node's environment
 EXAMPLE_ENV = {"WAMPCRA_SECRET": CRA_SECRET, "METRICS_PASSWORD": "scrape-s3cret", "DASHBOARD_PASSWORD": "ops-s3cret",
-               **BRIDGE_ENV}
+               "LOGIN_TICKET": "s3cret", **BRIDGE_ENV}
 
 
 def transports(config: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -343,6 +345,50 @@ def test_monitoring_config_counts_an_app(node_factory, tmp_path):
     data = get("/dashboard/data", "-u", f"ops:{EXAMPLE_ENV['DASHBOARD_PASSWORD']}").stdout
     snapshot = json.loads(data.rpartition("\n")[0])
     assert snapshot["totals"]["publications"] == 5
+
+
+def test_longpoll_config_serves_a_longpoll_client_beside_websocket(node_factory, tmp_path):
+    """A long-poll client (plain HTTP requests) on `/lp` is called and gets events from a WebSocket session on `/ws`."""
+    from autobahn.wamp.types import PublishOptions
+
+    setup = node_dir("longpoll", tmp_path)
+    node = node_factory(None, cbdir=setup["cbdir"])
+    raw = RawLongPoll(setup["port"])
+    raw.join()
+    assert raw.send([64, 1, {}, "com.example.add2"]) == 204
+    assert raw.receive()[1][0] == 65  # REGISTERED
+    assert raw.send([32, 2, {}, "com.example.news"]) == 204
+    assert raw.receive()[1][0] == 33  # SUBSCRIBED
+
+    async def scenario() -> None:
+        session = await connect(setup["url"])
+        call = asyncio.ensure_future(session.call("com.example.add2", 2, 3))
+        status, invocation = await asyncio.to_thread(raw.receive)
+        assert status == 200 and invocation[0] == 68 and invocation[4] == [2, 3], invocation
+        assert await asyncio.to_thread(raw.send, [70, invocation[1], {}, [5]]) == 204
+        assert await asyncio.wait_for(call, TIMEOUT) == 5
+        await session.publish("com.example.news", "over long-poll", options=PublishOptions(acknowledge=True))
+        status, event = await asyncio.to_thread(raw.receive)
+        assert status == 200 and event[0] == 36 and event[4] == ["over long-poll"], event
+        await leave(session)
+
+    run(scenario())
+    assert node.proc.poll() is None and "Traceback" not in node.output()
+
+
+def test_cookie_login_config_rejoins_by_cookie_after_a_restart(node_factory, tmp_path):
+    """A ticket login binds the browser's cookie; after a restart (file store) the cookie alone joins.
+    (scram.json is exercised by tests/test_scram_auth.py with autobahn's SCRAM client.)"""
+    from test_cookie_auth import login_cookie, rejoin
+
+    setup = node_dir("cookie-login", tmp_path)
+    node = node_factory(None, cbdir=setup["cbdir"], env={"LOGIN_TICKET": "s3cret"})
+    cookie = login_cookie(setup["port"])
+    node.stop()
+    node_factory(None, cbdir=setup["cbdir"], env={"LOGIN_TICKET": "s3cret"})
+    details = run(rejoin(setup["port"], cookie))
+    assert (details.authid, details.authrole, details.authprovider) == ("joe", "frontend", "cookie")
+    assert (setup["cbdir"] / "cookies.dat").exists()
 
 
 def test_web_apps_config_serves_each_path(node_factory, tmp_path):

@@ -76,6 +76,21 @@ def test_nodeinfo_html_and_json(site):
     assert facts["sessions"] == 0 and facts["node"].startswith("wampnode")
 
 
+def test_nodeinfo_at_the_root_leaves_the_other_paths_to_them(tmp_path, node_factory):
+    """A nodeinfo page at "/" is the page for "/" and paths no other service has, while
+    the transport's other paths (here a WebSocket and a redirect) still answer for themselves."""
+    port = free_port()
+    paths = {"/": {"type": "nodeinfo"}, "ws": {"type": "websocket"},
+             "go": {"type": "redirect", "url": "https://example.invalid/"}}
+    node_factory(router_config([{"type": "web", "endpoint": tcp(port), "paths": paths}]))
+    site = f"http://127.0.0.1:{port}"
+    assert "wampnode node" in curl(site + "/").stdout
+    assert "wampnode node" in curl(site + "/anything/else").stdout
+    assert status_of(site + "/ws") in ("400", "426")  # the WebSocket path, not the page
+    headers = curl("-D", "-", "-o", "/dev/null", site + "/go").stdout.lower()
+    assert headers.startswith("http/1.1 302"), headers
+
+
 def test_redirect(site):
     """A redirect path answers 302 with the configured Location."""
     headers = curl("-D", "-", "-o", "/dev/null", site + "/go").stdout.lower()

@@ -81,14 +81,17 @@ _STATIC_AUTH: Dict[str, Callable[[Mapping[str, Any]], model.AuthSettings]] = {
                                       principals=_by_name(model.CryptosignPrincipal, raw["principals"])),
     "tls": lambda raw: _record(model.TlsSettings, raw,
                                principals=_by_name(model.TlsPrincipal, raw.get("principals"))),
+    "cookie": lambda raw: model.CookieAuthSettings(),
+    "scram": lambda raw: _record(model.ScramSettings, raw,
+                                 principals=_by_name(model.ScramPrincipal, raw["principals"])),
 }
 
 
 def build_auth_method(method: str, raw: Mapping[str, Any]) -> model.AuthMethod:
-    """One entry of an ``auth`` map (the schema names the five methods)."""
-    dynamic = raw["type"] == "dynamic"
-    settings = _record(model.DynamicSettings, raw) if dynamic else _STATIC_AUTH[method](raw)
-    return model.AuthMethod(method=method, type=raw["type"], settings=settings)
+    """One entry of an ``auth`` map (the schema names the methods; ``cookie`` may have no ``type``)."""
+    kind = raw.get("type", "static")
+    settings = _record(model.DynamicSettings, raw) if kind == "dynamic" else _STATIC_AUTH[method](raw)
+    return model.AuthMethod(method=method, type=kind, settings=settings)
 
 
 def build_auth(raw: Dict[str, Any]) -> Tuple[model.AuthMethod, ...]:
@@ -110,10 +113,21 @@ def build_web_options(raw: Mapping[str, Any]) -> model.WebOptions:
                    hsts=_record(model.HstsOptions, hsts) if isinstance(hsts, Mapping) else hsts)
 
 
-def build_websocket(raw: Dict[str, Any], where: str) -> model.WampWebSocket:
+def build_cookie(raw: Optional[Mapping[str, Any]], cbdir: str, where: str) -> Optional[model.CookieOptions]:
+    """A service's ``cookie`` block (None: no cookie tracking); shared by WebSocket and long-poll."""
+    if raw is None:
+        return None
+    store = raw["store"]
+    filename = _abspath(cbdir, store["filename"]) if "filename" in store else None
+    return _record(model.CookieOptions, raw, path=f"{where}.cookie",
+                   store=_record(model.CookieStoreOptions, store, filename=filename))
+
+
+def build_websocket(raw: Dict[str, Any], where: str, cbdir: str = "") -> model.WampWebSocket:
     return model.WampWebSocket(serializers=tuple(raw["serializers"]),
                                options=build_websocket_options(raw["options"]),
-                               auth=build_auth(raw.get("auth", {})), path=where)
+                               auth=build_auth(raw.get("auth", {})), path=where,
+                               cookie=build_cookie(raw.get("cookie"), cbdir, where))
 
 
 def build_rawsocket(raw: Dict[str, Any], where: str) -> model.RawSocketService:
@@ -182,7 +196,7 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
                                 follow_symlinks_into=tuple(_abspath(cbdir, d) for d in options["follow_symlinks_into"]),
                                 max_ranges=options["max_ranges"], path=where)
     if kind == "websocket":
-        return model.WebSocketPath(service=build_websocket(raw, where), path=where)
+        return model.WebSocketPath(service=build_websocket(raw, where, cbdir), path=where)
     if kind == "websocket-testee":
         return model.WebSocketTesteePath(options=build_websocket_options(raw["options"]), path=where)
     if kind == "redirect":
@@ -213,7 +227,14 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
             backend=model.WebSocketBackend(
                 endpoint=build_connecting_endpoint(backend["endpoint"], cbdir, f"{where}.backend.endpoint"),
                 url=backend["url"], options=build_websocket_options(backend["options"]), path=f"{where}.backend"))
+    if kind == "longpoll":
+        return build_longpoll(raw, where)
     return model.NodeInfoPath(path=where)
+
+
+def build_longpoll(raw: Dict[str, Any], where: str) -> model.LongPollPath:
+    return model.LongPollPath(options=_record(model.LongPollOptions, raw["options"]),
+                              auth=build_auth(raw.get("auth", {})), path=where)
 
 
 def _bridge_checks(options: Mapping[str, Any]) -> model.BridgeOptions:
@@ -261,7 +282,7 @@ def build_web(raw: Dict[str, Any], cbdir: str, where: str) -> model.WebService:
 
 def build_transport(raw: Dict[str, Any], cbdir: str, where: str, index: int) -> model.Transport:
     kind = raw["type"]
-    websocket = build_websocket(raw, where) if kind == "websocket" else None
+    websocket = build_websocket(raw, where, cbdir) if kind == "websocket" else None
     if kind == "websocket.testee":  # echo only: options matter, no serializers or auth
         websocket = model.WampWebSocket(serializers=(), auth=(), path=where,
                                         options=build_websocket_options(raw["options"]))
@@ -277,7 +298,7 @@ def build_transport(raw: Dict[str, Any], cbdir: str, where: str, index: int) -> 
             web = build_web(raw["web"], cbdir, f"{where}.web")
         if "rawsocket" in raw:
             rawsocket = build_rawsocket(raw["rawsocket"], f"{where}.rawsocket")
-        ws_paths = {p: build_websocket(v, f"{where}.websocket.{p}") for p, v in raw.get("websocket", {}).items()}
+        ws_paths = {p: build_websocket(v, f"{where}.websocket.{p}", cbdir) for p, v in raw.get("websocket", {}).items()}
     http_options = web.options if web is not None else None
     if kind == "universal" and web is None:  # its websocket paths are served by a site all the same
         http_options = build_web_options(definition_defaults("web_options"))

@@ -15,6 +15,7 @@ import socket
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from node.config import model
+from node.config.checks_auth import AUTH_CHECKS
 from node.config.checks_web import WEB_CHECKS
 from node.config.checks_webapps import WEBAPP_CHECKS
 from node.config.checks_workers import WORKER_CHECKS
@@ -192,7 +193,7 @@ def check_monitoring_paths(config: model.NodeConfig, raw: Dict[str, Any], where:
 ALL_CHECKS: Tuple[Check, ...] = (check_one_worker, check_unique_names, check_ports, check_interfaces,
                                  check_unix_directories, check_static_directories, check_universal,
                                  check_processes_share_ports, check_monitoring_paths) + WORKER_CHECKS + WEB_CHECKS \
-    + WEBAPP_CHECKS
+    + AUTH_CHECKS + WEBAPP_CHECKS
 
 
 def run_checks(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

@@ -9,6 +9,7 @@
   ``crossbar.adapter.rest``): those names load wampnode's classes
   (:mod:`node.workers.rest_components`), and their ``extra`` is checked here.
 - A ``websocket-reverseproxy`` backend with ``tls`` is refused (not implemented).
+- A ``longpoll`` path needs ``processes: 1`` (its transports live in one process).
 """
 from __future__ import annotations
 
@@ -107,3 +108,20 @@ WEB_CHECKS: Tuple[Check, ...] = (check_bridge_realms, check_require_ip, check_re
                                  check_websocket_backend_tls)
 
 
+
+
+def check_longpoll_processes(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """A long-poll transport lives in the process that opened it; with several router processes
+    sharing the port, its next request would reach another process (404)."""
+    if config.cluster is None or config.cluster.processes == 1:
+        return []
+    return [ConfigError(f"{where}: {service.path}",
+                        f"a long-poll client's requests must all reach one process, and "
+                        f"{config.cluster.processes} router processes share this port",
+                        "Serve long-poll from a node with `\"processes\": 1` (a cluster of such nodes works), "
+                        "or remove this path")
+            for t in config.transports if t.web for service in t.web.paths.values()
+            if isinstance(service, model.LongPollPath)]
+
+
+WEB_CHECKS += (check_longpoll_processes,)

@@ -19,7 +19,7 @@ from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, Comp
                                        RouterComponent, RouterOptions, Worker)
 # the HTTP bridge and reverse-proxy web paths: their own module, re-exported here
 from node.config.model_web import (BRIDGE_PATHS, BridgeOptions, CallerPath, PublisherPath,  # noqa: F401
-                                   ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
+                                   LongPollOptions, LongPollPath, ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
                                    WebSocketReverseProxyPath)
 # the json, archive, wsgi and resource web paths: their own module, re-exported here
 from node.config.model_webapps import PYTHON_PATHS, ArchivePath, JsonPath, ResourcePath, WsgiPath  # noqa: F401
@@ -219,15 +219,39 @@ class TlsSettings:
     principals: Optional[Dict[str, TlsPrincipal]]  # authid -> principal, by fingerprint or name
 
 
+@dataclass(frozen=True)
+class CookieAuthSettings:
+    """``cookie``: no keys; the login bound to the connection's tracking cookie decides."""
+
+
+@dataclass(frozen=True)
+class ScramPrincipal:
+    """One SCRAM credential: what the router keeps instead of a password (hex values)."""
+
+    kdf: str  # "argon2id-13" | "pbkdf2"
+    iterations: int
+    memory: Optional[int]  # KiB, argon2id-13 only
+    salt: str
+    stored_key: str = schema_key("stored-key")
+    server_key: str = schema_key("server-key")
+    role: str
+    realm: Optional[str]  # the only realm this principal may join
+
+
+@dataclass(frozen=True)
+class ScramSettings:
+    principals: Dict[str, ScramPrincipal]  # authid -> credential
+
+
 AuthSettings = Union[DynamicSettings, AnonymousSettings, TicketSettings, WampCraSettings, CryptosignSettings,
-                     TlsSettings]
+                     TlsSettings, CookieAuthSettings, ScramSettings]
 
 
 @dataclass(frozen=True)
 class AuthMethod:
     """One entry of a transport's ``auth`` map.
 
-    ``method`` is ``anonymous``, ``ticket``, ``wampcra``, ``cryptosign`` or ``tls``;
+    ``method`` is ``anonymous``, ``ticket``, ``wampcra``, ``cryptosign``, ``tls``, ``cookie`` or ``scram``;
     ``type`` is ``static`` or ``dynamic``. ``settings`` holds the method's keys:
     :class:`DynamicSettings` for every dynamic method, else the method's own class.
     Build one outside a config file with :func:`node.config.fragments.auth_method`.
@@ -291,6 +315,30 @@ class WebSocketOptions:
 
 
 @dataclass(frozen=True)
+class CookieStoreOptions:
+    """``cookie.store``: ``memory``, or ``file`` kept in ``filename`` (absolute)."""
+
+    type: str
+    filename: Optional[str]
+    max_cookies: int
+    purge_on_startup: bool
+
+
+@dataclass(frozen=True)
+class CookieOptions:
+    """``cookie``: cookie tracking of a WebSocket (or long-poll) service."""
+
+    name: str
+    length: int
+    max_age: int  # seconds
+    store: CookieStoreOptions
+    same_site: str  # "Strict" | "Lax" | "None"
+    secure: Optional[bool]  # None: exactly when the transport uses TLS
+    http_strict: bool  # HttpOnly
+    path: str  # JSON path of this block, for messages
+
+
+@dataclass(frozen=True)
 class WampWebSocket:
     """A WAMP-over-WebSocket service: a ``websocket`` transport or web path."""
 
@@ -298,6 +346,7 @@ class WampWebSocket:
     options: WebSocketOptions
     auth: Tuple[AuthMethod, ...]
     path: str
+    cookie: Optional[CookieOptions] = None  # None: no cookie tracking
 
 
 @dataclass(frozen=True)

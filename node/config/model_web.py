@@ -1,6 +1,6 @@
 """Web paths that reach beyond the node's own files, as frozen objects: the HTTP bridge
-(``publisher``, ``caller``, ``webhook``) and the reverse proxies (``reverseproxy``,
-``websocket-reverseproxy``).
+(``publisher``, ``caller``, ``webhook``), the reverse proxies (``reverseproxy``,
+``websocket-reverseproxy``) and WAMP over HTTP long-poll (``longpoll``).
 
 Part of :mod:`node.config.model` (which re-exports every name); built by
 :mod:`node.config.build_web`. Defaults come from the schema, as everywhere in the
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple
 
 if TYPE_CHECKING:  # annotations only: node.config.model imports this module
-    from node.config.model import ClientTlsOptions, WebSocketOptions
+    from node.config.model import AuthMethod, ClientTlsOptions, WebSocketOptions
     from node.config.model_workers import ConnectingEndpoint
 
 
@@ -117,3 +117,27 @@ class WebSocketReverseProxyPath:
 
 
 BRIDGE_PATHS = (PublisherPath, CallerPath, WebhookPath)
+
+
+@dataclass(frozen=True)
+class LongPollOptions:
+    """``longpoll_options``: Crossbar.io's names; times in seconds (``hello_timeout`` in ms)."""
+
+    request_timeout: int  # 0: a receive waits until a message comes
+    session_timeout: int  # 0: an idle client is never dropped
+    queue_limit_bytes: int  # 0: no limit
+    queue_limit_messages: int  # 0: no limit
+    debug: bool
+    debug_transport_id: Optional[str]
+    hello_timeout: int
+    max_transports: int
+    allowed_origins: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LongPollPath:
+    """``longpoll``: WAMP sessions over HTTP long-poll, authenticated with ``auth`` as a WebSocket path."""
+
+    options: LongPollOptions
+    auth: Tuple["AuthMethod", ...]
+    path: str

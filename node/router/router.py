@@ -23,6 +23,7 @@ from twisted.internet.interfaces import IReactorTime
 from node.config.fragments import auth_failure_options
 from node.config.model import AuthFailureOptions, AuthMethod, Realm
 from node.router.auth.failures import FailureTracker
+from node.router.cookie_store import CookieStore
 from node.router.counters import Listener, RouterCounts
 from node.router.realm import RealmRouter
 from node.router.session import RouterSession
@@ -52,16 +53,19 @@ class Router:
         return tuple(self._realms.values())
 
     def session_factory(self, auth: Tuple[AuthMethod, ...] = (), hello_timeout: float = 0.0,
-                        transport: str = "", kind: str = "") -> Callable[[], RouterSession]:
+                        transport: str = "", kind: str = "", cookies: Optional[CookieStore] = None,
+                        ) -> Callable[[], RouterSession]:
         """A factory of sessions for one transport; ``auth`` empty = anonymous allowed;
         ``hello_timeout``: seconds a connection has to join a realm (0: no limit);
-        ``transport`` (its ID) and ``kind`` (websocket, rawsocket) label what its sessions count."""
+        ``transport`` (its ID) and ``kind`` (websocket, rawsocket) label what its sessions count;
+        ``cookies``: the cookie store of a service with cookie tracking
+        (:mod:`node.router.cookie_tracking`)."""
         auth = tuple(auth)
         listener = Listener(transport, kind)
         self.listeners.append(listener)
 
         def make_session() -> RouterSession:
-            return RouterSession(self, auth, hello_timeout, listener=listener)
+            return RouterSession(self, auth, hello_timeout, listener=listener, cookies=cookies)
 
         return make_session
 

@@ -31,6 +31,12 @@ The session implements autobahn's ``ITransportHandler`` (``onOpen``,
 Each failed authentication is logged, and the final answer (WELCOME or ABORT) to
 an address with many recent failures is sent late (:mod:`node.router.auth.failures`).
 
+With cookie tracking (``cookies``: the service's store; the transport puts the
+connection's cookie in ``transport_details.http_cbtid``), a session that joins by
+any method but ``anonymous`` and ``cookie`` binds its identity to the cookie, which
+``auth.cookie`` then accepts instead of credentials; GOODBYE with reason
+``wamp.close.logout`` unbinds it.
+
 A session made with ``trusted`` (a router component, joined in memory by
 :mod:`node.transports.in_memory`) skips authentication: its HELLO is answered
 with that identity, as Crossbar.io gives router components their configured role.
@@ -52,7 +58,9 @@ from node.config.model import AuthMethod
 from node.router.auth import (
     NO_AUTH_METHOD, Accept, Authenticator, Challenge, Deny, HelloContext, choose_method, make_authenticator,
 )
+from node.router.auth.cookie import usable_login
 from node.router.auth.failures import log_failure, peer_address
+from node.router.cookie_store import CookieLogin, CookieStore
 from node.router.counters import (
     CALL_INVALID_URI, CLOSE_ABORT, CLOSE_ERROR, CLOSE_GOODBYE, CLOSE_KILLED, CLOSE_LOST, CLOSE_VIOLATION, Listener,
 )
@@ -78,6 +86,7 @@ GOODBYE_REPLY = "wamp.close.normal"
 GOODBYE_TIMEOUT = 5.0  # seconds a killed session has to answer our GOODBYE
 HELLO_TIMEOUT = "wamp.error.timeout"  # ABORT reason when authentication outlasts hello_timeout
 CLOSE_POLICY_VIOLATION = 1008  # RFC 6455 7.4.1: the WebSocket close code of a hello_timeout
+LOGOUT = "wamp.close.logout"  # a GOODBYE reason that also unbinds the cookie's login (Crossbar.io)
 
 
 @functools.lru_cache(maxsize=None)
@@ -132,7 +141,8 @@ class RouterSession:
     """One connection's WAMP session on the router."""
 
     def __init__(self, router: "Router", auth: Tuple[AuthMethod, ...], hello_timeout: float = 0.0,
-                 trusted: Optional[Accept] = None, listener: Optional[Listener] = None) -> None:
+                 trusted: Optional[Accept] = None, listener: Optional[Listener] = None,
+                 cookies: Optional[CookieStore] = None) -> None:
         self._router = router
         self._listener = listener if listener is not None else Listener()
         # the router's count of messages received, indexed by message code (node.router.counters);
@@ -151,6 +161,8 @@ class RouterSession:
         self._authenticator: Optional[Authenticator] = None
         self._method = ""  # the authentication method chosen for the HELLO
         self._held: Any = None  # the timer of a final answer held back after failed logins
+        self._cookies = cookies  # the cookie store of a cookie-tracking service
+        self._cbtid: Optional[str] = None  # this connection's tracking cookie
 
     # --- ITransportHandler ----------------------------------------------------
 
@@ -284,6 +296,8 @@ class RouterSession:
                 self.realm.counts.call_error(CALL_INVALID_URI)
             self.send(Error(msg.request_type, msg.request, "wamp.error.invalid_uri", args=[msg.message]))
         elif isinstance(msg, Goodbye):
+            if msg.reason == LOGOUT and self._cookies is not None and self._cbtid:
+                self._cookies.bind(self._cbtid, None)
             self._leave_realm(CLOSE_GOODBYE)
             self.send(Goodbye(GOODBYE_REPLY))
             self._close()
@@ -307,7 +321,11 @@ class RouterSession:
             self._welcome(self._trusted)
             return
         peer_cert = self._transport_detail("peer_cert")
-        method = choose_method(self._auth, hello, isinstance(peer_cert, dict))
+        cbtid = self._transport_detail("http_cbtid") if self._cookies is not None else None
+        self._cbtid = cbtid if isinstance(cbtid, str) else None
+        cookie_login = self._cookies.login(self._cbtid) if self._cbtid else None
+        method = choose_method(self._auth, hello, isinstance(peer_cert, dict),
+                               usable_login(cookie_login, hello.realm))
         if method is None:
             offered = ", ".join(m.method for m in self._auth)
             self._abort(NO_AUTH_METHOD, f"none of the authmethods {hello.authmethods or ['anonymous']} "
@@ -323,6 +341,7 @@ class RouterSession:
             realm=hello.realm, session_id=self.session_id, transport=self._transport_info(),
             channel_id=channel_id.get("tls-unique") if isinstance(channel_id, dict) else None,
             peer_cert=peer_cert if isinstance(peer_cert, dict) else None, call=self._router.call,
+            cbtid=self._cbtid, cookie_login=cookie_login,
         )
         self.state = "auth"
         self._then(self._authenticator.hello(hello, ctx), self._on_auth_result)
@@ -413,6 +432,16 @@ class RouterSession:
         welcomed[accept.authmethod] = welcomed.get(accept.authmethod, 0) + 1
         realm.counts.joined(self._listener)
         realm.attach(self.peer, self)
+        self._bind_cookie(accept, realm.name)
+
+    def _bind_cookie(self, accept: Accept, realm: str) -> None:
+        """Remember a login on the connection's cookie (see the module doc)."""
+        if self._cookies is None or not self._cbtid or accept.authprovider == "cookie":
+            return
+        if accept.authmethod in ("anonymous", "cookie"):
+            return
+        self._cookies.bind(self._cbtid, CookieLogin(accept.authid, accept.authrole, accept.authmethod,
+                                                    realm, accept.authextra))
 
     # --- endings --------------------------------------------------------------------
 

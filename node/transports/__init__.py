@@ -10,6 +10,7 @@ from typing import Any, Callable, List, Optional
 from twisted.internet.interfaces import IReactorTime
 
 from node.config import model
+from node.router.cookie_tracking import CookieTracker
 from node.transports.counts import TransportCounts
 from node.transports.limits import HttpRefusal, RawSocketRefusal, limit_connections
 from node.transports.rawsocket import rawsocket_factory
@@ -45,9 +46,11 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
     status.transport_counts.append(counts)
 
     def websocket(service: model.WampWebSocket) -> Any:
+        cookies = CookieTracker(service.cookie) if service.cookie is not None else None
         session_factory = router.session_factory(service.auth, service.options.hello_timeout / 1000.0,
-                                                 transport.id, "websocket")
-        factory = websocket_factory(session_factory, service, is_secure, counts)
+                                                 transport.id, "websocket",
+                                                 cookies=cookies.store if cookies is not None else None)
+        factory = websocket_factory(session_factory, service, is_secure, counts, cookies)
         wamp_factories.append(factory)
         return factory
 
@@ -57,7 +60,10 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         return factory
 
     def websocket_resource(service: Any) -> Any:
-        """A WAMP ``websocket`` path, a ``websocket-testee`` echo path or a ``websocket-reverseproxy`` path."""
+        """A WAMP ``websocket`` path, a ``websocket-testee`` echo path, a ``websocket-reverseproxy`` path,
+        or a WAMP ``longpoll`` path."""
+        if isinstance(service, model.LongPollPath):
+            return longpoll(service)
         # start-up: twisted.web loads only when a transport serves HTTP (see site below)
         from autobahn.twisted.resource import WebSocketResource
 
@@ -68,6 +74,16 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
             wamp_factories.append(factory)
             return WebSocketResource(factory)
         return WebSocketResource(websocket(service))
+
+    def longpoll(service: model.LongPollPath) -> Any:
+        # start-up: twisted.web loads only when a transport serves HTTP (see site below)
+        from node.transports.longpoll import longpoll_resource
+
+        session_factory = router.session_factory(service.auth, service.options.hello_timeout / 1000.0,
+                                                 transport.id, "longpoll")
+        built = longpoll_resource(session_factory, service, reactor, counts)
+        wamp_factories.append(built)  # its transports end when the node stops, and are counted
+        return built
 
     def rawsocket(service: Optional[model.RawSocketService]) -> Any:
         if service is None:

@@ -17,6 +17,7 @@ from twisted.logger import Logger
 
 from node import __version__
 from node.config.model import DeflateOptions, WampWebSocket, WebSocketOptions
+from node.router.cookie_tracking import CookieTracker
 from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
@@ -50,6 +51,17 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
     def connectionLost(self, reason: Any) -> None:
         self.factory.connections.discard(self)
         super().connectionLost(reason)
+
+    def onConnect(self, request: Any) -> Any:  # noqa: N802 (autobahn's name)
+        """autobahn's subprotocol choice, plus the tracking cookie (``Set-Cookie`` on the 101)."""
+        protocol, headers = super().onConnect(request)
+        cookies = self.factory.cookies
+        if cookies is not None:
+            cbtid, set_cookie = cookies.track(request.headers, self.factory.is_secure)
+            if set_cookie is not None:
+                headers["Set-Cookie"] = set_cookie
+            self._transport_details.http_cbtid = cbtid
+        return protocol, headers
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         violation.dispatch(self, lambda: self._serializer.unserialize(payload, isBinary))
@@ -170,9 +182,11 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
     protocol = WampServerProtocol
 
     def __init__(self, session_factory: Callable[[], Any], service: WampWebSocket, is_secure: bool,
-                 counts: Optional[TransportCounts] = None) -> None:
+                 counts: Optional[TransportCounts] = None, cookies: Optional[CookieTracker] = None) -> None:
         options = service.options
         self.counts = counts
+        self.cookies = cookies  # cookie tracking (the service's ``cookie``), or None
+        self.is_secure = is_secure
         self.sent = counts.sent if counts is not None else [0] * MESSAGE_CODES  # messages written, by WAMP code
         server = f"wampnode/{__version__}" if options.show_server_version else "wampnode"
         # external_port is a session parameter in autobahn, not a protocol option
@@ -194,5 +208,6 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
 
 
 def websocket_factory(session_factory: Callable[[], Any], service: WampWebSocket,
-                      is_secure: bool, counts: Optional[TransportCounts] = None) -> WampServerFactory:
-    return WampServerFactory(session_factory, service, is_secure, counts)
+                      is_secure: bool, counts: Optional[TransportCounts] = None,
+                      cookies: Optional[CookieTracker] = None) -> WampServerFactory:
+    return WampServerFactory(session_factory, service, is_secure, counts, cookies)

@@ -17,11 +17,15 @@ from node.web.status import NodeStatus
 
 
 class NodeInfo(resource.Resource):
-    isLeaf = True
+    """Not a leaf: at ``"/"`` the transport's other paths are its children and must
+    win; any other path below it is the page itself, as before."""
 
     def __init__(self, status: NodeStatus) -> None:
         super().__init__()
         self.status = status
+
+    def getChild(self, path: bytes, request: Any) -> resource.Resource:  # noqa: N802 (Twisted API)
+        return self
 
     def facts(self) -> Dict[str, Any]:
         return self.status.as_dict()

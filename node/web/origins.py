@@ -13,7 +13,8 @@ address without brackets); entries with a port, a wildcard host end
 from __future__ import annotations
 
 import re
-from typing import Iterable, List
+from typing import Iterable, List, Optional
+from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -31,3 +32,17 @@ def with_default_ports(entries: Iterable[str]) -> List[str]:
             entry = f"{scheme}://{host}:{DEFAULT_PORTS[scheme]}"
         result.append(entry)
     return result
+
+
+def origin_key(origin: str) -> Optional[str]:
+    """``scheme://host:port`` of an ``Origin`` (the scheme's default port filled in), as
+    autobahn matches them; None for a value that is not an origin."""
+    try:
+        parts = urlsplit(origin)
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or ""), parts.port
+    except ValueError:
+        return None
+    if not scheme or not host:
+        return None
+    port = port or DEFAULT_PORTS.get(scheme)
+    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"

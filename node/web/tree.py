@@ -69,6 +69,7 @@ def _build_path(service: object, context: WebContext) -> Any:
         model.DashboardPath: lambda s: dashboard_resource(context.status, s, context.status.reactor),
         model.ReverseProxyPath: lambda s: _reverse_proxy(s, context.reactor),
         model.WebSocketReverseProxyPath: context.websocket_resource,  # built by the transport, as WAMP's
+        model.LongPollPath: context.websocket_resource,  # WAMP over long-poll: built by the transport, as WebSocket
     }
     if isinstance(service, model.BRIDGE_PATHS):
         return bridge_resource(service, context.router, context.reactor)

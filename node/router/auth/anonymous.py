@@ -12,7 +12,8 @@ from node.router.auth.dynamic import ask_for_principal
 
 class AnonymousAuth:
     """``anonymous``: joins with the configured role (default ``anonymous``) and the
-    configured ``authid``, else a random one, as Crossbar.io does.
+    configured ``authid``, else the connection's tracking cookie value, else a random
+    one, as Crossbar.io does.
 
     The authid a client names in HELLO is never used: an anonymous client must not
     pass for a principal of another method (``eligible_authid``, ``exclude_authid``,
@@ -27,7 +28,7 @@ class AnonymousAuth:
     def hello(self, hello: Hello, ctx: HelloContext) -> Any:
         settings = self.config.settings
         configured = settings.authid if isinstance(settings, AnonymousSettings) else None
-        authid = configured or random_authid()
+        authid = configured or ctx.cbtid or random_authid()  # cookie tracking: the cookie, as Crossbar.io
         if self.config.type == "dynamic":  # the authenticator may name another authid in its answer
             return ask_for_principal(settings, ctx, hello, authid, self.method)
         return Accept(authid, settings.role or "anonymous", self.method, "static")

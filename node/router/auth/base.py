@@ -75,6 +75,8 @@ class HelloContext:
     peer_cert: Optional[Dict[str, Any]] = None  # autobahn's peer certificate details
     # call(realm, procedure, args) -> Deferred[Result]; provided by the router
     call: Optional[Callable[[str, str, list], Any]] = None
+    cbtid: Optional[str] = None  # the connection's tracking cookie (cookie tracking on)
+    cookie_login: Any = None  # the CookieLogin bound to that cookie, if any (node.router.cookie_store)
 
 
 class Authenticator(Protocol):

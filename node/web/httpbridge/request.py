@@ -24,7 +24,6 @@ import json
 import re
 from ipaddress import ip_address
 from typing import Any, List, Optional, Tuple
-from urllib.parse import urlsplit
 
 from autobahn.util import wildcards2patterns
 from twisted.logger import Logger
@@ -34,7 +33,7 @@ from node.config.checks_web import ip_network
 from node.config.model import BridgeOptions
 from node.web.channel import peer_text
 from node.web.httpbridge.signing import Refusal
-from node.web.origins import DEFAULT_PORTS, with_default_ports
+from node.web.origins import origin_key, with_default_ports
 from node.web.refusal import answer_json
 
 log = Logger()
@@ -51,19 +50,6 @@ def dump(value: Any) -> bytes:
 
 def error_body(reason: str, args: Optional[list] = None, kwargs: Optional[dict] = None) -> bytes:
     return dump({"error": reason, "args": args or [], "kwargs": kwargs or {}})
-
-
-def _origin_key(origin: str) -> Optional[str]:
-    """``scheme://host:port`` of an origin (default port filled in), as autobahn matches them."""
-    try:
-        parts = urlsplit(origin)
-        scheme, host, port = parts.scheme.lower(), (parts.hostname or ""), parts.port
-    except ValueError:
-        return None
-    if not scheme or not host:
-        return None
-    port = port or DEFAULT_PORTS.get(scheme)
-    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
 
 
 class BridgeResource(resource.Resource):
@@ -144,10 +130,10 @@ class BridgeResource(resource.Resource):
         if origin is None:
             return False
         text = origin.decode("latin-1")
-        key = _origin_key(text)
+        key = origin_key(text)
         host = request.getHeader(b"host")
         scheme = "https" if request.isSecure() else "http"
-        own = _origin_key(f"{scheme}://{host.decode('latin-1')}") if host else None
+        own = origin_key(f"{scheme}://{host.decode('latin-1')}") if host else None
         if key is not None and key == own:
             return False
         if key is None or not any(p.match(key) for p in self._origins):
