@@ -225,6 +225,17 @@ def test_refused_path_types(tmp_path, kind):
     assert f"paths.x.type: '{kind}' paths are not supported by wampnode" in lines[0]
 
 
+
+def test_flashpolicy_transport_refused(tmp_path):
+    cfg = config(free_port(), {"/": {"type": "json", "value": 1}})
+    cfg["workers"][0]["transports"].append({"type": "flashpolicy", "allowed_domain": "*",
+                                            "endpoint": tcp(free_port())})
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    checked = run_cli("check", "--cbdir", str(tmp_path))
+    lines = _error_lines(checked)
+    assert checked.returncode == 2 and len(lines) == 1, checked.stderr
+    assert "transports[1].type: 'flashpolicy' transports are not supported by wampnode" in lines[0]
+
 def test_call_queue_refused(tmp_path):
     cfg = config(free_port(), {"/": {"type": "json", "value": 1}})
     cfg["workers"][0]["realms"][0]["store"] = {"type": "memory", "call-queue": [
