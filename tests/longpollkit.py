@@ -27,13 +27,15 @@ def post(port: int, path: str, body: bytes = b"", method: str = "POST",
 class RawLongPoll:
     """A long-poll client written with plain HTTP requests (one message per request)."""
 
-    def __init__(self, port: int, protocol: str = "wamp.2.json") -> None:
+    def __init__(self, port: int, protocol: str = "wamp.2.json", path: str = "lp",
+                 headers: Optional[Dict[str, str]] = None) -> None:
         self.port = port
-        status, body, _ = post(port, "/lp/open", json.dumps({"protocols": [protocol]}).encode())
+        status, body, self.open_headers = post(port, f"/{path}/open", json.dumps({"protocols": [protocol]}).encode(),
+                                               headers=headers)
         assert status == 200, body
         answer = json.loads(body)
         assert answer["protocol"] == protocol
-        self.base = f"/lp/{answer['transport']}"
+        self.base = f"/{path}/{answer['transport']}"
 
     def send(self, message: List[Any]) -> int:
         return post(self.port, f"{self.base}/send", json.dumps(message).encode())[0]

@@ -1,6 +1,6 @@
 """Cookie tracking and cookie authentication through running nodes: curl for ``Set-Cookie``,
-autobahn-python clients that send the cookie back, and the file store across restarts
-and ``kill -9``."""
+autobahn-python clients that send the cookie back, raw long-poll clients (``longpoll`` paths
+take ``cookie`` too), and the file store across restarts and ``kill -9``."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +15,7 @@ from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp.types import ComponentConfig
 
 from conftest import free_port, router_config, start_node, tcp, wait_until
+from longpollkit import RawLongPoll
 from pki import make_pki
 from wampclient import TIMEOUT, ClientSession, SERIALIZERS, leave, run
 
@@ -26,6 +27,15 @@ TICKET = {"type": "static", "principals": {"joe": {"ticket": "s3cret", "role": "
 
 def websocket_path(cookie: Dict[str, Any], auth: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     path: Dict[str, Any] = {"type": "websocket", "cookie": cookie}
+    if auth is not None:
+        path["auth"] = auth
+    return path
+
+
+def longpoll_path(cookie: Optional[Dict[str, Any]], auth: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    path: Dict[str, Any] = {"type": "longpoll"}
+    if cookie is not None:
+        path["cookie"] = cookie
     if auth is not None:
         path["auth"] = auth
     return path
@@ -117,8 +127,11 @@ def node(tmp_path_factory):
                                  {"ticket": TICKET}),
         "proxied": websocket_path({"secure": True, "same_site": "None"}),
         "anon": websocket_path({}, {"anonymous": {"type": "static", "role": "frontend"}}),
+        "lp": longpoll_path({"store": {"type": "memory"}}, {"ticket": TICKET, "cookie": {}}),
+        "lpstrict": longpoll_path({"name": "sid", "length": 32, "max_age": 600, "same_site": "Strict"}),
     }
-    transports = [web(ports["plain"], paths), web(ports["tls"], {"ws": websocket_path({})}, tls)]
+    tls_paths = {"ws": websocket_path({}), "lp": longpoll_path({})}
+    transports = [web(ports["plain"], paths), web(ports["tls"], tls_paths, tls)]
     running = start_node(router_config(transports, [{"name": "realm1", "roles": ROLES}]), directory / "node")
     yield ports, str(pki.root_crt)
     running.stop()
@@ -214,6 +227,94 @@ def test_anonymous_authid_is_the_cookie(node):
     run(main())
 
 
+def longpoll_open_headers(url: str, cookie: Optional[str] = None, cafile: Optional[str] = None) -> str:
+    """The response head of a long-poll ``open`` request, as curl prints it (``-i``)."""
+    args = ["curl", "-s", "-i", "--max-time", "10", "-X", "POST", "-H", "Content-Type: application/json",
+            "--data", json.dumps({"protocols": ["wamp.2.json"]})]
+    if cookie:
+        args += ["-H", f"Cookie: {cookie}"]
+    if cafile:
+        args += ["--cacert", cafile]
+    result = subprocess.run(args + [url], capture_output=True, timeout=15)
+    head = result.stdout.decode("latin-1").split("\r\n\r\n")[0]
+    assert head.startswith("HTTP/1.1 200"), (result.returncode, head)
+    return head
+
+
+def test_longpoll_open_sets_the_cookie(node):
+    ports, cafile = node
+    url = f"http://127.0.0.1:{ports['plain']}/lp/open"
+    header = set_cookie(longpoll_open_headers(url))
+    assert header is not None
+    name, _, value = header.split(";")[0].partition("=")
+    assert name == "cbtid" and len(value) == 24
+    attrs = attributes(header)
+    assert attrs["max-age"] == "86400" and attrs["samesite"] == "Lax" and "httponly" in attrs
+    assert "secure" not in attrs and attrs["path"] == "/"
+    # a known cookie is kept, one the path's store does not know is replaced
+    cookie = header.split(";")[0]
+    assert set_cookie(longpoll_open_headers(url, cookie=f"other=1; {cookie}")) is None
+    fresh = set_cookie(longpoll_open_headers(url, cookie="cbtid=chosen-by-the-client"))
+    assert fresh is not None and "chosen-by-the-client" not in fresh
+    header = set_cookie(longpoll_open_headers(f"http://127.0.0.1:{ports['plain']}/lpstrict/open"))
+    name, _, value = header.split(";")[0].partition("=")
+    assert name == "sid" and len(value) == 32
+    assert attributes(header)["max-age"] == "600" and attributes(header)["samesite"] == "Strict"
+    attrs = attributes(set_cookie(longpoll_open_headers(f"https://localhost:{ports['tls']}/lp/open", cafile=cafile)))
+    assert "secure" in attrs and "httponly" in attrs
+
+
+def longpoll_hello(client: RawLongPoll, authmethods: List[str], authid: Optional[str] = None) -> Any:
+    details: Dict[str, Any] = {"roles": {"subscriber": {}, "publisher": {}}, "authmethods": authmethods}
+    if authid is not None:
+        details["authid"] = authid
+    assert client.send([1, "realm1", details]) == 204
+    status, answer = client.receive()
+    assert status == 200, answer
+    return answer
+
+
+def test_longpoll_client_rejoins_by_cookie_alone(node):
+    """A raw long-poll client logs in with ticket once; a later transport that shows the cookie
+    joins as the same principal with authmethods ["cookie"] alone."""
+    ports, _ = node
+    first = RawLongPoll(ports["plain"], path="lp")
+    cookie = first.open_headers["set-cookie"].split(";")[0]
+    assert longpoll_hello(first, ["ticket"], "joe")[:2] == [4, "ticket"]  # CHALLENGE
+    assert first.send([5, "s3cret", {}]) == 204
+    status, welcome = first.receive()
+    assert status == 200 and welcome[0] == 2 and welcome[2]["authid"] == "joe", welcome
+    assert first.send([6, {}, "wamp.close.close_realm"]) == 204
+    assert first.receive()[1][0] == 6  # GOODBYE
+
+    again = RawLongPoll(ports["plain"], path="lp", headers={"Cookie": cookie})
+    assert "set-cookie" not in again.open_headers  # the store knows it
+    welcome = longpoll_hello(again, ["cookie"])
+    assert welcome[0] == 2, welcome
+    details = welcome[2]
+    assert (details["authid"], details["authrole"], details["authmethod"]) == ("joe", "frontend", "ticket")
+    assert details["authprovider"] == "cookie"
+
+    # a cookie no login was bound to, and no cookie at all, are refused
+    fresh = RawLongPoll(ports["plain"], path="lp")
+    assert "set-cookie" in fresh.open_headers
+    for client in (fresh, RawLongPoll(ports["plain"], path="lp", headers={"Cookie": "cbtid=forged"})):
+        abort = longpoll_hello(client, ["cookie"])
+        assert abort[0] == 3 and abort[2] == "wamp.error.not_authorized", abort
+
+
+def test_websocket_and_longpoll_paths_keep_their_own_cookies(node):
+    """Each service has its own store (a memory store is per service; a file store two services
+    share is refused): a cookie the WebSocket path bound to a login is a stranger on the long-poll path."""
+    ports, _ = node
+    cookie = login_cookie(ports["plain"])
+    client = RawLongPoll(ports["plain"], path="lp", headers={"Cookie": cookie})
+    replaced = client.open_headers.get("set-cookie")
+    assert replaced is not None and cookie not in replaced
+    abort = longpoll_hello(client, ["cookie"])
+    assert abort[0] == 3 and abort[2] == "wamp.error.not_authorized", abort
+
+
 def file_store_config(port: int, max_cookies: int = 100000) -> Dict[str, Any]:
     cookie = {"store": {"type": "file", "filename": "cookies.dat", "max_cookies": max_cookies}}
     paths = {"ws": websocket_path(cookie, {"ticket": TICKET, "cookie": {}})}
@@ -296,6 +397,10 @@ def test_file_store_survives_kill_9_during_heavy_writes(tmp_path):
     ({"type": "websocket", "cookie": {"name": "Bad-Name"}}, "name"),
     ({"type": "websocket", "cookie": {"same_site": "lax"}}, "same_site"),
     ({"type": "websocket", "cookie": {"store": {"type": "database", "path": ".cookies"}}}, "store"),
+    ({"type": "longpoll", "auth": {"cookie": {}, "ticket": TICKET}}, "needs cookie tracking"),
+    ({"type": "longpoll", "cookie": {"store": {"type": "file", "filename": "missing/dir/cookies.dat"}}},
+     "does not exist or is not writable"),
+    ({"type": "longpoll", "cookie": {"same_site": "lax"}}, "same_site"),
 ])
 def test_cookie_config_errors(tmp_path, service, expected):
     from conftest import run_cli
@@ -315,3 +420,25 @@ def test_cookie_refused_with_several_processes(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     result = run_cli("check", "--cbdir", str(tmp_path))
     assert result.returncode != 0 and "keeps its store in one process" in result.stdout + result.stderr
+
+
+def test_websocket_and_longpoll_paths_cannot_share_a_file_store(tmp_path):
+    from conftest import run_cli
+
+    cookie = {"store": {"type": "file", "filename": "cookies.dat"}}
+    config = router_config([web(free_port(), {"ws": websocket_path(cookie), "lp": longpoll_path(cookie)})])
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = run_cli("check", "--cbdir", str(tmp_path))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and "is already the cookie store of" in text and "paths.lp" in text, text
+
+
+def test_longpoll_cookie_refused_with_several_processes(tmp_path):
+    from conftest import run_cli
+
+    config = router_config([web(free_port(), {"lp": longpoll_path({})})])
+    config["workers"][0]["options"] = {"processes": 2}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = run_cli("check", "--cbdir", str(tmp_path))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and "paths.lp.cookie" in text and "keeps its store in one process" in text, text

@@ -228,13 +228,14 @@ def build_path(raw: Dict[str, Any], cbdir: str, where: str) -> object:
                 endpoint=build_connecting_endpoint(backend["endpoint"], cbdir, f"{where}.backend.endpoint"),
                 url=backend["url"], options=build_websocket_options(backend["options"]), path=f"{where}.backend"))
     if kind == "longpoll":
-        return build_longpoll(raw, where)
+        return build_longpoll(raw, where, cbdir)
     return model.NodeInfoPath(path=where)
 
 
-def build_longpoll(raw: Dict[str, Any], where: str) -> model.LongPollPath:
+def build_longpoll(raw: Dict[str, Any], where: str, cbdir: str = "") -> model.LongPollPath:
     return model.LongPollPath(options=_record(model.LongPollOptions, raw["options"]),
-                              auth=build_auth(raw.get("auth", {})), path=where)
+                              auth=build_auth(raw.get("auth", {})), path=where,
+                              cookie=build_cookie(raw.get("cookie"), cbdir, where))
 
 
 def _bridge_checks(options: Mapping[str, Any]) -> model.BridgeOptions:

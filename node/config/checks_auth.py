@@ -1,7 +1,7 @@
 """Checks of cookie tracking and the auth methods that need it, beyond the schema.
 
-- ``auth.cookie`` needs ``cookie`` (tracking) on the same WebSocket service, as
-  Crossbar.io documents; a RawSocket has no cookies at all.
+- ``auth.cookie`` needs ``cookie`` (tracking) on the same WebSocket service or
+  ``longpoll`` path, as Crossbar.io documents; a RawSocket has no cookies at all.
 - A ``file`` cookie store's directory must exist and be writable (else the node
   would fail at start-up, or lose logins silently); two services must not share a file.
 - Cookie tracking keeps its store in one process: with ``processes: N > 1`` a browser's
@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 from node.config import model
 from node.errors import ConfigError
@@ -18,20 +18,25 @@ from node.errors import ConfigError
 Check = Any  # (config, raw, where) -> List[ConfigError], as node.config.checks
 
 
-def _websocket_services(config: model.NodeConfig) -> List[model.WampWebSocket]:
-    services = []
+def _cookie_services(config: model.NodeConfig) -> List[Union[model.WampWebSocket, model.LongPollPath]]:
+    """The services that may track cookies: WebSocket services and ``longpoll`` paths."""
+    services: List[Union[model.WampWebSocket, model.LongPollPath]] = []
     for transport in config.transports:
         if transport.websocket is not None and transport.websocket.serializers:
             services.append(transport.websocket)
         services += list(transport.websocket_paths.values())
         if transport.web is not None:
-            services += [p.service for p in transport.web.paths.values() if isinstance(p, model.WebSocketPath)]
+            for path in transport.web.paths.values():
+                if isinstance(path, model.WebSocketPath):
+                    services.append(path.service)
+                elif isinstance(path, model.LongPollPath):
+                    services.append(path)
     return services
 
 
 def check_cookie_auth_needs_tracking(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     errors: List[ConfigError] = []
-    for service in _websocket_services(config):
+    for service in _cookie_services(config):
         if service.cookie is None and any(m.method == "cookie" for m in service.auth):
             errors.append(ConfigError(f"{where}: {service.path}.auth.cookie",
                                       "cookie authentication needs cookie tracking on the same service",
@@ -40,14 +45,14 @@ def check_cookie_auth_needs_tracking(config: model.NodeConfig, raw: Dict[str, An
         if transport.rawsocket is not None and any(m.method == "cookie" for m in transport.rawsocket.auth):
             errors.append(ConfigError(f"{where}: {transport.rawsocket.path}.auth.cookie",
                                       "a RawSocket carries no HTTP cookies",
-                                      "Offer cookie authentication on a WebSocket service only"))
+                                      "Offer cookie authentication on a WebSocket service or long-poll path only"))
     return errors
 
 
 def check_cookie_stores(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     errors: List[ConfigError] = []
     seen: Dict[str, str] = {}
-    for service in _websocket_services(config):
+    for service in _cookie_services(config):
         cookie = service.cookie
         if cookie is None:
             continue

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple
 
 if TYPE_CHECKING:  # annotations only: node.config.model imports this module
-    from node.config.model import AuthMethod, ClientTlsOptions, WebSocketOptions
+    from node.config.model import AuthMethod, ClientTlsOptions, CookieOptions, WebSocketOptions
     from node.config.model_workers import ConnectingEndpoint
 
 
@@ -136,8 +136,10 @@ class LongPollOptions:
 
 @dataclass(frozen=True)
 class LongPollPath:
-    """``longpoll``: WAMP sessions over HTTP long-poll, authenticated with ``auth`` as a WebSocket path."""
+    """``longpoll``: WAMP sessions over HTTP long-poll, authenticated with ``auth`` as a WebSocket path
+    (``cookie``: tracking cookies set on the ``open`` request, as on a WebSocket's opening handshake)."""
 
     options: LongPollOptions
     auth: Tuple["AuthMethod", ...]
     path: str
+    cookie: Optional["CookieOptions"] = None  # None: no cookie tracking

@@ -48,7 +48,7 @@ SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("Archive options (`paths.*.options` of `archive`)", "archive_options"),
     ("Web transport options (`options` of `web`)", "web_options"),
     ("Authentication (`auth`)", "auth"),
-    ("Cookie tracking (`cookie` of a WebSocket service)", "cookie"),
+    ("Cookie tracking (`cookie` of a WebSocket service or `longpoll` path)", "cookie"),
     ("Cookie store (`cookie.store`)", "cookie_store"),
     ("SCRAM principal (`auth.scram.principals.*`)", "scram_principal"),
     ("Container worker (`workers[]` of type `container`)", "container_worker"),

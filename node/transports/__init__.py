@@ -79,9 +79,11 @@ def build_transport(transport: model.Transport, router: Any, status: NodeStatus,
         # start-up: twisted.web loads only when a transport serves HTTP (see site below)
         from node.transports.longpoll import longpoll_resource
 
+        cookies = CookieTracker(service.cookie) if service.cookie is not None else None
         session_factory = router.session_factory(service.auth, service.options.hello_timeout / 1000.0,
-                                                 transport.id, "longpoll")
-        built = longpoll_resource(session_factory, service, reactor, counts)
+                                                 transport.id, "longpoll",
+                                                 cookies=cookies.store if cookies is not None else None)
+        built = longpoll_resource(session_factory, service, reactor, counts, cookies)
         wamp_factories.append(built)  # its transports end when the node stops, and are counted
         return built
 

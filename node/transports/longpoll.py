@@ -4,7 +4,9 @@ The URLs under the path (all POST; Crossbar.io's layout and answers):
 
 - ``<path>/open`` with ``{"protocols": ["wamp.2.json", ...]}`` -> 200
   ``{"transport": "<id>", "protocol": "wamp.2.json"}``: a new transport and a
-  router session on it (authenticated with the path's ``auth``, as a WebSocket path);
+  router session on it (authenticated with the path's ``auth``, as a WebSocket path;
+  with ``cookie``, the answer carries ``Set-Cookie`` as a WebSocket's 101 does, and the
+  session knows the transport by that cookie: ``auth.cookie``);
 - ``<path>/<id>/send`` with one message (a batch for ``*.batched``) -> 204;
 - ``<path>/<id>/receive`` -> 200 with the next message (all waiting ones when
   batched) as soon as there is one, 204 after ``request_timeout`` without;
@@ -34,6 +36,7 @@ from twisted.logger import Logger
 from twisted.web import resource
 
 from node.config.model import LongPollPath
+from node.router.cookie_tracking import CookieTracker
 from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.counts import MAX_CONNECTIONS, TransportCounts, refused
@@ -62,6 +65,7 @@ class LongPollResource(resource.Resource):
 
     @param session_factory: makes the router session of each new transport.
     @param counts: the web transport's counts (connections opened, bytes, violations).
+    @param cookies: the path's cookie tracking (its ``cookie``), or None.
     """
 
     isLeaf = True
@@ -69,8 +73,9 @@ class LongPollResource(resource.Resource):
     max_request_body = None
 
     def __init__(self, session_factory: Callable[[], Any], config: LongPollPath, clock: Any,
-                 counts: Optional[TransportCounts] = None) -> None:
+                 counts: Optional[TransportCounts] = None, cookies: Optional[CookieTracker] = None) -> None:
         super().__init__()
+        self.cookies = cookies
         self.session_factory = session_factory
         self.config = config
         self.options = config.options
@@ -173,9 +178,16 @@ class LongPollResource(resource.Resource):
             raise Refusal(503, f"this path has {len(self.connections)} long-poll transports open "
                                f"(max_transports); try again later")
         serializer = self._serializers[chosen]
+        details = self._details(request, serializer)
+        if self.cookies is not None:  # later requests of this transport need not carry the cookie
+            cookie = request.getHeader(b"cookie")
+            cbtid, set_cookie = self.cookies.track({"cookie": cookie.decode("latin-1") if cookie else ""},
+                                                   details.is_secure)
+            if set_cookie is not None:
+                request.setHeader(b"set-cookie", set_cookie.encode("ascii"))
+            details.http_cbtid = cbtid  # what the router session reads at HELLO
         session = self.session_factory()
-        transport = LongPollTransport(self, transport_id, serializer, self._details(request, serializer),
-                                      session, self.standard_headers)
+        transport = LongPollTransport(self, transport_id, serializer, details, session, self.standard_headers)
         self.connections[transport_id] = transport
         if self.counts is not None:
             self.counts.connections += 1
@@ -255,5 +267,6 @@ class LongPollResource(resource.Resource):
 
 
 def longpoll_resource(session_factory: Callable[[], Any], config: LongPollPath, clock: Any,
-                      counts: Optional[TransportCounts] = None) -> LongPollResource:
-    return LongPollResource(session_factory, config, clock, counts)
+                      counts: Optional[TransportCounts] = None,
+                      cookies: Optional[CookieTracker] = None) -> LongPollResource:
+    return LongPollResource(session_factory, config, clock, counts, cookies)
