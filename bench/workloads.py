@@ -27,6 +27,7 @@ CLIENT = str(Path(__file__).resolve().parent / "client.py")
 CLIENT_BOUND = 0.9  # a client process using this share of one core or more limits the figure
 IDLE_SESSIONS = 1000
 BIG = 1024 * 1024
+MEDIUM = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ WORKLOADS = (
     Workload("sessions_ws", "Sessions over ws", "sessions/s", "session", ("sessions", "--concurrency", "8")),
     Workload("sessions_wss", "Sessions over wss", "sessions/s", "session", ("sessions", "--concurrency", "8"),
              secure=True),
+    Workload("call_64kib", "64 KiB call round trip", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(MEDIUM)), (("callee",),)),
     Workload("call_1mib", "1 MiB call round trip", "MiB/s", "call",
              ("caller", "--outstanding", "1", "--size", str(BIG)), (("callee",),)),
 )

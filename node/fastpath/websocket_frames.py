@@ -35,10 +35,10 @@ from typing import Any, Optional
 
 import autobahn.websocket.protocol as _wsp
 from autobahn.websocket.protocol import PreparedMessage
-from autobahn.websocket.utf8validator import Utf8Validator
 from autobahn.websocket.xormasker import create_xor_masker
 
 from node.fastpath.quiet_autobahn import quiet_autobahn
+from node.fastpath.utf8 import DecoderUtf8Validator
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
@@ -105,30 +105,7 @@ class LazySendQueue:
             obj.__dict__["_send_queue"] = value
 
 
-class LazyUtf8Validator:
-    """autobahn's incremental UTF-8 validator, made when a message first needs it.
-
-    autobahn makes one (a native object) for every connection as it opens; WAMP
-    text messages are validated whole by :meth:`FramedDelivery._read_whole_frames`,
-    so most connections never use theirs.
-    """
-
-    __slots__ = ("_validator",)
-
-    def __init__(self) -> None:
-        self._validator: Any = None
-
-    def reset(self) -> None:
-        if self._validator is not None:
-            self._validator.reset()
-
-    def validate(self, data: bytes) -> Any:
-        if self._validator is None:
-            self._validator = Utf8Validator()
-        return self._validator.validate(data)
-
-
-_wsp.Utf8Validator = LazyUtf8Validator  # what autobahn's protocol module makes per connection
+_wsp.Utf8Validator = DecoderUtf8Validator  # what autobahn's protocol module makes per connection
 
 
 class FramedDelivery:

@@ -11,6 +11,15 @@ scanner and converts binary strings afterwards, only when the text contains
 reused encoder; the wire format is exactly autobahn's. On PyPy, where that scanner is
 pure Python, it decodes with ``json.loads`` (PyPy's RPython decoder).
 
+On CPython, large messages are encoded with ``orjson`` when it is installed (an
+optional dependency): CPython's JSON encoder escapes strings at about 1 ms per MiB,
+orjson at about 0.03 ms. orjson writes some floats differently (``1e-7``, not
+``1e-07``) and NaN as ``null``, and rejects what autobahn's encoder accepts (integer
+keys, integers beyond 64 bits), so its output is used only for messages of at least
+:data:`ORJSON_MIN_SIZE` octets made of nothing but strings, bytes, booleans, null,
+64-bit integers, lists and string-keyed dicts (:func:`orjson_safe`), where the two
+encoders write the same bytes; everything else goes through the standard library.
+
 msgpack and CBOR need no codec of ours: autobahn's object serializers for them call
 their libraries directly (msgpack, or u-msgpack-python on PyPy; cbor2).
 """
@@ -24,7 +33,14 @@ from typing import Any, List
 
 from autobahn.wamp.exception import ProtocolError
 
+try:  # optional (CPython wheels only): the standard library encodes everything without it
+    import orjson
+except ImportError:  # pragma: no cover - PyPy, or not installed
+    orjson = None  # type: ignore[assignment]
+
 _NUL_ESCAPE = "\\u0000"
+# json_loads looks for a backslash before it looks for _NUL_ESCAPE: a one-character search
+# (memchr) takes about 0.01 ms per MiB of plain text, the six-character one 0.4 ms
 
 
 def _encode_default(obj: Any) -> Any:
@@ -65,17 +81,51 @@ def json_loads(text: str) -> Any:
     """Decode like autobahn's JSON serializer (without decimal options)."""
     if _PYPY_JSON:
         value = json.loads(text)
-        return binary_strings(value) if _NUL_ESCAPE in text else value
+        return binary_strings(value) if "\\" in text and _NUL_ESCAPE in text else value
     try:  # JSONDecoder.decode without its two whitespace regexes for the usual unpadded text
         value, end = _SCAN(text, 0)
     except StopIteration:
         end = -1
     if end != len(text):
         value = _DECODER.decode(text)  # leading/trailing whitespace, or its exact error
-    return binary_strings(value) if _NUL_ESCAPE in text else value
+    return binary_strings(value) if "\\" in text and _NUL_ESCAPE in text else value
+
+
+# Below this, the standard library's output is used: a small message is encoded in
+# about a microsecond either way, and the type check would cost more than it saves.
+ORJSON_MIN_SIZE = 16 * 1024
+_INT64_MIN, _UINT64_MAX = -(2 ** 63), 2 ** 64 - 1
+
+
+def orjson_safe(value: Any) -> bool:
+    """Whether orjson writes ``value`` exactly as the standard library's encoder does.
+
+    Exact types only (subclasses may serialize themselves differently); no floats
+    (formatting differs), no Decimal, no integers beyond 64 bits, no non-string keys.
+    """
+    kind = type(value)
+    if kind is str or kind is bytes or kind is bool or value is None:
+        return True
+    if kind is int:
+        return _INT64_MIN <= value <= _UINT64_MAX
+    try:
+        if kind is list or kind is tuple:
+            return all(orjson_safe(item) for item in value)
+        if kind is dict:
+            return all(type(key) is str and orjson_safe(item) for key, item in value.items())
+    except RecursionError:
+        return False
+    return False
 
 
 def json_dumps(obj: Any) -> bytes:
+    if orjson is not None and not isinstance(obj, str):
+        try:
+            data = orjson.dumps(obj, default=_encode_default)
+        except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+            data = None
+        if data is not None and len(data) >= ORJSON_MIN_SIZE and orjson_safe(obj):
+            return data
     if _C_ENCODE is None or isinstance(obj, str):
         return _ENCODER.encode(obj).encode("utf8")
     return "".join(_C_ENCODE(obj, 0)).encode("utf8")
