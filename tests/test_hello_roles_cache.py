@@ -7,6 +7,7 @@ to a realm that does not exist kept 227 MB in the node.
 from __future__ import annotations
 
 import json
+import platform
 from typing import Any
 
 import psutil
@@ -97,9 +98,13 @@ def test_large_hellos_to_a_missing_realm_leave_rss_unchanged(node_factory: Any) 
             assert any(b"wamp.error.no_such_realm" in payload for _, _, payload in frames), frames
             ws.shutdown()
 
+    # What the fixed leak kept: ~129 MiB for these 150 HELLOs. CPython frees the parsed
+    # announcements at once; PyPy's collector lets its heap grow well past what is live
+    # before a major collection (seen: 30 MiB), so it gets more room, still far below the leak.
+    bound = (64 if platform.python_implementation() == "PyPy" else 30) * 2**20
     hello_round(0, 10)  # the first large messages grow the heap once, whatever is kept
     before = process.memory_info().rss
     hello_round(10, 150)
-    wait_until(lambda: process.memory_info().rss - before < 30 * 2**20, timeout=5.0)
+    wait_until(lambda: process.memory_info().rss - before < bound, timeout=5.0)
     grown = process.memory_info().rss - before
-    assert grown < 30 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB after 150 large HELLOs"
+    assert grown < bound, f"RSS grew by {grown / 2**20:.1f} MiB after 150 large HELLOs"
