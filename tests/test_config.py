@@ -171,10 +171,11 @@ def test_port_clash_between_transports(tmp_path):
     assert "workers[0].transports[1].endpoint.port: port 8080 is already used by workers[0].transports[0].endpoint" in line
 
 
-def test_static_directory_must_exist(tmp_path):
-    """A static path whose directory is missing is an error naming the directory."""
-    (line,) = errors_of(write(tmp_path, config(web(8080, {"/": {"type": "static", "directory": "../nowhere"}}))))
-    assert "paths./.directory:" in line and "nowhere does not exist" in line
+def test_static_directory_must_be_a_directory(tmp_path):
+    """A static path naming a file is an error naming it (a missing one is a warning: test_static_missing.py)."""
+    (tmp_path / "index.html").write_text("hello")
+    (line,) = errors_of(write(tmp_path, config(web(8080, {"/": {"type": "static", "directory": "../index.html"}}))))
+    assert "paths./.directory:" in line and "index.html is not a directory" in line, line
 
 
 def test_relative_paths_resolve_against_cbdir(tmp_path):

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from node.config import load_config
-from node.config.permissions import writable_warnings
+from node.config.advisories import config_warnings
 from node.errors import TlsError
 from node.tls.pem import load_certificates
 from node.workers.credentials import check_files, hygiene_warnings
@@ -34,7 +34,7 @@ def run_check(args: argparse.Namespace) -> int:
     label = "error" if strict else "warning"
     for warning in warnings:
         print(f"{label}: {warning}", file=sys.stderr)
-    loose = writable_warnings(config.cbdir, config.config_file)  # warnings even with --strict
+    loose = config_warnings(config)  # warnings even with --strict
     for warning in loose:
         print(f"warning: {warning}", file=sys.stderr)
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"

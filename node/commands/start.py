@@ -13,7 +13,7 @@ from typing import Any, Optional
 from twisted.logger import Logger
 
 from node.config import load_config
-from node.config.permissions import writable_warnings
+from node.config.advisories import config_warnings
 from node.fastpath.reactor import install as install_node_reactor
 from node.fastpath.write_coalescing import FLUSHER
 from node.log import start_logging
@@ -44,7 +44,7 @@ def serve(cbdir: str, config_file: Optional[str], loglevel: str, logformat: str,
         check_files(config)  # the router processes build their own TLS: refuse bad files before any starts
     start_logging(loglevel, logformat)
     tune_malloc()  # large messages without page-fault storms (see node/process/malloc.py)
-    for warning in writable_warnings(config.cbdir, config.config_file):
+    for warning in config_warnings(config):
         log.warn("{warning}", warning=warning)
     warning = write_pidfile(cbdir)
     if warning:

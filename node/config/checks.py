@@ -135,11 +135,11 @@ def check_static_directories(config: model.NodeConfig, raw: Dict[str, Any], wher
     errors: List[ConfigError] = []
     for _, service in _paths(config):
         if isinstance(service, model.StaticPath):
-            if not os.path.isdir(service.directory):
-                what = "is not a directory" if os.path.exists(service.directory) else "does not exist"
+            # a missing directory is a warning (node.config.advisories): Crossbar.io serves 404s there
+            if os.path.exists(service.directory) and not os.path.isdir(service.directory):
                 errors.append(ConfigError(f"{where}: {service.path}.directory",
-                                          f"{service.directory} {what}",
-                                          "Create the directory or fix the path (relative paths start at the node directory)"))
+                                          f"{service.directory} is not a directory",
+                                          "Name the directory that holds the files (relative paths start at the node directory)"))
     return errors
 
 
