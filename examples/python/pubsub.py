@@ -14,43 +14,22 @@ Run it against the default node (``wampnode start`` in the repository root)::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from urllib.parse import urlparse
 
 from autobahn.twisted.component import Component
 from autobahn.wamp.types import PublishOptions
 from twisted.internet import defer, task
 
+from appkit import argument_parser, run, transport, watch_failures
+
 TOPIC = "com.example.pubsub.counter"
 
 
 def parse_args(argv: list) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("WAMP_URL", "ws://localhost:8080/ws"),
-                        help="ws://, wss:// or rs:// (RawSocket) URL of the node (env WAMP_URL)")
-    parser.add_argument("--realm", default=os.environ.get("WAMP_REALM", "realm1"),
-                        help="realm to join (env WAMP_REALM)")
-    parser.add_argument("--ca", default=os.environ.get("WAMP_CA"),
-                        help="CA certificate (PEM) to trust for wss:// instead of the system's (env WAMP_CA)")
+    parser = argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5, help="events to publish")
     parser.add_argument("--timeout", type=float, default=10.0, help="give up after this many seconds")
     return parser.parse_args(argv)
-
-
-def transport(url: str, ca: str = None) -> dict:
-    """One connection attempt (no retries), so the app fails fast when the node is down.
-
-    ``ca``: a PEM file (private CA, or a self-signed certificate) trusted for wss://
-    instead of the system's CA store.
-    """
-    kind = "rawsocket" if url.startswith(("rs://", "rss://", "tcp://")) else "websocket"
-    config = {"type": kind, "url": url, "max_retries": 0}
-    if ca:
-        parts = urlparse(url)
-        config["endpoint"] = {"type": "tcp", "host": parts.hostname, "port": parts.port or 443,
-                              "tls": {"hostname": parts.hostname, "trust_root": ca}}
-    return config
 
 
 def make_component(args: argparse.Namespace, outcome: dict) -> Component:
@@ -79,37 +58,5 @@ def make_component(args: argparse.Namespace, outcome: dict) -> Component:
     return component
 
 
-def watch_failures(component: Component, outcome: dict) -> None:
-    """Remember why the connection or the session ended badly, to tell the user."""
-
-    @component.on_connectfailure
-    def connect_failed(component, error):
-        outcome["error"] = f"cannot connect: {error}"
-
-    @component.on_leave
-    def left(session, details):
-        if details.reason != "wamp.close.normal":
-            outcome["error"] = f"session ended: {details.reason} {details.message or ''}".strip()
-
-
-def run(reactor, args: argparse.Namespace):
-    outcome = {"ok": False}
-    component = make_component(args, outcome)
-    done = component.start(reactor)
-    timer = reactor.callLater(args.timeout, done.cancel)
-
-    def finished(result):
-        if timer.active():
-            timer.cancel()
-        if getattr(result, "check", lambda *_: False)(defer.CancelledError):
-            print(f"pubsub.py: timed out after {args.timeout} s", file=sys.stderr)
-        elif not outcome["ok"]:
-            reason = outcome.get("error") or getattr(result, "getErrorMessage", lambda: "did not finish")()
-            print(f"pubsub.py: failed ({args.url}, realm {args.realm}): {reason}", file=sys.stderr)
-        raise SystemExit(0 if outcome["ok"] else 1)
-
-    return done.addBoth(finished)
-
-
 if __name__ == "__main__":
-    task.react(run, (parse_args(sys.argv[1:]),))
+    task.react(run, ("pubsub.py", make_component, parse_args(sys.argv[1:])))

@@ -21,24 +21,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from urllib.parse import urlparse
 
 from autobahn.twisted.component import Component
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer, task
+from twisted.internet import task
+
+from appkit import argument_parser, run, transport, watch_failures
 
 PROCEDURE = "com.example.rpc.add2"
 INVALID_ARGUMENT = "com.example.error.invalid_argument"
 
 
 def parse_args(argv: list) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("WAMP_URL", "ws://localhost:8080/ws"),
-                        help="ws://, wss:// or rs:// (RawSocket) URL of the node (env WAMP_URL)")
-    parser.add_argument("--realm", default=os.environ.get("WAMP_REALM", "realm1"),
-                        help="realm to join (env WAMP_REALM)")
-    parser.add_argument("--ca", default=os.environ.get("WAMP_CA"),
-                        help="CA certificate (PEM) to trust for wss:// instead of the system's (env WAMP_CA)")
+    parser = argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--authid", default=os.environ.get("WAMP_AUTHID"),
                         help="WAMP-CRA user (env WAMP_AUTHID); without it the session is anonymous")
     parser.add_argument("--secret", default=os.environ.get("WAMP_SECRET"),
@@ -49,21 +44,6 @@ def parse_args(argv: list) -> argparse.Namespace:
     if bool(args.authid) != bool(args.secret):
         parser.error("WAMP-CRA needs both --authid and --secret (or WAMP_AUTHID and WAMP_SECRET)")
     return args
-
-
-def transport(url: str, ca: str = None) -> dict:
-    """One connection attempt (no retries), so the app fails fast when the node is down.
-
-    ``ca``: a PEM file (private CA, or a self-signed certificate) trusted for wss://
-    instead of the system's CA store.
-    """
-    kind = "rawsocket" if url.startswith(("rs://", "rss://", "tcp://")) else "websocket"
-    config = {"type": kind, "url": url, "max_retries": 0}
-    if ca:
-        parts = urlparse(url)
-        config["endpoint"] = {"type": "tcp", "host": parts.hostname, "port": parts.port or 443,
-                              "tls": {"hostname": parts.hostname, "trust_root": ca}}
-    return config
 
 
 def add2(a, b):
@@ -95,37 +75,5 @@ def make_component(args: argparse.Namespace, outcome: dict) -> Component:
     return component
 
 
-def watch_failures(component: Component, outcome: dict) -> None:
-    """Remember why the connection or the session ended badly, to tell the user."""
-
-    @component.on_connectfailure
-    def connect_failed(component, error):
-        outcome["error"] = f"cannot connect: {error}"
-
-    @component.on_leave
-    def left(session, details):
-        if details.reason != "wamp.close.normal":
-            outcome["error"] = f"session ended: {details.reason} {details.message or ''}".strip()
-
-
-def run(reactor, args: argparse.Namespace):
-    outcome = {"ok": False}
-    component = make_component(args, outcome)
-    done = component.start(reactor)
-    timer = reactor.callLater(args.timeout, done.cancel)
-
-    def finished(result):
-        if timer.active():
-            timer.cancel()
-        if getattr(result, "check", lambda *_: False)(defer.CancelledError):
-            print(f"rpc.py: timed out after {args.timeout} s", file=sys.stderr)
-        elif not outcome["ok"]:
-            reason = outcome.get("error") or getattr(result, "getErrorMessage", lambda: "did not finish")()
-            print(f"rpc.py: failed ({args.url}, realm {args.realm}): {reason}", file=sys.stderr)
-        raise SystemExit(0 if outcome["ok"] else 1)
-
-    return done.addBoth(finished)
-
-
 if __name__ == "__main__":
-    task.react(run, (parse_args(sys.argv[1:]),))
+    task.react(run, ("rpc.py", make_component, parse_args(sys.argv[1:])))

@@ -19,13 +19,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from autobahn.wamp.message import Error, Event, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed
 
 from node.config.model import EventHistory, RealmLimits
 from node.router.ids import iso_utc, random_id
 from node.router.counters import RealmCounts
+from node.router.holdings import Holdings
 from node.router.matching import Observation, ObservationMap
 from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.patterns import wildcard_matches
@@ -136,7 +137,7 @@ class Broker:
         self._new_id = new_id
         self._max_subscriptions = limits.max_subscriptions_per_session
         self.subscriptions = ObservationMap(new_id, now)
-        self._by_session: Dict[int, Set[int]] = {}
+        self._held = Holdings(self.subscriptions, "subscription")
         self._retained: RetainedEvents[Publication] = RetainedEvents(
             limits.max_retained_events, limits.max_retained_bytes, realm)
         self._history = [HistoryStore(h, deque(maxlen=max(0, h.limit))) for h in event_history]
@@ -149,13 +150,8 @@ class Broker:
                 Subscribe.MESSAGE_TYPE, msg.request, LIMIT_EXCEEDED,
                 args=[f"session {peer.session_id} already holds {self._max_subscriptions} subscriptions, the "
                       f"most a session may hold on this realm (realm option max_subscriptions_per_session)"]))
-        sub, created, _ = self.subscriptions.add_observer(peer.session_id, msg.topic, msg.match or "exact")
-        self._by_session.setdefault(peer.session_id, set()).add(sub.id)
-        out = reply(peer.session_id, Subscribed(msg.request, sub.id))
-        if not sub.uri.startswith("wamp."):
-            if created:
-                out.meta("wamp.subscription.on_create", peer.session_id, self.describe(sub))
-            out.meta("wamp.subscription.on_subscribe", peer.session_id, sub.id)
+        sub, out = self._held.add(peer.session_id, msg.topic, msg.match or "exact", self.describe)
+        out.send(peer.session_id, Subscribed(msg.request, sub.id))
         if msg.get_retained:
             checked = self._permits is not None and sub.match != "exact"
             for publication in self._retained:
@@ -173,35 +169,19 @@ class Broker:
                       args=[f"no subscription {msg.subscription} for session {peer.session_id}"]),
             )
         out = reply(peer.session_id, Unsubscribed(msg.request))
-        return out.extend(self._drop(peer.session_id, sub))
+        return out.extend(self._held.drop(peer.session_id, sub))
 
     def _at_limit(self, session_id: int, topic: str, match: str) -> bool:
         """True if a new subscription would take the session past its limit
         (subscribing again to what it already holds takes nothing)."""
-        held = self._by_session.get(session_id)
-        if held is None or len(held) < self._max_subscriptions:
+        if self._held.count(session_id) < self._max_subscriptions:
             return False
         existing = self.subscriptions.get(topic, match)
         return existing is None or session_id not in existing.observers
 
-    def _drop(self, session_id: int, sub: Observation) -> Outcome:
-        out = Outcome()
-        _, deleted = self.subscriptions.drop_observer(session_id, sub)
-        self._by_session.get(session_id, set()).discard(sub.id)
-        if not sub.uri.startswith("wamp."):
-            out.meta("wamp.subscription.on_unsubscribe", session_id, sub.id)
-            if deleted:
-                out.meta("wamp.subscription.on_delete", session_id, sub.id)
-        return out
-
     def detach(self, session_id: int) -> Outcome:
         """Forget every subscription of a session that has gone."""
-        out = Outcome()
-        for sub_id in sorted(self._by_session.pop(session_id, set())):
-            sub = self.subscriptions.by_id(sub_id)
-            if sub is not None:
-                out.extend(self._drop(session_id, sub))
-        return out
+        return self._held.detach(session_id)
 
     # --- publish ----------------------------------------------------------
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import AbstractSet, Callable, Dict, Hashable, List, Mapping, Optional, Set, Tuple
+from typing import AbstractSet, Callable, Dict, Hashable, List, Mapping, Optional, Tuple
 
 from autobahn.wamp.message import (
     Call, Cancel, Error, Interrupt, Register, Registered, Result, Unregister, Unregistered, Yield,
@@ -32,6 +32,7 @@ from node.router.counters import (
     CALL_CALLEE, CALL_CALLEE_GONE, CALL_CANCELED, CALL_LIMIT, CALL_NO_SUCH_PROCEDURE, CALL_TIMEOUT, CALL_TOO_LARGE,
     RealmCounts,
 )
+from node.router.holdings import Holdings
 from node.router.ids import SessionScopeIds, iso_utc, random_id
 from node.router.matching import Observation, ObservationMap
 from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
@@ -107,7 +108,7 @@ class Dealer:
         self._max_registrations = limits.max_registrations_per_session
         self._max_pending = limits.max_pending_calls_per_session
         self.registrations = ObservationMap(new_id, now)
-        self._by_session: Dict[int, Set[int]] = {}
+        self._held = Holdings(self.registrations, "registration")
         self._invocation_ids: Dict[int, SessionScopeIds] = {}
         self._by_invocation: Dict[Tuple[int, int], PendingCall] = {}
         self._by_call: Dict[Tuple[int, int], PendingCall] = {}
@@ -120,7 +121,7 @@ class Dealer:
         invoke = msg.invoke or "single"
         existing = self.registrations.get(msg.procedure, match)
         out = Outcome()
-        if self._max_registrations and len(self._by_session.get(peer.session_id, ())) >= self._max_registrations:
+        if self._max_registrations and self._held.count(peer.session_id) >= self._max_registrations:
             return self._register_error(
                 peer, msg, LIMIT_EXCEEDED,
                 f"session {peer.session_id} already holds {self._max_registrations} registrations, the most "
@@ -140,16 +141,10 @@ class Dealer:
                 for other in list(existing.observers):
                     if _can(self._peers.get(other), "registration_revocation"):
                         out.send(other, Unregistered(0, registration=existing.id, reason=UNREGISTERED))
-                    out.extend(self._drop(other, existing))
-        reg, created, _ = self.registrations.add_observer(
-            peer.session_id, msg.procedure, match, extra=SharedPolicy(invoke))
-        self._by_session.setdefault(peer.session_id, set()).add(reg.id)
+                    out.extend(self._held.drop(other, existing))
+        reg, added = self._held.add(peer.session_id, msg.procedure, match, self.describe, extra=SharedPolicy(invoke))
         out.send(peer.session_id, Registered(msg.request, reg.id))
-        if not reg.uri.startswith("wamp."):
-            if created:
-                out.meta("wamp.registration.on_create", peer.session_id, self.describe(reg))
-            out.meta("wamp.registration.on_register", peer.session_id, reg.id)
-        return out
+        return out.extend(added)
 
     def _register_error(self, peer: Peer, msg: Register, uri: str, text: str) -> Outcome:
         return reply(peer.session_id, Error(Register.MESSAGE_TYPE, msg.request, uri, args=[text]))
@@ -160,17 +155,7 @@ class Dealer:
             return reply(peer.session_id, Error(
                 Unregister.MESSAGE_TYPE, msg.request, NO_SUCH_REGISTRATION,
                 args=[f"no registration {msg.registration} for session {peer.session_id}"]))
-        return reply(peer.session_id, Unregistered(msg.request)).extend(self._drop(peer.session_id, reg))
-
-    def _drop(self, session_id: int, reg: Observation) -> Outcome:
-        out = Outcome()
-        _, deleted = self.registrations.drop_observer(session_id, reg)
-        self._by_session.get(session_id, set()).discard(reg.id)
-        if not reg.uri.startswith("wamp."):
-            out.meta("wamp.registration.on_unregister", session_id, reg.id)
-            if deleted:
-                out.meta("wamp.registration.on_delete", session_id, reg.id)
-        return out
+        return reply(peer.session_id, Unregistered(msg.request)).extend(self._held.drop(peer.session_id, reg))
 
     # --- call ---------------------------------------------------------------
 
@@ -401,10 +386,7 @@ class Dealer:
             del self._by_call[key]
         self._invocation_ids.pop(session_id, None)
         self._pending_by_caller.pop(session_id, None)
-        for reg_id in sorted(self._by_session.pop(session_id, set())):
-            reg = self.registrations.by_id(reg_id)
-            if reg is not None:
-                out.extend(self._drop(session_id, reg))
+        out.extend(self._held.detach(session_id))
         # never deliver to the session that is gone
         out.sends = [(sid, m) for sid, m in out.sends if sid != session_id]
         return out

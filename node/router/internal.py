@@ -6,14 +6,14 @@ the reactor.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Optional
 
-from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.message import Call, Error, Message, Result
+from autobahn.wamp.message import Call, Message
 from twisted.internet.defer import Deferred
 
-from node.router.ids import SessionScopeIds, random_id
+from node.router.ids import random_id
 from node.router.peer import Peer
+from node.router.pending import PendingRequests
 
 if TYPE_CHECKING:  # pragma: no cover
     from node.router.realm import RealmRouter
@@ -24,8 +24,7 @@ class InternalCaller:
 
     def __init__(self, realm: "RealmRouter") -> None:
         self._realm = realm
-        self._requests = SessionScopeIds()
-        self._pending: Dict[int, Deferred] = {}
+        self._requests = PendingRequests()
         self.peer = Peer(random_id(), realm.name, authid="wampnode", authrole="trusted",
                          authmethod="internal", authprovider="internal")
         realm.attach(self.peer, self, internal=True)
@@ -33,21 +32,13 @@ class InternalCaller:
     def call(self, procedure: str, args: Optional[list] = None, kwargs: Optional[dict] = None) -> Deferred:
         """Call ``procedure`` through the realm's dealer; fires with the RESULT
         message, or fails with :class:`ApplicationError` carrying the ERROR URI."""
-        request = self._requests.next()
-        d: Deferred = Deferred()
-        self._pending[request] = d
+        request = self._requests.next_id()
+        d = self._requests.wait(request)
         self._realm.process(self.peer.session_id, Call(request, procedure, args=args, kwargs=kwargs))
         return d
 
     def send(self, message: Message) -> None:
-        if isinstance(message, Result) and not message.progress:
-            d = self._pending.pop(message.request, None)
-            if d is not None:
-                d.callback(message)
-        elif isinstance(message, Error):
-            d = self._pending.pop(message.request, None)
-            if d is not None:
-                d.errback(ApplicationError(message.error, *(message.args or []), **(message.kwargs or {})))
+        self._requests.settle(message)
 
     def kill(self, reason: Optional[str], message: Optional[str]) -> None:
         """The router's own session cannot be killed by peers."""

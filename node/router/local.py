@@ -21,11 +21,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.message import Call, Cancel, Error, Message, Publish, Published, Result
+from autobahn.wamp.message import Call, Cancel, Message, Publish
 from twisted.internet.defer import Deferred
 
-from node.router.ids import SessionScopeIds, random_id
+from node.router.ids import random_id
 from node.router.peer import Peer
+from node.router.pending import PendingRequests
 
 if TYPE_CHECKING:  # pragma: no cover
     from node.router.realm import RealmRouter
@@ -52,8 +53,7 @@ class LocalSession:
         self._authrole = authrole
         self._authid = authid
         self._transport = dict(transport or {})
-        self._requests = SessionScopeIds()
-        self._pending: Dict[int, Deferred] = {}
+        self._requests = PendingRequests()
         self.peer: Optional[Peer] = None
 
     def _joined(self) -> Peer:
@@ -70,7 +70,7 @@ class LocalSession:
 
         @raise ProtocolError: the values do not make a valid PUBLISH.
         """
-        request = self._requests.next()
+        request = self._requests.next_id()
         message = Publish.parse([Publish.MESSAGE_TYPE, request, dict(options, acknowledge=True), topic]
                                 + _payload(args, kwargs))
         return self._send(request, message)
@@ -81,7 +81,7 @@ class LocalSession:
 
         @raise ProtocolError: the values do not make a valid CALL.
         """
-        request = self._requests.next()
+        request = self._requests.next_id()
         message = Call.parse([Call.MESSAGE_TYPE, request, dict(options), procedure] + _payload(args, kwargs))
         return self._send(request, message, cancel=True)
 
@@ -89,33 +89,20 @@ class LocalSession:
         peer = self._joined()
 
         def canceller(_: Deferred) -> None:
-            if self._pending.pop(request, None) is not None and self.peer is peer:
+            if self._requests.pop(request) is not None and self.peer is peer:
                 self._realm.process(peer.session_id, Cancel(request, mode="killnowait"))
 
-        d: Deferred = Deferred(canceller if cancel else None)
-        self._pending[request] = d
+        d = self._requests.wait(request, canceller if cancel else None)
         problem = self._realm.process(peer.session_id, message)
         if problem is not None:  # parse() checked the message: only a router fault gets here
-            self._pending.pop(request, None)
+            self._requests.pop(request)
             d.errback(ApplicationError("wamp.error.protocol_violation", problem))
         return d
 
     # --- delivery (called by the realm) ---------------------------------------------
 
     def send(self, message: Message) -> None:
-        if isinstance(message, Published):
-            d = self._pending.pop(message.request, None)
-            if d is not None:
-                d.callback(message.publication)
-        elif isinstance(message, Result):
-            if not message.progress:
-                d = self._pending.pop(message.request, None)
-                if d is not None:
-                    d.callback(message)
-        elif isinstance(message, Error):
-            d = self._pending.pop(message.request, None)
-            if d is not None:
-                d.errback(ApplicationError(message.error, *(message.args or []), **(message.kwargs or {})))
+        self._requests.settle(message)
 
     def kill(self, reason: Optional[str], message: Optional[str]) -> None:
         """``wamp.session.kill``: leave the realm; the next request joins again."""
@@ -123,8 +110,7 @@ class LocalSession:
         if peer is None:
             return
         self._realm.detach(peer.session_id)
-        pending, self._pending = self._pending, {}
-        for d in pending.values():
+        for d in self._requests.take_all():
             d.errback(ApplicationError(reason or "wamp.close.killed", message or "the bridge session was killed"))
 
     def leave(self) -> None:
