@@ -11,6 +11,11 @@ protocol and replaces only those three steps for the common case:
   frame is reused for every connection the same payload goes to next (a
   publication's EVENT is one message object, serialized once per serializer by
   autobahn's message cache, so its subscribers get the identical payload);
+  a large payload is not copied into a frame at all: its few header octets and
+  the payload itself go to the transport as two pieces (``writeSequence``), which
+  the node's TCP connections send together with one ``sendmsg``
+  (:mod:`node.fastpath.write_coalescing`), so a 1 MiB event to many subscribers
+  costs no copy of it per subscriber in user space;
 - reads and writes skip the debug-line formatting;
 - a read that holds only whole, small, unfragmented, masked text or binary
   frames (what WAMP clients send) is unframed here, with autobahn's checks
@@ -30,6 +35,7 @@ every connection's instance dictionary.
 """
 from __future__ import annotations
 
+import struct
 from collections import deque
 from typing import Any, Optional
 
@@ -72,6 +78,17 @@ class FrameCache:
 
 
 FRAMES = FrameCache()
+
+
+def frame_head(length: int, is_binary: bool) -> bytes:
+    """The header of an unmasked, unfragmented text or binary frame of ``length`` octets
+    (RFC 6455 section 5.2: the shortest length encoding, as ``PreparedMessage`` makes it)."""
+    first = 0x82 if is_binary else 0x81
+    if length < 126:
+        return bytes((first, length))
+    if length < 0x10000:
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
 
 
 def unmask(payload: bytes, mask: bytes) -> bytes:
@@ -207,6 +224,11 @@ class FramedDelivery:
         if (self.state != self.STATE_OPEN or self._perMessageCompress is not None or self.autoFragmentSize
                 or self.maskServerFrames or self.trackedTimings or 0 < self.maxMessagePayloadSize < len(payload)):
             self.sendMessage(payload, is_binary)  # autobahn's checks, errors and features
+            return
+        if len(payload) > CACHE_LIMIT and not self.logOctets and not self.__dict__.get("_send_queue"):
+            head = frame_head(len(payload), is_binary)
+            self.transport.writeSequence((head, payload))
+            self.trafficStats.outgoingOctetsWireLevel += len(head) + len(payload)
             return
         self.sendData(FRAMES.frame(payload, is_binary))
 
