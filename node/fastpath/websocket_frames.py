@@ -57,24 +57,38 @@ _HANDSHAKE_ONLY = ("http_request_data", "http_response_data", "http_status_line"
 
 
 class FrameCache:
-    """The frame of the last payload framed: hit when the same bytes object is sent again."""
+    """The frame of the last payload framed: hit when the same bytes object is sent again.
 
-    __slots__ = ("_payload", "_binary", "_frame")
+    It also remembers which message object and serializer that payload came from
+    (:meth:`remember`), so the next subscriber of the same EVENT on the same
+    serializer gets the frame without asking the serializer again (see
+    :meth:`FramedDelivery.send_again`). The cache holds a small payload only
+    (``CACHE_LIMIT``), and so at most one small message."""
+
+    __slots__ = ("_payload", "_binary", "_frame", "message", "serializer")
 
     def __init__(self) -> None:
         self._payload: Optional[bytes] = None
         self._binary = False
         self._frame = b""
+        self.message: Any = None
+        self.serializer: Any = None
 
     def frame(self, payload: bytes, is_binary: bool) -> bytes:
         if payload is self._payload and is_binary == self._binary:
             return self._frame
         frame = PreparedMessage(payload, is_binary, False, True).payloadHybi
+        self.message = self.serializer = None
         if len(payload) <= CACHE_LIMIT:
             self._payload, self._binary, self._frame = payload, is_binary, frame
         else:
             self._payload, self._frame = None, b""
         return frame
+
+    def remember(self, message: Any, serializer: Any, payload: bytes) -> None:
+        """``payload`` (just framed) is ``message`` serialized by ``serializer``."""
+        if payload is self._payload:
+            self.message, self.serializer = message, serializer
 
 
 FRAMES = FrameCache()
@@ -218,6 +232,24 @@ class FramedDelivery:
             self.trafficStats.outgoingOctetsWireLevel += len(data)
         else:
             self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+
+    def send_again(self: Any, message: Any, serializer: Any) -> int:
+        """Send the frame of the last message framed if it is ``message`` serialized
+        by ``serializer`` and this connection would send that frame as it is (as
+        :meth:`send_payload` decides); the payload's size, or -1 if not sent."""
+        frames = FRAMES
+        if (message is not frames.message or serializer is not frames.serializer
+                or self.state != self.STATE_OPEN or self._perMessageCompress is not None or self.autoFragmentSize
+                or self.maskServerFrames or self.trackedTimings or self.logOctets
+                or self.__dict__.get("_send_queue")):
+            return -1
+        size = len(frames._payload)
+        if 0 < self.maxMessagePayloadSize < size:
+            return -1
+        frame = frames._frame
+        self.transport.write(frame)
+        self.trafficStats.outgoingOctetsWireLevel += len(frame)
+        return size
 
     def send_payload(self: Any, payload: bytes, is_binary: bool) -> None:
         """Send one serialized WAMP message as one WebSocket message."""
