@@ -65,7 +65,8 @@ def test_thousand_subscribers_get_every_event_in_order(node: Any) -> None:
             return session
 
         for start in range(0, SUBSCRIBERS, CONNECTING):
-            sessions += await asyncio.gather(*[subscriber(i) for i in range(start, min(SUBSCRIBERS, start + CONNECTING))])
+            batch = range(start, min(SUBSCRIBERS, start + CONNECTING))
+            sessions += await asyncio.gather(*[subscriber(i) for i in batch])
         publisher = await connect(url)
         for seq in range(EVENTS):
             publisher.publish("fan.out", seq, f"event {seq}")
