@@ -37,7 +37,7 @@ REALM = "realm1"
 ECHO = "bench.echo"
 TOPIC = "bench.topic"
 PROGRESS = "bench.progress"
-PROGRESS_EVERY = 20  # subscribers report the lowest sequence number they all saw this often
+PROGRESS_EVERY = 20  # subscribers report the lowest sequence number they all saw this often (--every)
 
 
 def say(line: str) -> None:
@@ -176,7 +176,8 @@ def _ms(seconds: Optional[float]) -> Optional[float]:
 
 def subscribers(args: argparse.Namespace) -> None:
     """``--count`` sessions subscribed to one topic; the first one publishes the
-    lowest sequence number all of them have received (the publisher's flow control)."""
+    lowest sequence number all of them have received (the publisher's flow control),
+    every ``--every`` events, with this process's ``--group`` number."""
     seen: List[int] = [0] * args.count
     reported = {"seq": 0}
     sessions: List[Any] = []
@@ -188,9 +189,9 @@ def subscribers(args: argparse.Namespace) -> None:
         def on_event(seq: int, _payload: str) -> None:
             seen[index] = seq
             low = min(seen)
-            if low >= reported["seq"] + PROGRESS_EVERY:
+            if low >= reported["seq"] + args.every:
                 reported["seq"] = low
-                sessions[0].publish(PROGRESS, low)
+                sessions[0].publish(PROGRESS, low, args.group)
 
         d = session.subscribe(on_event, TOPIC)
 
@@ -208,12 +209,15 @@ def subscribers(args: argparse.Namespace) -> None:
 
 def publisher(args: argparse.Namespace) -> None:
     """Publishes as fast as the subscribers' progress reports allow (``--window``
-    events ahead at most); events delivered = progress advance x subscribers."""
+    events ahead at most); events delivered = progress advance x subscribers.
+    With ``--groups`` subscriber processes, progress is the lowest of their reports."""
     payload = "x" * args.size
     state = {"seq": 0, "acked": 0, "acked_at_start": 0}
+    lows: Dict[int, int] = {}  # subscriber process (group) -> lowest sequence number all its sessions saw
     window = Window(args.warmup, args.duration, lambda elapsed: {
         "operations": (state["acked"] - state["acked_at_start"]) * args.subscribers,
-        "publications": state["acked"] - state["acked_at_start"]})
+        "publications": state["acked"] - state["acked_at_start"],
+        "bytes": (state["acked"] - state["acked_at_start"]) * args.subscribers * args.size})
     window.on_start.append(lambda: state.update(acked_at_start=state["acked"]))
     options = PublishOptions(acknowledge=False)
 
@@ -223,9 +227,11 @@ def publisher(args: argparse.Namespace) -> None:
                 state["seq"] += 1
                 session.publish(TOPIC, state["seq"], payload, options=options)
 
-        def on_progress(low: int) -> None:
-            if low > state["acked"]:
-                state["acked"] = low
+        def on_progress(low: int, group: int = 0) -> None:
+            lows[group] = max(low, lows.get(group, 0))
+            acked = min(lows.values()) if len(lows) >= args.groups else 0
+            if acked > state["acked"]:
+                state["acked"] = acked
                 pump()
 
         def subscribed(_: Any) -> None:
@@ -292,6 +298,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=1)
     parser.add_argument("--window", type=int, default=200)
+    parser.add_argument("--every", type=int, default=PROGRESS_EVERY)
+    parser.add_argument("--group", type=int, default=0)
+    parser.add_argument("--groups", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))

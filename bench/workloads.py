@@ -44,6 +44,25 @@ class Workload:
     secure: bool = False
 
 
+def fan_out(key: str, label: str, subscribers: int, processes: int, size: int = 32, window: int = 200,
+            every: int = 20) -> Workload:
+    """One publisher, one topic, ``subscribers`` sessions spread evenly over ``processes``
+    client processes (one Python process cannot take a thousand sessions' events as fast
+    as a router sends them); the publisher keeps ``window`` events ahead of the slowest
+    process, which reports its progress every ``every`` events (the figures count
+    deliveries in steps of ``every`` x ``subscribers``: small steps keep a window of a
+    few seconds exact). With ``size`` of 1 MiB,
+    one delivery is one delivered MiB (the rate in MiB/s)."""
+    share, extra = divmod(subscribers, processes)
+    passive = tuple(("subscribers", "--count", str(share + (1 if i < extra else 0)), "--group", str(i),
+                     "--every", str(every)) for i in range(processes))
+    active = ("publisher", "--subscribers", str(subscribers), "--groups", str(processes),
+              "--window", str(window), "--size", str(size))
+    if size >= BIG:
+        return Workload(key, label, "MiB/s", "delivered MiB", active, passive)
+    return Workload(key, label, "deliveries/s", "delivery", active, passive)
+
+
 WORKLOADS = (
     Workload("rpc_1", "RPC, 1 outstanding", "calls/s", "call", ("caller", "--outstanding", "1"), (("callee",),)),
     Workload("rpc_16", "RPC, 16 outstanding", "calls/s", "call", ("caller", "--outstanding", "16"), (("callee",),)),
@@ -51,6 +70,9 @@ WORKLOADS = (
              ("publisher", "--subscribers", "1"), (("subscribers", "--count", "1"),)),
     Workload("pubsub_10", "Pub/sub, 10 subscribers", "events/s", "delivery",
              ("publisher", "--subscribers", "10"), (("subscribers", "--count", "10"),)),
+    fan_out("pubsub_100", "Pub/sub, 100 subscribers", 100, 4, window=100, every=5),
+    fan_out("pubsub_1000", "Pub/sub, 1,000 subscribers", 1000, 8, window=20, every=2),
+    fan_out("event_1mib_10", "1 MiB event, 10 subscribers", 10, 2, size=BIG, window=4, every=1),
     Workload("sessions_ws", "Sessions over ws", "sessions/s", "session", ("sessions", "--concurrency", "8")),
     Workload("sessions_wss", "Sessions over wss", "sessions/s", "session", ("sessions", "--concurrency", "8"),
              secure=True),

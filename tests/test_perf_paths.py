@@ -138,7 +138,8 @@ def test_malloc_thresholds_set_unless_environment_says_otherwise():
     assert tune_malloc({}) is expected
 
 
-@pytest.mark.parametrize("check", ["frame_cache", "lazy_send_queue", "shared_options",
+@pytest.mark.parametrize("check", ["frame_cache", "frame_head", "gathered_sends_keep_order", "lazy_send_queue",
+                                   "shared_options",
                                    "quiet_is_lazy_and_equal", "quiet_helpers_only_feed_log_calls"])
 def test_twisted_side(check):
     """The WebSocket delivery helpers hold their contract (run in a Twisted process)."""

@@ -47,6 +47,66 @@ def check_frame_cache() -> None:
     big = b"x" * (frames.CACHE_LIMIT + 1)
     assert cache.frame(big, True) == PreparedMessage(big, True, False, True).payloadHybi
     assert cache._payload is None, "frames above CACHE_LIMIT are not kept"
+    message, serializer = object(), object()
+    cache.frame(payload, False)
+    cache.remember(message, serializer, payload)
+    assert cache.message is message and cache.serializer is serializer
+    cache.remember(object(), object(), equal_copy)  # not the payload framed last: ignored
+    assert cache.message is message
+    cache.frame(equal_copy, False)
+    assert cache.message is None and cache.serializer is None, "a new payload forgets the message"
+
+
+def check_frame_head() -> None:
+    """The header sent before a large payload is the one autobahn's PreparedMessage makes."""
+    for size in (0, 1, 125, 126, 127, 65535, 65536, 65537, 1 << 20, (1 << 24) - 1):
+        for binary in (False, True):
+            head = frames.frame_head(size, binary)
+            assert head == PreparedMessage(b"x" * size, binary, False, True).payloadHybi[:len(head)], (size, binary)
+            assert len(head) == (2 if size < 126 else 4 if size < 65536 else 10)
+
+
+def check_gathered_sends_keep_order() -> None:
+    """Pieces sent with sendmsg that the kernel takes only part of leave the rest
+    queued for Twisted's doWrite in order, whatever piece the kernel stopped in."""
+    import os
+    import socket
+
+    from twisted.internet import protocol, reactor
+
+    from node.fastpath.write_coalescing import GATHER_MIN, TCPServer
+
+    class Port:
+        counts = None
+        _realPortNumber = 1
+
+    for sizes in ((10, 70000, 5, 90000, 3), (40000, 40000, 40000), (3, 200000), (GATHER_MIN, 1)):
+        ours, theirs = socket.socketpair()
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        ours.setblocking(False)
+        theirs.setblocking(False)
+        server = TCPServer(ours, protocol.Protocol(), ("127.0.0.1", 1), Port(), 1, reactor)
+        server.protocol.makeConnection(server)
+        pieces = [os.urandom(size) for size in sizes]
+        server.writeSequence(pieces)
+        server._flush_turn()
+        assert server._flush_queued is False
+        expected = b"".join(pieces)
+        assert len(server.dataBuffer) - server.offset + server._tempDataLen < len(expected), "sent nothing"
+        received = bytearray()
+        while len(received) < len(expected):
+            try:
+                received += theirs.recv(65536)
+            except BlockingIOError:
+                pass
+            if len(server.dataBuffer) - server.offset or server._tempDataLen:
+                server.doWrite()
+        assert bytes(received) == expected, sizes
+        server.stopReading()
+        server.stopWriting()
+        ours.close()
+        theirs.close()
 
 
 def check_lazy_send_queue() -> None:

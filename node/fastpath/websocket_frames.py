@@ -11,6 +11,11 @@ protocol and replaces only those three steps for the common case:
   frame is reused for every connection the same payload goes to next (a
   publication's EVENT is one message object, serialized once per serializer by
   autobahn's message cache, so its subscribers get the identical payload);
+  a large payload is not copied into a frame at all: its few header octets and
+  the payload itself go to the transport as two pieces (``writeSequence``), which
+  the node's TCP connections send together with one ``sendmsg``
+  (:mod:`node.fastpath.write_coalescing`), so a 1 MiB event to many subscribers
+  costs no copy of it per subscriber in user space;
 - reads and writes skip the debug-line formatting;
 - a read that holds only whole, small, unfragmented, masked text or binary
   frames (what WAMP clients send) is unframed here, with autobahn's checks
@@ -30,6 +35,7 @@ every connection's instance dictionary.
 """
 from __future__ import annotations
 
+import struct
 from collections import deque
 from typing import Any, Optional
 
@@ -51,27 +57,52 @@ _HANDSHAKE_ONLY = ("http_request_data", "http_response_data", "http_status_line"
 
 
 class FrameCache:
-    """The frame of the last payload framed: hit when the same bytes object is sent again."""
+    """The frame of the last payload framed: hit when the same bytes object is sent again.
 
-    __slots__ = ("_payload", "_binary", "_frame")
+    It also remembers which message object and serializer that payload came from
+    (:meth:`remember`), so the next subscriber of the same EVENT on the same
+    serializer gets the frame without asking the serializer again (see
+    :meth:`FramedDelivery.send_again`). The cache holds a small payload only
+    (``CACHE_LIMIT``), and so at most one small message."""
+
+    __slots__ = ("_payload", "_binary", "_frame", "message", "serializer")
 
     def __init__(self) -> None:
         self._payload: Optional[bytes] = None
         self._binary = False
         self._frame = b""
+        self.message: Any = None
+        self.serializer: Any = None
 
     def frame(self, payload: bytes, is_binary: bool) -> bytes:
         if payload is self._payload and is_binary == self._binary:
             return self._frame
         frame = PreparedMessage(payload, is_binary, False, True).payloadHybi
+        self.message = self.serializer = None
         if len(payload) <= CACHE_LIMIT:
             self._payload, self._binary, self._frame = payload, is_binary, frame
         else:
             self._payload, self._frame = None, b""
         return frame
 
+    def remember(self, message: Any, serializer: Any, payload: bytes) -> None:
+        """``payload`` (just framed) is ``message`` serialized by ``serializer``."""
+        if payload is self._payload:
+            self.message, self.serializer = message, serializer
+
 
 FRAMES = FrameCache()
+
+
+def frame_head(length: int, is_binary: bool) -> bytes:
+    """The header of an unmasked, unfragmented text or binary frame of ``length`` octets
+    (RFC 6455 section 5.2: the shortest length encoding, as ``PreparedMessage`` makes it)."""
+    first = 0x82 if is_binary else 0x81
+    if length < 126:
+        return bytes((first, length))
+    if length < 0x10000:
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
 
 
 def unmask(payload: bytes, mask: bytes) -> bytes:
@@ -202,11 +233,34 @@ class FramedDelivery:
         else:
             self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
 
+    def send_again(self: Any, message: Any, serializer: Any) -> int:
+        """Send the frame of the last message framed if it is ``message`` serialized
+        by ``serializer`` and this connection would send that frame as it is (as
+        :meth:`send_payload` decides); the payload's size, or -1 if not sent."""
+        frames = FRAMES
+        if (message is not frames.message or serializer is not frames.serializer
+                or self.state != self.STATE_OPEN or self._perMessageCompress is not None or self.autoFragmentSize
+                or self.maskServerFrames or self.trackedTimings or self.logOctets
+                or self.__dict__.get("_send_queue")):
+            return -1
+        size = len(frames._payload)
+        if 0 < self.maxMessagePayloadSize < size:
+            return -1
+        frame = frames._frame
+        self.transport.write(frame)
+        self.trafficStats.outgoingOctetsWireLevel += len(frame)
+        return size
+
     def send_payload(self: Any, payload: bytes, is_binary: bool) -> None:
         """Send one serialized WAMP message as one WebSocket message."""
         if (self.state != self.STATE_OPEN or self._perMessageCompress is not None or self.autoFragmentSize
                 or self.maskServerFrames or self.trackedTimings or 0 < self.maxMessagePayloadSize < len(payload)):
             self.sendMessage(payload, is_binary)  # autobahn's checks, errors and features
+            return
+        if len(payload) > CACHE_LIMIT and not self.logOctets and not self.__dict__.get("_send_queue"):
+            head = frame_head(len(payload), is_binary)
+            self.transport.writeSequence((head, payload))
+            self.trafficStats.outgoingOctetsWireLevel += len(head) + len(payload)
             return
         self.sendData(FRAMES.frame(payload, is_binary))
 

@@ -9,7 +9,8 @@ dispatch, costs more than the routing itself.
 
 :class:`CoalescingWrites` keeps Twisted's buffer and coalescing but sends at the
 end of the turn that wrote, before the reactor polls again (see :class:`_Flusher`),
-with one ``send`` per connection. Anything that is
+with one ``send`` per connection (one ``sendmsg`` of the pieces when they are few
+and large: a large frame's header and its payload, not copied together). Anything that is
 not the plain case (the kernel takes only part, the send fails, a producer is
 paused, data already waits from an earlier turn) is left to Twisted's own
 ``doWrite`` path by registering for writing, exactly as before.
@@ -25,6 +26,9 @@ import errno
 from typing import Any, List
 
 from twisted.internet import main, tcp, unix
+
+GATHER_MIN = 64 * 1024  # pieces adding up to this much are sent with sendmsg, not joined first
+GATHER_MAX = 16  # pieces at most in one sendmsg (many small ones are cheaper joined)
 
 
 class _Flusher:
@@ -119,6 +123,11 @@ class CoalescingWrites:
         self._flush_queued = True
         FLUSHER.add(self)
 
+    def writeSequence(self, iovec: Any) -> None:  # noqa: N802 (Twisted's name)
+        """Each piece as :meth:`write` takes it: queued as it is, not joined."""
+        for data in iovec:
+            self.write(data)
+
     def _flush_turn(self) -> None:
         self._flush_queued = False
         if not self._tempDataLen or not self.connected or self._aborting:
@@ -126,7 +135,11 @@ class CoalescingWrites:
         if self.disconnecting or self._writeDisconnected or self.offset < len(self.dataBuffer):
             self.startWriting()  # Twisted's doWrite sends it all (then closes, if asked to)
             return
-        data = b"".join(self._tempDataBuffer)
+        pieces = self._tempDataBuffer
+        if self._tempDataLen >= GATHER_MIN and 1 < len(pieces) <= GATHER_MAX:
+            self._flush_gathered(pieces)
+            return
+        data = b"".join(pieces)
         sent = self._send(data)
         self._tempDataBuffer = []
         self._tempDataLen = 0
@@ -137,8 +150,33 @@ class CoalescingWrites:
         self.offset = sent if type(sent) is int and sent > 0 else 0
         self.startWriting()
 
+    def _flush_gathered(self, pieces: List[bytes]) -> None:
+        """Send ``pieces`` with one ``sendmsg``; what the kernel did not take stays
+        queued as Twisted's ``doWrite`` expects it (the piece it stopped in, with its
+        offset, then the rest), without copying."""
+        total = self._tempDataLen
+        sent = self._send_pieces(pieces)
+        if type(sent) is int and sent == total and not (self.producer is not None and self.producerPaused):
+            self._tempDataBuffer = []
+            self._tempDataLen = 0
+            return
+        done = sent if type(sent) is int and sent > 0 else 0
+        index = 0
+        while index < len(pieces) - 1 and done >= len(pieces[index]):
+            done -= len(pieces[index])
+            index += 1
+        self.dataBuffer = pieces[index]
+        self.offset = done
+        rest = pieces[index + 1:]
+        self._tempDataBuffer = rest
+        self._tempDataLen = sum(len(piece) for piece in rest)
+        self.startWriting()  # the rest, a failure or a paused producer: Twisted's doWrite does it
+
     def _send(self, data: bytes) -> Any:
         return self.writeSomeData(data)
+
+    def _send_pieces(self, pieces: List[bytes]) -> Any:
+        return self.writeSomeData(b"".join(pieces))
 
 
 class TCPServer(CoalescingWrites, tcp.Server):
@@ -149,6 +187,16 @@ class TCPServer(CoalescingWrites, tcp.Server):
             return self.writeSomeData(data)
         try:
             sent = self.socket.send(data)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
+                return 0
+            return main.CONNECTION_LOST
+        self.counts.bytes_out += sent
+        return sent
+
+    def _send_pieces(self, pieces: List[bytes]) -> Any:
+        try:
+            sent = self.socket.sendmsg(pieces)
         except OSError as e:
             if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
                 return 0

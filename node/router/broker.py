@@ -69,6 +69,11 @@ class Publication:
             return False
         return self.admits(peer)
 
+    def listed(self) -> bool:
+        """True if the PUBLISH named any black/white list (else :meth:`admits` is always True)."""
+        return bool(self.exclude or self.exclude_authid or self.exclude_authrole) or \
+            self.eligible is not None or self.eligible_authid is not None or self.eligible_authrole is not None
+
     def admits(self, peer: Peer) -> bool:
         """True if the black/white listing of the PUBLISH lets ``peer`` receive it."""
         if peer.session_id in self.exclude or peer.authid in self.exclude_authid:
@@ -209,19 +214,23 @@ class Broker:
             eligible_authrole=_tuple(msg.eligible_authrole),
             exclude_me=msg.exclude_me is None or bool(msg.exclude_me),
         )
-        exclude_me = publication.exclude_me
+        # the publisher's own session ID, when it must not receive its publication
+        skipped = peer.session_id if publication.exclude_me and peer is not None else None
+        listed = publication.listed()
         permits = self._permits
         verdicts: Dict[str, bool] = {}  # authrole -> may receive msg.topic
         out = Outcome()
+        sends = out.sends
+        peers = self._peers
         for sub in self.subscriptions.matching(msg.topic):
             event = None  # one EVENT per subscription, shared by its receivers: serialized once
             # an exact subscription was authorized for this very topic; a pattern only for its string
             checked = permits is not None and sub.match != "exact"
             for session_id in list(sub.observers):
-                if exclude_me and peer is not None and session_id == peer.session_id:
+                if session_id == skipped:
                     continue
-                receiver = self._peers.get(session_id)
-                if receiver is None or not publication.admits(receiver):
+                receiver = peers.get(session_id)
+                if receiver is None or (listed and not publication.admits(receiver)):
                     continue
                 if checked:
                     allowed = verdicts.get(receiver.authrole)  # subscribers mostly share few roles
@@ -232,7 +241,7 @@ class Broker:
                         continue
                 if event is None:
                     event = self._event(sub, publication)
-                out.send(session_id, event)
+                sends.append((session_id, event))
             sub.hits += 1  # the busiest topics of the dashboard: a count on the object at hand
         self.counts.events += len(out.sends)
         if msg.retain:

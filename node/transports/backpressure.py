@@ -7,12 +7,18 @@ has the same problem, its issues #583 and #874, and no knob for it).
 
 :class:`OutgoingLimit` is a streaming producer registered on the connection's
 transport. Twisted calls ``pauseProducing`` when the transport holds more than its
-``bufferSize`` (64 KiB) unsent, and ``resumeProducing`` once everything is sent.
-While paused, the bytes of every WAMP message sent are added up; when they pass
-the limit the connection is aborted (``abortConnection`` frees the buffer at
-once, where a polite close would wait for a peer that is not reading), and the
-router sees an ordinary disconnect. So at most ``64 KiB + max_outgoing_buffer``
-(plus one message) waits per connection.
+``bufferSize`` unsent, and ``resumeProducing`` once everything is sent. While
+paused, each WAMP message sent checks the bytes the connection's socket layer
+still holds unsent; when they pass the limit (not counting the message that filled
+the buffer: one message may be larger than the limit) the connection is aborted
+(``abortConnection`` frees the buffer at once, where a polite close would wait for
+a peer that is not reading), and the router sees an ordinary disconnect. So at most
+``max_outgoing_buffer`` plus two messages wait per connection.
+
+What waits is measured, not the bytes sent since the pause: a subscriber that
+keeps reading a steady stream of large events, whose buffer seldom empties, is
+not a peer that stopped reading. (A transport whose socket layer cannot be found
+falls back to adding up the bytes sent since the pause.)
 
 While the peer is not reading, the router also stops reading from it: a client
 cannot keep sending calls whose results it does not collect.
@@ -26,6 +32,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from node.transports.counts import MAX_OUTGOING_BUFFER, TransportCounts, refused
+from node.transports.fairness import socket_layer
 
 log = Logger()
 
@@ -34,7 +41,8 @@ log = Logger()
 class OutgoingLimit:
     """Watches one connection's unsent bytes; calls ``on_exceeded`` once past ``limit``."""
 
-    __slots__ = ("limit", "paused", "queued", "exceeded", "_fresh", "_transport", "_on_exceeded")
+    __slots__ = ("limit", "paused", "queued", "exceeded", "_fresh", "_allowance", "_transport", "_socket",
+                 "_on_exceeded")
 
     def __init__(self, transport: Any, limit: int, on_exceeded: Callable[[int], None]) -> None:
         self.limit = limit
@@ -42,7 +50,9 @@ class OutgoingLimit:
         self.queued = 0
         self.exceeded = False
         self._fresh = False
+        self._allowance = 0  # the size of the message that filled the buffer
         self._transport = transport
+        self._socket = socket_layer(transport)  # whose unsent bytes are measured; None: count sends
         self._on_exceeded = on_exceeded
 
     def pauseProducing(self) -> None:  # noqa: N802 (Twisted API)
@@ -66,12 +76,17 @@ class OutgoingLimit:
         self.paused = False
 
     def sent(self, size: int) -> None:
-        """Count one message of ``size`` bytes handed to the transport."""
+        """Check the unsent bytes after one message of ``size`` bytes was handed to the transport."""
         if self.paused:
             if self._fresh:
                 self._fresh = False
+                self._allowance = size
                 return
-            self.queued += size
+            layer = self._socket
+            if layer is not None:
+                self.queued = len(layer.dataBuffer) - layer.offset + layer._tempDataLen - self._allowance
+            else:
+                self.queued += size
             if self.queued > self.limit and not self.exceeded:
                 self.exceeded = True
                 self._on_exceeded(self.queued)

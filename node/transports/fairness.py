@@ -15,7 +15,7 @@ value only makes earlier.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from twisted.internet.abstract import FileDescriptor
 
@@ -23,13 +23,20 @@ READ_SLICE = 16 * 1024
 
 
 def read_in_slices(transport: Any, size: int = READ_SLICE) -> None:
-    """Set the per-turn read size on the socket under ``transport`` (through TLS and
-    other protocol wrappers, whose ``transport`` is the next layer down)."""
+    """Set the per-turn read size on the socket under ``transport``."""
+    layer = socket_layer(transport)
+    if layer is not None:
+        layer.bufferSize = size
+
+
+def socket_layer(transport: Any) -> Optional[FileDescriptor]:
+    """The socket under ``transport`` (through TLS and other protocol wrappers, whose
+    ``transport`` is the next layer down), or None."""
     layer = transport
     for _ in range(6):
         if isinstance(layer, FileDescriptor):
-            layer.bufferSize = size
-            return
+            return layer
         layer = layer.__dict__.get("transport") if hasattr(layer, "__dict__") else None
         if layer is None:
-            return
+            return None
+    return None

@@ -9,6 +9,7 @@ a message over the limit the client announced is not sent but raised as
 """
 from __future__ import annotations
 
+import struct
 from typing import Any, Callable, Optional, Set
 
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
@@ -29,6 +30,8 @@ log = Logger()
 
 MAGIC = 0x7F
 ERROR_SERIALIZER_UNSUPPORTED = 1  # RawSocket error code, sent in the upper nibble: 0x10
+LARGE = 64 * 1024  # larger messages are written as prefix + payload (node.fastpath.write_coalescing sends
+# both with one sendmsg) instead of Twisted's sendString, which copies the payload behind its prefix
 
 
 class RawSocketServerProtocol(WampRawSocketServerProtocol):
@@ -108,7 +111,10 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
             raise SerializationError(f"{type(e).__name__}: {e}")
         check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
-        self.sendString(payload)
+        if len(payload) > LARGE:  # its length prefix and itself as two pieces: not copied together
+            self.transport.writeSequence((struct.pack("!I", len(payload)), payload))
+        else:
+            self.sendString(payload)
         self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total
         self.outgoing.sent(len(payload))
 

@@ -24,7 +24,7 @@ from node.transports.backpressure import watch_outgoing
 from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
 from node.transports.fairness import read_in_slices
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
-from node.fastpath.websocket_frames import FramedDelivery, SharedOptions
+from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
 from node.wire.serializers import websocket_serializers
 from node.wire.size import check_size
@@ -98,19 +98,27 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
             self.sendCloseFrame(code=code, reasonUtf8=reason.encode("utf-8"), isReply=False)
 
     def send(self, msg: Any) -> None:
-        """Serialize and send; unlike autobahn's, no per-message trace formatting."""
+        """Serialize and send; unlike autobahn's, no per-message trace formatting.
+
+        The subscribers of one EVENT after the first (on the same serializer) get the
+        frame made for the first (``send_again``): a fan-out costs each of them a write."""
         if self._session is None:
             raise TransportLost()
-        try:
-            payload, is_binary = self._serializer.serialize(msg)
-        except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
-            raise SerializationError(f"{type(e).__name__}: {e}")
-        check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
-        self.send_payload(payload, is_binary)
+        serializer = self._serializer
+        size = self.send_again(msg, serializer)
+        if size < 0:
+            try:
+                payload, is_binary = serializer.serialize(msg)
+            except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
+                raise SerializationError(f"{type(e).__name__}: {e}")
+            check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
+            self.send_payload(payload, is_binary)
+            FRAMES.remember(msg, serializer, payload)
+            size = len(payload)
         self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total
         outgoing = self.outgoing
         if outgoing.paused:  # only a paused limit counts what is sent
-            outgoing.sent(len(payload))
+            outgoing.sent(size)
 
 
 def _compression_accept(deflate: DeflateOptions, max_message_size: int) -> Callable[[Any], Any]:

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Fan-out floors (issue 17): what a 1 MiB event to 10 subscribers costs, and below what.
+
+    python3 bench/fanout_floor.py                  # wampnode (CPython) and Crossbar.io
+    python3 bench/fanout_floor.py --pypy --repeat 3
+
+One run measures, as router CPU per delivered MiB (µs), each also as a ratio to
+Crossbar.io's figure of the same run:
+
+- ``event_1mib_10`` (``bench/run.py``'s workload) on wampnode and Crossbar.io;
+- wampnode's split of it into what each publication costs (reading, parsing and
+  encoding the 1 MiB once) and what each delivery costs (writing it to one more
+  subscriber), from the same workload with 1 and with 10 subscribers
+  (``c1 = P + D``, ``c10 = P/10 + D``);
+- the send floor: a plain process that writes the same 1 MiB bytes object to 10
+  loopback TCP connections another process drains, ``SEND_CHUNK`` at a time as
+  Twisted does, without WebSocket or WAMP: the system calls and the kernel's copy
+  that every router pays per delivery on this machine.
+
+Medians over ``--repeat`` runs, ``±`` half the min-max range in percent.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import install  # noqa: E402
+import targets  # noqa: E402
+import workloads  # noqa: E402
+
+SUBSCRIBERS = 10
+SEND_CHUNK = 128 * 1024  # Twisted's SEND_LIMIT: the most one write system call is given
+FLOOR_ROUNDS = 200  # 1 MiB to each of the 10 connections, this many times
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pypy", action="store_true", help="also wampnode on PyPy")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--warmup", type=float, default=1.5)
+    parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--drain", nargs=2, metavar=("PORT", "COUNT"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def drain(port: int, count: int) -> None:
+    """The floor's receiving side: ``count`` connections read until the sender closes them."""
+    conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    buffer = bytearray(256 * 1024)
+    while conns:
+        ready, _, _ = select.select(conns, [], [])
+        for conn in ready:
+            if not conn.recv_into(buffer):
+                conns.remove(conn)
+                conn.close()
+
+
+def send_floor_us() -> float:
+    """CPU µs of the sending process per delivered MiB (see the module doc)."""
+    payload = b"x" * workloads.BIG
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(SUBSCRIBERS)
+        child = subprocess.Popen([sys.executable, __file__, "--drain", str(server.getsockname()[1]),
+                                  str(SUBSCRIBERS)])
+        try:
+            conns = [server.accept()[0] for _ in range(SUBSCRIBERS)]
+            for conn in conns:
+                conn.setblocking(False)
+            view = memoryview(payload)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            for _ in range(FLOOR_ROUNDS):
+                offsets = {conn: 0 for conn in conns}
+                while offsets:
+                    _, writable, _ = select.select([], list(offsets), [])
+                    for conn in writable:
+                        offset = offsets[conn]
+                        try:
+                            offset += conn.send(view[offset:offset + SEND_CHUNK])
+                        except BlockingIOError:
+                            continue
+                        if offset < len(payload):
+                            offsets[conn] = offset
+                        else:
+                            del offsets[conn]
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            for conn in conns:
+                conn.close()
+        finally:
+            child.wait(60)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu / (FLOOR_ROUNDS * SUBSCRIBERS) * 1e6
+
+
+def run(args: argparse.Namespace) -> Dict[str, List[float]]:
+    timing = {"warmup": args.warmup, "duration": args.duration, "deadline": args.warmup + args.duration + 120}
+    ten = next(w for w in workloads.WORKLOADS if w.key == "event_1mib_10")
+    one = workloads.fan_out("event_1mib_1", "1 MiB event, 1 subscriber", 1, 1, size=workloads.BIG, window=4,
+                            every=1)
+    samples: Dict[str, List[float]] = {}
+
+    def add(key: str, value: Optional[float]) -> None:
+        if value is not None:
+            samples.setdefault(key, []).append(value)
+
+    for repetition in range(args.repeat):
+        print(f"Run {repetition + 1}/{args.repeat}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="wampnode-fanout-floor-") as tmp:
+            routers = [targets.wampnode(Path(tmp))]
+            if args.pypy:
+                routers.append(targets.wampnode(Path(tmp), str(install.pypy_venv() / "bin" / "python"),
+                                                name="wampnode-pypy"))
+            routers.append(targets.crossbar(Path(tmp), install.crossbar_venv()))
+            for router in routers:
+                router.start()
+                try:
+                    c10 = workloads.run(ten, router, timing)["router_us_per_op"]
+                    add(router.name, c10)
+                    if router.name.startswith("wampnode"):
+                        c1 = workloads.run(one, router, timing)["router_us_per_op"]
+                        if c1 is not None and c10 is not None:
+                            publication = (c1 - c10) * SUBSCRIBERS / (SUBSCRIBERS - 1)
+                            add(f"{router.name}: per publication (us per 1 MiB published)", publication)
+                            add(f"{router.name}: per delivery", c1 - publication)
+                finally:
+                    router.stop()
+                if router.name in samples:
+                    print(f"  {router.name}: {samples[router.name][-1]:.0f} us per delivered MiB", flush=True)
+        add("send floor", send_floor_us())
+        print(f"  send floor: {samples['send floor'][-1]:.0f} us per delivered MiB", flush=True)
+    return samples
+
+
+def _cell(values: List[float]) -> str:
+    mid = statistics.median(values)
+    text = f"{mid:,.0f}"
+    if len(values) > 1 and mid:
+        text += f" ±{(max(values) - min(values)) / 2 / mid * 100:.0f}%"
+    return text
+
+
+def table(samples: Dict[str, List[float]]) -> str:
+    reference = statistics.median(samples["crossbar"]) if samples.get("crossbar") else None
+    lines = [("figure (per delivered MiB)", "µs", "/crossbar")]
+    for key, values in samples.items():
+        per_delivered = "per publication" not in key  # the one figure in other units
+        ratio = f"{statistics.median(values) / reference:.2f}x" if reference and per_delivered else "-"
+        lines.append((key, _cell(values), ratio))
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    return "\n".join(f"{a.ljust(widths[0])}  {b.rjust(widths[1])}  {c.rjust(widths[2])}" for a, b, c in lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.drain:
+        drain(int(args.drain[0]), int(args.drain[1]))
+        return 0
+    try:
+        samples = run(args)
+    except install.InstallError as e:
+        print(f"fanout_floor: {e}", file=sys.stderr)
+        return 2
+    print()
+    print(table(samples))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
