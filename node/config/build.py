@@ -104,7 +104,10 @@ def build_websocket_options(raw: Mapping[str, Any]) -> model.WebSocketOptions:
         deflate = compression.get("deflate")
         compression = _record(model.CompressionOptions, compression,
                               deflate=None if deflate is None else _record(model.DeflateOptions, deflate))
-    return _record(model.WebSocketOptions, raw, compression=compression)
+    # a frame limit left out follows the message limit: raising only max_message_size
+    # must let a message of one frame that large through (clients send one frame)
+    frame = raw.get("max_frame_size", raw["max_message_size"])
+    return _record(model.WebSocketOptions, raw, compression=compression, max_frame_size=frame)
 
 
 def build_web_options(raw: Mapping[str, Any]) -> model.WebOptions:
