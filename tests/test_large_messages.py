@@ -35,7 +35,9 @@ from autobahn.wamp.types import PublishOptions
 from autobahn.websocket.utf8validator import Utf8Validator
 
 from conftest import await_until, free_port, router_config, start_node, tcp
+from node.config.build import build_rawsocket
 from node.config.fragments import websocket_options
+from node.config.validation import with_definition_defaults
 from node.fastpath.utf8 import DecoderUtf8Validator
 from pki import make_pki
 from wampclient import TIMEOUT, connect, leave, raw_websocket, run
@@ -101,6 +103,24 @@ def test_frame_limit_follows_the_message_limit() -> None:
     assert websocket_options({"max_message_size": LIMIT}).max_frame_size == LIMIT
     assert websocket_options({"max_message_size": 0}).max_frame_size == 0
     assert websocket_options({"max_message_size": LIMIT, "max_frame_size": 4096}).max_frame_size == 4096
+
+
+def test_outgoing_buffer_holds_four_of_the_largest_messages() -> None:
+    """Left out, ``max_outgoing_buffer`` is 4 MiB, or four messages of ``max_message_size``
+    if more (0, no message limit: 4 MiB); set, it stays as set."""
+    assert websocket_options().max_outgoing_buffer == 4 * MiB
+    assert websocket_options({"max_message_size": 4096}).max_outgoing_buffer == 4 * MiB
+    assert websocket_options({"max_message_size": 0}).max_outgoing_buffer == 4 * MiB
+    assert websocket_options({"max_message_size": LIMIT}).max_outgoing_buffer == 4 * LIMIT
+    assert websocket_options({"max_message_size": LIMIT, "max_outgoing_buffer": 0}).max_outgoing_buffer == 0
+
+    def rawsocket(**keys: Any) -> int:
+        raw = {"type": "rawsocket", "endpoint": tcp(1), **keys}
+        return build_rawsocket(with_definition_defaults("rawsocket_service", raw), "transport").max_outgoing_buffer
+
+    assert rawsocket() == rawsocket(max_message_size=4096) == 4 * MiB
+    assert rawsocket(max_message_size=LIMIT) == rawsocket(options={"max_message_size": LIMIT}) == 4 * LIMIT
+    assert rawsocket(max_message_size=LIMIT, options={"max_outgoing_buffer": 5}) == 5
 
 
 def round_trip(node: Any, size: int, caller_via: str = "ws", caller_ser: str = "json",
@@ -198,6 +218,54 @@ def test_large_events_in_a_row_keep_their_order(node: Any) -> None:
         for got in received:
             assert len(got) == COUNT and got == sent
         await leave(publisher, *subscribers)
+
+    run(scenario())
+
+
+async def rawsocket_session(port: int) -> Any:
+    """A joined WAMP session over RawSocket with JSON, spoken by hand: (reader, writer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(bytes([0x7F, 0xF1, 0, 0]))  # 16 MiB wanted, JSON
+    assert (await reader.readexactly(4))[:2] == bytes([0x7F, 0xF1])
+    writer.write(rawsocket_message([1, "realm1", {"roles": {"caller": {}}}]))
+    assert (await read_rawsocket_message(reader))[0] == 2  # WELCOME
+    return reader, writer
+
+
+def rawsocket_message(msg: Any) -> bytes:
+    data = json.dumps(msg).encode()
+    return struct.pack("!I", len(data)) + data
+
+
+async def read_rawsocket_message(reader: Any) -> Any:
+    length = struct.unpack("!I", await reader.readexactly(4))[0]
+    return json.loads(await reader.readexactly(length))
+
+
+def test_rawsocket_stream_of_large_and_small_calls_in_odd_pieces(node: Any) -> None:
+    """Calls of sizes around the node's read steps (16 KiB, 1 MiB) back to back in one
+    stream, written in pieces that split lengths and payloads anywhere: every one is
+    answered, whole and in order (the node gathers large messages itself)."""
+    sizes = [200 * 1024, 10, MiB + 3, 5, 16 * 1024 - 40, 16 * 1024 + 1, 3 * MiB, 1, 64 * 1024, 100]
+
+    async def scenario() -> None:
+        callee = await connect(node.urls["ws"], serializer="msgpack")
+        await callee.register(lambda text: text[::-1], "com.large.stream")
+        reader, writer = await rawsocket_session(node.ports["rs"])
+        texts = [payload(size, salt) for salt, size in enumerate(sizes)]
+        stream = b"".join(rawsocket_message([48, i + 1, {}, "com.large.stream", [text]])
+                          for i, text in enumerate(texts))
+        rng, pos = random.Random(5), 0
+        while pos < len(stream):
+            piece = rng.choice([1, 2, 3, 5, 4093, 16384, 70000, 300000])
+            writer.write(stream[pos:pos + piece])
+            pos += piece
+            await writer.drain()
+        for i, text in enumerate(texts):
+            result = await asyncio.wait_for(read_rawsocket_message(reader), 4 * TIMEOUT)
+            assert result[:2] == [50, i + 1] and result[3] == [text[::-1]], (i, result[:3])
+        writer.close()
+        await leave(callee)
 
     run(scenario())
 
@@ -301,3 +369,23 @@ def test_validator_agrees_with_autobahns_on_random_split_input() -> None:
             assert got[1] == expected[1], (data, cuts, chunk, got, expected)
         ours.reset()
         assert ours.validate("ok€".encode()) == (True, True, 5, 5)
+
+
+def test_two_16mib_events_in_a_row_reach_a_subscriber(node: Any) -> None:
+    """Two events of (nearly) 16 MiB published back to back: the subscriber gets both,
+    whole; the second waits behind the first in the node's outgoing buffer (4 MiB by
+    default) and must not get the subscriber dropped as one that stopped reading."""
+    async def scenario() -> None:
+        subscriber = await connect(node.urls["ws"], serializer="msgpack")
+        got: List[str] = []
+        await subscriber.subscribe(got.append, "com.large.huge")
+        publisher = await connect(node.urls["rs"], serializer="json")
+        sent = [payload(HUGE, salt) for salt in range(2)]
+        acks = [publisher.publish("com.large.huge", text, options=PublishOptions(acknowledge=True))
+                for text in sent]
+        await asyncio.wait_for(asyncio.gather(*acks), 4 * TIMEOUT)
+        await await_until(lambda: len(got) >= 2 or not subscriber.is_attached(), 4 * TIMEOUT)
+        assert got == sent
+        await leave(publisher, subscriber)
+
+    run(scenario())
