@@ -39,6 +39,7 @@ from node.config.build import build_rawsocket
 from node.config.fragments import websocket_options
 from node.config.validation import with_definition_defaults
 from node.fastpath.utf8 import DecoderUtf8Validator
+from node.fastpath.xormask import NATIVE, WordMasker, create_xor_masker
 from pki import make_pki
 from wampclient import TIMEOUT, connect, leave, raw_websocket, run
 
@@ -389,3 +390,23 @@ def test_two_16mib_events_in_a_row_reach_a_subscriber(node: Any) -> None:
         await leave(publisher, subscriber)
 
     run(scenario())
+
+
+def test_word_masker_unmasks_random_split_input_like_rfc6455() -> None:
+    """:class:`WordMasker` (PyPy's unmasking) XORs each octet with mask[i % 4] across
+    chunks of any length, keeping autobahn's pointer; the masker the node uses is
+    autobahn's where that is native, else the word masker for all but short payloads."""
+    rng = random.Random(6455)
+    for _ in range(2000):
+        mask = bytes(rng.randrange(256) for _ in range(4))
+        data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
+        cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, rng.randint(0, 5)))) + [len(data)]
+        masker, start, out = WordMasker(mask), 0, b""
+        for cut in cuts:
+            out += masker.process(data[start:cut])
+            start = cut
+            assert masker.pointer() == cut
+        assert out == bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+    masker = create_xor_masker(b"abcd", MiB)
+    assert isinstance(masker, WordMasker) != NATIVE
+    assert masker.process(b"\0" * 10) == b"abcdabcdab"

@@ -35,10 +35,9 @@ from typing import Any, Optional
 
 import autobahn.websocket.protocol as _wsp
 from autobahn.websocket.protocol import PreparedMessage
-from autobahn.websocket.xormasker import create_xor_masker
-
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
+from node.fastpath.xormask import create_xor_masker
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
@@ -106,6 +105,7 @@ class LazySendQueue:
 
 
 _wsp.Utf8Validator = DecoderUtf8Validator  # what autobahn's protocol module makes per connection
+_wsp.create_xor_masker = create_xor_masker  # autobahn's where it is native (NVX), words on PyPy
 
 
 class FramedDelivery:
