@@ -42,6 +42,7 @@ from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import NATIVE, WordMasker, create_xor_masker
 from pki import make_pki
 from wampclient import TIMEOUT, connect, leave, raw_websocket, run
+from wsraw import RawWebSocket, fast_frame, frame
 
 MiB = 1024 * 1024
 LIMIT = 16 * MiB
@@ -349,6 +350,67 @@ def test_fragmented_text_message_split_inside_a_code_point_is_accepted(node: Any
         protocol.sendFrame(opcode=0, payload=euro[1:] + b'"]', fin=True)
 
     assert closes_with(node, send) != 1007
+
+
+def test_large_frame_fails_on_the_read_with_invalid_utf8_before_it_ends(node: Any) -> None:
+    """One text frame announcing 4 MiB whose first MiB holds a byte no UTF-8 text can
+    have: the node closes with 1007 although the rest never comes (the large frame is
+    checked piece by piece as it is gathered), and serves the others."""
+    start = b'["' + payload(MiB).encode() + b"\xff"
+    ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+    try:
+        ws.send(fast_frame(1, start.ljust(4 * MiB, b"x"))[:len(start) + 64])
+        code, _reason, _frames = ws.read_close()
+        assert code == 1007
+    finally:
+        ws.shutdown()
+    still_serves(node)
+
+
+@pytest.mark.parametrize("tail, code", [(b"\xe2\x82", 1007), (b"\xe2\x82\xac", None)])
+def test_large_frame_ending_inside_a_code_point_gets_1007(node: Any, tail: bytes, code: Any) -> None:
+    """A large text frame that ends in the first two octets of "€" is invalid UTF-8
+    (1007); with the third octet it is valid text (and malformed WAMP: not 1007)."""
+    ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+    try:
+        ws.send(fast_frame(1, b'["' + payload(MiB).encode() + tail))
+        got, _reason, _frames = ws.read_close()
+        assert (got == 1007) == (code == 1007), got
+    finally:
+        ws.shutdown()
+
+
+def test_large_frames_split_anywhere_between_reads_arrive_intact(node: Any) -> None:
+    """Two large CALLs and a small one in a single stream over a plain WebSocket, sent
+    in pieces that cut headers, masks and code points: each is answered, intact, in order."""
+    sizes = [MiB + 1, 10, 200 * 1024]
+
+    async def scenario() -> None:
+        callee = await connect(node.urls["rs"], serializer="cbor")
+        await callee.register(lambda text: text[::-1], "com.large.split")
+        ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+        try:
+            ws.send(fast_frame(1, json.dumps([1, "realm1", {"roles": {"caller": {}}}]).encode()))
+            assert json.loads(ws.read_frame()[2])[0] == 2  # WELCOME
+            texts = [payload(size, salt) for salt, size in enumerate(sizes)]
+            stream = b"".join(frame(1, json.dumps([48, i + 1, {}, "com.large.split", [text]],
+                                                  ensure_ascii=False).encode(), mask=bytes([i + 1, 2, 3, 4]))
+                              for i, text in enumerate(texts))
+            rng, pos = random.Random(9), 0
+            while pos < len(stream):
+                piece = rng.choice([1, 2, 3, 7, 4093, 70001, 300007])
+                ws.send(stream[pos:pos + piece])
+                pos += piece
+                await asyncio.sleep(0)  # the callee's session answers meanwhile
+            for i, text in enumerate(texts):
+                _fin, _opcode, data = await asyncio.get_running_loop().run_in_executor(None, ws.read_frame)
+                result = json.loads(data)
+                assert result[:2] == [50, i + 1] and result[3] == [text[::-1]], (i, result[:3])
+        finally:
+            ws.shutdown()
+        await leave(callee)
+
+    run(scenario())
 
 
 def test_validator_agrees_with_autobahns_on_random_split_input() -> None:

@@ -7,8 +7,9 @@ falls back to a pure-Python masker that XORs one byte per loop iteration: about
 words of an ``array`` instead, which PyPy's JIT turns into a tight loop (about
 0.25 ms per MiB). :func:`create_xor_masker` is autobahn's own where that is native
 and :class:`WordMasker` where autobahn's is pure Python; :mod:`node.fastpath.websocket_frames`
-puts it in autobahn's protocol module. Kept free of Twisted imports so that it can
-be tested against autobahn's masker in any process.
+puts it in autobahn's protocol module; :func:`unmask_into` unmasks the pieces of a
+large frame into the one buffer that gathers it. Kept free of Twisted imports so that
+it can be tested against autobahn's masker in any process.
 """
 from __future__ import annotations
 
@@ -73,3 +74,22 @@ def _word_masker(mask: bytes, length: Any = None) -> Any:
 
 
 create_xor_masker: Callable[..., Any] = _autobahn.create_xor_masker if NATIVE else _word_masker
+
+
+def _nvx(masker: Any) -> bool:
+    """Whether ``masker`` is autobahn's NVX masker, whose C function XORs a buffer in place."""
+    return hasattr(masker, "_masker") and hasattr(getattr(masker, "lib", None), "nvx_xormask_process")
+
+
+IN_PLACE = _nvx(create_xor_masker(b"\0\0\0\0", 1 << 20))
+
+
+def unmask_into(masker: Any, target: memoryview, masked: Any) -> None:
+    """Put ``masked`` (as many octets as ``target`` holds) into ``target``, unmasked by
+    ``masker`` from where it stands. autobahn's NVX ``process`` copies its input into a
+    zeroed buffer and that into new bytes; here it XORs ``target`` in place."""
+    if IN_PLACE:
+        target[:] = masked
+        masker.lib.nvx_xormask_process(masker._masker, masker.ffi.from_buffer("uint8_t[]", target), len(target))
+    else:
+        target[:] = masker.process(masked)

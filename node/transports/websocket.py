@@ -51,9 +51,9 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
         super().dataReceived(data)
-        frame = self.__dict__.get("current_frame")  # autobahn's, once open: the frame still coming
-        if frame is not None and frame.length > READ_SLICE and self.current_frame_masker is not None:
-            read_rest(self._reader, frame.length - self.current_frame_masker.pointer())
+        missing = self.frame_missing()
+        if missing > READ_SLICE:
+            read_rest(self._reader, missing)
             self._reading_rest = True
         elif self._reading_rest:
             read_rest(self._reader, 0)
