@@ -27,12 +27,12 @@ Crossbar.io's ``call_1mib``:
   (what the benchmark client sends) copied from A to B and back, one at a time:
   memory speed through Twisted's reads and writes;
 - step_1mib: the per-byte steps no WebSocket JSON router can skip for one 1 MiB
-  message it receives, timed in the router's interpreter: ``unmask`` (autobahn's
-  XOR masker, which wampnode uses for frames over 1 KiB), ``validate`` (UTF-8 by
-  ``bytes.decode``, as wampnode does), ``parse`` (one JSON decode, wampnode's
-  ``json_loads``); ``per-call`` is twice their sum: a call round trip brings two
-  such messages in (CALL, YIELD), while INVOCATION and RESULT need not be encoded
-  anew (their arguments are the bytes that came in) nor masked (server frames).
+  message it receives, timed in the router's interpreter by ``bench/per_byte.py``:
+  ``unmask`` (the node's masker), ``validate`` (UTF-8 by ``bytes.decode``, as
+  wampnode does), ``parse`` (one JSON decode, wampnode's ``json_loads``); ``per-call``
+  is twice their sum: a call round trip brings two such messages in (CALL, YIELD),
+  while INVOCATION and RESULT need not be encoded anew (their arguments are the bytes
+  that came in) nor masked (server frames).
 
 Medians over ``--repeat`` runs, ``±`` half the min-max range in percent.
 """
@@ -52,13 +52,14 @@ from typing import Callable, Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install  # noqa: E402
+import per_byte  # noqa: E402
 import targets  # noqa: E402
 import workloads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = ("sessions_ws", "sessions_wss", "rpc_1", "rpc_16", "call_1mib")
 RELAY_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * 32 + b"\"]]"
-LARGE_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * workloads.BIG + b"\"]]"
+LARGE_MESSAGE = per_byte.LARGE_MESSAGE  # the CALL of call_1mib
 # a floor's figure -> the Crossbar.io workload it is a ratio to
 BASES = {"relay": "rpc_1", "relay_1mib": "call_1mib", "step_1mib": "call_1mib", "handshake": "sessions_wss"}
 
@@ -73,7 +74,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", default=[], choices=WORKLOADS)
     parser.add_argument("--serve-relay", nargs=2, metavar=("PORT", "VARIANT"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-tls", nargs=3, metavar=("PORT", "KEY", "CERT"), help=argparse.SUPPRESS)
-    parser.add_argument("--per-byte-steps", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -160,43 +160,10 @@ def wait_listening(port: int, child: Child, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def per_byte_steps() -> None:
-    """Print (JSON) the median µs of each per-byte step on :data:`LARGE_MESSAGE`."""
-    import json
-
-    sys.path.insert(0, str(targets.REPO))
-    from autobahn.websocket.xormasker import create_xor_masker
-
-    from node.wire.json_codec import json_loads
-
-    # A router that has handled a few large messages gets new ones from glibc's heap;
-    # a fresh process would map (and fault in) new pages for each 1 MiB object, which
-    # costs more than the step itself. Freeing one large block raises glibc's threshold.
-    block = bytearray(8 * len(LARGE_MESSAGE))
-    del block
-    mask = bytes([0x5A, 0xC3, 0x0F, 0x96])
-    masked = create_xor_masker(mask, len(LARGE_MESSAGE)).process(LARGE_MESSAGE)
-    text = LARGE_MESSAGE.decode("utf-8")
-    steps = {"unmask": lambda: create_xor_masker(mask, len(masked)).process(masked),
-             "validate": lambda: LARGE_MESSAGE.decode("utf-8"),
-             "parse": lambda: json_loads(text)}
-    assert steps["unmask"]() == LARGE_MESSAGE and json_loads(text)[4][0] == "x" * workloads.BIG
-    out: Dict[str, float] = {}
-    for name, step in steps.items():
-        times = []
-        for _ in range(60):  # the first ones warm up PyPy's JIT; the median ignores them
-            started = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - started)
-        out[name] = 1e6 * statistics.median(times)
-    out["per-call"] = 2 * (out["unmask"] + out["validate"] + out["parse"])
-    print(json.dumps(out))
-
-
 def per_byte_us(python: str) -> Dict[str, float]:
     import json
 
-    result = subprocess.run([python, __file__, "--per-byte-steps"], capture_output=True, text=True, check=True)
+    result = subprocess.run([python, str(HERE / "per_byte.py")], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -356,9 +323,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.serve_relay:
         serve_relay(int(args.serve_relay[0]), args.serve_relay[1])
-        return 0
-    if args.per_byte_steps:
-        per_byte_steps()
         return 0
     if args.serve_tls:
         serve_tls(int(args.serve_tls[0]), args.serve_tls[1], args.serve_tls[2])

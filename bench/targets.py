@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-import psutil
+try:
+    import psutil
+except ImportError:  # minimal_router.py reads OPTIONS here on PyPy, whose virtualenv has no psutil
+    psutil = None
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_MESSAGE = 16 * 1024 * 1024

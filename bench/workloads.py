@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import psutil
+try:
+    import psutil
+except ImportError:  # floor.py's relay server imports this module on PyPy, whose virtualenv has no psutil
+    psutil = None
 
 from targets import Router, tree_cpu
 
