@@ -10,7 +10,10 @@ protocol and replaces only those three steps for the common case:
 - the payload is framed once with autobahn's own ``PreparedMessage`` and the
   frame is reused for every connection the same payload goes to next (a
   publication's EVENT is one message object, serialized once per serializer by
-  autobahn's message cache, so its subscribers get the identical payload);
+  autobahn's message cache, so its subscribers get the identical payload); a
+  large payload (over :data:`CACHE_LIMIT`) is written after its frame header as
+  it is, not copied into a frame (the connection sends the two with one
+  ``sendmsg``: :mod:`node.fastpath.write_coalescing`);
 - reads and writes skip the debug-line formatting;
 - a read that holds only whole, small, unfragmented, masked text or binary
   frames (what WAMP clients send) is unframed here, with autobahn's checks
@@ -80,6 +83,16 @@ class FrameCache:
 
 
 FRAMES = FrameCache()
+
+
+def frame_header(length: int, is_binary: bool) -> bytes:
+    """The header of an unmasked final text or binary frame of ``length`` octets (RFC 6455 5.2)."""
+    first = 0x82 if is_binary else 0x81
+    if length < 126:
+        return bytes((first, length))
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big")
+    return bytes((first, 127)) + length.to_bytes(8, "big")
 
 
 def unmask(payload: bytes, mask: bytes) -> bytes:
@@ -300,6 +313,10 @@ class FramedDelivery:
         if (self.state != self.STATE_OPEN or self._perMessageCompress is not None or self.autoFragmentSize
                 or self.maskServerFrames or self.trackedTimings or 0 < self.maxMessagePayloadSize < len(payload)):
             self.sendMessage(payload, is_binary)  # autobahn's checks, errors and features
+            return
+        if len(payload) > CACHE_LIMIT:  # the header and the payload as they are: no frame copied together
+            self.sendData(frame_header(len(payload), is_binary))
+            self.sendData(payload)
             return
         self.sendData(FRAMES.frame(payload, is_binary))
 

@@ -139,7 +139,11 @@ class CoalescingWrites:
         if self.disconnecting or self._writeDisconnected or self.offset < len(self.dataBuffer):
             self.startWriting()  # Twisted's doWrite sends it all (then closes, if asked to)
             return
-        data = b"".join(self._tempDataBuffer)
+        buffers = self._tempDataBuffer
+        if len(buffers) == 2 and len(buffers[1]) > self.SEND_LIMIT:
+            self._flush_pair(*buffers)
+            return
+        data = b"".join(buffers)
         sent = self._send(data)
         self._tempDataBuffer = []
         self._tempDataLen = 0
@@ -148,6 +152,27 @@ class CoalescingWrites:
         # partial, failed or a paused producer to resume: Twisted's doWrite does it all
         self.dataBuffer = data
         self.offset = sent if type(sent) is int and sent > 0 else 0
+        self.startWriting()
+
+    def _flush_pair(self, head: bytes, body: bytes) -> None:
+        """A large message's frame header and payload (``FramedDelivery.send_payload``):
+        one ``sendmsg`` of both, and what the kernel did not take stays a slice of the
+        payload, so the payload is never copied into a joined buffer."""
+        self._tempDataBuffer = []
+        self._tempDataLen = 0
+        try:
+            sent = self.socket.sendmsg([head, memoryview(body)[:SEND_SIZE]])  # type: ignore[attr-defined]
+        except OSError as e:
+            sent = 0 if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS) else -1
+        if sent > 0:
+            self.counts.bytes_out += sent
+        if sent == len(head) + len(body) and not (self.producer is not None and self.producerPaused):
+            return
+        # partial, failed or a paused producer to resume: Twisted's doWrite does the rest
+        if sent >= len(head):
+            self.dataBuffer, self.offset = body, sent - len(head)
+        else:
+            self.dataBuffer, self.offset = head + body, max(sent, 0)
         self.startWriting()
 
     def _send(self, data: bytes) -> Any:
