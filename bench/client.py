@@ -11,7 +11,8 @@ the clients' CPU times exactly at the edges of the measurement window:
 
 Every role is bounded: an active role stops itself after warm-up + duration,
 and every role gives up (exit 2, with a message on stderr) after ``--deadline``.
-All clients use the JSON serializer, the same for every router.
+All clients use the JSON serializer, the same for every router, unless
+``--serializer`` names another (msgpack, cbor; every session of the process uses it).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ txaio.use_twisted()
 
 from autobahn.twisted.wamp import ApplicationSession  # noqa: E402
 from autobahn.twisted.websocket import WampWebSocketClientFactory  # noqa: E402
-from autobahn.wamp.serializer import JsonSerializer  # noqa: E402
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
 from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions  # noqa: E402
 from twisted.internet import reactor  # noqa: E402
 
@@ -38,6 +39,8 @@ ECHO = "bench.echo"
 TOPIC = "bench.topic"
 PROGRESS = "bench.progress"
 PROGRESS_EVERY = 20  # subscribers report the lowest sequence number they all saw this often (--every)
+SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+SERIALIZER = {"class": JsonSerializer}  # the process's serializer (``--serializer``)
 
 
 def say(line: str) -> None:
@@ -78,7 +81,7 @@ def open_session(url: str, on_join: Callable[[Any], Any], on_gone: Optional[Call
 
     parts = urlparse(url)
     session = BenchSession(on_join, on_gone)
-    factory = WampWebSocketClientFactory(lambda: session, url=url, serializers=[JsonSerializer()])
+    factory = WampWebSocketClientFactory(lambda: session, url=url, serializers=[SERIALIZER["class"]()])
     factory.noisy = False
     factory.setProtocolOptions(maxMessagePayloadSize=0, maxFramePayloadSize=0)
     if parts.scheme == "wss":
@@ -146,7 +149,7 @@ def caller(args: argparse.Namespace) -> None:
     window = Window(args.warmup, args.duration, lambda elapsed: {
         "operations": counter["calls"], "p50_ms": _ms(percentile(latencies, 0.5)),
         "p99_ms": _ms(percentile(latencies, 0.99)),
-        "bytes": counter["calls"] * args.size})
+        "bytes": counter["calls"] * args.size, "size": args.size})
     window.on_start.append(lambda: (latencies.clear(), counter.update(calls=0)))
 
     def joined(session: Any) -> None:
@@ -302,7 +305,9 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=0)
     parser.add_argument("--groups", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--serializer", choices=sorted(SERIALIZERS), default="json")
     args = parser.parse_args()
+    SERIALIZER["class"] = SERIALIZERS[args.serializer]
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))
     reactor.callWhenRunning(ROLES[args.role], args)
     reactor.callLater(args.deadline, fail, f"{args.role}: deadline of {args.deadline} s passed")

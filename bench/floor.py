@@ -4,6 +4,7 @@
     python3 bench/floor.py                  # CPython; Crossbar.io as the reference
     python3 bench/floor.py --pypy           # + wampnode and the minimal router on PyPy
     python3 bench/floor.py --repeat 3 --only sessions_ws --only rpc_1
+    python3 bench/floor.py --only call_1mib  # the large-message floors alone
 
 Issue 8 set its CPU targets from a minimal router on the same stack. This
 prints, for each workload, the router CPU per operation of wampnode, of
@@ -18,6 +19,20 @@ follow, as µs of server CPU and as a ratio to Crossbar.io's figure of the same 
 - TLS handshake: ``openssl s_time -new`` (full TLS 1.3 handshakes, nothing sent)
   against a blocking pyOpenSSL server with wampnode's certificate and default
   group, against wampnode and against Crossbar.io.
+
+For ``call_1mib`` (issue 17), two floors of a 1 MiB call, as ratios to
+Crossbar.io's ``call_1mib``:
+
+- relay_1mib: the same relay, driven like ``call_1mib``: the bytes of a 1 MiB CALL
+  (what the benchmark client sends) copied from A to B and back, one at a time:
+  memory speed through Twisted's reads and writes;
+- step_1mib: the per-byte steps no WebSocket JSON router can skip for one 1 MiB
+  message it receives, timed in the router's interpreter by ``bench/per_byte.py``:
+  ``unmask`` (the node's masker), ``validate`` (UTF-8 by ``bytes.decode``, as
+  wampnode does), ``parse`` (one JSON decode, wampnode's ``json_loads``); ``per-call``
+  is twice their sum: a call round trip brings two such messages in (CALL, YIELD),
+  while INVOCATION and RESULT need not be encoded anew (their arguments are the bytes
+  that came in) nor masked (server frames).
 
 Medians over ``--repeat`` runs, ``±`` half the min-max range in percent.
 """
@@ -37,12 +52,16 @@ from typing import Callable, Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install  # noqa: E402
+import per_byte  # noqa: E402
 import targets  # noqa: E402
 import workloads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-WORKLOADS = ("sessions_ws", "sessions_wss", "rpc_1", "rpc_16")
+WORKLOADS = ("sessions_ws", "sessions_wss", "rpc_1", "rpc_16", "call_1mib")
 RELAY_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * 32 + b"\"]]"
+LARGE_MESSAGE = per_byte.LARGE_MESSAGE  # the CALL of call_1mib
+# a floor's figure -> the Crossbar.io workload it is a ratio to
+BASES = {"relay": "rpc_1", "relay_1mib": "call_1mib", "step_1mib": "call_1mib", "handshake": "sessions_wss"}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -141,7 +160,15 @@ def wait_listening(port: int, child: Child, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def relay_us_per_call(python: str, variant: str, warmup: float, duration: float) -> float:
+def per_byte_us(python: str) -> Dict[str, float]:
+    import json
+
+    result = subprocess.run([python, str(HERE / "per_byte.py")], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def relay_us_per_call(python: str, variant: str, warmup: float, duration: float,
+                      message: bytes = RELAY_MESSAGE) -> float:
     port = targets.free_port()
     child = Child([python, __file__, "--serve-relay", str(port), variant])
     try:
@@ -153,15 +180,17 @@ def relay_us_per_call(python: str, variant: str, warmup: float, duration: float)
             for s in (a, b):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+            batch = 50 if len(message) < 65536 else 1
+
             def calls(seconds: float) -> int:
                 done, end = 0, time.monotonic() + seconds
                 while time.monotonic() < end:
-                    for _ in range(50):
-                        a.sendall(RELAY_MESSAGE)
-                        _read(b, len(RELAY_MESSAGE))
-                        b.sendall(RELAY_MESSAGE)
-                        _read(a, len(RELAY_MESSAGE))
-                    done += 50
+                    for _ in range(batch):
+                        a.sendall(message)
+                        _read(b, len(message))
+                        b.sendall(message)
+                        _read(a, len(message))
+                    done += batch
                 return done
 
             calls(warmup)
@@ -174,7 +203,7 @@ def relay_us_per_call(python: str, variant: str, warmup: float, duration: float)
 
 def _read(s: socket.socket, size: int) -> None:
     while size > 0:
-        size -= len(s.recv(size))
+        size -= len(s.recv(min(size, 1 << 20)))
 
 
 def handshake_us(port: int, cpu_seconds: Callable[[], float], duration: float) -> float:
@@ -235,6 +264,15 @@ def run(args: argparse.Namespace) -> Dict[str, List[float]]:
                             figure = relay_us_per_call(python, variant, args.warmup, args.duration)
                             samples.setdefault(f"relay {label}-{variant}", []).append(figure)
                             print(f"  relay {label}-{variant:15s} {figure:9.1f} us", flush=True)
+                if "call_1mib" in (args.only or WORKLOADS):
+                    for label, python in pythons:
+                        for variant in ("stock", "node"):
+                            figure = relay_us_per_call(python, variant, args.warmup, args.duration, LARGE_MESSAGE)
+                            samples.setdefault(f"relay_1mib {label}-{variant}", []).append(figure)
+                            print(f"  relay_1mib {label}-{variant:10s} {figure:9.1f} us", flush=True)
+                        for step, figure in per_byte_us(python).items():
+                            samples.setdefault(f"step_1mib {label} {step}", []).append(figure)
+                            print(f"  step_1mib {label} {step:12s} {figure:9.1f} us", flush=True)
                 if "sessions_wss" in (args.only or WORKLOADS):
                     by_name = {router.name: router for router in started}
                     wampnode, crossbar = by_name["wampnode"], by_name["crossbar"]
@@ -270,14 +308,14 @@ def table(samples: Dict[str, List[float]]) -> str:
                  if key.endswith(" crossbar") and not key.startswith("handshake")}
     for key, values in samples.items():
         kind = key.split()[0]
-        base = reference.get("rpc_1") if kind == "relay" else reference.get(kind)
-        if kind == "handshake":
-            base = reference.get("sessions_wss")
-        ratio = f"{statistics.median(values) / base:.2f}x" if base else "-"
+        base = reference.get(BASES.get(kind, kind))
+        share = statistics.median(values) / base if base else None
+        ratio = "-" if share is None else (f"{share:.3f}x" if share < 0.1 else f"{share:.2f}x")
         lines.append(f"{key:44s} {_cell(values):>16s} {ratio:>10s}")
     lines.append("")
     lines.append("relay: per call at one outstanding, ratio to Crossbar.io's rpc_1; handshake: TLS handshake only,")
-    lines.append("ratio to Crossbar.io's whole wss session (sessions_wss).")
+    lines.append("ratio to Crossbar.io's whole wss session (sessions_wss); relay_1mib and step_1mib (per 1 MiB")
+    lines.append("message; per-call: two of them): ratio to Crossbar.io's call_1mib.")
     return "\n".join(lines)
 
 

@@ -40,6 +40,9 @@ def rows(targets: Sequence[str], samples: Samples) -> List[Tuple[str, str]]:
             out.append((f"{w.key}.p99_ms", "  latency p99 (ms)"))
         out.append((f"{w.key}.router_us_per_op", f"  router CPU per {w.per} (us)"))
         out.append((f"{w.key}.shares", "  CPU share router / clients"))
+        if w.memory:
+            out.append((f"{w.key}.rss_growth_mib", "  router RSS growth, peak (MiB)"))
+            out.append((f"{w.key}.rss_growth_x", "  router RSS growth / message size (x)"))
     out.append(("idle.kib_per_session", "RSS per idle session at 1,000 (KiB)"))
     out.append(("startup_s", "Start-up to listening (s)"))
     out.append(("idle_rss_mib", "Idle RSS after start (MiB)"))
@@ -99,7 +102,7 @@ def table(targets: Sequence[str], reference: Optional[str], samples: Samples) ->
 
 
 def add_workload(samples: Dict[str, List[Any]], workload: Workload, result: Dict[str, Any]) -> None:
-    for name in ("rate", "router_us_per_op", "p50_ms", "p99_ms"):
+    for name in ("rate", "router_us_per_op", "p50_ms", "p99_ms", "rss_growth_mib", "rss_growth_x"):
         if name in result:
             samples.setdefault(f"{workload.key}.{name}", []).append(result[name])
     samples.setdefault(f"{workload.key}.shares", []).append(

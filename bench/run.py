@@ -97,6 +97,8 @@ def one_repetition(routers: List[targets.Router], args: argparse.Namespace, samp
                 report.add_workload(samples[router.name], workload, result)
                 raw.append({"router": router.name, "workload": workload.key, **result})
                 bound = " (client-bound)" if result["client_bound"] else ""
+                if "rss_growth_mib" in result:
+                    bound += f", router RSS +{result['rss_growth_mib']:.1f} MiB at peak"
                 print(f"  {router.name}: {workload.label}: {result['rate']:,.1f} {workload.unit}, "
                       f"router {result['router_us_per_op'] or 0:.1f} us/{workload.per}, "
                       f"CPU router {result['router_share'] * 100:.0f}% clients "

@@ -4,7 +4,8 @@ Each router gets the same node directory contents: realm ``realm1`` with an
 ``anonymous`` role allowed everything under ``bench.`` (the role is checked on
 every action: the full router, not its open development mode), the meta API
 on, a plain WebSocket and a TLS WebSocket transport on free ports of 127.0.0.1,
-JSON serializer, messages up to 4 MiB, the same WebSocket timeouts and pings
+JSON, msgpack and CBOR serializers, messages up to 16 MiB (the 16 MiB call
+workload), the same WebSocket timeouts and pings
 (:data:`OPTIONS`). Crossbar.io reads the same config file.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ except ImportError:  # pragma: no cover
     psutil = None  # type: ignore[assignment]
 
 REPO = Path(__file__).resolve().parent.parent
-MAX_MESSAGE = 4 * 1024 * 1024
+MAX_MESSAGE = 16 * 1024 * 1024
 # WebSocket options both routers get explicitly (their defaults differ: wampnode pings
 # every 30 s by default, Crossbar.io not at all), in Crossbar.io's names and units (ms)
 OPTIONS = {"max_message_size": MAX_MESSAGE, "max_frame_size": MAX_MESSAGE, "auto_ping_interval": 30000,
@@ -45,7 +46,7 @@ def _transport(port: int, tls: bool) -> Dict[str, Any]:
     return {
         "type": "websocket",
         "endpoint": endpoint,
-        "serializers": ["json"],
+        "serializers": ["json", "msgpack", "cbor"],
         "options": dict(OPTIONS),
         "auth": {"anonymous": {"type": "static", "role": "anonymous"}},
     }

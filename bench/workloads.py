@@ -4,7 +4,10 @@ A workload is some passive client processes (started first, each says READY)
 and one active client process that warms up, says START, measures, and says END
 with its figures. The driver samples CPU times of the router's whole process
 tree and of every client process at START and at END, so each throughput comes
-with the router's CPU time per operation and each side's CPU share.
+with the router's CPU time per operation and each side's CPU share. For a
+workload with ``memory`` it also samples the router tree's RSS every few
+milliseconds from before the first client starts to END: the peak minus the RSS
+before is what the router holds for the messages in flight.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +35,8 @@ CLIENT_BOUND = 0.9  # a client process using this share of one core or more limi
 IDLE_SESSIONS = 1000
 BIG = 1024 * 1024
 MEDIUM = 64 * 1024
+HUGE = 16 * BIG - 4096  # the largest payload whose CALL fits a 16 MiB message limit
+RSS_INTERVAL = 0.005  # seconds between RSS samples of a ``memory`` workload
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Workload:
     active: Tuple[str, ...]
     passive: Tuple[Tuple[str, ...], ...] = ()
     secure: bool = False
+    memory: bool = False  # sample the router's RSS throughout (peak growth while messages are in flight)
 
 
 def fan_out(key: str, label: str, subscribers: int, processes: int, size: int = 32, window: int = 200,
@@ -80,6 +87,14 @@ WORKLOADS = (
              ("caller", "--outstanding", "1", "--size", str(MEDIUM)), (("callee",),)),
     Workload("call_1mib", "1 MiB call round trip", "MiB/s", "call",
              ("caller", "--outstanding", "1", "--size", str(BIG)), (("callee",),)),
+) + tuple(
+    Workload(f"call_{name}_{ser}", f"{label} call round trip, {ser}", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(size), "--serializer", ser),
+             (("callee", "--serializer", ser),))
+    for ser in ("msgpack", "cbor") for name, label, size in (("64kib", "64 KiB", MEDIUM), ("1mib", "1 MiB", BIG))
+) + (
+    Workload("call_16mib", "16 MiB call round trip", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(HUGE)), (("callee",),), memory=True),
 )
 
 
@@ -167,10 +182,32 @@ class Measurement:
         return result
 
 
+class RssPeak:
+    """The router tree's RSS before, and its peak while the thread samples it."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.before = router.rss()
+        self.peak = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(RSS_INTERVAL):
+            self.peak = max(self.peak, self.router.rss())
+
+    def stop(self) -> Dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        return {"rss_before_mib": self.before / BIG, "rss_growth_mib": (self.peak - self.before) / BIG}
+
+
 def run(workload: Workload, router: Router, timing: Dict[str, float]) -> Dict[str, Any]:
     url = router.secure_url if workload.secure else router.url
     passive: List[ClientProcess] = []
     active: Optional[ClientProcess] = None
+    rss = RssPeak(router) if workload.memory else None
     try:
         for args in workload.passive:
             client = ClientProcess(list(args), url, timing)
@@ -191,8 +228,15 @@ def run(workload: Workload, router: Router, timing: Dict[str, float]) -> Dict[st
         result = Measurement(figures, wall, router_cpu, client_cpu).as_dict(workload)
         # CPU the rest of the machine used meanwhile: other jobs make every figure noisier
         result["other_share"] = max(0.0, (machine - router_cpu - sum(client_cpu.values())) / wall)
+        if rss is not None:
+            result.update(rss.stop())
+            rss = None
+            if figures.get("size"):  # the growth as a multiple of one message's payload
+                result["rss_growth_x"] = result["rss_growth_mib"] * BIG / figures["size"]
         return result
     finally:
+        if rss is not None:
+            rss.stop()
         for client in ([active] if active else []) + passive:
             client.stop()
 

@@ -1,13 +1,20 @@
-"""Large messages (issue 17): 1 MiB and 16 MiB calls arrive intact, invalid UTF-8 still fails.
+"""Large messages (issue 17): 1 MiB and 16 MiB calls and events arrive intact and in order,
+messages over the limit are refused cleanly, invalid UTF-8 still fails.
 
 The node validates the UTF-8 of WebSocket text messages with the interpreter's
 decoder (node/fastpath/websocket_frames.py, ``DecoderUtf8Validator``) instead of
 autobahn's validator, and streams large frames through autobahn's reader. Here:
 
-- a 1 MiB and a (nearly) 16 MiB call round trip over ws, wss and RawSocket on a node
-  whose ``max_message_size`` (and WebSocket ``max_frame_size``) is raised to 16 MiB: the callee sees the caller's bytes
-  and the caller gets the callee's result, each byte intact (RawSocket caps a message
-  at 16 MiB, so the largest payload leaves room for the WAMP envelope);
+- raising only ``max_message_size`` is enough: the WebSocket ``max_frame_size``, left
+  out, follows it (before, it stayed at 1 MiB and a 1 MiB call closed with 1009);
+- a 1 MiB and a (nearly) 16 MiB call round trip over ws, wss and RawSocket with JSON,
+  msgpack and CBOR, and between sessions of different serializers and transports:
+  the callee sees the caller's bytes and the caller gets the callee's result, each
+  byte intact (RawSocket caps a message at 16 MiB, so the largest payload leaves room
+  for the WAMP envelope);
+- several large calls and events in a row arrive in the order they were sent;
+- a message over the limit closes that connection (WebSocket 1009; RawSocket: the
+  connection is dropped) and the node goes on serving the other sessions;
 - a large text message with invalid UTF-8 gets close code 1007, whole or fragmented,
   and a fragmented one is failed as soon as the bad byte arrives (its final fragment
   is never sent);
@@ -19,53 +26,67 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from typing import Any
+import socket
+import struct
+from typing import Any, List
 
 import pytest
+from autobahn.wamp.types import PublishOptions
 from autobahn.websocket.utf8validator import Utf8Validator
 
-from conftest import free_port, router_config, start_node, tcp
+from conftest import await_until, free_port, router_config, start_node, tcp
+from node.config.build import build_rawsocket
+from node.config.fragments import websocket_options
+from node.config.validation import with_definition_defaults
 from node.fastpath.utf8 import DecoderUtf8Validator
+from node.fastpath.xormask import NATIVE, WordMasker, create_xor_masker
 from pki import make_pki
 from wampclient import TIMEOUT, connect, leave, raw_websocket, run
+from wsraw import RawWebSocket, fast_frame, frame
 
 MiB = 1024 * 1024
 LIMIT = 16 * MiB
+SERIALIZERS = ["json", "msgpack", "cbor"]
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    """ws, wss and RawSocket transports, each accepting messages up to 16 MiB."""
+    """ws, wss and RawSocket transports, each accepting messages up to 16 MiB (only
+    ``max_message_size`` raised), and a RawSocket transport with the default 1 MiB."""
     base = tmp_path_factory.mktemp("large")
     pki = make_pki(base / "pki")
-    ports = {"ws": free_port(), "wss": free_port(), "rs": free_port()}
-    options = {"max_message_size": LIMIT, "max_frame_size": LIMIT}
+    ports = {"ws": free_port(), "wss": free_port(), "rs": free_port(), "rs1": free_port()}
+    options = {"max_message_size": LIMIT}  # max_frame_size follows it
     tls = {"key": str(pki.leaf_key), "certificate": str(pki.chain_crt)}
     config = router_config([
         {"type": "websocket", "endpoint": tcp(ports["ws"]), "options": options},
         {"type": "websocket", "endpoint": tcp(ports["wss"], tls=tls), "options": options},
-        {"type": "rawsocket", "endpoint": tcp(ports["rs"]), "serializers": ["json", "msgpack"],
+        {"type": "rawsocket", "endpoint": tcp(ports["rs"]), "serializers": SERIALIZERS,
          "max_message_size": LIMIT},
+        {"type": "rawsocket", "endpoint": tcp(ports["rs1"]), "serializers": ["json"]},
     ])
     running = start_node(config, base / "cbdir")
     running.urls = {"ws": f"ws://127.0.0.1:{ports['ws']}/", "wss": f"wss://127.0.0.1:{ports['wss']}/",
                     "rs": f"rs://127.0.0.1:{ports['rs']}/"}
+    running.ports = ports
     running.cafile = str(pki.root_crt)
     yield running
     running.stop()
     assert "Traceback" not in running.output(), running.output()
 
 
-def payload(size: int) -> str:
+def payload(size: int, salt: int = 0) -> str:
     """Text of ``size`` characters that is not one repeated byte (a shifted or cut
-    copy would not compare equal), with non-ASCII characters in it."""
-    unit = "".join(chr(0x20 + (i * 7) % 90) for i in range(997)) + "κόσμε€"
+    copy would not compare equal), with non-ASCII characters and characters JSON
+    escapes (``"``, ``\\``) in it; ``salt`` makes messages of one size differ."""
+    unit = "".join(chr(0x20 + (i * 7 + salt) % 90) for i in range(997)) + "κόσμε€"
     return (unit * (size // len(unit) + 1))[:size]
 
 
 def largest_payload(limit: int) -> int:
     """The most characters of :func:`payload` whose JSON text fits ``limit`` octets
-    with room for the envelope ``[48, id, {}, "procedure", [...]]``."""
+    with room for the envelope ``[48, id, {}, "procedure", [...]]`` (msgpack and CBOR
+    carry the same text in fewer octets: JSON escapes some characters)."""
     size = limit
     while True:
         encoded = len(json.dumps(payload(size), ensure_ascii=False).encode())
@@ -75,13 +96,42 @@ def largest_payload(limit: int) -> int:
 
 
 HUGE = largest_payload(LIMIT)
+SIZES = {"1mib": MiB, "16mib": HUGE}
 
 
-def round_trip(node: Any, transport: str, size: int, serializer: str = "json") -> None:
+def test_frame_limit_follows_the_message_limit() -> None:
+    """Left out, ``max_frame_size`` is ``max_message_size``; set, it stays as set."""
+    assert websocket_options().max_frame_size == websocket_options().max_message_size == MiB
+    assert websocket_options({"max_message_size": LIMIT}).max_frame_size == LIMIT
+    assert websocket_options({"max_message_size": 0}).max_frame_size == 0
+    assert websocket_options({"max_message_size": LIMIT, "max_frame_size": 4096}).max_frame_size == 4096
+
+
+def test_outgoing_buffer_holds_four_of_the_largest_messages() -> None:
+    """Left out, ``max_outgoing_buffer`` is 4 MiB, or four messages of ``max_message_size``
+    if more (0, no message limit: 4 MiB); set, it stays as set."""
+    assert websocket_options().max_outgoing_buffer == 4 * MiB
+    assert websocket_options({"max_message_size": 4096}).max_outgoing_buffer == 4 * MiB
+    assert websocket_options({"max_message_size": 0}).max_outgoing_buffer == 4 * MiB
+    assert websocket_options({"max_message_size": LIMIT}).max_outgoing_buffer == 4 * LIMIT
+    assert websocket_options({"max_message_size": LIMIT, "max_outgoing_buffer": 0}).max_outgoing_buffer == 0
+
+    def rawsocket(**keys: Any) -> int:
+        raw = {"type": "rawsocket", "endpoint": tcp(1), **keys}
+        return build_rawsocket(with_definition_defaults("rawsocket_service", raw), "transport").max_outgoing_buffer
+
+    assert rawsocket() == rawsocket(max_message_size=4096) == 4 * MiB
+    assert rawsocket(max_message_size=LIMIT) == rawsocket(options={"max_message_size": LIMIT}) == 4 * LIMIT
+    assert rawsocket(max_message_size=LIMIT, options={"max_outgoing_buffer": 5}) == 5
+
+
+def round_trip(node: Any, size: int, caller_via: str = "ws", caller_ser: str = "json",
+               callee_via: str = "", callee_ser: str = "") -> None:
+    """A call of ``size`` characters and its (reversed) result, both checked whole."""
     async def scenario() -> None:
-        url = node.urls[transport]
-        callee = await connect(url, serializer=serializer, cafile=node.cafile)
-        caller = await connect(url, serializer=serializer, cafile=node.cafile)
+        callee = await connect(node.urls[callee_via or caller_via], serializer=callee_ser or caller_ser,
+                               cafile=node.cafile)
+        caller = await connect(node.urls[caller_via], serializer=caller_ser, cafile=node.cafile)
         seen = []
 
         def echo(text: str) -> str:
@@ -99,19 +149,127 @@ def round_trip(node: Any, transport: str, size: int, serializer: str = "json") -
     run(scenario())
 
 
+@pytest.mark.parametrize("size", sorted(SIZES))
+@pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest.mark.parametrize("transport", ["ws", "wss", "rs"])
-def test_1mib_call_round_trip_is_intact(node: Any, transport: str) -> None:
-    round_trip(node, transport, MiB)
-
-
-def test_1mib_call_round_trip_with_msgpack_is_intact(node: Any) -> None:
-    round_trip(node, "ws", MiB, "msgpack")
-
-
-@pytest.mark.parametrize("transport", ["ws", "wss", "rs"])
-def test_16mib_call_round_trip_is_intact(node: Any, transport: str) -> None:
+def test_large_call_round_trip_is_intact(node: Any, transport: str, serializer: str, size: str) -> None:
     assert HUGE > 15.5 * MiB
-    round_trip(node, transport, HUGE)
+    round_trip(node, SIZES[size], transport, serializer)
+
+
+@pytest.mark.parametrize("caller, callee, size", [
+    (("ws", "json"), ("rs", "msgpack"), "1mib"),
+    (("rs", "cbor"), ("wss", "json"), "1mib"),
+    (("wss", "msgpack"), ("ws", "cbor"), "1mib"),
+    (("ws", "msgpack"), ("rs", "json"), "16mib"),
+])
+def test_large_call_between_serializers_is_intact(node: Any, caller: Any, callee: Any, size: str) -> None:
+    """The router turns each message into the other side's serializer (no bytes spliced
+    across serializers)."""
+    round_trip(node, SIZES[size], caller[0], caller[1], callee[0], callee[1])
+
+
+COUNT = 6  # large messages in a row
+
+
+def test_large_calls_in_a_row_keep_their_order(node: Any) -> None:
+    """Six 1 MiB calls issued at once: the callee sees them in the order sent and each
+    caller gets its own result."""
+    async def scenario() -> None:
+        callee = await connect(node.urls["rs"], serializer="msgpack")
+        caller = await connect(node.urls["ws"], serializer="json")
+        seen: List[str] = []
+
+        def echo(text: str) -> str:
+            seen.append(text)
+            return text[::-1]
+
+        await callee.register(echo, "com.large.order")
+        sent = [payload(MiB, salt) for salt in range(COUNT)]
+        done: List[int] = []
+        calls = []
+        for i, text in enumerate(sent):
+            call = asyncio.ensure_future(caller.call("com.large.order", text))
+            call.add_done_callback(lambda _f, i=i: done.append(i))
+            calls.append(call)
+        results = await asyncio.wait_for(asyncio.gather(*calls), 4 * TIMEOUT)
+        assert seen == sent  # INVOCATIONs in order, intact
+        assert results == [text[::-1] for text in sent]
+        assert done == list(range(COUNT))  # RESULTs in order
+        await leave(callee, caller)
+
+    run(scenario())
+
+
+def test_large_events_in_a_row_keep_their_order(node: Any) -> None:
+    """Six 1 MiB events published at once reach subscribers on every transport and
+    serializer, each event whole and in the order published."""
+    async def scenario() -> None:
+        subscribers = [await connect(node.urls[via], serializer=ser, cafile=node.cafile)
+                       for via, ser in (("ws", "json"), ("wss", "cbor"), ("rs", "msgpack"))]
+        received: List[List[str]] = [[] for _ in subscribers]
+        for got, subscriber in zip(received, subscribers):
+            await subscriber.subscribe(got.append, "com.large.events")
+        publisher = await connect(node.urls["rs"], serializer="cbor")
+        sent = [payload(MiB, salt) for salt in range(COUNT)]
+        acks = [publisher.publish("com.large.events", text, options=PublishOptions(acknowledge=True))
+                for text in sent]
+        await asyncio.wait_for(asyncio.gather(*acks), 4 * TIMEOUT)
+        # the node writes each event before it acknowledges the last: wait for the reads
+        await await_until(lambda: all(len(got) >= COUNT for got in received), 4 * TIMEOUT)
+        for got in received:
+            assert len(got) == COUNT and got == sent
+        await leave(publisher, *subscribers)
+
+    run(scenario())
+
+
+async def rawsocket_session(port: int) -> Any:
+    """A joined WAMP session over RawSocket with JSON, spoken by hand: (reader, writer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(bytes([0x7F, 0xF1, 0, 0]))  # 16 MiB wanted, JSON
+    assert (await reader.readexactly(4))[:2] == bytes([0x7F, 0xF1])
+    writer.write(rawsocket_message([1, "realm1", {"roles": {"caller": {}}}]))
+    assert (await read_rawsocket_message(reader))[0] == 2  # WELCOME
+    return reader, writer
+
+
+def rawsocket_message(msg: Any) -> bytes:
+    data = json.dumps(msg).encode()
+    return struct.pack("!I", len(data)) + data
+
+
+async def read_rawsocket_message(reader: Any) -> Any:
+    length = struct.unpack("!I", await reader.readexactly(4))[0]
+    return json.loads(await reader.readexactly(length))
+
+
+def test_rawsocket_stream_of_large_and_small_calls_in_odd_pieces(node: Any) -> None:
+    """Calls of sizes around the node's read steps (16 KiB, 1 MiB) back to back in one
+    stream, written in pieces that split lengths and payloads anywhere: every one is
+    answered, whole and in order (the node gathers large messages itself)."""
+    sizes = [200 * 1024, 10, MiB + 3, 5, 16 * 1024 - 40, 16 * 1024 + 1, 3 * MiB, 1, 64 * 1024, 100]
+
+    async def scenario() -> None:
+        callee = await connect(node.urls["ws"], serializer="msgpack")
+        await callee.register(lambda text: text[::-1], "com.large.stream")
+        reader, writer = await rawsocket_session(node.ports["rs"])
+        texts = [payload(size, salt) for salt, size in enumerate(sizes)]
+        stream = b"".join(rawsocket_message([48, i + 1, {}, "com.large.stream", [text]])
+                          for i, text in enumerate(texts))
+        rng, pos = random.Random(5), 0
+        while pos < len(stream):
+            piece = rng.choice([1, 2, 3, 5, 4093, 16384, 70000, 300000])
+            writer.write(stream[pos:pos + piece])
+            pos += piece
+            await writer.drain()
+        for i, text in enumerate(texts):
+            result = await asyncio.wait_for(read_rawsocket_message(reader), 4 * TIMEOUT)
+            assert result[:2] == [50, i + 1] and result[3] == [text[::-1]], (i, result[:3])
+        writer.close()
+        await leave(callee)
+
+    run(scenario())
 
 
 def closes_with(node: Any, send: Any) -> Any:
@@ -123,6 +281,43 @@ def closes_with(node: Any, send: Any) -> Any:
         return code
 
     return run(scenario())
+
+
+def still_serves(node: Any) -> None:
+    """A new session on each large transport calls a procedure of a session that was
+    there all along."""
+    async def scenario() -> None:
+        callee = await connect(node.urls["ws"])
+        await callee.register(lambda text: text.upper(), "com.large.upper")
+        for via in ("ws", "wss", "rs"):
+            caller = await connect(node.urls[via], cafile=node.cafile)
+            assert await asyncio.wait_for(caller.call("com.large.upper", "ok"), TIMEOUT) == "OK"
+            await leave(caller)
+        await leave(callee)
+
+    run(scenario())
+
+
+def test_websocket_message_over_the_limit_closes_with_1009(node: Any) -> None:
+    """One octet over 16 MiB (a CALL): close 1009, and the node serves the others."""
+    text = b'[48, 1, {}, "com.large.echo", ["' + b"x" * LIMIT + b'"]]'
+
+    assert closes_with(node, lambda protocol: protocol.sendMessage(text[:LIMIT + 1], isBinary=False)) == 1009
+    still_serves(node)
+
+
+def test_rawsocket_message_over_the_limit_drops_the_connection(node: Any) -> None:
+    """On a RawSocket transport with the default 1 MiB, a message announced larger is
+    not read: the connection ends, and the node serves the others."""
+    with socket.create_connection(("127.0.0.1", node.ports["rs1"]), timeout=TIMEOUT) as sock:
+        sock.sendall(bytes([0x7F, 0xF1, 0, 0]))  # 16 MiB wanted, JSON
+        assert sock.recv(4)[0] == 0x7F
+        sock.sendall(struct.pack("!I", MiB + 1))  # a regular message one octet over 1 MiB
+        sock.sendall(b"[" * 65536)
+        chunk = b"x"
+        while chunk:  # the node closes; whatever it sent before is read up to the end
+            chunk = sock.recv(65536)
+    still_serves(node)
 
 
 def test_large_text_message_with_invalid_utf8_gets_1007(node: Any) -> None:
@@ -157,6 +352,67 @@ def test_fragmented_text_message_split_inside_a_code_point_is_accepted(node: Any
     assert closes_with(node, send) != 1007
 
 
+def test_large_frame_fails_on_the_read_with_invalid_utf8_before_it_ends(node: Any) -> None:
+    """One text frame announcing 4 MiB whose first MiB holds a byte no UTF-8 text can
+    have: the node closes with 1007 although the rest never comes (the large frame is
+    checked piece by piece as it is gathered), and serves the others."""
+    start = b'["' + payload(MiB).encode() + b"\xff"
+    ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+    try:
+        ws.send(fast_frame(1, start.ljust(4 * MiB, b"x"))[:len(start) + 64])
+        code, _reason, _frames = ws.read_close()
+        assert code == 1007
+    finally:
+        ws.shutdown()
+    still_serves(node)
+
+
+@pytest.mark.parametrize("tail, code", [(b"\xe2\x82", 1007), (b"\xe2\x82\xac", None)])
+def test_large_frame_ending_inside_a_code_point_gets_1007(node: Any, tail: bytes, code: Any) -> None:
+    """A large text frame that ends in the first two octets of "€" is invalid UTF-8
+    (1007); with the third octet it is valid text (and malformed WAMP: not 1007)."""
+    ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+    try:
+        ws.send(fast_frame(1, b'["' + payload(MiB).encode() + tail))
+        got, _reason, _frames = ws.read_close()
+        assert (got == 1007) == (code == 1007), got
+    finally:
+        ws.shutdown()
+
+
+def test_large_frames_split_anywhere_between_reads_arrive_intact(node: Any) -> None:
+    """Two large CALLs and a small one in a single stream over a plain WebSocket, sent
+    in pieces that cut headers, masks and code points: each is answered, intact, in order."""
+    sizes = [MiB + 1, 10, 200 * 1024]
+
+    async def scenario() -> None:
+        callee = await connect(node.urls["rs"], serializer="cbor")
+        await callee.register(lambda text: text[::-1], "com.large.split")
+        ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+        try:
+            ws.send(fast_frame(1, json.dumps([1, "realm1", {"roles": {"caller": {}}}]).encode()))
+            assert json.loads(ws.read_frame()[2])[0] == 2  # WELCOME
+            texts = [payload(size, salt) for salt, size in enumerate(sizes)]
+            stream = b"".join(frame(1, json.dumps([48, i + 1, {}, "com.large.split", [text]],
+                                                  ensure_ascii=False).encode(), mask=bytes([i + 1, 2, 3, 4]))
+                              for i, text in enumerate(texts))
+            rng, pos = random.Random(9), 0
+            while pos < len(stream):
+                piece = rng.choice([1, 2, 3, 7, 4093, 70001, 300007])
+                ws.send(stream[pos:pos + piece])
+                pos += piece
+                await asyncio.sleep(0)  # the callee's session answers meanwhile
+            for i, text in enumerate(texts):
+                _fin, _opcode, data = await asyncio.get_running_loop().run_in_executor(None, ws.read_frame)
+                result = json.loads(data)
+                assert result[:2] == [50, i + 1] and result[3] == [text[::-1]], (i, result[:3])
+        finally:
+            ws.shutdown()
+        await leave(callee)
+
+    run(scenario())
+
+
 def test_validator_agrees_with_autobahns_on_random_split_input() -> None:
     rng = random.Random(17)
     singles = [bytes([b]) for b in (0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
@@ -176,3 +432,43 @@ def test_validator_agrees_with_autobahns_on_random_split_input() -> None:
             assert got[1] == expected[1], (data, cuts, chunk, got, expected)
         ours.reset()
         assert ours.validate("ok€".encode()) == (True, True, 5, 5)
+
+
+def test_two_16mib_events_in_a_row_reach_a_subscriber(node: Any) -> None:
+    """Two events of (nearly) 16 MiB published back to back: the subscriber gets both,
+    whole; the second waits behind the first in the node's outgoing buffer (4 MiB by
+    default) and must not get the subscriber dropped as one that stopped reading."""
+    async def scenario() -> None:
+        subscriber = await connect(node.urls["ws"], serializer="msgpack")
+        got: List[str] = []
+        await subscriber.subscribe(got.append, "com.large.huge")
+        publisher = await connect(node.urls["rs"], serializer="json")
+        sent = [payload(HUGE, salt) for salt in range(2)]
+        acks = [publisher.publish("com.large.huge", text, options=PublishOptions(acknowledge=True))
+                for text in sent]
+        await asyncio.wait_for(asyncio.gather(*acks), 4 * TIMEOUT)
+        await await_until(lambda: len(got) >= 2 or not subscriber.is_attached(), 4 * TIMEOUT)
+        assert got == sent
+        await leave(publisher, subscriber)
+
+    run(scenario())
+
+
+def test_word_masker_unmasks_random_split_input_like_rfc6455() -> None:
+    """:class:`WordMasker` (PyPy's unmasking) XORs each octet with mask[i % 4] across
+    chunks of any length, keeping autobahn's pointer; the masker the node uses is
+    autobahn's where that is native, else the word masker for all but short payloads."""
+    rng = random.Random(6455)
+    for _ in range(2000):
+        mask = bytes(rng.randrange(256) for _ in range(4))
+        data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
+        cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, rng.randint(0, 5)))) + [len(data)]
+        masker, start, out = WordMasker(mask), 0, b""
+        for cut in cuts:
+            out += masker.process(data[start:cut])
+            start = cut
+            assert masker.pointer() == cut
+        assert out == bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+    masker = create_xor_masker(b"abcd", MiB)
+    assert isinstance(masker, WordMasker) != NATIVE
+    assert masker.process(b"\0" * 10) == b"abcdabcdab"

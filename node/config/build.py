@@ -104,7 +104,24 @@ def build_websocket_options(raw: Mapping[str, Any]) -> model.WebSocketOptions:
         deflate = compression.get("deflate")
         compression = _record(model.CompressionOptions, compression,
                               deflate=None if deflate is None else _record(model.DeflateOptions, deflate))
-    return _record(model.WebSocketOptions, raw, compression=compression)
+    # a frame limit left out follows the message limit: raising only max_message_size
+    # must let a message of one frame that large through (clients send one frame)
+    frame = raw.get("max_frame_size", raw["max_message_size"])
+    return _record(model.WebSocketOptions, raw, compression=compression, max_frame_size=frame,
+                   max_outgoing_buffer=outgoing_buffer(raw, raw["max_message_size"]))
+
+
+OUTGOING_BUFFER = 4 * 1024 * 1024  # max_outgoing_buffer left out, at least
+OUTGOING_MESSAGES = 4  # ... or room for this many messages of max_message_size
+
+
+def outgoing_buffer(options: Mapping[str, Any], max_message_size: int) -> int:
+    """``max_outgoing_buffer`` as set, else room for a few of the largest messages: a
+    peer that reads, but not as fast as two 16 MiB events come for it, is not one that
+    stopped reading."""
+    if "max_outgoing_buffer" in options:
+        return options["max_outgoing_buffer"]
+    return max(OUTGOING_BUFFER, OUTGOING_MESSAGES * max_message_size)
 
 
 def build_web_options(raw: Mapping[str, Any]) -> model.WebOptions:
@@ -135,7 +152,7 @@ def build_rawsocket(raw: Dict[str, Any], where: str) -> model.RawSocketService:
     size = raw.get("max_message_size", options["max_message_size"])
     return model.RawSocketService(serializers=tuple(raw["serializers"]), max_message_size=size,
                                   max_connections=options["max_connections"],
-                                  max_outgoing_buffer=options["max_outgoing_buffer"],
+                                  max_outgoing_buffer=outgoing_buffer(options, size),
                                   open_handshake_timeout=options["open_handshake_timeout"],
                                   hello_timeout=options["hello_timeout"],
                                   auth=build_auth(raw.get("auth", {})), path=where)

@@ -20,7 +20,16 @@ protocol and replaces only those three steps for the common case:
 - a read that holds only whole, small, unfragmented, masked text or binary
   frames (what WAMP clients send) is unframed here, with autobahn's checks
   (UTF-8 of text, size limits) and counters, without autobahn's per-frame
-  objects (a frame header, an XOR masker, an incremental UTF-8 validator).
+  objects (a frame header, an XOR masker, an incremental UTF-8 validator);
+- a large unfragmented frame (over :data:`FAST_READ_LIMIT`, what a WAMP client
+  sends for a large message) is gathered here too (:class:`LargeFrame`): each
+  read is copied into one buffer of the frame's size and unmasked there, its
+  UTF-8 checked as it comes (so invalid text still fails on the read that holds
+  it), and the buffer is the message. autobahn would unmask each read into new
+  bytes (NVX: a zeroed buffer, a copy in, a copy out), keep them in a list and
+  join them, through its per-frame methods on every read. Only where autobahn's
+  masker is NVX, which XORs the buffer in place (CPython): on PyPy, copying into
+  a ``bytearray`` through a ``memoryview`` costs more than autobahn's way.
 
 Anything unusual (compression negotiated, auto-fragmentation, masked server
 frames, a payload over the size limit, queued or chopped writes, octet logging,
@@ -41,10 +50,9 @@ from typing import Any, Optional
 
 import autobahn.websocket.protocol as _wsp
 from autobahn.websocket.protocol import PreparedMessage
-from autobahn.websocket.xormasker import create_xor_masker
-
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
+from node.fastpath.xormask import IN_PLACE, create_xor_masker, unmask_into
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
@@ -137,14 +145,41 @@ class LazySendQueue:
 
 
 _wsp.Utf8Validator = DecoderUtf8Validator  # what autobahn's protocol module makes per connection
+_wsp.create_xor_masker = create_xor_masker  # autobahn's where it is native (NVX), words on PyPy
+
+
+class LargeFrame:
+    """A large data frame with FIN set (a whole message) while its payload comes in."""
+
+    __slots__ = ("binary", "buffer", "view", "filled", "masker", "validator", "ends_on_code_point", "failed")
+
+    def __init__(self, binary: bool, mask: bytes, length: int, validate: bool) -> None:
+        self.binary = binary
+        self.buffer = bytearray(length)
+        self.view = memoryview(self.buffer)
+        self.filled = 0
+        self.masker = create_xor_masker(mask, length)
+        self.validator = DecoderUtf8Validator() if validate and not binary else None
+        self.ends_on_code_point = True
+        self.failed = False  # invalid UTF-8: the rest of the frame is skipped
+
+    @property
+    def missing(self) -> int:
+        return len(self.buffer) - self.filled
 
 
 class FramedDelivery:
     """Mixin for autobahn's (server) ``WebSocketProtocol``: put it first in the bases."""
 
     send_queue = LazySendQueue()
+    _large: Optional[LargeFrame] = None
 
     def dataReceived(self: Any, data: bytes) -> None:
+        if self._large is not None:
+            pos = self._gather(data, 0)
+            if pos == len(data):
+                return
+            data = data[pos:]
         if (self.state == self.STATE_OPEN and self.current_frame is None and not self.data
                 and not self.inside_message and self._perMessageCompress is None
                 and not self.logOctets and not self.logFrames and not self.trackedTimings and self.applyMask):
@@ -152,6 +187,51 @@ class FramedDelivery:
             if not data:
                 return
         self._dataReceived(data)
+
+    def frame_missing(self: Any) -> int:
+        """Octets still to come of the frame being received (0: none begun)."""
+        large = self._large
+        if large is not None:
+            return large.missing
+        frame = self.__dict__.get("current_frame")  # autobahn's, once open
+        masker = self.__dict__.get("current_frame_masker")
+        return frame.length - masker.pointer() if frame is not None and masker is not None else 0
+
+    def _gather(self: Any, data: bytes, pos: int) -> int:
+        """Take the large frame's octets from ``data[pos:]``; deliver it once whole.
+        Returns where its octets end in ``data``."""
+        large = self._large
+        take = min(len(data) - pos, large.missing)
+        if take:
+            if not large.failed:
+                part = large.view[large.filled:large.filled + take]
+                unmask_into(large.masker, part, memoryview(data)[pos:pos + take])
+                if large.validator is not None:
+                    valid, large.ends_on_code_point, _, index = large.validator.validate(part)
+                    if not valid:
+                        large.failed = True  # autobahn's wording and close code (1007)
+                        self._invalid_payload("encountered invalid UTF-8 while processing text message "
+                                              f"at payload octet index {index}")
+            large.filled += take
+            self.trafficStats.incomingOctetsWireLevel += take
+        if large.missing:
+            return pos + take
+        self._large = None
+        if large.failed or self.state != self.STATE_OPEN:
+            return pos + take
+        if not large.ends_on_code_point:
+            self._invalid_payload("UTF-8 text message payload ended within Unicode code point at payload "
+                                  f"octet index {len(large.buffer)}")
+            return pos + take
+        stats = self.trafficStats
+        stats.incomingOctetsWebSocketLevel += len(large.buffer)
+        stats.incomingOctetsAppLevel += len(large.buffer)
+        stats.incomingWebSocketFrames += 1
+        stats.incomingWebSocketMessages += 1
+        if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
+            self._cancelAutoPingTimeoutCall()
+        self._onMessage(large.buffer, large.binary)  # a bytearray: the serializers read it as bytes
+        return pos + take
 
     def _read_whole_frames(self: Any, data: bytes) -> bytes:
         """Deliver the plain data frames at the start of ``data``; return the rest."""
@@ -172,11 +252,24 @@ class FramedDelivery:
                 if length < 126:  # not minimal: autobahn reports the violation
                     break
                 head = pos + 4
+            elif length == 127 and size - pos >= 14:
+                length = int.from_bytes(data[pos + 2:pos + 10], "big")
+                if length < 65536 or length >> 63:  # not minimal, or the top bit set: autobahn's to report
+                    break
+                head = pos + 10
             else:
                 break
+            if 0 < self.maxFramePayloadSize < length or 0 < self.maxMessagePayloadSize < length:
+                break  # autobahn closes with 1009
+            if length > FAST_READ_LIMIT and IN_PLACE:
+                self._large = LargeFrame(first == 0x82, data[head:head + 4], length, validate)
+                stats.incomingOctetsWireLevel += head + 4 - pos
+                pos = self._gather(data, head + 4)
+                if self._large is not None:
+                    return b""
+                continue
             end = head + 4 + length
-            if (end > size or length > FAST_READ_LIMIT or 0 < self.maxFramePayloadSize < length
-                    or 0 < self.maxMessagePayloadSize < length):
+            if end > size:
                 break
             payload = unmask(data[head + 4:end], data[head:head + 4])
             if first == 0x81 and validate:

@@ -31,6 +31,12 @@ GATHER_MIN = 64 * 1024  # pieces adding up to this much are sent with sendmsg, n
 GATHER_MAX = 16  # pieces at most in one sendmsg (many small ones are cheaper joined)
 
 
+# A 1 MiB message left in 128 KiB sends costs eight system calls and eight passes
+# through Twisted's doWrite; on PyPy each send of a memoryview also copies its slice.
+# One offer of up to 1 MiB: 12 % less router CPU per 1 MiB call on CPython (issue 17).
+SEND_SIZE = 1024 * 1024
+
+
 class _Flusher:
     """The connections written to since the reactor last polled.
 
@@ -99,10 +105,17 @@ class CoalescingWrites:
         return None
 
     def writeSomeData(self, data: bytes) -> Any:  # noqa: N802 (Twisted's name)
-        """Twisted's, counting the bytes sent (the path of large and delayed writes)."""
-        sent = super().writeSomeData(data)  # type: ignore[misc]
-        if type(sent) is int:
-            self.counts.bytes_out += sent
+        """Twisted's (the path of large and delayed writes), counting the bytes sent, and
+        offering the kernel up to :data:`SEND_SIZE` octets per ``send`` instead of
+        ``SEND_LIMIT`` (128 KiB, which also decides when Twisted merges its buffers and
+        stays as it is)."""
+        try:
+            sent = self.socket.send(memoryview(data)[:SEND_SIZE])  # type: ignore[attr-defined]
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
+                return 0
+            return main.CONNECTION_LOST
+        self.counts.bytes_out += sent
         return sent
 
     def write(self, data: bytes) -> None:

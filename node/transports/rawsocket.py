@@ -5,12 +5,16 @@ decode is the peer's protocol error (ABORT, then close) instead of a silent abor
 a handshake naming a serializer we do not offer is answered with the RawSocket
 error reply (``0x7F 0x10``) as the WAMP spec asks, so the client can tell why;
 a message over the limit the client announced is not sent but raised as
-:class:`~node.wire.size.MessageTooLarge`, and the router sends what fits instead.
+:class:`~node.wire.size.MessageTooLarge`, and the router sends what fits instead;
+the rest of a large message is gathered in a list and read in large steps
+(:func:`~node.transports.fairness.read_rest`): Twisted's ``IntNStringReceiver``
+adds each read to what it holds, which copies a 16 MiB message about a thousand
+times.
 """
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Optional, Set
+from typing import Any, Callable, List, Optional, Set
 
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
 from autobahn.wamp.exception import SerializationError, TransportLost
@@ -22,7 +26,7 @@ from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
-from node.transports.fairness import read_in_slices
+from node.transports.fairness import READ_SLICE, read_in_slices, read_rest
 from node.wire.serializers import rawsocket_serializers
 from node.wire.size import check_size
 
@@ -38,6 +42,9 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
     def __init__(self) -> None:
         super().__init__()
         self._violated = False
+        self._rest: Optional[List[bytes]] = None  # the large message being gathered (its payload so far)
+        self._missing = 0  # octets it still lacks
+        self._reader: Any = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -45,7 +52,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         self._sent = self.factory.sent
         self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer,
                                        self.factory.counts)
-        read_in_slices(self.transport)
+        self._reader = read_in_slices(self.transport)
         self.factory.connections.add(self)
         self._handshake_timer = None
         if self.factory.open_handshake_timeout > 0:  # autobahn's RawSocket has no such timeout
@@ -65,6 +72,10 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         super().connectionLost(reason)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._rest is not None:
+            data = self._gather(data)
+            if not data:
+                return
         if not self._handshake_complete and len(self._handshake_bytes) + len(data) >= 4:
             handshake = (self._handshake_bytes + data)[:4]
             if handshake[0] == MAGIC and (handshake[1] & 0x0F) not in self.factory._serializers:
@@ -84,6 +95,27 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
             if self._handshake_timer.active():
                 self._handshake_timer.cancel()
             self._handshake_timer = None
+        pending = self._unprocessed  # Twisted's: what follows the last whole message
+        if len(pending) >= 4 and self._handshake_complete and not self.transport.disconnecting:
+            length = struct.unpack("!I", pending[:4])[0]
+            if READ_SLICE < length <= self.MAX_LENGTH:  # a large message has begun: gather it
+                self._rest, self._missing, self._unprocessed = [pending[4:]], length + 4 - len(pending), b""
+                read_rest(self._reader, self._missing)
+
+    def _gather(self, data: bytes) -> bytes:
+        """Add ``data`` to the large message being gathered; hand the message on once
+        whole. Returns what follows it in ``data``."""
+        missing = self._missing
+        if len(data) < missing:
+            self._rest.append(data)
+            self._missing = missing - len(data)
+            read_rest(self._reader, self._missing)
+            return b""
+        self._rest.append(data if len(data) == missing else data[:missing])
+        payload, self._rest, self._missing = b"".join(self._rest), None, 0
+        read_rest(self._reader, 0)
+        self.stringReceived(payload)
+        return data[missing:]
 
     def lengthLimitExceeded(self, length: int) -> None:
         log.warn("Closing {peer}: RawSocket message of {length} bytes exceeds the limit of {limit}",

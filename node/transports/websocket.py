@@ -22,7 +22,7 @@ from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
-from node.transports.fairness import read_in_slices
+from node.transports.fairness import READ_SLICE, read_in_slices, read_rest
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
@@ -39,6 +39,7 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
     """One WebSocket connection carrying one WAMP session."""
 
     _violated = False
+    _reading_rest = False  # reading the rest of a large frame in large steps (fairness.read_rest)
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -46,7 +47,17 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         self.outgoing = watch_outgoing(self.transport, self.factory.max_outgoing_buffer, self.peer,
                                        self.factory.counts)
         self._sent = self.factory.sent
-        read_in_slices(self.transport)
+        self._reader = read_in_slices(self.transport)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
+        super().dataReceived(data)
+        missing = self.frame_missing()
+        if missing > READ_SLICE:
+            read_rest(self._reader, missing)
+            self._reading_rest = True
+        elif self._reading_rest:
+            read_rest(self._reader, 0)
+            self._reading_rest = False
 
     def connectionLost(self, reason: Any) -> None:
         self.factory.connections.discard(self)

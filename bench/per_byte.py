@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""The per-byte steps no WebSocket JSON router can skip for one 1 MiB message it receives.
+
+    python3 bench/per_byte.py     # prints JSON: median µs of each step
+
+Run by ``bench/floor.py`` in the router's interpreter (CPython, PyPy), which needs
+nothing but autobahn and this checkout (no psutil: PyPy's benchmark virtualenv has
+only wampnode's dependencies). The message is the CALL the benchmark client sends
+for ``call_1mib``. Steps: ``unmask`` (the node's masker: autobahn's NVX on CPython,
+32-bit words on PyPy), ``validate`` (UTF-8 by ``bytes.decode``, as the node does),
+``parse`` (one JSON decode, the node's ``json_loads``); ``per-call`` is twice their
+sum, for the two messages a call round trip brings in (CALL, YIELD).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Dict
+
+REPO = Path(__file__).resolve().parent.parent
+BIG = 1024 * 1024
+LARGE_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * BIG + b"\"]]"
+
+
+def steps() -> Dict[str, float]:
+    sys.path.insert(0, str(REPO))
+    from node.fastpath.xormask import create_xor_masker
+    from node.wire.json_codec import json_loads
+
+    # A router that has handled a few large messages gets new ones from glibc's heap;
+    # a fresh process would map (and fault in) new pages for each 1 MiB object, which
+    # costs more than the step itself. Freeing one large block raises glibc's threshold.
+    block = bytearray(8 * len(LARGE_MESSAGE))
+    del block
+    mask = bytes([0x5A, 0xC3, 0x0F, 0x96])
+    masked = create_xor_masker(mask, len(LARGE_MESSAGE)).process(LARGE_MESSAGE)
+    text = LARGE_MESSAGE.decode("utf-8")
+    timed = {"unmask": lambda: create_xor_masker(mask, len(masked)).process(masked),
+             "validate": lambda: LARGE_MESSAGE.decode("utf-8"),
+             "parse": lambda: json_loads(text)}
+    assert timed["unmask"]() == LARGE_MESSAGE and json_loads(text)[4][0] == "x" * BIG
+    out: Dict[str, float] = {}
+    for name, step in timed.items():
+        times = []
+        for _ in range(60):  # the first ones warm up PyPy's JIT; the median ignores them
+            started = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - started)
+        out[name] = 1e6 * statistics.median(times)
+    out["per-call"] = 2 * (out["unmask"] + out["validate"] + out["parse"])
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(steps()))
