@@ -5,7 +5,7 @@ autobahn unmasks with its native NVX masker on CPython; where that is missing
 falls back to a pure-Python masker that XORs one byte per loop iteration: about
 1.1 ms per MiB on PyPy, twice per large call. :class:`WordMasker` XORs 32-bit
 words of an ``array`` instead, which PyPy's JIT turns into a tight loop (about
-0.25 ms per MiB). :func:`create_xor_masker` is autobahn's own where that is native
+0.25 to 0.4 ms per MiB). :func:`create_xor_masker` is autobahn's own where that is native
 and :class:`WordMasker` where autobahn's is pure Python; :mod:`node.fastpath.websocket_frames`
 puts it in autobahn's protocol module; :func:`unmask_into` unmasks the pieces of a
 large frame into the one buffer that gathers it. Kept free of Twisted imports so that
