@@ -118,17 +118,38 @@ def orjson_safe(value: Any) -> bool:
     return False
 
 
-def json_dumps(obj: Any) -> bytes:
-    if orjson is not None and not isinstance(obj, str):
-        try:
-            data = orjson.dumps(obj, default=_encode_default)
-        except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
-            data = None
-        if data is not None and len(data) >= ORJSON_MIN_SIZE and orjson_safe(obj):
+def _dumps_orjson_first(obj: Any) -> bytes:
+    """CPython with orjson: orjson's bytes when large and safe, else the C encoder's.
+
+    orjson encodes a small message in about 0.1 µs, less than finding its size any
+    other way would cost."""
+    try:
+        data = orjson.dumps(obj, default=_encode_default)
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        pass
+    else:
+        if len(data) >= ORJSON_MIN_SIZE and orjson_safe(obj):
             return data
-    if _C_ENCODE is None or isinstance(obj, str):
+    return _dumps_c(obj)
+
+
+def _dumps_c(obj: Any) -> bytes:
+    if isinstance(obj, str):
         return _ENCODER.encode(obj).encode("utf8")
     return "".join(_C_ENCODE(obj, 0)).encode("utf8")
+
+
+def _dumps_python(obj: Any) -> bytes:
+    return _ENCODER.encode(obj).encode("utf8")
+
+
+# chosen once: the interpreter and orjson do not change while the node runs
+if _C_ENCODE is None:
+    json_dumps = _dumps_python
+elif orjson is not None:
+    json_dumps = _dumps_orjson_first
+else:
+    json_dumps = _dumps_c
 
 
 class FastJsonObjectSerializer:
@@ -140,6 +161,8 @@ class FastJsonObjectSerializer:
 
     def __init__(self, batched: bool = False) -> None:
         self._batched = batched
+        if not batched:  # one call less per message sent: json_dumps is the whole of it
+            self.serialize = json_dumps  # type: ignore[method-assign]
 
     def serialize(self, obj: Any) -> bytes:
         data = json_dumps(obj)

@@ -46,6 +46,15 @@ class ClientMessageParser:
     def parse(self, raw: list) -> Any:
         if self.scrub:
             raw = scrub_message(raw)
+        try:  # the common case, in one call: a well-formed message
+            return self.klass.parse(raw)
+        except Exception:  # parsed again below, for the router's answer and wording
+            pass
+        return self._refused(raw)
+
+    def _refused(self, raw: list) -> Any:
+        """What becomes of a message autobahn refused: parsed after tolerated quirks are
+        fixed, an :class:`InvalidUriRequest`, or a ``ProtocolError``."""
         try:
             return self._parse(raw)
         except ProtocolError:

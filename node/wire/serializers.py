@@ -26,7 +26,7 @@ choose_twisted()
 from autobahn.wamp import serializer as ab  # noqa: E402
 from autobahn.wamp.exception import ProtocolError  # noqa: E402
 
-from node.wire.json_codec import FastJsonObjectSerializer  # noqa: E402
+from node.wire.json_codec import FastJsonObjectSerializer, json_loads  # noqa: E402
 from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES, parse  # noqa: E402
 
 
@@ -63,6 +63,18 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
     def __init__(self, batched: bool = False) -> None:
         super().__init__(batched=batched)
         self._serializer = FastJsonObjectSerializer(batched=batched)
+        self._one_per_payload = not batched
+
+    def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
+        """:meth:`LeanSerializer.unserialize` in one call for the usual text payload of one
+        message (the same errors, worded the same)."""
+        if isBinary or not self._one_per_payload:
+            return LeanSerializer.unserialize(self, payload, isBinary)
+        try:
+            raw = json_loads(payload.decode("utf8"))
+        except Exception as e:
+            raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
+        return [parse(raw, JSON_CLIENT_MESSAGES)]
 
 
 SERIALIZERS: Dict[str, Any] = {"json": JsonSerializer}
