@@ -24,7 +24,7 @@ def default_config_file(cbdir: str) -> str:
 MAX_CONFIG_SIZE = 16 * 1024 * 1024  # a config is kilobytes; this stops /dev/zero or a log file
 
 
-def _shown(config_file: str) -> str:
+def shown_path(config_file: str) -> str:
     """How messages name the config file: the shorter of its relative and absolute paths."""
     return min(os.path.relpath(config_file), os.path.abspath(config_file), key=len)
 
@@ -32,7 +32,7 @@ def _shown(config_file: str) -> str:
 def file_errors(config: NodeConfig, problems: Sequence[NodeError]) -> ConfigErrors:
     """Faults of files ``config`` names (TLS keys, trust CAs) as errors of the config:
     each line starts with the config file, as :func:`load_config`'s lines do."""
-    where = _shown(config.config_file)
+    where = shown_path(config.config_file)
     return ConfigErrors([ConfigError(f"{where}: {e.where}", e.problem, e.fix) for e in problems])
 
 
@@ -78,7 +78,7 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
 
     cbdir = os.path.abspath(cbdir)
     config_file = config_file or default_config_file(cbdir)
-    where = _shown(config_file)
+    where = shown_path(config_file)
     try:
         raw = read_json(config_file)
     except ConfigError as e:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import List
 
-from node.config import model
+from node.config import model, shown_path
 from node.config.permissions import writable_warnings
 
 
@@ -26,7 +26,7 @@ def config_warnings(config: model.NodeConfig) -> List[str]:
 
 def missing_static_directories(config: model.NodeConfig) -> List[str]:
     """Static paths whose directory does not exist (one that exists but is a file is an error)."""
-    shown = min(os.path.relpath(config.config_file), config.config_file, key=len)
+    shown = shown_path(config.config_file)
     return [f"{shown}: {service.path}.directory: {service.directory} does not exist, so this path answers 404 "
             f"until it does. Fix: create the directory, or fix the path (relative paths start at the node directory)"
             for t in config.transports if t.web

@@ -27,7 +27,7 @@ from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
 from node.wire.serializers import websocket_serializers
-from node.wire.size import MessageTooLarge
+from node.wire.size import check_size
 
 log = Logger()
 
@@ -122,9 +122,7 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
                 payload, is_binary = serializer.serialize(msg)
             except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
                 raise SerializationError(f"{type(e).__name__}: {e}")
-            limit = self.maxMessagePayloadSize  # check_size, inline: this runs for every message sent
-            if 0 < limit < len(payload):
-                raise MessageTooLarge(len(payload), limit)  # the router decides what goes instead
+            check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
             self.send_payload(payload, is_binary)
             FRAMES.remember(msg, serializer, payload)
             size = len(payload)
