@@ -278,6 +278,48 @@ def test_dhe_with_dhparam(rsa_pki, tmp_path):
     assert client.get_cipher_name() == "DHE-RSA-AES128-GCM-SHA256"
 
 
+def test_small_dhparam_turns_dhe_off(rsa_pki, tmp_path):
+    """A DH group OpenSSL refuses as too small (1536 bits, security level 2) is a warning, not
+    an error: no DHE suite is offered (none in the default list), ECDHE and TLS 1.3 still work."""
+    small = dhparam(tmp_path, small=True)
+    tls = server_tls(options(rsa_pki, dhparam=small))
+    assert [w.line() for w in tls.warnings] == [
+        f"{W}.dhparam: {small} holds 1536-bit DH parameters, which OpenSSL refuses as too small for its "
+        "security level (2048 bits at the default level 2), so no DHE cipher suite is offered (ECDHE and "
+        "TLS 1.3 are unaffected). Fix: make a 2048-bit group with `openssl dhparam -out dhparam.pem 2048`, "
+        "use RFC 7919 ffdhe2048, or remove dhparam"]
+    assert check_tls(options(rsa_pki, dhparam=small)) == []
+    assert not [n for n in tls.serverConnectionForTLS(None).get_cipher_list() if n.startswith("DHE-")]
+    with pytest.raises(SSL.Error):
+        handshake(tls, client_context(rsa_pki, max_version=SSL.TLS1_2_VERSION,
+                                      ciphers="DHE-RSA-AES128-GCM-SHA256"))
+    client, _ = handshake(tls, client_context(rsa_pki, max_version=SSL.TLS1_2_VERSION))
+    assert client.get_cipher_name() == "ECDHE-RSA-AES128-GCM-SHA256"
+    client, _ = handshake(tls, client_context(rsa_pki))
+    assert client.get_protocol_version_name() == "TLSv1.3"
+
+
+def test_small_dhparam_served_at_a_lower_security_level(rsa_pki, tmp_path):
+    """``@SECLEVEL=1`` in ``ciphers`` lets OpenSSL take a 1536-bit group: it is served, no warning
+    (to a client listing no FFDHE group: the group is not RFC 7919's)."""
+    suites = "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=1"
+    tls = server_tls(options(rsa_pki, dhparam=dhparam(tmp_path, small=True), ciphers=suites))
+    assert tls.warnings == []
+    client, _ = handshake(tls, client_context(rsa_pki, max_version=SSL.TLS1_2_VERSION, ciphers=suites,
+                                              groups="prime256v1"))
+    assert client.get_cipher_name() == "DHE-RSA-AES128-GCM-SHA256"
+
+
+def test_dhparam_that_is_not_dh_parameters_stays_an_error(rsa_pki, tmp_path):
+    """A dhparam file that is missing or holds no DH parameters is still an error."""
+    missing = tmp_path / "missing.pem"
+    assert first_error(options(rsa_pki, dhparam=missing)).startswith(
+        f"{W}.dhparam: file {missing} does not exist.")
+    assert first_error(options(rsa_pki, dhparam=rsa_pki.chain_crt)).startswith(
+        f"{W}.dhparam: {rsa_pki.chain_crt} holds ")
+    assert "not PEM DH parameters" in first_error(options(rsa_pki, dhparam=rsa_pki.chain_crt))
+
+
 @needs_group_lists
 def test_dhe_for_client_listing_ffdhe_groups(rsa_pki, tmp_path):
     """A client listing FFDHE groups (RFC 7919) gets DHE from an ffdhe2048 dhparam."""

@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytest
 
@@ -24,6 +24,18 @@ from wampclient import connect, leave, run
 from node.tls.openssl import can_set_group_lists, can_set_tls13_ciphersuites
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+# `openssl dhparam -out dh1024.pem 1024` output, as Crossbar.io's rest/publisher_tls
+# example ships one (generating it takes 0.4 to 2 s here, so it is committed).
+DH1024 = Path(__file__).resolve().parent / "data" / "dh1024.pem"
+
+
+def small_dh_warning(bits: int) -> str:
+    """The end of the warning about a dhparam file OpenSSL refuses as too small (after its path)."""
+    return (f"holds {bits}-bit DH parameters, which OpenSSL refuses as too small for its security level "
+            "(2048 bits at the default level 2), so no DHE cipher suite is offered (ECDHE and TLS 1.3 "
+            "are unaffected). Fix: make a 2048-bit group with `openssl dhparam -out dhparam.pem 2048`, "
+            "use RFC 7919 ffdhe2048, or remove dhparam")
 
 
 def ws_transport(port: int, tls: Dict, interface: str = "127.0.0.1", version: int = 4) -> Dict:
@@ -241,6 +253,61 @@ def test_check_reports_tls_errors(tmp_path):
     assert "Traceback" not in out
 
 
+def _small_dh_config(tmp_path: Path) -> Tuple[Path, List[int], Dict]:
+    """Two RSA transports with the 1024-bit dhparam: default ciphers, and an explicit DHE string."""
+    pki = make_pki(tmp_path / "pki", key_type="rsa")
+    cbdir = tmp_path / "node"
+    cbdir.mkdir()
+    (cbdir / "dhparam.pem").write_bytes(DH1024.read_bytes())
+    ports = [free_port(), free_port()]
+    tls = {"key": str(pki.leaf_key), "certificate": str(pki.chain_crt), "dhparam": "dhparam.pem"}
+    config = router_config([
+        ws_transport(ports[0], tls),
+        ws_transport(ports[1], dict(tls, ciphers="ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256"))])
+    return cbdir, ports, config
+
+
+def _dh_lines(text: str) -> List[str]:
+    return [line for line in text.splitlines() if "tls.dhparam" in line]
+
+
+def test_small_dhparam_check_warns_exit_0(tmp_path):
+    """wampnode check: a 1024-bit dhparam is one warning line per endpoint (file, bits, DHE off, fix),
+    exit 0, with --strict too (nothing weak is served); no Logjam hygiene line beside it."""
+    cbdir, _, config = _small_dh_config(tmp_path)
+    (cbdir / "config.json").write_text(__import__("json").dumps(config))
+    dh = cbdir / "dhparam.pem"
+    for args in ([], ["--strict"]):
+        result = run_cli("check", "--cbdir", str(cbdir), *args)
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out
+        assert _dh_lines(result.stderr) == [
+            f"warning: {cbdir / 'config.json'}: workers[0].transports[{i}].endpoint.tls.dhparam: "
+            f"{dh} {small_dh_warning(1024)}" for i in (0, 1)], out
+        assert "Logjam" not in out and "Traceback" not in out, out
+
+
+def test_small_dhparam_starts_without_dhe(tmp_path, node_factory):
+    """wampnode start with a 1024-bit dhparam logs the warning and serves ECDHE and TLS 1.3, not DHE."""
+    cbdir, ports, config = _small_dh_config(tmp_path)
+    node = node_factory(config, cbdir)
+    lines = _dh_lines(node.output())
+    assert len(lines) == 2, node.output()
+    for i, line in enumerate(lines):
+        assert "warn" in line.lower(), line
+        assert line.endswith(f"config.json: workers[0].transports[{i}].endpoint.tls.dhparam: "
+                             f"{cbdir / 'dhparam.pem'} {small_dh_warning(1024)}"), line
+    for port in ports:
+        refused = s_client(port, "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256")
+        assert refused.returncode != 0, refused.stdout
+        assert "handshake failure" in refused.stdout, refused.stdout
+        out = s_client(port, "-brief", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256").stdout
+        assert field(out, "Ciphersuite") == "ECDHE-RSA-AES128-GCM-SHA256", out
+        assert temp_key(out) == "ECDH, prime256v1, 256 bits", out
+        out = s_client(port, "-brief", "-tls1_3").stdout
+        assert field(out, "Protocol version") == "TLSv1.3", out
+
+
 def test_expired_certificate_starts_with_warning(tmp_path, node_factory):
     """An expired certificate is logged as a warning and the node still serves."""
     pki = make_pki(tmp_path / "pki")
@@ -338,8 +405,9 @@ def test_sighup_reload(tmp_path, node_factory):
 
 
 @needs_group_lists
-def test_reload_refused_by_openssl_keeps_sessions(tmp_path, node_factory):
-    """A reload that OpenSSL itself refuses (1536-bit DH) keeps the old context and open sessions."""
+def test_reload_with_small_dh_turns_dhe_off(tmp_path, node_factory):
+    """A reload with a DH group OpenSSL refuses as too small (1536 bits) is accepted, as at start:
+    one warning, DHE off, ECDHE still served, open sessions kept."""
     pki = make_pki(tmp_path / "pki", key_type="rsa")
     cbdir = tmp_path / "node"
     cbdir.mkdir()
@@ -349,20 +417,30 @@ def test_reload_refused_by_openssl_keeps_sessions(tmp_path, node_factory):
         "key": str(pki.leaf_key), "certificate": str(pki.chain_crt), "dhparam": "dhparam.pem"})]),
         cbdir)
 
-    def dhe_key() -> str:
-        out = s_client(port, "-brief", "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256").stdout
+    def dhe() -> subprocess.CompletedProcess:
+        return s_client(port, "-brief", "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256")
+
+    def ecdhe_key() -> str:
+        out = s_client(port, "-brief", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256").stdout
         return temp_key(out)
+
+    assert temp_key(dhe().stdout) == "DH, 2048 bits"
 
     async def scenario() -> None:
         session = await connect(f"wss://localhost:{port}/", cafile=str(pki.root_crt))
         await session.register(lambda: "pong", "test.ping")
         dh.write_bytes(dhparam(tmp_path, small=True).read_bytes())
         node.signal(signal.SIGHUP)
-        assert await asyncio.to_thread(node.wait_for, "Reload refused")
-        assert await asyncio.to_thread(dhe_key) == "DH, 2048 bits"
+        assert await asyncio.to_thread(node.wait_for, "TLS certificates and keys reloaded")
+        refused = await asyncio.to_thread(dhe)
+        assert refused.returncode != 0 and "handshake failure" in refused.stdout, refused.stdout
+        assert await asyncio.to_thread(ecdhe_key) == "ECDH, prime256v1, 256 bits"
         assert await session.call("test.ping") == "pong"
         await leave(session)
 
     run(scenario())
-    assert f"endpoint.tls.dhparam: OpenSSL refused {dh} (" in node.output()
-    assert "dh key too small" in node.output()
+    out = node.output()
+    assert "Reload refused" not in out, out
+    (line,) = _dh_lines(out)  # logged by the reload, not at start (ffdhe2048 then)
+    assert line.endswith(f"config.json: workers[0].transports[0].endpoint.tls.dhparam: {dh} "
+                         f"{small_dh_warning(1536)}"), out

@@ -82,15 +82,23 @@ def test_key_mode_warning(ec_pki, tmp_path):
 
 
 def test_small_dh_warning(ec_pki, tmp_path):
-    """A DH group under 2048 bits, and one that is not from RFC 7919, are warnings."""
+    """A DH group under 2048 bits that OpenSSL serves (security level 1), and one that is not
+    from RFC 7919, are warnings."""
     small = dhparam(tmp_path, small=True)
-    assert tls_warnings(options(ec_pki, dhparam=small)) == [
+    level_1 = "ECDHE-ECDSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=1"
+    assert tls_warnings(options(ec_pki, dhparam=small, ciphers=level_1)) == [
         f"{W}.dhparam: DH parameters in {small} have 1536 bits, under 2048 (Logjam). "
         "Use RFC 7919 ffdhe2048 or: openssl dhparam -out dhparam.pem 2048",
         f"{W}.dhparam: DH parameters in {small} are not an RFC 7919 group, so clients "
         "that list FFDHE groups (OpenSSL 4.0 does) get no DHE suite. "
         "Use ffdhe2048: https://ssl-config.mozilla.org/ffdhe2048.txt",
     ]
+
+
+def test_dh_refused_as_too_small_no_hygiene_warning(ec_pki, tmp_path):
+    """A DH group OpenSSL refuses as too small is not served (DHE off): its one warning is the
+    build's (ServerTls.warnings), not a hygiene one."""
+    assert tls_warnings(options(ec_pki, dhparam=dhparam(tmp_path, small=True))) == []
 
 
 def test_ffdhe2048_no_warning(ec_pki, tmp_path):

@@ -6,7 +6,9 @@ names is read and checked by the builders start-up uses
 OpenSSL refuses) exit 2 as at start-up. The TLS hygiene rules of
 :mod:`node.tls.hygiene` print as ``warning:`` lines and leave the exit code 0,
 unless ``--strict`` makes them ``error:`` lines and exit 2 (for CI and deploy
-scripts). ``--host`` names the host names clients use, which the certificates'
+scripts); warnings about the config (:mod:`node.config.advisories`) and about
+TLS settings served otherwise than written (a too-small ``dhparam``: DHE off)
+stay warnings. ``--host`` names the host names clients use, which the certificates'
 SANs must cover; ``--cafile`` gives the roots a served chain should end at, to
 find a missing intermediate of a private CA.
 
@@ -21,7 +23,7 @@ from node.config import load_config
 from node.config.advisories import config_warnings
 from node.errors import TlsError
 from node.tls.pem import load_certificates
-from node.workers.credentials import check_files, hygiene_warnings
+from node.workers.credentials import check_files, hygiene_warnings, setting_warnings
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -34,7 +36,7 @@ def run_check(args: argparse.Namespace) -> int:
     label = "error" if strict else "warning"
     for warning in warnings:
         print(f"{label}: {warning}", file=sys.stderr)
-    loose = config_warnings(config)  # warnings even with --strict
+    loose = config_warnings(config) + setting_warnings(config, servers)  # warnings even with --strict
     for warning in loose:
         print(f"warning: {warning}", file=sys.stderr)
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"

@@ -8,6 +8,7 @@ Modules, each importing only those listed before it:
 - :mod:`~node.tls.sni`: which identity serves a host name;
 - :mod:`~node.tls.ocsp`: the OCSP response to staple;
 - :mod:`~node.tls.files`: read every file of one block once, into a ``Material``;
+- :mod:`~node.tls.dh`: whether the ``dhparam`` group is served (one too small turns DHE off);
 - :mod:`~node.tls.ciphers`: which suites a ``ciphers`` string enables, and the weak ones;
 - :mod:`~node.tls.hygiene`: warnings about material that loads but deserves a look;
 - :mod:`~node.tls.context`: build (and reload, and re-key) the server contexts;

@@ -21,7 +21,8 @@ Defaults and the reasons for them (dated, as they age):
   TLS 1.2 and 1.3. Nothing below 1.2 can be configured.
 - TLS 1.2 ciphers: the intermediate profile's list, ECDHE key exchange with AEAD
   ciphers only (RFC 7525 section 4.2: forward secrecy and authenticated
-  encryption), DHE-RSA only when ``dhparam`` names a group. TLS 1.3 suites stay
+  encryption), DHE-RSA only when ``dhparam`` names a group OpenSSL accepts (one
+  it refuses as too small turns DHE off with a warning, :mod:`node.tls.dh`). TLS 1.3 suites stay
   at OpenSSL's defaults (all AEAD, RFC 8446 section 9.1) unless ``ciphersuites``.
 - Groups: always set explicitly, default ``prime256v1`` (P-256). OpenSSL's own
   default list prefers X25519 and also offers X448 and P-521, which the
@@ -50,7 +51,7 @@ public API for are in :mod:`node.tls.openssl`, SNI selection in :mod:`node.tls.s
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from cryptography import x509
 from OpenSSL import SSL, crypto
@@ -60,6 +61,7 @@ from zope.interface import implementer
 
 from node.config.model import TlsOptions
 from node.errors import TlsError
+from node.tls.dh import usable_dh
 from node.tls.files import DhParameters, Identity, Material, attempt, load_material
 from node.tls.files import option_path as _at
 from node.tls.openssl import (
@@ -143,8 +145,8 @@ def _version(options: TlsOptions, key: str, name: str) -> int:
     )
 
 
-def _ciphers(options: TlsOptions, ctx: SSL.Context) -> None:
-    text = options.ciphers or default_ciphers(options.dhparam is not None)
+def _ciphers(options: TlsOptions, ctx: SSL.Context, dh: Optional[DhParameters]) -> None:
+    text = options.ciphers or default_ciphers(dh is not None)
     try:
         ctx.set_cipher_list(text.encode("ascii"))
     except (SSL.Error, UnicodeEncodeError):
@@ -215,7 +217,8 @@ def group_list(options: TlsOptions, dh: Optional[DhGroup] = None) -> str:
 
 
 def _dhparam(options: TlsOptions, ctx: SSL.Context, dh: Optional[DhParameters]) -> None:
-    """Use the dhparam's group for DHE; one that did not load is already listed."""
+    """Use the dhparam's group for DHE; one that did not load is already listed, and
+    one OpenSSL refuses as too small is not given (:func:`node.tls.dh.usable_dh`)."""
     if options.dhparam is None or dh is None:
         return
     try:
@@ -280,12 +283,15 @@ def _sessions(options: TlsOptions, ctx: SSL.Context) -> None:
 
 def _base_context(options: TlsOptions, dh: Optional[DhParameters],
                   errors: List[TlsError]) -> SSL.Context:
-    """A context with every setting except the identity; faults go to ``errors``."""
+    """A context with every setting except the identity; faults go to ``errors``.
+
+    ``dh`` is the group to serve DHE with, as :func:`node.tls.dh.usable_dh` returns it.
+    """
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.set_options(_OPTIONS)
     ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)
     attempt(errors, _versions, options, ctx)
-    attempt(errors, _ciphers, options, ctx)
+    attempt(errors, _ciphers, options, ctx, dh)
     attempt(errors, _groups, options, ctx, dh)
     attempt(errors, _dhparam, options, ctx, dh)
     attempt(errors, _alpn, options, ctx)
@@ -309,9 +315,10 @@ def _assemble(
     options: TlsOptions, material: Material, errors: List[TlsError]
 ) -> Optional[SSL.Context]:
     """The default context (SNI contexts hang off it) from loaded ``material``; reads no file."""
+    dh, _ = usable_dh(options, material.dh)  # _build reported the warning
 
     def context_for(identity: Identity) -> SSL.Context:
-        ctx = _base_context(options, material.dh, errors)
+        ctx = _base_context(options, dh, errors)
         _use_identity(ctx, identity)
         _verify_client(options, ctx, list(material.cas))
         return ctx
@@ -333,23 +340,29 @@ def _assemble(
         clear_openssl_errors()
 
 
-def _build(options: TlsOptions) -> Tuple[Optional[SSL.Context], List[TlsError], Material]:
-    """Read every file once and build the contexts, collecting every fault."""
+_Built = Tuple[Optional[SSL.Context], List[TlsError], Material, List[TlsError]]
+
+
+def _build(options: TlsOptions) -> _Built:
+    """Read every file once and build the contexts, collecting every fault, then the warnings
+    about settings served otherwise than written (a dhparam OpenSSL refuses as too small)."""
     try:
         material, errors = load_material(options)
     finally:
         clear_openssl_errors()
+    dh, warning = usable_dh(options, material.dh)
+    warnings = [warning] if warning is not None else []
     if errors:
-        _base_context(options, material.dh, errors)  # report the settings' faults too
-        return None, errors, material
-    return _assemble(options, material, errors), errors, material
+        _base_context(options, dh, errors)  # report the settings' faults too
+        return None, errors, material, warnings
+    return _assemble(options, material, errors), errors, material, warnings
 
 
-def _built(options: TlsOptions) -> Tuple[SSL.Context, Material]:
-    context, errors, material = _build(options)
+def _built(options: TlsOptions) -> Tuple[SSL.Context, Material, List[TlsError]]:
+    context, errors, material, warnings = _build(options)
     if errors or context is None:
         raise errors[0]
-    return context, material
+    return context, material, warnings
 
 
 def load_server_tls(options: TlsOptions) -> Tuple[Optional["ServerTls"], List[TlsError]]:
@@ -358,10 +371,10 @@ def load_server_tls(options: TlsOptions) -> Tuple[Optional["ServerTls"], List[Tl
     Start-up and ``wampnode check`` both call this, so they report the same
     faults: the ServerTls is None when the list is not empty.
     """
-    context, errors, material = _build(options)
+    context, errors, material, warnings = _build(options)
     if errors or context is None:
         return None, errors
-    return ServerTls(options, context, material), errors
+    return ServerTls(options, context, material, warnings=warnings), errors
 
 
 def build_context(options: TlsOptions) -> SSL.Context:
@@ -386,15 +399,18 @@ class ServerTls:
     is :data:`TICKET_KEY_SECONDS` old, the next handshake first gets a fresh
     one built from the material already in memory, which gives new random
     session-ticket keys (see :func:`_sessions`). ``clock`` returns seconds
-    (``time.monotonic`` by default; tests pass their own).
+    (``time.monotonic`` by default; tests pass their own). ``warnings`` are
+    those of the build (see :attr:`warnings`).
     """
 
     def __init__(self, options: TlsOptions, context: SSL.Context, material: Material,
                  clock: Callable[[], float] = time.monotonic,
-                 ticket_key_seconds: float = TICKET_KEY_SECONDS) -> None:
+                 ticket_key_seconds: float = TICKET_KEY_SECONDS,
+                 warnings: Sequence[TlsError] = ()) -> None:
         self.options = options
         self._context = context
         self._material = material
+        self._warnings = list(warnings)
         self._clock = clock
         self.ticket_key_seconds = ticket_key_seconds
         self._keys_since = clock()
@@ -408,6 +424,12 @@ class ServerTls:
     def material(self) -> Material:
         """The files the context was built from, as read (for the hygiene warnings)."""
         return self._material
+
+    @property
+    def warnings(self) -> List[TlsError]:
+        """Settings of the last build (start or reload) served otherwise than written, each a
+        one-line warning: a ``dhparam`` OpenSSL refuses as too small (DHE is off)."""
+        return list(self._warnings)
 
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         """Twisted's ``IOpenSSLServerConnectionCreator``: a connection for one peer."""
@@ -436,17 +458,18 @@ class ServerTls:
 
         ``options`` replaces the settings too (a reloaded config file).
         Connections already open keep their context; only new handshakes see
-        the new one (with new ticket keys).
+        the new one (with new ticket keys). :attr:`warnings` become the new build's.
 
         Raises:
             TlsError: a file or setting cannot be used; the context in service
                 stays and OpenSSL's error queue is left empty.
         """
         wanted = options if options is not None else self.options
-        context, material = _built(wanted)
+        context, material, warnings = _built(wanted)
         self.options = wanted
         self._context = context
         self._material = material
+        self._warnings = warnings
         self._keys_since = self._clock()
 
 
@@ -456,5 +479,5 @@ def server_tls(options: TlsOptions) -> ServerTls:
     Raises:
         TlsError: a file or setting cannot be used (the first fault found).
     """
-    context, material = _built(options)
-    return ServerTls(options, context, material)
+    context, material, warnings = _built(options)
+    return ServerTls(options, context, material, warnings=warnings)

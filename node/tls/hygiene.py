@@ -19,7 +19,9 @@ The rules, each one line ``where: problem. fix``:
 - a chain out of order (each certificate's AKID must match the next one's
   SKID), or a missing intermediate;
 - a private key file readable by group or others;
-- DH parameters under 2048 bits, or not an RFC 7919 group;
+- DH parameters under 2048 bits, or not an RFC 7919 group (when OpenSSL serves
+  them: a group it refuses as too small is :func:`node.tls.dh.usable_dh`'s one
+  warning, since DHE is then off);
 - a ``ciphers`` string that enables suites without forward secrecy, CBC or
   SHA-1 MAC suites, or anonymous ones (named);
 - an OCSP response (``ocsp_staple``) that is out of date.
@@ -47,6 +49,7 @@ from node.tls.certinfo import (
     subject_text,
 )
 from node.tls.ciphers import audit_ciphers, enabled_suites
+from node.tls.dh import usable_dh
 from node.tls.files import MIN_RSA_BITS, DhParameters, Identity, Material, load_material, option_path
 from node.tls.ocsp import staple_warnings
 from node.tls.pem import file_mode
@@ -245,7 +248,7 @@ def tls_warnings(
                 found += _strength(where, path, cert)
             found += _chain_rules(identity, roots)
         found += _key_rules(f"{identity.where}.key", identity.key_path)
-    if options.dhparam is not None and material.dh is not None:
+    if options.dhparam is not None and usable_dh(options, material.dh)[0] is not None:
         found += _dh_warnings(option_path(options, "dhparam"), options.dhparam, material.dh)
     if options.ciphers:
         found += _cipher_warnings(option_path(options, "ciphers"), options.ciphers)

@@ -15,7 +15,9 @@ once per start (and once per reload):
 ``wampnode check`` calls the same builders (:func:`check_files`), so it reports
 the same faults as start-up: every one at once, one line each, starting with
 the config file as configuration errors do (:func:`node.config.file_errors`),
-and the same warnings (:func:`hygiene_warnings`).
+and the same warnings: the hygiene ones (:func:`hygiene_warnings`), and
+settings served otherwise than written (:func:`setting_warnings`), which start
+with the config file as :func:`node.config.advisories.config_warnings`' do.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from node.tls.context import ServerTls, load_server_tls
 from node.tls.hygiene import tls_warnings
 from node.trust import ClientTrust
 
-__all__ = ["server_tls_by_transport", "bridge_trust_problems", "check_files", "hygiene_warnings"]
+__all__ = ["server_tls_by_transport", "bridge_trust_problems", "check_files", "hygiene_warnings",
+           "setting_warnings"]
 
 
 def server_tls_by_transport(config: NodeConfig) -> Tuple[Dict[str, ServerTls], List[TlsError]]:
@@ -81,3 +84,15 @@ def hygiene_warnings(servers: Iterable[ServerTls], hosts: Sequence[str] = (),
     """
     return [warning for tls in servers
             for warning in tls_warnings(tls.options, hosts=hosts, roots=roots, material=tls.material)]
+
+
+def setting_warnings(config: NodeConfig, servers: Iterable[ServerTls]) -> List[str]:
+    """Settings each ServerTls serves otherwise than written (a ``dhparam`` OpenSSL refuses as
+    too small: DHE is off), one ``<config file>: <json path>: problem. Fix: ...`` line each.
+
+    Like :func:`node.config.advisories.config_warnings` (which cannot judge TLS
+    files: node.config sits below node.tls), the node starts regardless and
+    ``--strict`` leaves them warnings: nothing weak is served.
+    """
+    warnings = [warning for tls in servers for warning in tls.warnings]
+    return [e.line() for e in file_errors(config, warnings).errors] if warnings else []

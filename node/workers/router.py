@@ -73,7 +73,12 @@ class RouterWorker:
         tls: Dict[str, Any] = {}
         if refused or any(t.endpoint.tls is not None for t in self.config.transports):
             # node.tls and node.trust: ~30 ms of start-up that a node without TLS need not pay
-            from node.workers.credentials import bridge_trust_problems, hygiene_warnings, server_tls_by_transport
+            from node.workers.credentials import (
+                bridge_trust_problems,
+                hygiene_warnings,
+                server_tls_by_transport,
+                setting_warnings,
+            )
 
             tls, found = server_tls_by_transport(self.config)
             problems: List[ConfigError] = [*found]
@@ -81,7 +86,7 @@ class RouterWorker:
                 problems += bridge_trust_problems(self.config) or refused
             if problems:
                 raise file_errors(self.config, problems)
-            for warning in hygiene_warnings(tls.values()):
+            for warning in hygiene_warnings(tls.values()) + setting_warnings(self.config, tls.values()):
                 log.warn("{warning}", warning=warning)
         self.tls = list(tls.values())
         self._prepared = [(transport, built, tls.get(transport.path)) for transport, built in prepared]
@@ -126,7 +131,11 @@ class RouterWorker:
         log.info("Listening: {transport}", transport=description)
 
     def reload_tls(self) -> List[str]:
-        """Re-read certificates and keys of every TLS endpoint; returns the problems."""
+        """Re-read certificates and keys of every TLS endpoint; returns the problems.
+
+        An endpoint that reloads logs its settings served otherwise than written
+        (a too-small ``dhparam``: DHE off), as start-up does.
+        """
         problems = []
         for creator in self.tls:
             reload = getattr(creator, "reload", None)
@@ -135,6 +144,10 @@ class RouterWorker:
                     reload()
                 except NodeError as e:
                     problems.append(e.line())
+                    continue
+                warnings = getattr(creator, "warnings", [])  # as setting_warnings words them at start
+                for warning in file_errors(self.config, warnings).errors if warnings else ():
+                    log.warn("{warning}", warning=warning.line())
         self.status.reloads["refused" if problems else "ok"] += 1  # wampnode_config_reloads_total
         return problems
 
