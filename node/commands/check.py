@@ -39,7 +39,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"
     if config.components or config.workers:
-        summary += f", {len(config.components)} router component(s), {len(config.workers)} container/guest worker(s)"
+        summary += f", {len(config.components)} router component(s), {len(config.workers)} container/guest/proxy worker(s)"
     if strict and warnings:
         print(f"{config.config_file}: {len(warnings)} TLS problem(s) (--strict)", file=sys.stderr)
         return TlsError.exit_code
