@@ -219,7 +219,7 @@ def ignored_worker_keys(raw: Dict[str, Any]) -> Iterator[str]:
     for i, worker in enumerate(raw["workers"]):
         where = json_path(("workers", i))
         if worker["type"] == "proxy":
-            yield from (f"{where}.options.{key}" for key in worker["options"] if key in unused_options + ("pythonpath",))
+            yield from (f"{where}.options.{key}" for key in worker["options"] if key in unused_options)
             for name, conn in worker["connections"].items():
                 if conn["transport"]["type"] == "rawsocket" and "url" in conn["transport"]:
                     yield f"{where}.connections.{name}.transport.url"
