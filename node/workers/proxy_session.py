@@ -79,8 +79,6 @@ class ProxyFrontendSession(RouterSession):
             "proxy_realm": realm, "proxy_authid": accept.authid, "proxy_authrole": accept.authrole,
             "proxy_authmethod": accept.authmethod, "proxy_authprovider": accept.authprovider,
             "proxy_authextra": authextra,
-            "x_cb_proxy_node": self._proxy.worker.node_id, "x_cb_proxy_worker": self._proxy.worker.id,
-            "x_cb_proxy_peer": str(self._transport_detail("peer")), "x_cb_proxy_pid": os.getpid(),
         }
         self._link = self._proxy.open_link(self, connection, realm, hello.roles, identity)
 
@@ -95,10 +93,14 @@ class ProxyFrontendSession(RouterSession):
         self._hello = None
         self.state = "joined"
         self._stop_hello_timer()
+        # as Crossbar.io: the router's authextra, and which proxy process serves the session
+        authextra = dict(welcome.authextra or {}, x_cb_proxy_node=self._proxy.worker.node_id,
+                         x_cb_proxy_worker=self._proxy.worker.id, x_cb_proxy_peer=str(self._transport_detail("peer")),
+                         x_cb_proxy_pid=os.getpid())
         self.send(Welcome(welcome.session, welcome.roles, realm=welcome.realm, authid=welcome.authid,
                           authrole=welcome.authrole, authmethod=accept.authmethod if accept else welcome.authmethod,
                           authprovider=accept.authprovider if accept else welcome.authprovider,
-                          authextra=welcome.authextra))
+                          authextra=authextra))
         if self.state != "joined":
             return
         welcomed = self._router.counts.auth_ok

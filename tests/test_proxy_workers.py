@@ -1,0 +1,368 @@
+"""Proxy workers (Crossbar.io's ``type: proxy``): client sessions authenticated at a proxy
+process and relayed to the router, through nodes started from the CLI.
+
+The node of most tests is modelled on crossbar-examples' ``proxy/.crossbar/config5.json``:
+a router on a Unix RawSocket (CBOR, ``anonymous-proxy``) and two proxy workers sharing
+one TCP port for WebSocket (JSON, msgpack, CBOR; anonymous and ticket) and one for
+RawSocket, with a ``caller`` path and a nodeinfo page.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import PublishOptions, RegisterOptions
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from conftest import free_port, run_cli, start_node, tcp, wait_until
+from wampclient import TIMEOUT, connect, leave, run
+
+EXAMPLE = Path(__file__).parent / "data" / "crossbar_proxy_example"
+PERMISSIONS = [{"uri": "", "match": "prefix",
+                "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
+                "disclose": {"caller": True, "publisher": True}, "cache": True}]
+TICKETS = {"user1": {"ticket": "secret1", "role": "user"}, "user2": {"ticket": "secret2", "role": "user"},
+           "guest": {"ticket": "secret3", "role": "nobody"}}
+
+
+def router_worker(transport_auth, endpoint=None):
+    return {"type": "router",
+            "realms": [{"name": "realm1", "roles": [{"name": name, "permissions": PERMISSIONS}
+                                                    for name in ("anonymous", "restbridge", "user", "nobody")]}],
+            "transports": [{"type": "rawsocket", "endpoint": endpoint or {"type": "unix", "path": "router.sock"},
+                            "serializers": ["cbor"], "auth": transport_auth}]}
+
+
+def proxy_worker(web_port, raw_port, connection=None, routes=None):
+    connection = connection or {"transport": {"type": "rawsocket", "endpoint": {"type": "unix", "path": "router.sock"},
+                                              "url": "ws://localhost", "serializer": "cbor"},
+                                "auth": {"anonymous-proxy": {"type": "static"}}}
+    auth = {"anonymous": {"type": "static", "role": "anonymous"},
+            "ticket": {"type": "static", "principals": TICKETS}}
+    return {
+        "type": "proxy", "options": {"backend_timeout": 3},
+        "connections": {"conn1": connection},
+        "routes": routes or {"realm1": {"anonymous": "conn1", "restbridge": "conn1", "user": "conn1"}},
+        "transports": [
+            {"type": "web", "endpoint": dict(tcp(web_port), shared=True, backlog=1024),
+             "paths": {"ws": {"type": "websocket", "serializers": ["cbor", "msgpack", "json"], "auth": auth},
+                       "info": {"type": "nodeinfo"},
+                       "call": {"type": "caller", "realm": "realm1", "role": "restbridge"}}},
+            {"type": "rawsocket", "endpoint": dict(tcp(raw_port), shared=True), "serializers": ["cbor", "json"],
+             "auth": auth},
+        ]}
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    """A running node: the router and two proxy workers on shared ports."""
+    web, raw = free_port(), free_port()
+    config = {"version": 2, "controller": {"id": "node1"},
+              "workers": [router_worker({"anonymous-proxy": {"type": "static"}}),
+                          proxy_worker(web, raw), proxy_worker(web, raw)]}
+    node = start_node(config, tmp_path_factory.mktemp("proxy"))
+    yield {"ws": f"ws://127.0.0.1:{web}/ws", "rs": f"rs://127.0.0.1:{raw}", "http": f"http://127.0.0.1:{web}",
+           "node": node}
+    assert node.stop() == 0
+    output = node.output()
+    assert "Traceback" not in output and "secret1" not in output, output
+
+
+async def sessions_on_both_proxies(url, **kwargs):
+    """Two joined sessions served by different proxy processes (SO_REUSEPORT spreads connections:
+    connect until the WELCOMEs name two workers)."""
+    by_worker = {}
+    extra = []
+    for _ in range(60):
+        session = await connect(url, **kwargs)
+        worker = session._session_details.authextra["x_cb_proxy_worker"]
+        if worker in by_worker:
+            extra.append(session)
+            continue
+        by_worker[worker] = session
+        if len(by_worker) == 2:
+            break
+    await leave(*extra)
+    assert len(by_worker) == 2, "60 connections all went to one proxy process"
+    return list(by_worker.values())
+
+
+def test_pubsub_and_rpc_through_two_proxy_processes(proxied):
+    """A subscriber and a callee on one proxy process, a publisher and a ticket-authenticated caller
+    on the other: the event and the call cross the router; the callee sees the caller's identity
+    as the proxy authenticated it (authid user1, role user); WELCOME carries the router's session id."""
+    async def main():
+        first, second = await sessions_on_both_proxies(proxied["ws"])
+        await leave(second)
+        seen = asyncio.get_event_loop().create_future()
+        await first.subscribe(lambda *a, **kw: seen.set_result((a, kw)), "com.example.topic")
+
+        def whoami(x, details=None):
+            return [x * 2, details.caller_authid, details.caller_authrole]
+
+        await first.register(whoami, "com.example.whoami", options=RegisterOptions(details_arg="details"))
+        for _ in range(60):  # a ticket session on the other process
+            caller = await connect(proxied["ws"], serializer="msgpack", authmethods=["ticket"], authid="user1",
+                                   secret="secret1")
+            details = caller._session_details
+            if details.authextra["x_cb_proxy_worker"] != first._session_details.authextra["x_cb_proxy_worker"]:
+                break
+            await leave(caller)
+        assert (details.authid, details.authrole, details.authmethod) == ("user1", "user", "ticket")
+        assert details.authextra["x_cb_proxy_node"] == "node1"
+        await caller.publish("com.example.topic", 1, "two", k=3, options=PublishOptions(acknowledge=True))
+        assert await asyncio.wait_for(seen, TIMEOUT) == ((1, "two"), {"k": 3})
+        assert await caller.call("com.example.whoami", 21) == [42, "user1", "user"]
+        with pytest.raises(ApplicationError) as refused:
+            await caller.call("com.example.nobody")
+        assert refused.value.error == "wamp.error.no_such_procedure"
+        sessions = await caller.call("wamp.session.list")
+        assert details.session in sessions and first._session_details.session in sessions
+        await leave(first, caller)
+
+    run(main())
+
+
+@pytest.mark.parametrize("serializer", ["cbor", "json"])
+def test_rawsocket_clients_through_the_proxies(proxied, serializer):
+    """RawSocket clients (CBOR as the router speaks, and JSON: re-serialized) publish and call
+    through the proxies; a WebSocket subscriber gets the event."""
+    async def main():
+        callee = await connect(proxied["rs"], serializer=serializer)
+        await callee.register(lambda a, b: a + b, f"com.example.add.{serializer}")
+        subscriber = await connect(proxied["ws"], serializer="json")
+        seen = asyncio.get_event_loop().create_future()
+        await subscriber.subscribe(lambda text: seen.set_result(text), "com.example.raw")
+        caller = await connect(proxied["rs"], serializer=serializer, authmethods=["ticket"], authid="user2",
+                               secret="secret2")
+        assert caller._session_details.authrole == "user"
+        assert await caller.call(f"com.example.add.{serializer}", 2, 3) == 5
+        await caller.publish("com.example.raw", "héllo", options=PublishOptions(acknowledge=True))
+        assert await asyncio.wait_for(seen, TIMEOUT) == "héllo"
+        await leave(callee, subscriber, caller)
+
+    run(main())
+
+
+def test_caller_path_through_the_proxy(proxied):
+    """curl POSTs to the proxy's `caller` path: its session reaches the router through the route
+    of realm1/restbridge, and the callee sees role restbridge."""
+    async def main():
+        callee = await connect(proxied["ws"])
+
+        def who(x, details=None):
+            return {"x": x, "role": details.caller_authrole}
+
+        await callee.register(who, "com.example.bridged", options=RegisterOptions(details_arg="details"))
+        body = json.dumps({"procedure": "com.example.bridged", "args": [7]})
+        answer = await asyncio.get_event_loop().run_in_executor(None, lambda: subprocess.run(
+            ["curl", "-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", body,
+             proxied["http"] + "/call"], capture_output=True, text=True, timeout=TIMEOUT))
+        await leave(callee)
+        return json.loads(answer.stdout)
+
+    assert run(main()) == {"args": [{"x": 7, "role": "restbridge"}]}
+
+
+def test_no_route_is_aborted(proxied):
+    """A realm the proxy has no route for, and a role without a route (ticket principal `guest` has
+    role `nobody`), are refused with ABORT no_such_realm / no_such_role naming the routes."""
+    async def main():
+        with pytest.raises(ConnectionError) as realm:
+            await connect(proxied["ws"], realm="realm2")
+        with pytest.raises(ConnectionError) as role:
+            await connect(proxied["ws"], authmethods=["ticket"], authid="guest", secret="secret3")
+        return str(realm.value), str(role.value)
+
+    realm, role = run(main())
+    assert "wamp.error.no_such_realm" in realm and "no route for realm 'realm2'" in realm
+    assert "wamp.error.no_such_role" in role and "no route for role 'nobody' on realm 'realm1'" in role
+    assert "routed roles: anonymous, restbridge, user" in role
+
+
+def test_session_killed_at_the_router_ends_cleanly(proxied):
+    """The router kills a session (wamp.session.kill): the proxy passes the GOODBYE on and the
+    client leaves with the router's reason; the proxy keeps serving."""
+    async def main():
+        victim = await connect(proxied["ws"])
+        killer = await connect(proxied["rs"], serializer="cbor")
+        await killer.call("wamp.session.kill", victim._session_details.session, reason="com.example.bye",
+                          message="go away")
+        details = await asyncio.wait_for(asyncio.shield(victim.left), TIMEOUT)
+        await asyncio.wait_for(asyncio.shield(victim.disconnected), TIMEOUT)
+        again = await connect(proxied["ws"])
+        await leave(killer, again)
+        return details
+
+    details = run(main())
+    assert details.reason == "com.example.bye" and details.message == "go away"
+
+
+def test_garbage_does_not_hurt_the_proxy(proxied):
+    """Bytes that are no RawSocket handshake, and a WAMP message before HELLO, end that connection
+    only; the proxies keep serving."""
+    port = int(proxied["rs"].rsplit(":", 1)[1])
+    for junk in (b"GET / HTTP/1.0\r\n\r\n", b"\x7f\xf1\x00\x00" + b"\x00\x00\x00\x05hello"):
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            s.sendall(junk)
+            s.settimeout(TIMEOUT)
+            try:
+                while s.recv(1024):
+                    pass
+            except OSError:
+                pass
+
+    async def main():
+        session = await connect(proxied["rs"], serializer="json")
+        assert await session.call("wamp.session.count") >= 1
+        await leave(session)
+
+    run(main())
+    assert "Traceback" not in proxied["node"].output()
+
+
+def test_router_unreachable_is_aborted_at_once(tmp_path):
+    """A proxy whose router socket does not answer refuses the session with ABORT naming the
+    connection, well within backend_timeout: no hang, and the proxy process stays up."""
+    web, raw = free_port(), free_port()
+    connection = {"transport": {"type": "rawsocket", "endpoint": {"type": "unix", "path": "nobody.sock"},
+                                "serializer": "cbor"}}
+    config = {"version": 2, "workers": [router_worker({"anonymous-proxy": {"type": "static"}}),
+                                        proxy_worker(web, raw, connection)]}
+    node = start_node(config, tmp_path / "node")
+    try:
+        async def main():
+            started = asyncio.get_event_loop().time()
+            with pytest.raises(ConnectionError) as refused:
+                await connect(f"ws://127.0.0.1:{web}/ws")
+            return str(refused.value), asyncio.get_event_loop().time() - started
+
+        text, took = run(main())
+        assert "wamp.error.authentication_failed" in text and "unreachable over connection 'conn1'" in text
+        assert took < 2.5
+        text, _ = run(main())  # and again: the process serves on
+        assert "unreachable" in text
+    finally:
+        assert node.stop() == 0
+
+
+def node_key_file(cbdir: Path) -> str:
+    """A Crossbar.io node key in ``cbdir``; returns its public key."""
+    key = Ed25519PrivateKey.generate()
+    seed = key.private_bytes_raw().hex() if hasattr(key, "private_bytes_raw") else None
+    if seed is None:  # cryptography < 40
+        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+
+        seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    cbdir.mkdir(parents=True, exist_ok=True)
+    (cbdir / "key.priv").write_text(f"Crossbar.io node private key - KEEP THIS SAFE!\n\ncreator: test\n"
+                                    f"public-key-ed25519: {public}\nprivate-key-ed25519: {seed}\n")
+    return public
+
+
+def test_cryptosign_proxy_over_tcp(tmp_path):
+    """cryptosign-proxy (config6 of the example): the proxy signs with the node key over TCP; the
+    router accepts it for the key's principal and the session gets the client's identity. A proxy
+    whose key is not authorized is refused."""
+    cbdir = tmp_path / "node"
+    public = node_key_file(cbdir)
+    router_port, web, raw = free_port(), free_port(), free_port()
+    other = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    connection = {"transport": {"type": "rawsocket", "endpoint": {"type": "tcp", "host": "127.0.0.1",
+                                                                  "port": router_port},
+                                "serializer": "cbor", "url": f"rs://localhost:{router_port}"},
+                  "auth": {"cryptosign-proxy": {"type": "static"}}}
+    for keys, expect in (([public], "joined"), ([other], "refused")):
+        auth = {"cryptosign-proxy": {"type": "static", "principals": {
+            "mynode1": {"realm": "realm1", "role": "anonymous", "authorized_keys": keys}}}}
+        config = {"version": 2, "workers": [router_worker(auth, tcp(router_port)), proxy_worker(web, raw, connection)]}
+        node = start_node(config, cbdir)
+        try:
+            async def main():
+                try:
+                    session = await connect(f"ws://127.0.0.1:{web}/ws", authmethods=["ticket"], authid="user1",
+                                            secret="secret1")
+                except ConnectionError as e:
+                    return str(e)
+                details = session._session_details
+                await leave(session)
+                return details.authid, details.authrole
+
+            result = run(main())
+        finally:
+            assert node.stop() == 0
+        if expect == "joined":
+            assert result == ("user1", "user")
+        else:
+            assert "wamp.error.not_authorized" in result and "cryptosign-proxy" in result
+
+
+def test_node_key_is_made_for_cryptosign_proxy(tmp_path):
+    """Without key.priv the node makes one (Crossbar.io's format, mode 0600) before starting the proxy,
+    and logs its public key for the router's authorized_keys."""
+    cbdir = tmp_path / "node"
+    router_port, web, raw = free_port(), free_port(), free_port()
+    connection = {"transport": {"type": "rawsocket", "endpoint": {"type": "tcp", "host": "127.0.0.1",
+                                                                  "port": router_port}, "serializer": "cbor"},
+                  "auth": {"cryptosign-proxy": {"type": "static"}}}
+    auth = {"cryptosign-proxy": {"type": "static", "principals": {"p": {"role": "anonymous", "authorized_keys": []}}}}
+    config = {"version": 2, "workers": [router_worker(auth, tcp(router_port)), proxy_worker(web, raw, connection)]}
+    node = start_node(config, cbdir)
+    try:
+        text = (cbdir / "key.priv").read_text()
+        public = next(line.split(":", 1)[1].strip() for line in text.splitlines()
+                      if line.startswith("public-key-ed25519:"))
+        assert (cbdir / "key.priv").stat().st_mode & 0o777 == 0o600
+        assert f"Node public key (cryptosign-proxy): {public}" in node.output()
+        assert f"public-key-ed25519: {public}" in (cbdir / "key.pub").read_text()
+    finally:
+        assert node.stop() == 0
+
+
+@pytest.mark.parametrize("number", range(1, 8))
+def test_crossbar_example_configs_pass_check(tmp_path, number):
+    """All seven configs of crossbar-examples' proxy example pass `wampnode check` (run from the
+    example directory, as `crossbar start` is)."""
+    example = tmp_path / "proxy"
+    shutil.copytree(EXAMPLE, example)
+    checked = run_cli("check", "--cbdir", ".crossbar", "--config", f".crossbar/config{number}.json", cwd=example)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "2 proxy worker(s)" in checked.stdout
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda c: c["workers"][1]["routes"]["realm1"].update(user="conn9"), "connection 'conn9' is not defined"),
+    (lambda c: c["workers"][1]["connections"]["conn1"]["transport"].update(
+        endpoint={"type": "tcp", "host": "127.0.0.1", "port": 9}), "anonymous-proxy is used only over a Unix socket"),
+    (lambda c: c["workers"][0]["transports"][0].update(endpoint={"type": "tcp", "port": 9}),
+     "anonymous-proxy trusts any peer that connects: only on a Unix socket"),
+    (lambda c: c["workers"][1]["transports"][0]["paths"]["call"].update(role="nobody"),
+     "joins realm 'realm1' as role 'nobody', which has no route"),
+    (lambda c: c["workers"][1]["transports"][1]["auth"].update({"anonymous-proxy": {"type": "static"}}),
+     "authenticates a proxy at a router, not a client at a proxy"),
+])
+def test_check_refuses_bad_proxy_configs(tmp_path, change, problem):
+    config = {"version": 2, "workers": [router_worker({"anonymous-proxy": {"type": "static"}}),
+                                        proxy_worker(free_port(), free_port())]}
+    change(config)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    checked = run_cli("check", "--cbdir", str(tmp_path))
+    assert checked.returncode == 2 and problem in checked.stderr, checked.stderr
+    assert "Traceback" not in checked.stderr
+
+
+def test_proxy_processes_stop_with_the_node(proxied):
+    """The node's status lists both proxies running (they stop with it: see the fixture's exit code)."""
+    status = proxied["node"].cbdir / "node.status.json"
+    assert wait_until(lambda: status.exists())
+    workers = json.loads(status.read_text())
+    listed = workers["workers"] if isinstance(workers, dict) else workers
+    assert sorted((w["type"], w["state"]) for w in listed) == [("proxy", "running"), ("proxy", "running")]
