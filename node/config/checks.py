@@ -19,7 +19,7 @@ from node.config import model
 from node.config.checks_auth import AUTH_CHECKS
 from node.config.checks_proxy import PROXY_CHECKS, proxies
 from node.config.checks_web import WEB_CHECKS, check_bridge_realms
-from node.config.checks_webapps import WEBAPP_CHECKS
+from node.config.checks_webapps import WEBAPP_CHECKS, check_wap_realms
 from node.config.checks_workers import WORKER_CHECKS
 from node.errors import ConfigError
 
@@ -257,7 +257,7 @@ def check_proxy_transports(config: model.NodeConfig, raw: Dict[str, Any], where:
     """A proxy worker's transports get the checks of the router's that concern a transport
     alone (the router's realms, workers and processes are not theirs)."""
     skipped = {check_one_worker, check_unique_names, check_ports, check_processes_share_ports, check_bridge_realms,
-               check_proxy_transports, *WORKER_CHECKS, *PROXY_CHECKS}
+               check_wap_realms, check_proxy_transports, *WORKER_CHECKS, *PROXY_CHECKS}
     errors: List[ConfigError] = []
     for worker in proxies(config):
         view = dataclasses.replace(config, transports=worker.transports, realms=(), cluster=None, components=(),

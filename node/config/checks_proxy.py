@@ -6,7 +6,7 @@
 - A proxy's own transports authenticate clients: ``anonymous-proxy`` / ``cryptosign-proxy``
   there would let a client name any identity.
 - The sessions a proxy opens for itself (the HTTP bridge's ``caller``, ``publisher`` and
-  ``webhook`` paths, dynamic authenticators) need a route for their realm and role.
+  ``webhook`` and ``wap`` paths, dynamic authenticators) need a route for their realm and role.
 
 The checks of the proxy's transports that a router's transports get too (directories,
 archives, interfaces...) run from :mod:`node.config.checks` on a view of the config.
@@ -101,6 +101,8 @@ def service_routes(worker: model.ProxyWorker) -> Iterator[Tuple[str, str, str, s
             for service in transport.web.paths.values():
                 if isinstance(service, model.BRIDGE_PATHS):
                     yield service.path, service.realm, service.role, "the bridge path's session"
+                elif isinstance(service, model.WapPath):
+                    yield f"{service.path}.wamp", service.realm, service.role, "the wap path's session"
         for at, methods in transport_auth(transport):
             for method in methods:
                 settings = method.settings

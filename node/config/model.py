@@ -22,7 +22,8 @@ from node.config.model_web import (BRIDGE_PATHS, BridgeOptions, CallerPath, Publ
                                    LongPollOptions, LongPollPath, ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
                                    WebSocketReverseProxyPath)
 # the json, archive, wsgi and resource web paths: their own module, re-exported here
-from node.config.model_webapps import PYTHON_PATHS, ArchivePath, JsonPath, ResourcePath, WsgiPath  # noqa: F401
+from node.config.model_webapps import (PYTHON_PATHS, WAP_CONVERTERS, ArchivePath, JsonPath, ResourcePath,  # noqa: F401
+                                       WapPath, WapRoute, WsgiPath, wap_route_pattern)
 
 # --- endpoints -------------------------------------------------------------
 
