@@ -32,6 +32,14 @@ TICKETS = {"user1": {"ticket": "secret1", "role": "user"}, "user2": {"ticket": "
            "guest": {"ticket": "secret3", "role": "nobody"}}
 
 
+WAP = {"type": "wap", "templates": str(EXAMPLE / "templates"), "sandbox": True,
+       "routes": [{"path": "/greeting/<name>", "method": "GET", "call": "com.example.greeting",
+                   "render": "greeting.html"},
+                  {"path": "/product/<int:product_id>/<report>/<int:year>/<int:month>", "method": "GET",
+                   "call": "com.example.get_product_report", "render": "product_report.html"}],
+       "wamp": {"realm": "realm1", "authrole": "restbridge"}}
+
+
 def router_worker(transport_auth, endpoint=None):
     return {"type": "router",
             "realms": [{"name": "realm1", "roles": [{"name": name, "permissions": PERMISSIONS}
@@ -54,7 +62,8 @@ def proxy_worker(web_port, raw_port, connection=None, routes=None):
             {"type": "web", "endpoint": dict(tcp(web_port), shared=True, backlog=1024),
              "paths": {"ws": {"type": "websocket", "serializers": ["cbor", "msgpack", "json"], "auth": auth},
                        "info": {"type": "nodeinfo"},
-                       "call": {"type": "caller", "realm": "realm1", "role": "restbridge"}}},
+                       "call": {"type": "caller", "realm": "realm1", "role": "restbridge"},
+                       "reports": WAP}},
             {"type": "rawsocket", "endpoint": dict(tcp(raw_port), shared=True), "serializers": ["cbor", "json"],
              "auth": auth},
         ]}
@@ -64,12 +73,14 @@ def proxy_worker(web_port, raw_port, connection=None, routes=None):
 def proxied(tmp_path_factory):
     """A running node: the router and two proxy workers on shared ports."""
     web, raw = free_port(), free_port()
+    router_web = free_port()
+    router = router_worker({"anonymous-proxy": {"type": "static"}})
+    router["transports"].append({"type": "web", "endpoint": tcp(router_web), "paths": {"reports": WAP}})
     config = {"version": 2, "controller": {"id": "node1"},
-              "workers": [router_worker({"anonymous-proxy": {"type": "static"}}),
-                          proxy_worker(web, raw), proxy_worker(web, raw)]}
+              "workers": [router, proxy_worker(web, raw), proxy_worker(web, raw)]}
     node = start_node(config, tmp_path_factory.mktemp("proxy"))
     yield {"ws": f"ws://127.0.0.1:{web}/ws", "rs": f"rs://127.0.0.1:{raw}", "http": f"http://127.0.0.1:{web}",
-           "node": node}
+           "router_http": f"http://127.0.0.1:{router_web}", "node": node}
     assert node.stop() == 0
     output = node.output()
     assert "Traceback" not in output and "secret1" not in output, output
@@ -366,3 +377,48 @@ def test_proxy_processes_stop_with_the_node(proxied):
     workers = json.loads(status.read_text())
     listed = workers["workers"] if isinstance(workers, dict) else workers
     assert sorted((w["type"], w["state"]) for w in listed) == [("proxy", "running"), ("proxy", "running")]
+
+
+def curl(url, *args):
+    return subprocess.run(["curl", "-s", "-w", "\n%{http_code}", *args, url], capture_output=True, text=True,
+                          timeout=TIMEOUT).stdout.rsplit("\n", 1)
+
+
+@pytest.mark.parametrize("where", ["http", "router_http"])
+def test_wap_pages(proxied, where):
+    """config7's `wap` path, in a proxy (its session through the route of realm1/restbridge) and in
+    the router: placeholders (int converted) and query parameters become the call's keyword
+    arguments, the result renders the template (escaped), JSON with Accept: application/json;
+    404 for no route, 500 with the error URI when the call fails."""
+    async def main():
+        callee = await connect(proxied["ws"])
+
+        def greeting(name, details=None, **extra):
+            return {"name": name, "message": f"hello from {details.caller_authrole} {sorted(extra)}"}
+
+        def report(product_id, report, year=None, month=None):
+            return {"product_id": product_id * 10, "report": report, "year": year, "month": month,
+                    "flasky": type(year).__name__}
+
+        await callee.register(greeting, "com.example.greeting", options=RegisterOptions(details_arg="details"))
+        await callee.register(report, "com.example.get_product_report")
+        base = proxied[where] + "/reports"
+        loop = asyncio.get_event_loop()
+        pages = [await loop.run_in_executor(None, curl, *a) for a in (
+            (base + "/greeting/%3Cb%3EAda?lang=en",),
+            (base + "/product/7/sales/2024/5",),
+            (base + "/greeting/Ada", "-H", "Accept: application/json"),
+            (base + "/nothing",),
+        )]
+        await leave(callee)
+        pages.append(await loop.run_in_executor(None, curl, base + "/greeting/Ada"))  # no callee now
+        return pages
+
+    greeting, product, as_json, missing, failed = run(main())
+    assert greeting[1] == "200" and "Hi &lt;b&gt;Ada!" in greeting[0]
+    assert "hello from restbridge [&#39;lang&#39;]" in greeting[0]
+    assert product[1] == "200" and "<b>70</b>" in product[0] and "<b>sales</b>" in product[0]
+    assert "Flasky: <b>int</b>" in product[0]
+    assert as_json[1] == "200" and json.loads(as_json[0]) == {"name": "Ada", "message": "hello from restbridge []"}
+    assert missing[1] == "404" and "not found" in missing[0]
+    assert failed[1] == "500" and "wamp.error.no_such_procedure" in failed[0]
