@@ -161,7 +161,7 @@ class DynamicSettings:
     authenticator: str  # procedure URI
     authenticator_realm: Optional[str] = schema_key("authenticator-realm")  # None: the session's realm
     # proxy workers: the role their call goes through (None: "trusted"); a router calls as itself
-    authenticator_role: Optional[str] = schema_key("authenticator-role")
+    authenticator_role: Optional[str] = field(default=None, metadata={"key": "authenticator-role"})
 
 
 @dataclass(frozen=True)
