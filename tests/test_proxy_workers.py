@@ -43,7 +43,8 @@ WAP = {"type": "wap", "templates": str(EXAMPLE / "templates"), "sandbox": True,
 def router_worker(transport_auth, endpoint=None):
     return {"type": "router",
             "realms": [{"name": "realm1", "roles": [{"name": name, "permissions": PERMISSIONS}
-                                                    for name in ("anonymous", "restbridge", "user", "nobody")]}],
+                                                    for name in ("anonymous", "restbridge", "user", "nobody",
+                                                                                  "authenticator")]}],
             "transports": [{"type": "rawsocket", "endpoint": endpoint or {"type": "unix", "path": "router.sock"},
                             "serializers": ["cbor"], "auth": transport_auth}]}
 
@@ -57,10 +58,14 @@ def proxy_worker(web_port, raw_port, connection=None, routes=None):
     return {
         "type": "proxy", "options": {"backend_timeout": 3},
         "connections": {"conn1": connection},
-        "routes": routes or {"realm1": {"anonymous": "conn1", "restbridge": "conn1", "user": "conn1"}},
+        "routes": routes or {"realm1": {"anonymous": "conn1", "restbridge": "conn1", "user": "conn1",
+                                        "authenticator": "conn1"}},
         "transports": [
             {"type": "web", "endpoint": dict(tcp(web_port), shared=True, backlog=1024),
              "paths": {"ws": {"type": "websocket", "serializers": ["cbor", "msgpack", "json"], "auth": auth},
+                       "dyn": {"type": "websocket", "auth": {"ticket": {
+                           "type": "dynamic", "authenticator": "com.example.authenticate",
+                           "authenticator-realm": "realm1", "authenticator-role": "authenticator"}}},
                        "info": {"type": "nodeinfo"},
                        "call": {"type": "caller", "realm": "realm1", "role": "restbridge"},
                        "reports": WAP}},
@@ -195,7 +200,7 @@ def test_no_route_is_aborted(proxied):
     realm, role = run(main())
     assert "wamp.error.no_such_realm" in realm and "no route for realm 'realm2'" in realm
     assert "wamp.error.no_such_role" in role and "no route for role 'nobody' on realm 'realm1'" in role
-    assert "routed roles: anonymous, restbridge, user" in role
+    assert "routed roles: anonymous, authenticator, restbridge, user" in role
 
 
 def test_session_killed_at_the_router_ends_cleanly(proxied):
@@ -422,3 +427,31 @@ def test_wap_pages(proxied, where):
     assert as_json[1] == "200" and json.loads(as_json[0]) == {"name": "Ada", "message": "hello from restbridge []"}
     assert missing[1] == "404" and "not found" in missing[0]
     assert failed[1] == "500" and "wamp.error.no_such_procedure" in failed[0]
+
+
+def test_dynamic_authenticator_called_through_the_route(proxied):
+    """config7's dynamic ticket authentication at the proxy: the authenticator is called on realm1
+    as role `authenticator` (its `authenticator-role`, through that route); its answer decides."""
+    async def main():
+        backend = await connect(proxied["ws"])
+        calls = []
+
+        def authenticate(realm, authid, details, caller=None):
+            calls.append((realm, authid, details["authmethod"], caller.caller_authrole))
+            if details["ticket"] != "open sesame":
+                raise ApplicationError("com.example.invalid_ticket", "wrong ticket")
+            return {"role": "user", "extra": {"greeting": "hi"}}
+
+        await backend.register(authenticate, "com.example.authenticate", options=RegisterOptions(details_arg="caller"))
+        url = proxied["ws"].rsplit("/", 1)[0] + "/dyn"
+        good = await connect(url, authmethods=["ticket"], authid="dora", secret="open sesame")
+        details = good._session_details
+        with pytest.raises(ConnectionError) as refused:
+            await connect(url, authmethods=["ticket"], authid="mallory", secret="guess")
+        await leave(good, backend)
+        return calls, details, str(refused.value)
+
+    calls, details, refused = run(main())
+    assert (details.authid, details.authrole, details.authmethod) == ("dora", "user", "ticket")
+    assert calls[0] == ("realm1", "dora", "ticket", "authenticator")
+    assert "com.example.invalid_ticket" in refused
