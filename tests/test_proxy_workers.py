@@ -364,6 +364,9 @@ def test_crossbar_example_configs_pass_check(tmp_path, number):
      "joins realm 'realm1' as role 'nobody', which has no route"),
     (lambda c: c["workers"][1]["transports"][1]["auth"].update({"anonymous-proxy": {"type": "static"}}),
      "authenticates a proxy at a router, not a client at a proxy"),
+    (lambda c: c["workers"][1]["transports"][0]["paths"].update(ws2={"type": "websocket-proxy", "backends": []}),
+     "'websocket-proxy' paths are not supported by wampnode"),
+    (lambda c: c["workers"][1].update(routes={}), "a proxy worker without routes refuses every session"),
 ])
 def test_check_refuses_bad_proxy_configs(tmp_path, change, problem):
     config = {"version": 2, "workers": [router_worker({"anonymous-proxy": {"type": "static"}}),
