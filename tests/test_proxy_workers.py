@@ -16,12 +16,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from autobahn.wamp import message as m
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions, RegisterOptions
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from twisted.internet.task import Clock
 
 from conftest import free_port, run_cli, start_node, tcp, wait_until
+from node.config.fragments import auth_method
+from node.router import Router
+from router_fakes import Client, allow_all, realm as realm_config, role as role_config
 from wampclient import TIMEOUT, connect, leave, run
 
 EXAMPLE = Path(__file__).parent / "data" / "crossbar_proxy_example"
@@ -272,11 +277,7 @@ def test_router_unreachable_is_aborted_at_once(tmp_path):
 def node_key_file(cbdir: Path) -> str:
     """A Crossbar.io node key in ``cbdir``; returns its public key."""
     key = Ed25519PrivateKey.generate()
-    seed = key.private_bytes_raw().hex() if hasattr(key, "private_bytes_raw") else None
-    if seed is None:  # cryptography < 40
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
-        seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
+    seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
     cbdir.mkdir(parents=True, exist_ok=True)
     (cbdir / "key.priv").write_text(f"Crossbar.io node private key - KEEP THIS SAFE!\n\ncreator: test\n"
@@ -458,3 +459,37 @@ def test_dynamic_authenticator_called_through_the_route(proxied):
     assert (details.authid, details.authrole, details.authmethod) == ("dora", "user", "ticket")
     assert calls[0] == ("realm1", "dora", "ticket", "authenticator")
     assert "com.example.invalid_ticket" in refused
+
+
+def router_with_proxy_auth(method):
+    settings = {} if method == "anonymous-proxy" else {"principals": {}}
+    router = Router((realm_config(roles=(role_config("user", allow_all()),)),), Clock())
+    return Client(router, (auth_method(method, "static", settings),))
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ({"proxy_authid": "a", "proxy_authrole": "user"}, "authextra.proxy_realm must be a non-empty string"),
+    ({"proxy_realm": "realm1", "proxy_authid": "a", "proxy_authrole": 5}, "authextra.proxy_authrole must be"),
+    ({"proxy_realm": "realm2", "proxy_authid": "a", "proxy_authrole": "user"}, "is not the realm joined"),
+])
+def test_anonymous_proxy_refuses_incomplete_identities(extra, problem):
+    """The router's anonymous-proxy takes a forwarded identity only when it is complete and names
+    the realm joined (HELLO straight at the router, no proxy process)."""
+    abort = router_with_proxy_auth("anonymous-proxy").hello(authmethods=["anonymous-proxy"], authextra=extra)
+    assert isinstance(abort, m.Abort) and abort.reason == "wamp.error.not_authorized" and problem in abort.message
+
+
+def test_anonymous_proxy_joins_with_the_forwarded_identity():
+    welcome = router_with_proxy_auth("anonymous-proxy").hello(
+        authmethods=["anonymous-proxy"], authextra={"proxy_realm": "realm1", "proxy_authid": "ann",
+                                                    "proxy_authrole": "user", "proxy_authextra": {"k": 1}})
+    assert isinstance(welcome, m.Welcome)
+    assert (welcome.authid, welcome.authrole, welcome.authmethod, welcome.authextra) == (
+        "ann", "user", "anonymous-proxy", {"k": 1})
+
+
+def test_cryptosign_proxy_needs_the_identity_before_the_key():
+    """cryptosign-proxy without the forwarded identity is refused before any challenge."""
+    abort = router_with_proxy_auth("cryptosign-proxy").hello(authmethods=["cryptosign-proxy"],
+                                                             authextra={"pubkey": "00" * 32})
+    assert isinstance(abort, m.Abort) and "proxy_realm" in abort.message
