@@ -493,3 +493,39 @@ def test_cryptosign_proxy_needs_the_identity_before_the_key():
     abort = router_with_proxy_auth("cryptosign-proxy").hello(authmethods=["cryptosign-proxy"],
                                                              authextra={"pubkey": "00" * 32})
     assert isinstance(abort, m.Abort) and "proxy_realm" in abort.message
+
+
+def test_crossbar_example_config5_runs(tmp_path):
+    """The example's config5 as written (ports made free, the archive path that downloads from
+    GitHub left out): its container backend joins through the router socket, and clients reach it
+    through the two proxies, over WebSocket and the `caller` path."""
+    example = tmp_path / "proxy"
+    shutil.copytree(EXAMPLE, example)
+    config = json.loads((example / ".crossbar" / "config5.json").read_text())
+    port = free_port()
+    for worker in config["workers"]:
+        for transport in worker.get("transports", []):
+            if transport["endpoint"]["type"] == "tcp":
+                transport["endpoint"].update(port=port, interface="127.0.0.1")
+            transport.get("paths", {}).pop("autobahn", None)
+    node = start_node(config, example / ".crossbar")
+    try:
+        async def main():
+            session = await connect(f"ws://127.0.0.1:{port}/ws", serializer="msgpack")
+            for _ in range(100):  # the container's component registers after the node is ready
+                try:
+                    result = await session.call("com.example.add2", 2, 3)
+                    break
+                except ApplicationError:
+                    await asyncio.sleep(0.05)
+            await leave(session)
+            return result
+
+        assert run(main()) == 5
+        body = json.dumps({"procedure": "com.example.add2", "args": [20, 22]})
+        answer = subprocess.run(["curl", "-s", "-H", "Content-Type: application/json", "-d", body,
+                                 f"http://127.0.0.1:{port}/call"], capture_output=True, text=True, timeout=TIMEOUT)
+        assert json.loads(answer.stdout) == {"args": [42]}
+    finally:
+        assert node.stop() == 0
+    assert "Traceback" not in node.output()
