@@ -72,7 +72,8 @@ def test_unknown_path_type_lists_known_types(tmp_path):
     (line,) = errors_of(cbdir)
     assert line.endswith("paths.app.type: 'gopher' is not one of the allowed values: static, websocket, "
                          "nodeinfo, redirect, json, archive, wsgi, resource, tcpbridge, websocket-testee, metrics, "
-                         "dashboard, publisher, caller, webhook, reverseproxy, websocket-reverseproxy, longpoll, wap"), line
+                         "dashboard, publisher, caller, webhook, reverseproxy, websocket-reverseproxy, longpoll, "
+                         "wap"), line
 
 
 def test_unsupported_version_names_the_value_found(tmp_path):

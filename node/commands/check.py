@@ -41,7 +41,8 @@ def run_check(args: argparse.Namespace) -> int:
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"
     if config.components or config.workers:
         proxies = sum(1 for w in config.workers if isinstance(w, ProxyWorker))
-        summary += f", {len(config.components)} router component(s), {len(config.workers) - proxies} container/guest worker(s)"
+        summary += (f", {len(config.components)} router component(s), "
+                    f"{len(config.workers) - proxies} container/guest worker(s)")
         if proxies:
             summary += f", {proxies} proxy worker(s)"
     if strict and warnings:

@@ -251,8 +251,8 @@ class ScramSettings:
     principals: Dict[str, ScramPrincipal]  # authid -> credential
 
 
-AuthSettings = Union[DynamicSettings, AnonymousSettings, AnonymousProxySettings, TicketSettings, WampCraSettings, CryptosignSettings,
-                     TlsSettings, CookieAuthSettings, ScramSettings]
+AuthSettings = Union[DynamicSettings, AnonymousSettings, AnonymousProxySettings, TicketSettings, WampCraSettings,
+                     CryptosignSettings, TlsSettings, CookieAuthSettings, ScramSettings]
 
 
 @dataclass(frozen=True)
