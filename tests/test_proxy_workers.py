@@ -529,3 +529,47 @@ def test_crossbar_example_config5_runs(tmp_path):
     finally:
         assert node.stop() == 0
     assert "Traceback" not in node.output()
+
+
+def test_router_gone_ends_the_client_sessions_cleanly(tmp_path):
+    """A node of proxies only, relaying to a router node: when the router stops, each joined client
+    gets GOODBYE wamp.close.transport_lost from its proxy and leaves; new sessions are refused at
+    once; the proxies stay up and serve again when the router is back."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    socket_path = str(shared / "router.sock")
+    router_config = {"version": 2, "workers": [router_worker({"anonymous-proxy": {"type": "static"}},
+                                                             {"type": "unix", "path": socket_path})]}
+    web, raw = free_port(), free_port()
+    connection = {"transport": {"type": "rawsocket", "endpoint": {"type": "unix", "path": socket_path},
+                                "serializer": "cbor"}}
+    router = start_node(router_config, tmp_path / "router")
+    proxies = start_node({"version": 2, "workers": [proxy_worker(web, raw, connection)]}, tmp_path / "proxies")
+    try:
+        async def joined():
+            return await connect(f"ws://127.0.0.1:{web}/ws")
+
+        async def main():
+            session = await joined()
+            assert router.stop() == 0
+            details = await asyncio.wait_for(asyncio.shield(session.left), TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(session.disconnected), TIMEOUT)
+            with pytest.raises(ConnectionError) as refused:
+                await joined()
+            return details, str(refused.value)
+
+        details, refused = run(main())
+        assert details.reason == "wamp.close.transport_lost"
+        assert "wamp.error.authentication_failed" in refused
+        router = start_node(router_config, tmp_path / "router")
+
+        async def again():
+            session = await joined()
+            await leave(session)
+            return session._session_details.authrole
+
+        assert run(again()) == "anonymous"
+    finally:
+        router.stop()
+        assert proxies.stop() == 0
+    assert "Traceback" not in proxies.output()
