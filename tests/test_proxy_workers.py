@@ -573,3 +573,27 @@ def test_router_gone_ends_the_client_sessions_cleanly(tmp_path):
         router.stop()
         assert proxies.stop() == 0
     assert "Traceback" not in proxies.output()
+
+
+def test_websocket_connection_to_the_router(tmp_path):
+    """A proxy connection of type websocket (JSON to the router over a Unix socket) relays as RawSocket does."""
+    web, raw = free_port(), free_port()
+    router = router_worker({"anonymous-proxy": {"type": "static"}})
+    router["transports"][0] = {"type": "websocket", "endpoint": {"type": "unix", "path": "routerws.sock"},
+                               "serializers": ["json"], "auth": {"anonymous-proxy": {"type": "static"}}}
+    connection = {"transport": {"type": "websocket", "endpoint": {"type": "unix", "path": "routerws.sock"},
+                                "url": "ws://localhost", "serializers": ["json"]}}
+    node = start_node({"version": 2, "workers": [router, proxy_worker(web, raw, connection)]}, tmp_path / "node")
+    try:
+        async def main():
+            callee = await connect(f"rs://127.0.0.1:{raw}", serializer="cbor")
+            await callee.register(lambda s: s[::-1], "com.example.reverse")
+            caller = await connect(f"ws://127.0.0.1:{web}/ws", serializer="msgpack", authmethods=["ticket"],
+                                   authid="user1", secret="secret1")
+            result = await caller.call("com.example.reverse", "abc")
+            await leave(callee, caller)
+            return result, caller._session_details.authrole
+
+        assert run(main()) == ("cba", "user")
+    finally:
+        assert node.stop() == 0

@@ -69,6 +69,9 @@ class BackendLink:
         self.state = "connecting"  # -> hello -> joined -> leaving -> closed
         self.transport: Any = None
         self.session_id: Optional[int] = None
+        # autobahn's WebSocket transport reads these of its session (for its trace log lines)
+        self._authid = authid
+        self._session_id: Optional[int] = None
         self._timer: Any = reactor.callLater(timeout, self._timed_out, timeout)
         self._pending: Any = None  # the connect Deferred, until the connection is made
 
@@ -139,7 +142,7 @@ class BackendLink:
             if isinstance(msg, Welcome):
                 self._stop_timer()
                 self.state = "joined"
-                self.session_id = msg.session
+                self.session_id = self._session_id = msg.session
                 self.owner.backend_joined(self, msg)
             elif isinstance(msg, Challenge) and msg.method == "cryptosign-proxy" and self.key is not None:
                 self._send(Authenticate(self.key.sign(str(msg.extra.get("challenge", ""))), {}))
