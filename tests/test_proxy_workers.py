@@ -368,6 +368,12 @@ def test_crossbar_example_configs_pass_check(tmp_path, number):
     (lambda c: c["workers"][1]["transports"][0]["paths"].update(ws2={"type": "websocket-proxy", "backends": []}),
      "'websocket-proxy' paths are not supported by wampnode"),
     (lambda c: c["workers"][1].update(routes={}), "a proxy worker without routes refuses every session"),
+    (lambda c: c["workers"][1]["connections"]["conn1"].update(
+        auth={"cryptosign-proxy": {"type": "static"}},
+        transport={"type": "rawsocket", "serializer": "cbor", "endpoint": {
+            "type": "tcp", "host": "127.0.0.1", "port": 9,
+            "tls": {"hostname": "router.example", "ca_certificates": ["missing-ca.pem"]}}}),
+     "connections.conn1.transport.endpoint.tls.ca_certificates[0]: "),
 ])
 def test_check_refuses_bad_proxy_configs(tmp_path, change, problem):
     config = {"version": 2, "workers": [router_worker({"anonymous-proxy": {"type": "static"}}),

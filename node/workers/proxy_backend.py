@@ -79,8 +79,14 @@ class BackendLink:
 
     def connect(self) -> None:
         transport = self.connection.transport
-        endpoint = client_endpoint(self.reactor, transport.endpoint)
-        self._pending = endpoint.connect(_factory(self, transport))
+        try:
+            endpoint = client_endpoint(self.reactor, transport.endpoint)  # TLS files are read here
+            pending = endpoint.connect(_factory(self, transport))
+        except Exception as e:  # a TLS file gone since `wampnode check`: this session is refused, not the proxy
+            self.reactor.callLater(0, self._refused, AUTHENTICATION_FAILED,
+                                   f"proxy: cannot connect over connection '{self.connection.name}': {e}")
+            return
+        self._pending = pending
         self._pending.addCallbacks(self._connected, self._connect_failed)
 
     def _connected(self, protocol: Any) -> None:
