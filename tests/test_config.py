@@ -72,7 +72,8 @@ def test_unknown_path_type_lists_known_types(tmp_path):
     (line,) = errors_of(cbdir)
     assert line.endswith("paths.app.type: 'gopher' is not one of the allowed values: static, websocket, "
                          "nodeinfo, redirect, json, archive, wsgi, resource, tcpbridge, websocket-testee, metrics, "
-                         "dashboard, publisher, caller, webhook, reverseproxy, websocket-reverseproxy, longpoll"), line
+                         "dashboard, publisher, caller, webhook, reverseproxy, websocket-reverseproxy, longpoll, "
+                         "wap"), line
 
 
 def test_unsupported_version_names_the_value_found(tmp_path):
@@ -113,10 +114,10 @@ def test_const_names_the_value_and_the_allowed_value(tmp_path):
 def test_other_worker_types_not_supported(tmp_path):
     """A second router worker or a worker type wampnode lacks is a clear 'not supported' error."""
     raw = config(web(8080))
-    raw["workers"].append({"type": "proxy"})
+    raw["workers"].append({"type": "xbrmm"})
     (line,) = errors_of(write(tmp_path, raw))
-    assert line.endswith("workers[1].type: 'proxy' workers are not supported; wampnode runs workers of type "
-                         "'router', 'container' and 'guest'"), line
+    assert line.endswith("workers[1].type: 'xbrmm' workers are not supported; wampnode runs workers of type "
+                         "'router', 'container', 'guest' and 'proxy'"), line
     raw["workers"][1] = {"type": "router"}
     (line,) = errors_of(write(tmp_path, raw))
     assert "workers[1]: wampnode runs a single router worker" in line

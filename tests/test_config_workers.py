@@ -357,9 +357,9 @@ BAD = [
     ("container manhole", lambda ws: ws[1].update(manhole={}),
      "workers[1]: Additional properties are not allowed ('manhole' was unexpected); known keys: "
      "components, id, options"),
-    ("worker type", lambda ws: ws[2].update(type="proxy"),
-     "workers[2].type: 'proxy' workers are not supported; wampnode runs workers of type 'router', "
-     "'container' and 'guest'"),
+    ("worker type", lambda ws: ws[2].update(type="websocket-testee"),
+     "workers[2].type: 'websocket-testee' workers are not supported; wampnode runs workers of type 'router', "
+     "'container', 'guest' and 'proxy'"),
 ]
 
 

@@ -217,7 +217,7 @@ def test_bad_paths_one_line_at_check_and_start(tmp_path, path, at_check, key, te
     assert "Traceback" not in started.stderr
 
 
-@pytest.mark.parametrize("kind", ["upload", "cgi", "wap", "flashpolicy"])
+@pytest.mark.parametrize("kind", ["upload", "cgi", "flashpolicy"])
 def test_refused_path_types(tmp_path, kind):
     checked, _ = _check_and_start(tmp_path, {"x": {"type": kind, "directory": "."}})
     lines = _error_lines(checked)

@@ -21,6 +21,7 @@ import sys
 
 from node.config import load_config
 from node.config.advisories import config_warnings
+from node.config.model import ProxyWorker
 from node.errors import TlsError
 from node.tls.pem import load_certificates
 from node.workers.credentials import check_files, hygiene_warnings, setting_warnings
@@ -41,7 +42,11 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     summary = f"{len(config.realms)} realm(s), {len(config.transports)} transport(s)"
     if config.components or config.workers:
-        summary += f", {len(config.components)} router component(s), {len(config.workers)} container/guest worker(s)"
+        proxies = sum(1 for w in config.workers if isinstance(w, ProxyWorker))
+        summary += (f", {len(config.components)} router component(s), "
+                    f"{len(config.workers) - proxies} container/guest worker(s)")
+        if proxies:
+            summary += f", {proxies} proxy worker(s)"
     if strict and warnings:
         print(f"{config.config_file}: {len(warnings)} TLS problem(s) (--strict)", file=sys.stderr)
         return TlsError.exit_code

@@ -73,6 +73,9 @@ def _by_name(cls: Type[T], entries: Optional[Mapping[str, Any]]) -> Optional[Dic
 
 
 _STATIC_AUTH: Dict[str, Callable[[Mapping[str, Any]], model.AuthSettings]] = {
+    "anonymous-proxy": lambda raw: model.AnonymousProxySettings(),
+    "cryptosign-proxy": lambda raw: _record(model.CryptosignSettings, raw,
+                                            principals=_by_name(model.CryptosignPrincipal, raw["principals"])),
     "anonymous": lambda raw: _record(model.AnonymousSettings, raw),
     "ticket": lambda raw: _record(model.TicketSettings, raw,
                                   principals=_by_name(model.TicketPrincipal, raw["principals"])),
@@ -357,7 +360,7 @@ def build_node(raw: Dict[str, Any], cbdir: str, config_file: str) -> model.NodeC
     """The node; its router is the (first) worker of type ``router``, if any: containers and
     guests may connect to a router elsewhere."""
     index = router_index(raw)
-    hosting = build_hosting(raw, cbdir, build_websocket_options)
+    hosting = build_hosting(raw, cbdir, build_websocket_options, build_transport)
     if index is None:
         return model.NodeConfig(cbdir=cbdir, config_file=config_file, realms=(), transports=(),
                                 ignored=ignored_keys(raw), workers=hosting.workers, router_path=None)

@@ -1,4 +1,4 @@
-"""Build the ``json``, ``archive``, ``wsgi`` and ``resource`` web paths
+"""Build the ``json``, ``archive``, ``wsgi``, ``resource`` and ``wap`` web paths
 (:mod:`node.config.model_webapps`) from their validated, default-filled dicts."""
 from __future__ import annotations
 
@@ -44,5 +44,16 @@ def _resource(raw: Dict[str, Any], cbdir: str, where: str, trust: Callable[..., 
     return model.ResourcePath(classname=raw["classname"], extra=raw["extra"], path=where)
 
 
+def _wap(raw: Dict[str, Any], cbdir: str, where: str, trust: Callable[..., Any]) -> model.WapPath:
+    templates = raw["templates"]
+    directory = os.path.normpath(os.path.join(cbdir, os.path.expanduser(templates))) \
+        if isinstance(templates, str) else None
+    routes = tuple(model.WapRoute(pattern=r["path"], method=r["method"], call=r.get("call"), render=r["render"],
+                                  path=f"{where}.routes[{i}]") for i, r in enumerate(raw["routes"]))
+    return model.WapPath(templates=directory, package=None if directory else templates["package"],
+                         resource=None if directory else templates["resource"], sandbox=raw["sandbox"],
+                         routes=routes, realm=raw["wamp"]["realm"], role=raw["wamp"]["authrole"], path=where)
+
+
 WEBAPP_BUILDERS: Dict[str, Callable[[Dict[str, Any], str, str, Callable[..., Any]], object]] = {
-    "json": _json, "archive": _archive, "wsgi": _wsgi, "resource": _resource}
+    "json": _json, "archive": _archive, "wsgi": _wsgi, "resource": _resource, "wap": _wap}

@@ -16,8 +16,10 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Opt
 from node.config import model
 from node.config.environment import json_path
 
-# node.config.build's builder of WebSocket options, handed in (that module imports this one)
+# node.config.build's builders of WebSocket options and of listening transports, handed in
+# (that module imports this one)
 OptionsBuilder = Callable[[Mapping[str, Any]], model.WebSocketOptions]
+TransportBuilder = Callable[[Dict[str, Any], str, str, int], model.Transport]
 
 
 def _abspath(cbdir: str, name: str) -> str:
@@ -154,6 +156,27 @@ def build_guest(raw: Dict[str, Any], worker_id: str, cbdir: str, where: str) -> 
         watch=watch, restart=options["restart"], stop_timeout=float(options["stop_timeout"]), path=where)
 
 
+def build_proxy(raw: Dict[str, Any], worker_id: str, cbdir: str, index: int, node_id: Optional[str],
+                websocket_options: OptionsBuilder, transport: TransportBuilder) -> model.ProxyWorker:
+    where = json_path(("workers", index))
+    options = raw["options"]
+    connections = {}
+    for name, conn in raw["connections"].items():
+        at = f"{where}.connections.{name}"
+        connections[name] = model.ProxyConnection(
+            name=name, transport=build_connecting_transport(conn["transport"], cbdir, f"{at}.transport",
+                                                            websocket_options),
+            auth=next(iter(conn.get("auth", {})), "anonymous-proxy"), path=at)
+    transports = tuple(transport(t, cbdir, json_path(("workers", index, "transports", i)), i)
+                       for i, t in enumerate(raw["transports"]))
+    return model.ProxyWorker(
+        id=worker_id, connections=connections,
+        routes={realm: dict(roles) for realm, roles in raw["routes"].items()}, transports=transports,
+        backend_timeout=float(options["backend_timeout"]), node_id=node_id,
+        env=build_process_env(options["env"], f"{where}.options.env"), restart=options["restart"],
+        stop_timeout=float(options["stop_timeout"]), path=where)
+
+
 class Hosting(NamedTuple):
     """What :func:`build_hosting` found: the router's id, options and components, and the other workers."""
 
@@ -163,8 +186,9 @@ class Hosting(NamedTuple):
     workers: Tuple[model.Worker, ...]
 
 
-def build_hosting(raw: Dict[str, Any], cbdir: str, websocket_options: OptionsBuilder) -> Hosting:
-    """Router components and options, and the container and guest workers, in config order."""
+def build_hosting(raw: Dict[str, Any], cbdir: str, websocket_options: OptionsBuilder,
+                  transport: TransportBuilder) -> Hosting:
+    """Router components and options, and the container, guest and proxy workers, in config order."""
     ids = _Ids()
     first_router = router_index(raw)
     router_id: Optional[str] = None
@@ -178,6 +202,9 @@ def build_hosting(raw: Dict[str, Any], cbdir: str, websocket_options: OptionsBui
             workers.append(build_container(worker, worker_id, ids, cbdir, where, websocket_options))
         elif worker["type"] == "guest":
             workers.append(build_guest(worker, worker_id, cbdir, where))
+        elif worker["type"] == "proxy":
+            node_id = raw.get("controller", {}).get("id")
+            workers.append(build_proxy(worker, worker_id, cbdir, i, node_id, websocket_options, transport))
         elif i == first_router:
             router_id = worker_id
             router_options = build_router_options(worker["options"], cbdir, f"{where}.options")
@@ -190,9 +217,14 @@ def ignored_worker_keys(raw: Dict[str, Any]) -> Iterator[str]:
     """JSON paths of the container and component keys accepted for Crossbar.io but unused."""
     unused_options = ("title", "python", "cpu_affinity", "reactor", "extra", "expose_controller", "expose_shared")
     for i, worker in enumerate(raw["workers"]):
+        where = json_path(("workers", i))
+        if worker["type"] == "proxy":
+            yield from (f"{where}.options.{key}" for key in worker["options"] if key in unused_options)
+            for name, conn in worker["connections"].items():
+                if conn["transport"]["type"] == "rawsocket" and "url" in conn["transport"]:
+                    yield f"{where}.connections.{name}.transport.url"
         if worker["type"] != "container":
             continue
-        where = json_path(("workers", i))
         yield from (f"{where}.options.{key}" for key in worker["options"] if key in unused_options)
         for j, component in enumerate(worker["components"]):
             transport = component["transport"]

@@ -8,6 +8,7 @@ objects (:mod:`node.workers.credentials`), and report in the same form.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -16,8 +17,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from node.config import model
 from node.config.checks_auth import AUTH_CHECKS
-from node.config.checks_web import WEB_CHECKS
-from node.config.checks_webapps import WEBAPP_CHECKS
+from node.config.checks_proxy import PROXY_CHECKS, proxies
+from node.config.checks_web import WEB_CHECKS, check_bridge_realms
+from node.config.checks_webapps import WEBAPP_CHECKS, check_wap_realms
 from node.config.checks_workers import WORKER_CHECKS
 from node.errors import ConfigError
 
@@ -60,7 +62,7 @@ def _clashes(a: model.TcpEndpoint, b: model.TcpEndpoint) -> bool:
 
 def check_ports(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     errors: List[ConfigError] = []
-    endpoints = [t.endpoint for t in config.transports]
+    endpoints = [t.endpoint for t in config.transports] + [t.endpoint for w in proxies(config) for t in w.transports]
     for i, a in enumerate(endpoints):
         for b in endpoints[:i]:
             if isinstance(a, model.TcpEndpoint) and isinstance(b, model.TcpEndpoint) and _clashes(a, b):
@@ -249,3 +251,21 @@ def _servable(path: str, root: str, allow_dotfiles: bool) -> bool:
 
 
 ALL_CHECKS += (check_static_serves_node_files,)
+
+
+def check_proxy_transports(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """A proxy worker's transports get the checks of the router's that concern a transport
+    alone (the router's realms, workers and processes are not theirs)."""
+    skipped = {check_one_worker, check_unique_names, check_ports, check_processes_share_ports, check_bridge_realms,
+               check_wap_realms, check_proxy_transports, *WORKER_CHECKS, *PROXY_CHECKS}
+    errors: List[ConfigError] = []
+    for worker in proxies(config):
+        view = dataclasses.replace(config, transports=worker.transports, realms=(), cluster=None, components=(),
+                                   workers=(), router_path=worker.path)
+        for check in ALL_CHECKS:
+            if check not in skipped:
+                errors += check(view, raw, where)
+    return errors
+
+
+ALL_CHECKS += PROXY_CHECKS + (check_proxy_transports,)

@@ -17,6 +17,7 @@ that the schema cannot express.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import sys
 import zipfile
@@ -105,4 +106,57 @@ def check_call_queues(config: model.NodeConfig, raw: Dict[str, Any], where: str)
             for i, realm in enumerate(worker.get("realms", [])) if "call-queue" in realm.get("store", {})]
 
 
-WEBAPP_CHECKS: Tuple[Check, ...] = (check_archives, check_python_paths, check_call_queues)
+def check_wap_paths(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """Jinja2 is installed, the templates directory and each route's template exist, and
+    each route's placeholders are Werkzeug's."""
+    errors: List[ConfigError] = []
+    services = _paths(config, model.WapPath)
+    if services and importlib.util.find_spec("jinja2") is None:
+        errors.append(ConfigError(f"{where}: {services[0].path}", "`wap` paths render with Jinja2, which is not "
+                                  "installed", "Install it (`pip install jinja2`) or remove the path"))
+    for service in services:
+        directory = service.templates
+        if directory is None:
+            spec = find_module(service.package or "", [p for p in sys.path if p])
+            if spec is None or not spec.submodule_search_locations:
+                errors.append(ConfigError(f"{where}: {service.path}.templates.package",
+                                          f"package {service.package!r} is not found on the node's Python path",
+                                          "Fix the name, or name a directory instead"))
+                continue
+            directory = os.path.join(list(spec.submodule_search_locations)[0], service.resource or "")
+        if not os.path.isdir(directory):
+            errors.append(ConfigError(f"{where}: {service.path}.templates", f"{directory} is not a directory",
+                                      "Name the directory holding the templates (relative to the node directory)"))
+            continue
+        for route in service.routes:
+            try:
+                model.wap_route_pattern(route.pattern)
+            except ValueError as e:
+                errors.append(ConfigError(f"{where}: {route.path}.path", str(e),
+                                          "Use <name>, <int:name>, <float:name> or <path:name>"))
+            if not os.path.isfile(os.path.join(directory, route.render)):
+                errors.append(ConfigError(f"{where}: {route.path}.render",
+                                          f"template {route.render!r} is not in {directory}",
+                                          "Fix the name or add the template"))
+    return errors
+
+
+def check_wap_realms(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    """A router's ``wap`` session joins a realm of this router under a role that realm has."""
+    realms = {r.name: r for r in config.realms}
+    errors: List[ConfigError] = []
+    for service in _paths(config, model.WapPath):
+        realm = realms.get(service.realm)
+        if realm is None:
+            errors.append(ConfigError(f"{where}: {service.path}.wamp.realm",
+                                      f"realm {service.realm!r} is not a realm of this router",
+                                      f"Use one of {sorted(realms)} or add the realm to {config.router_path}.realms"))
+        elif realm.roles and service.role not in {role.name for role in realm.roles}:
+            errors.append(ConfigError(f"{where}: {service.path}.wamp.authrole",
+                                      f"realm {service.realm!r} has no role {service.role!r}",
+                                      f"Use one of {sorted(r.name for r in realm.roles)}, or add the role"))
+    return errors
+
+
+WEBAPP_CHECKS: Tuple[Check, ...] = (check_archives, check_python_paths, check_call_queues, check_wap_paths,
+                                    check_wap_realms)

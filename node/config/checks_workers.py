@@ -187,16 +187,18 @@ def check_guest_executables(config: model.NodeConfig, raw: Dict[str, Any], where
 
 def check_connecting_tls_files(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     errors: List[ConfigError] = []
-    for w in _containers(config):
-        for c in w.components:
-            tls = c.transport.endpoint.tls
-            if tls is None:
-                continue
-            files = [(f"ca_certificates[{i}]", f) for i, f in enumerate(tls.ca_certificates)]
-            files += [(key, getattr(tls, key)) for key in ("certificate", "key") if getattr(tls, key)]
-            errors += [ConfigError(f"{where}: {tls.path}.{key}", f"{name} does not exist",
-                                   "Fix the path (relative paths start at the node directory)")
-                       for key, name in files if not os.path.isfile(name)]
+    endpoints = [c.transport.endpoint for w in _containers(config) for c in w.components]
+    endpoints += [c.transport.endpoint for w in config.workers if isinstance(w, model.ProxyWorker)
+                  for c in w.connections.values()]
+    for endpoint in endpoints:
+        tls = endpoint.tls
+        if tls is None:
+            continue
+        files = [(f"ca_certificates[{i}]", f) for i, f in enumerate(tls.ca_certificates)]
+        files += [(key, getattr(tls, key)) for key in ("certificate", "key") if getattr(tls, key)]
+        errors += [ConfigError(f"{where}: {tls.path}.{key}", f"{name} does not exist",
+                               "Fix the path (relative paths start at the node directory)")
+                   for key, name in files if not os.path.isfile(name)]
     return errors
 
 

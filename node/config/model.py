@@ -16,13 +16,14 @@ from typing import Any, Dict, Optional, Tuple, Union
 from node.config.model_workers import (RESTART_POLICIES, SHUTDOWN_POLICIES, ComponentAuth, describe_target,  # noqa: F401
                                        ConnectingEndpoint, ConnectingTls, ConnectingTransport, ContainerComponent,
                                        ContainerWorker, GuestStdin, GuestWatch, GuestWorker, ProcessEnv,
-                                       RouterComponent, RouterOptions, Worker)
+                                       ProxyConnection, ProxyWorker, RouterComponent, RouterOptions, Worker)
 # the HTTP bridge and reverse-proxy web paths: their own module, re-exported here
 from node.config.model_web import (BRIDGE_PATHS, BridgeOptions, CallerPath, PublisherPath,  # noqa: F401
                                    LongPollOptions, LongPollPath, ReverseProxyPath, Signing, WebhookPath, WebSocketBackend,
                                    WebSocketReverseProxyPath)
 # the json, archive, wsgi and resource web paths: their own module, re-exported here
-from node.config.model_webapps import PYTHON_PATHS, ArchivePath, JsonPath, ResourcePath, WsgiPath  # noqa: F401
+from node.config.model_webapps import (PYTHON_PATHS, WAP_CONVERTERS, ArchivePath, JsonPath, ResourcePath,  # noqa: F401
+                                       WapPath, WapRoute, WsgiPath, wap_route_pattern)
 
 # --- endpoints -------------------------------------------------------------
 
@@ -159,6 +160,13 @@ class DynamicSettings:
 
     authenticator: str  # procedure URI
     authenticator_realm: Optional[str] = schema_key("authenticator-realm")  # None: the session's realm
+    # proxy workers: the role their call goes through (None: "trusted"); a router calls as itself
+    authenticator_role: Optional[str] = field(default=None, metadata={"key": "authenticator-role"})
+
+
+@dataclass(frozen=True)
+class AnonymousProxySettings:
+    """``anonymous-proxy`` (static): no keys; whoever connects is trusted as a proxy worker."""
 
 
 @dataclass(frozen=True)
@@ -243,8 +251,8 @@ class ScramSettings:
     principals: Dict[str, ScramPrincipal]  # authid -> credential
 
 
-AuthSettings = Union[DynamicSettings, AnonymousSettings, TicketSettings, WampCraSettings, CryptosignSettings,
-                     TlsSettings, CookieAuthSettings, ScramSettings]
+AuthSettings = Union[DynamicSettings, AnonymousSettings, AnonymousProxySettings, TicketSettings, WampCraSettings,
+                     CryptosignSettings, TlsSettings, CookieAuthSettings, ScramSettings]
 
 
 @dataclass(frozen=True)
@@ -565,6 +573,6 @@ class NodeConfig:
     auth_failures: Optional[AuthFailureOptions] = None  # None: the schema's defaults
     components: Tuple[RouterComponent, ...] = ()  # run inside the router process
     router_options: Optional[RouterOptions] = None  # None: no router worker
-    workers: Tuple[Worker, ...] = ()  # containers and guests, in config order
+    workers: Tuple[Worker, ...] = ()  # containers, guests and proxies, in config order
     router_id: Optional[str] = None  # the router worker's id; None: no router worker
     router_path: Optional[str] = "workers[0]"  # JSON path of the router worker; None: no router worker

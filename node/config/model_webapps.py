@@ -8,8 +8,9 @@ the model; ``path`` fields are JSON paths for messages.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 if TYPE_CHECKING:  # annotations only: node.config.model imports this module
     from node.config.model import TrustOptions
@@ -62,6 +63,59 @@ class ResourcePath:
     classname: str
     extra: Any
     path: str
+
+
+@dataclass(frozen=True)
+class WapRoute:
+    """One route of a ``wap`` path: URL pattern -> procedure -> template."""
+
+    pattern: str  # "/product/<int:id>": Werkzeug's placeholders
+    method: str  # "GET" | "POST"
+    call: Optional[str]  # procedure; None: render with no values
+    render: str  # template file name
+    path: str
+
+
+@dataclass(frozen=True)
+class WapPath:
+    """``wap``: pages rendered with Jinja2 from what a procedure returns (Crossbar.io's
+    WAMP Application Page service)."""
+
+    templates: Optional[str]  # absolute directory; None: ``package`` / ``resource``
+    package: Optional[str]
+    resource: Optional[str]
+    sandbox: bool
+    routes: Tuple[WapRoute, ...]
+    realm: str
+    role: str
+    path: str
+
+
+# Werkzeug's converters that ``wap`` routes may use: the pattern each matches, the value it gives
+WAP_CONVERTERS: Dict[str, Tuple[str, Callable[[str], Any]]] = {
+    "string": (r"[^/]+", str), "int": (r"\d+", int), "float": (r"\d+\.\d+", float), "path": (r"[^/].*?", str),
+}
+_PLACEHOLDER = re.compile(r"<(?:([a-z]+):)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def wap_route_pattern(pattern: str) -> Tuple["re.Pattern[str]", Dict[str, Callable[[str], Any]]]:
+    """A ``wap`` route's regular expression and the converter of each placeholder.
+
+    @raise ValueError: an unknown converter, or a name used twice.
+    """
+    parts, converters, at = [], {}, 0
+    for m in _PLACEHOLDER.finditer(pattern):
+        kind, name = m.group(1) or "string", m.group(2)
+        if kind not in WAP_CONVERTERS:
+            raise ValueError(f"unknown converter {kind!r} in <{m.group(0)[1:-1]}> "
+                             f"(known: {', '.join(WAP_CONVERTERS)})")
+        if name in converters:
+            raise ValueError(f"placeholder {name!r} is used twice")
+        parts.append(re.escape(pattern[at:m.start()]) + f"(?P<{name}>{WAP_CONVERTERS[kind][0]})")
+        converters[name] = WAP_CONVERTERS[kind][1]
+        at = m.end()
+    parts.append(re.escape(pattern[at:]))
+    return re.compile("".join(parts) + r"\Z"), converters
 
 
 PYTHON_PATHS = (WsgiPath, ResourcePath)  # paths that import the application's code

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple, Union
 
 if TYPE_CHECKING:  # annotations only: node.config.model imports this module
-    from node.config.model import WebSocketOptions
+    from node.config.model import Transport, WebSocketOptions
 
 RESTART_POLICIES = ("restart-never", "restart-on-failed", "restart-always")
 SHUTDOWN_POLICIES = ("shutdown-manual", "shutdown-on-last-component-stopped",
@@ -246,4 +246,37 @@ class GuestWorker:
         return os.path.abspath(found) if found and usable(found) else None
 
 
-Worker = Union[ContainerWorker, GuestWorker]
+@dataclass(frozen=True)
+class ProxyConnection:
+    """A proxy worker's connection to the router (``connections.<name>``)."""
+
+    name: str
+    transport: ConnectingTransport
+    auth: str  # "anonymous-proxy" | "cryptosign-proxy"
+    path: str
+
+
+@dataclass(frozen=True)
+class ProxyWorker:
+    """A process terminating client connections and relaying each session to the router
+    (``type: proxy``, Crossbar.io's proxy worker)."""
+
+    id: str
+    connections: Dict[str, ProxyConnection]
+    routes: Dict[str, Dict[str, str]]  # realm -> role -> connection name
+    transports: Tuple["Transport", ...]
+    backend_timeout: float  # seconds for a backend session to connect and join
+    node_id: Optional[str]  # controller.id: the authid the proxy announces with cryptosign-proxy
+    env: ProcessEnv
+    restart: str  # one of RESTART_POLICIES
+    stop_timeout: float
+    path: str
+    disabled: bool = False  # (containers may be disabled; proxies are always started)
+
+    def connection_for(self, realm: Optional[str], role: Optional[str]) -> Optional[ProxyConnection]:
+        """The connection ``routes`` gives a session of ``realm`` and ``role``, or None."""
+        name = self.routes.get(realm or "", {}).get(role or "")
+        return self.connections.get(name) if name is not None else None
+
+
+Worker = Union[ContainerWorker, GuestWorker, ProxyWorker]

@@ -63,6 +63,11 @@ SECTIONS: Tuple[Tuple[str, str], ...] = (
     ("Guest stdin (`options.stdin` object)", "guest_stdin"),
     ("Guest watch (`options.watch`)", "guest_watch"),
     ("Process environment (`options.env`)", "process_env"),
+    ("Proxy worker (`workers[]` of type `proxy`)", "proxy_worker"),
+    ("Proxy options (`options` of a proxy)", "proxy_options"),
+    ("Proxy connection (`connections.*` of a proxy)", "proxy_connection"),
+    ("Router auth `anonymous-proxy` (`auth.anonymous-proxy`)", "auth_anonymous_proxy"),
+    ("Router auth `cryptosign-proxy` (`auth.cryptosign-proxy`)", "auth_cryptosign_proxy"),
 )
 
 

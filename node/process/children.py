@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional
 from twisted.internet import defer, protocol
 from twisted.logger import Logger, LogLevel
 
-from node.config.model import ContainerWorker, GuestWorker, ProcessEnv
+from node.config.model import ContainerWorker, GuestWorker, ProcessEnv, ProxyWorker
 from node.process.lifeline import exec_args
 from node.process.watch import DirectoryWatch
 from node.workers.restarts import RestartBackoff
@@ -485,3 +485,24 @@ class ContainerChild(Child):
             self.mark_ready()
         else:
             self.events.child_changed(self)
+
+
+class ProxyChild(ContainerChild):
+    """A proxy worker: ``python -m node.process.proxy_process``, which reports ``READY=1``
+    when its transports listen."""
+
+    kind = "proxy"
+
+    def __init__(self, spec: ProxyWorker, reactor: Any, events: Any, cbdir: str, config_file: str,
+                 notify_address: str, loglevel: str) -> None:
+        super().__init__(spec, reactor, events, cbdir, notify_address, loglevel)  # type: ignore[arg-type]
+        self.config_file = config_file
+
+    def command(self) -> Optional[Dict[str, Any]]:
+        env = child_environment(self.spec.env)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        args = [sys.executable, "-m", "node.process.proxy_process", "--parent", str(os.getpid()),
+                "--cbdir", self.cbdir, "--config-file", self.config_file, "--notify", self.notify_address,
+                "--loglevel", self.loglevel]
+        return {"executable": sys.executable, "args": args, "env": env, "path": self.cbdir,
+                "childFDs": {0: "w", 1: "r", 2: "r"}}

@@ -1,4 +1,5 @@
-"""The application a node hosts beside its router: its container and guest workers.
+"""The application a node hosts beside its router: its container, guest and proxy workers
+(a proxy is started, reports readiness and ends as a container does).
 
 :class:`HostedWorkers` is what the node process sees of them: ``start()``,
 ``stop()`` and ``status()``.
@@ -27,11 +28,12 @@ from typing import Any, Callable, Dict, List, Optional
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from node.config.model import ContainerWorker, GuestWorker, NodeConfig
+from node.config.model import ContainerWorker, GuestWorker, NodeConfig, ProxyWorker
 from node.errors import NodeError
-from node.process.children import Child, ContainerChild, GuestChild
+from node.process.children import Child, ContainerChild, GuestChild, ProxyChild
 from node.process.notify import NotifyListener, notify_name
 from node.process.statusfile import remove_status, write_status
+from node.workers.node_key import ensure_node_key
 
 log = Logger()
 
@@ -75,6 +77,9 @@ class HostedWorkers:
         for worker in config.workers:
             if isinstance(worker, GuestWorker):
                 self.children.append(GuestChild(worker, reactor, self))
+            elif isinstance(worker, ProxyWorker):
+                self.children.append(ProxyChild(worker, reactor, self, config.cbdir, config.config_file,
+                                                "@" + self.notify_name, loglevel))
             elif worker.disabled:
                 self.disabled.append(worker)
             else:
@@ -102,6 +107,7 @@ class HostedWorkers:
             self.starting.callback(None)
             return self.starting
         reap_children(self.reactor)
+        self._node_key()
         if any(isinstance(c, ContainerChild) for c in self.children):
             self.listener = NotifyListener(self.notify_name, self._notified)
             self.reactor.addReader(self.listener)
@@ -114,6 +120,15 @@ class HostedWorkers:
         self._write_status()
         self._check_ready()
         return self.starting
+
+    def _node_key(self) -> None:
+        """The node key the proxies sign with (``cryptosign-proxy``): made now if missing, once,
+        before any proxy process reads it."""
+        if not any(c.auth == "cryptosign-proxy" for w in self.config.workers if isinstance(w, ProxyWorker)
+                   for c in w.connections.values()):
+            return
+        public = ensure_node_key(self.config.cbdir)
+        log.info("Node public key (cryptosign-proxy): {key}", key=public)
 
     def _notified(self, pid: int, fields: Dict[str, str]) -> None:
         for child in self.children:
@@ -131,7 +146,7 @@ class HostedWorkers:
             starting.callback(None)
 
     def summary(self) -> str:
-        counts = {kind: sum(1 for c in self.children if c.kind == kind) for kind in ("container", "guest")}
+        counts = {kind: sum(1 for c in self.children if c.kind == kind) for kind in ("container", "guest", "proxy")}
         return ", ".join(f"{n} {kind}(s)" for kind, n in counts.items() if n) or "none"
 
     # --- events from the children ---------------------------------------------------------------
@@ -155,7 +170,8 @@ class HostedWorkers:
             if starting is not None:
                 starting.errback(WorkerStartError(
                     f"{self.config.config_file}: {child.spec.path}",
-                    f"container {child.id} ended ({how}) before its components joined",
+                    f"container {child.id} ended ({how}) before its components joined" if child.kind == "container"
+                    else f"proxy {child.id} ended ({how}) before its transports listened",
                     "See its log lines above"))
             return
         log.critical("{label} ended ({how}) and is not restarted ({policy}): stopping the node", label=child.label,

@@ -25,6 +25,7 @@ from node.config.model import AuthFailureOptions, AuthMethod, Realm
 from node.router.auth.failures import FailureTracker
 from node.router.cookie_store import CookieStore
 from node.router.counters import Listener, RouterCounts
+from node.router.local import LocalSession
 from node.router.realm import RealmRouter
 from node.router.session import RouterSession
 
@@ -80,6 +81,11 @@ class Router:
         if target is None:
             return fail(ApplicationError("wamp.error.no_such_realm", f"no realm '{realm}'"))
         return target.internal_caller().call(procedure, args)
+
+    def bridge_session(self, realm: str, role: str, authid: str, transport: Dict[str, object]) -> LocalSession:
+        """The session of an HTTP bridge path (``publisher``, ``caller``, ``webhook``) on ``realm``
+        as ``role`` (the realm exists: the config was checked)."""
+        return LocalSession(self._realms[realm], role, authid=authid, transport=transport)
 
     def close(self) -> None:
         """Cancel pending call timers (node shutdown)."""

@@ -20,6 +20,7 @@ from node.web.redirect import redirect_resource
 from node.web.static import static_resource
 from node.web.status import NodeStatus
 from node.web.tcpbridge import tcpbridge_resource
+from node.web.wap import wap_resource
 from node.web.urlpath import url_path_problem
 from node.web.wsgi import wsgi_resource
 
@@ -70,6 +71,7 @@ def _build_path(service: object, context: WebContext) -> Any:
         model.ReverseProxyPath: lambda s: _reverse_proxy(s, context.reactor),
         model.WebSocketReverseProxyPath: context.websocket_resource,  # built by the transport, as WAMP's
         model.LongPollPath: context.websocket_resource,  # WAMP over long-poll: built by the transport, as WebSocket
+        model.WapPath: lambda s: wap_resource(s, context.router),
     }
     if isinstance(service, model.BRIDGE_PATHS):
         return bridge_resource(service, context.router, context.reactor)

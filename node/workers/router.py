@@ -36,11 +36,13 @@ def describe_transport(transport: Transport) -> str:
 class RouterWorker:
     """The router and every transport it listens on, in this process."""
 
-    def __init__(self, config: NodeConfig, reactor: Any) -> None:
+    def __init__(self, config: NodeConfig, reactor: Any, router: Any = None) -> None:
+        """``router``: what the transports route to instead of a :class:`Router` of the
+        config's realms (a proxy worker's :class:`~node.workers.proxy_router.ProxyRouter`)."""
         self.config = config
         self.reactor = reactor
         # the router's timers run on the node's clock
-        self.router = Router(config.realms, reactor, config.auth_failures)
+        self.router = router if router is not None else Router(config.realms, reactor, config.auth_failures)
         self.status = NodeStatus(session_count=self.router.session_count, router=self.router)
         self.status.reactor = reactor
         self.status.pythonpath = config.router_options.pythonpath if config.router_options else ()

@@ -12,6 +12,7 @@ from node.router.auth.anonymous import AnonymousAuth
 from node.router.auth.base import Authenticator
 from node.router.auth.cookie import CookieAuth
 from node.router.auth.cryptosign import CryptosignAuth
+from node.router.auth.proxy import AnonymousProxyAuth, CryptosignProxyAuth
 from node.router.auth.scram import ScramAuth
 from node.router.auth.ticket import TicketAuth
 from node.router.auth.tls import TlsAuth
@@ -20,6 +21,7 @@ from node.router.auth.wampcra import WampCraAuth
 AUTHENTICATORS: Dict[str, Callable[[AuthMethod], Authenticator]] = {
     "anonymous": AnonymousAuth, "ticket": TicketAuth, "wampcra": WampCraAuth,
     "cryptosign": CryptosignAuth, "tls": TlsAuth, "cookie": CookieAuth, "scram": ScramAuth,
+    "anonymous-proxy": AnonymousProxyAuth, "cryptosign-proxy": CryptosignProxyAuth,
 }
 
 

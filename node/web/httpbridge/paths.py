@@ -244,9 +244,9 @@ class WebhookResource(BridgeResource):
 def bridge_resource(config: Any, router: Any, clock: Any) -> BridgeResource:
     """The resource of a ``publisher``, ``caller`` or ``webhook`` path, with its session
     (realm and role were checked with the config)."""
-    realm = router.realm(config.realm)
-    session = LocalSession(realm, config.role, authid=f"http-{config.path.rsplit('.', 1)[-1]}"[:64],
-                           transport={"type": "http-bridge", "path": config.path})
+    # the router's LocalSession, or a proxy worker's session through its route (node.workers.proxy_router)
+    session = router.bridge_session(config.realm, config.role, f"http-{config.path.rsplit('.', 1)[-1]}"[:64],
+                                    {"type": "http-bridge", "path": config.path})
     if isinstance(config, model.PublisherPath):
         return PublisherResource(config, session)
     if isinstance(config, model.CallerPath):

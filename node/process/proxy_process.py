@@ -1,0 +1,107 @@
+"""A proxy worker's process: ``python -m node.process.proxy_process``.
+
+Started by the node (:mod:`node.process.children`), never by hand, as a container is:
+
+- reads its :class:`~node.config.model.ProxyWorker` from stdin (pickled by the node: the
+  configuration as the node checked it);
+- leads a process group of its own and gets SIGTERM when the node dies (:mod:`node.process.lifeline`);
+- logs JSON lines on stdout, which the node logs again tagged with the worker id;
+- reports ``READY=1`` once every transport listens, with sd_notify's protocol to the
+  node's socket (``--notify``); a transport that cannot listen ends it with exit code 1;
+- on SIGTERM stops listening, closes its client connections (their router sessions
+  leave), and exits 0; SIGINT and SIGHUP are the node's business and are ignored.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import signal
+import sys
+from typing import Any, Optional, Sequence
+
+from twisted.logger import Logger
+
+from node.errors import NodeError
+from node.log import start_logging
+from node.process.lifeline import die_with_parent, lead_process_group
+from node.process.systemd import Notifier
+from node.workers.proxy import ProxyWorkerRuntime
+
+log = Logger()
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m node.process.proxy_process")
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--cbdir", required=True)
+    parser.add_argument("--config-file", default="")
+    parser.add_argument("--notify", default=None)
+    parser.add_argument("--loglevel", default="info")
+    return parser.parse_args(argv)
+
+
+class ProxyProcess:
+    """Signals, sd_notify and the exit code around a :class:`ProxyWorkerRuntime`."""
+
+    def __init__(self, runtime: ProxyWorkerRuntime, reactor: Any, notifier: Notifier) -> None:
+        self.runtime = runtime
+        self.reactor = reactor
+        self.notifier = notifier
+        self.exit_code = 0
+        self.stopping = False
+
+    def begin(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.runtime.start().addCallbacks(self._ready, self._failed)
+
+    def _ready(self, _: Any) -> None:
+        self.notifier.notify(f"READY=1\nSTATUS={self.runtime.summary()}\nMAINPID={os.getpid()}")
+
+    def _failed(self, failure: Any) -> None:
+        error = failure.value
+        text = error.line() if isinstance(error, NodeError) else failure.getErrorMessage()
+        log.critical("Proxy cannot start: {error}", error=text)
+        self.exit_code = 1
+        self._stop_reactor()
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self.reactor.callFromThread(self.finish)
+
+    def finish(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.notifier.stopping()
+        self.runtime.stop().addBoth(lambda _: self._stop_reactor())
+
+    def _stop_reactor(self) -> None:
+        if self.reactor.running:
+            self.reactor.stop()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    lead_process_group()
+    die_with_parent(args.parent, signal.SIGTERM)
+    spec = pickle.loads(sys.stdin.buffer.read())  # the node writes it, then closes the pipe
+    with open(os.devnull, "rb") as null:
+        os.dup2(null.fileno(), 0)
+    from twisted.internet import reactor  # here: importing it installs Twisted's default reactor
+
+    start_logging(args.loglevel, "json")
+    try:
+        runtime = ProxyWorkerRuntime(spec, args.cbdir, args.config_file, reactor)
+    except NodeError as e:
+        print(e.line(), file=sys.stderr)
+        return 1
+    process = ProxyProcess(runtime, reactor, Notifier(args.notify))
+    reactor.callWhenRunning(process.begin)
+    reactor.run()
+    return process.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
