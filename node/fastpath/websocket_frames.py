@@ -7,8 +7,8 @@ debug logging is off. For a router that fans one EVENT out to many subscribers
 that is most of the cost of a delivery. :class:`FramedDelivery` keeps autobahn's
 protocol and replaces only those three steps for the common case:
 
-- the payload is framed once with autobahn's own ``PreparedMessage`` and the
-  frame is reused for every connection the same payload goes to next (a
+- the payload is framed once (the header autobahn's ``PreparedMessage`` writes)
+  and the frame is reused for every connection the same payload goes to next (a
   publication's EVENT is one message object, serialized once per serializer by
   autobahn's message cache, so its subscribers get the identical payload);
   a large payload is not copied into a frame at all: its few header octets and
@@ -49,7 +49,6 @@ from collections import deque
 from typing import Any, Optional
 
 import autobahn.websocket.protocol as _wsp
-from autobahn.websocket.protocol import PreparedMessage
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import IN_PLACE, create_xor_masker, unmask_into
@@ -67,10 +66,10 @@ _HANDSHAKE_ONLY = ("http_request_data", "http_response_data", "http_status_line"
 class FrameCache:
     """The frame of the last payload framed: hit when the same bytes object is sent again.
 
-    It also remembers which message object and serializer that payload came from
-    (:meth:`remember`), so the next subscriber of the same EVENT on the same
-    serializer gets the frame without asking the serializer again (see
-    :meth:`FramedDelivery.send_again`). The cache holds a small payload only
+    Its sender also sets which message object and serializer that payload came from
+    (``message``, ``serializer``, while the payload is the cached one), so the next
+    subscriber of the same EVENT on the same serializer gets the frame without asking
+    the serializer again (see :meth:`FramedDelivery.send_again`). The cache holds a small payload only
     (``CACHE_LIMIT``), and so at most one small message."""
 
     __slots__ = ("_payload", "_binary", "_frame", "message", "serializer")
@@ -85,18 +84,17 @@ class FrameCache:
     def frame(self, payload: bytes, is_binary: bool) -> bytes:
         if payload is self._payload and is_binary == self._binary:
             return self._frame
-        frame = PreparedMessage(payload, is_binary, False, True).payloadHybi
+        length = len(payload)
+        if length < 126:  # frame_head's shortest case, written out: most messages are this small
+            frame = bytes((0x82 if is_binary else 0x81, length)) + payload
+        else:
+            frame = frame_head(length, is_binary) + payload
         self.message = self.serializer = None
         if len(payload) <= CACHE_LIMIT:
             self._payload, self._binary, self._frame = payload, is_binary, frame
         else:
             self._payload, self._frame = None, b""
         return frame
-
-    def remember(self, message: Any, serializer: Any, payload: bytes) -> None:
-        """``payload`` (just framed) is ``message`` serialized by ``serializer``."""
-        if payload is self._payload:
-            self.message, self.serializer = message, serializer
 
 
 FRAMES = FrameCache()

@@ -185,11 +185,14 @@ class Dealer:
         callee_id = self._pick_callee(reg, callees)
         reg.hits += 1  # the busiest procedures of the dashboard: a count on the object at hand
         callee = self._peers.get(callee_id)
+        ids = self._invocation_ids.get(callee_id)
+        if ids is None:
+            ids = self._invocation_ids[callee_id] = SessionScopeIds()
         pending = PendingCall(
             caller=peer.session_id,
             request=msg.request,
             callee=callee_id,
-            invocation=self._invocation_ids.setdefault(callee_id, SessionScopeIds()).next(),
+            invocation=ids.next(),
             registration=reg.id,
             procedure=msg.procedure,
             receive_progress=bool(msg.receive_progress),

@@ -27,7 +27,7 @@ from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
 from node.wire.serializers import websocket_serializers
-from node.wire.size import check_size
+from node.wire.size import MessageTooLarge
 
 log = Logger()
 
@@ -112,20 +112,26 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         """Serialize and send; unlike autobahn's, no per-message trace formatting.
 
         The subscribers of one EVENT after the first (on the same serializer) get the
-        frame made for the first (``send_again``): a fan-out costs each of them a write."""
+        frame made for the first (``send_again``): a fan-out costs each of them a write.
+        The usual message's checks are written out here, not called: this runs for
+        every message the router sends."""
         if self._session is None:
             raise TransportLost()
         serializer = self._serializer
-        size = self.send_again(msg, serializer)
+        frames = FRAMES
+        size = self.send_again(msg, serializer) if msg is frames.message and serializer is frames.serializer else -1
         if size < 0:
             try:
                 payload, is_binary = serializer.serialize(msg)
             except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
                 raise SerializationError(f"{type(e).__name__}: {e}")
-            check_size(payload, self.maxMessagePayloadSize)  # the router decides what goes instead
-            self.send_payload(payload, is_binary)
-            FRAMES.remember(msg, serializer, payload)
             size = len(payload)
+            limit = self.maxMessagePayloadSize
+            if limit and 0 < limit < size:
+                raise MessageTooLarge(size, limit)  # the router decides what goes instead
+            self.send_payload(payload, is_binary)
+            if payload is frames._payload:  # kept for the next subscriber of the same EVENT
+                frames.message, frames.serializer = msg, serializer
         self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total
         outgoing = self.outgoing
         if outgoing.paused:  # only a paused limit counts what is sent

@@ -122,7 +122,8 @@ def _dumps_orjson_first(obj: Any) -> bytes:
     """CPython with orjson: orjson's bytes when large and safe, else the C encoder's.
 
     orjson encodes a small message in about 0.1 µs, less than finding its size any
-    other way would cost."""
+    other way would cost. The C encoder's call is written out (it is :func:`_dumps_c`):
+    this runs for every message a JSON peer is sent."""
     try:
         data = orjson.dumps(obj, default=_encode_default)
     except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
@@ -130,7 +131,9 @@ def _dumps_orjson_first(obj: Any) -> bytes:
     else:
         if len(data) >= ORJSON_MIN_SIZE and orjson_safe(obj):
             return data
-    return _dumps_c(obj)
+    if isinstance(obj, str):
+        return _ENCODER.encode(obj).encode("utf8")
+    return "".join(_C_ENCODE(obj, 0)).encode("utf8")
 
 
 def _dumps_c(obj: Any) -> bytes:
