@@ -51,6 +51,8 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
         super().dataReceived(data)
+        if self._large is None and not self._reading_rest and self.__dict__.get("current_frame") is None:
+            return  # the usual read: whole frames, none begun (frame_missing would say 0)
         missing = self.frame_missing()
         if missing > READ_SLICE:
             read_rest(self._reader, missing)
