@@ -210,11 +210,13 @@ class FramedDelivery:
                         large.failed = True  # autobahn's wording and close code (1007)
                         self._invalid_payload("encountered invalid UTF-8 while processing text message "
                                               f"at payload octet index {index}")
+                part.release()
             large.filled += take
             self.trafficStats.incomingOctetsWireLevel += take
         if large.missing:
             return pos + take
         self._large = None
+        large.view.release()  # no view left on the buffer: the serializer may empty it (see _onMessage below)
         if large.failed or self.state != self.STATE_OPEN:
             return pos + take
         if not large.ends_on_code_point:
@@ -228,7 +230,9 @@ class FramedDelivery:
         stats.incomingWebSocketMessages += 1
         if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
             self._cancelAutoPingTimeoutCall()
-        self._onMessage(large.buffer, large.binary)  # a bytearray: the serializers read it as bytes
+        # a bytearray: the serializers read it as bytes, and empty it once decoded (the
+        # memory of a large message is free before the router forwards it)
+        self._onMessage(large.buffer, large.binary)
         return pos + take
 
     def _read_whole_frames(self: Any, data: bytes) -> bytes:

@@ -11,7 +11,11 @@ default, ~20 faults and ~17.5 ms with the thresholds below.
 
 The price is memory that stays mapped: at most ``TRIM_THRESHOLD`` of freed
 heap is kept for reuse instead of being returned at once (the idle RSS after
-start does not change). The glibc environment variables
+start does not change). Buffers of ``MMAP_THRESHOLD`` and more are still
+mapped per use: the heap would keep several of them at once, and a 16 MiB
+call then grew the router's RSS by 4.1x the message (16 MiB thresholds) against
+2.1x with these, for ~15% more CPU on that call (``bench/run.py --only call_16mib``);
+1 MiB calls cost the same with either. The glibc environment variables
 (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``) still win: when either
 is set, nothing is changed here. Elsewhere than on glibc this does nothing.
 """
@@ -25,8 +29,8 @@ from typing import Mapping, Optional
 
 M_TRIM_THRESHOLD = -1  # <malloc.h>
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 16 * 1024 * 1024
-TRIM_THRESHOLD = 32 * 1024 * 1024  # glibc's own ceiling for its dynamic thresholds on 64-bit
+MMAP_THRESHOLD = 4 * 1024 * 1024
+TRIM_THRESHOLD = 8 * 1024 * 1024
 ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 

@@ -112,7 +112,8 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
             read_rest(self._reader, self._missing)
             return b""
         self._rest.append(data if len(data) == missing else data[:missing])
-        payload, self._rest, self._missing = b"".join(self._rest), None, 0
+        # a bytearray: the serializer empties it once decoded (see node.wire.serializers)
+        payload, self._rest, self._missing = bytearray().join(self._rest), None, 0
         read_rest(self._reader, 0)
         self.stringReceived(payload)
         return data[missing:]

@@ -11,6 +11,12 @@ many sessions is serialized once per serializer) and parses with the router's pa
 table for its format (:mod:`node.wire.parsing`). The JSON serializer wraps
 :class:`~node.wire.json_codec.FastJsonObjectSerializer`; msgpack and CBOR keep
 autobahn's object serializers. Bytes on the wire are autobahn's.
+
+A payload handed over as a ``bytearray`` is the transport's own buffer of one large
+message (:class:`node.fastpath.websocket_frames.LargeFrame`, RawSocket's large
+messages): ``unserialize`` empties it once decoded, so that its memory is free
+before the router forwards the message (a 16 MiB call otherwise holds the frame,
+the decoded text, the arguments and the forwarded message at once).
 """
 from __future__ import annotations
 
@@ -53,6 +59,9 @@ class LeanSerializer:
             raw_messages = objects.unserialize(payload)
         except Exception as e:
             raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
+        finally:
+            if type(payload) is bytearray:
+                payload.clear()  # a transport's buffer, handed over (module docstring)
         table = self.MESSAGE_TYPE_MAP
         return [parse(raw, table) for raw in raw_messages]
 
@@ -71,7 +80,11 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
         if isBinary or not self._one_per_payload:
             return LeanSerializer.unserialize(self, payload, isBinary)
         try:
-            raw = json_loads(payload.decode("utf8"))
+            text = payload.decode("utf8")
+            if type(payload) is bytearray:
+                payload.clear()  # a transport's buffer, handed over (module docstring)
+            raw = json_loads(text)
+            del text
         except Exception as e:
             raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
         if type(raw) is list and raw and type(raw[0]) is int:
