@@ -42,6 +42,26 @@ def test_check_ok_and_errors(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_relative_config_is_looked_up_in_the_node_directory_first(tmp_path):
+    """As Crossbar.io (`crossbar start --config=config1.json` with `.crossbar/config1.json`, the
+    proxy example's Makefile): a relative --config names a file in the node directory; a path
+    relative to the current directory still works when the node directory has no such file."""
+    project = tmp_path / "app"
+    cbdir = project / ".crossbar"
+    cbdir.mkdir(parents=True)
+    (cbdir / "config3.json").write_text(json.dumps(web_config(8080)))
+    in_cbdir = run_cli("check", "--config", "config3.json", cwd=project)
+    assert in_cbdir.returncode == 0, in_cbdir.stderr
+    assert str(cbdir / "config3.json") in in_cbdir.stdout or ".crossbar/config3.json" in in_cbdir.stdout
+    from_cwd = run_cli("check", "--config", ".crossbar/config3.json", cwd=project)
+    assert from_cwd.returncode == 0, from_cwd.stderr
+    shadowed = web_config(70000)  # both exist: the node directory's file wins, as in Crossbar.io
+    (project / "config3.json").write_text(json.dumps(shadowed))
+    assert run_cli("check", "--config", "config3.json", cwd=project).returncode == 0
+    missing = run_cli("check", "--config", "nope.json", cwd=project)
+    assert missing.returncode == 2 and ".crossbar/nope.json: file not found" in missing.stderr, missing.stderr
+
+
 def test_start_with_bad_config_exits_2_without_traceback(tmp_path):
     """`start` with an invalid config prints the problem, exits 2, writes no pidfile."""
     (tmp_path / "config.json").write_text("{ not json")

@@ -26,7 +26,9 @@ def _add_node_dir(parser: argparse.ArgumentParser, config: bool = True) -> None:
     parser.add_argument("--cbdir", default=os.environ.get("CROSSBAR_DIR", DEFAULT_CBDIR),
                         help="node directory (default: .crossbar, or $CROSSBAR_DIR)")
     if config:
-        parser.add_argument("--config", default=None, help="config file (default: CBDIR/config.json)")
+        parser.add_argument("--config", default=None,
+                            help="config file (default: CBDIR/config.json; a relative path is looked up "
+                                 "in CBDIR first, as Crossbar.io does)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,20 @@ def default_config_file(cbdir: str) -> str:
     return os.path.join(cbdir, "config.json")
 
 
+def config_file_in(cbdir: str, config_file: Optional[str]) -> str:
+    """The file ``--config`` names: as Crossbar.io reads it, a relative path is in the node
+    directory (``crossbar start --config=config1.json`` with ``.crossbar/config1.json``);
+    one that is not there but is relative to the current directory is taken from there."""
+    if config_file is None:
+        return default_config_file(cbdir)
+    if os.path.isabs(config_file):
+        return config_file
+    in_cbdir = os.path.join(cbdir, config_file)
+    if os.path.exists(in_cbdir) or not os.path.exists(config_file):
+        return in_cbdir
+    return config_file
+
+
 MAX_CONFIG_SIZE = 16 * 1024 * 1024  # a config is kilobytes; this stops /dev/zero or a log file
 
 
@@ -77,7 +91,7 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
     from node.config.validation import validation_errors, with_defaults
 
     cbdir = os.path.abspath(cbdir)
-    config_file = config_file or default_config_file(cbdir)
+    config_file = config_file_in(cbdir, config_file)
     where = shown_path(config_file)
     try:
         raw = read_json(config_file)

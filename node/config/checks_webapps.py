@@ -113,7 +113,8 @@ def check_wap_paths(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
     services = _paths(config, model.WapPath)
     if services and importlib.util.find_spec("jinja2") is None:
         errors.append(ConfigError(f"{where}: {services[0].path}", "`wap` paths render with Jinja2, which is not "
-                                  "installed", "Install it (`pip install jinja2`) or remove the path"))
+                                  "installed", "Install it (`pip install 'wampnode[wap]'`, or `pip install jinja2`) "
+                                  "or remove the path"))
     for service in services:
         directory = service.templates
         if directory is None:
