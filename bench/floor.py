@@ -26,6 +26,9 @@ Crossbar.io's ``call_1mib``:
 - relay_1mib: the same relay, driven like ``call_1mib``: the bytes of a 1 MiB CALL
   (what the benchmark client sends) copied from A to B and back, one at a time:
   memory speed through Twisted's reads and writes;
+- relay_of_<workload> (``--only call_64kib``, ``call_1mib_msgpack``, ...): the same
+  relay with a message of that workload's size, as a ratio to Crossbar.io's figure
+  for that workload;
 - step_1mib: the per-byte steps no WebSocket JSON router can skip for one 1 MiB
   message it receives, timed in the router's interpreter by ``bench/per_byte.py``:
   ``unmask`` (the node's masker), ``validate`` (UTF-8 by ``bytes.decode``, as
@@ -58,6 +61,10 @@ import workloads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = ("sessions_ws", "sessions_wss", "rpc_1", "rpc_16", "call_1mib")
+# the other large-call workloads: each gets a relay of a message of its size (relay_of_<workload>)
+SIZED_CALLS = {"call_64kib": workloads.MEDIUM, "call_64kib_msgpack": workloads.MEDIUM,
+               "call_64kib_cbor": workloads.MEDIUM, "call_1mib_msgpack": workloads.BIG,
+               "call_1mib_cbor": workloads.BIG}
 RELAY_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * 32 + b"\"]]"
 LARGE_MESSAGE = per_byte.LARGE_MESSAGE  # the CALL of call_1mib
 # a floor's figure -> the Crossbar.io workload it is a ratio to
@@ -71,7 +78,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--warmup", type=float, default=1.5)
     parser.add_argument("--duration", type=float, default=4.0)
-    parser.add_argument("--only", action="append", default=[], choices=WORKLOADS)
+    parser.add_argument("--only", action="append", default=[], choices=WORKLOADS + tuple(SIZED_CALLS))
     parser.add_argument("--serve-relay", nargs=2, metavar=("PORT", "VARIANT"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-tls", nargs=3, metavar=("PORT", "KEY", "CERT"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -273,6 +280,13 @@ def run(args: argparse.Namespace) -> Dict[str, List[float]]:
                         for step, figure in per_byte_us(python).items():
                             samples.setdefault(f"step_1mib {label} {step}", []).append(figure)
                             print(f"  step_1mib {label} {step:12s} {figure:9.1f} us", flush=True)
+                for key in SIZED_CALLS:
+                    if key in args.only:
+                        message = b"x" * SIZED_CALLS[key]  # the relay copies octets: their meaning is no matter
+                        for label, python in pythons:
+                            figure = relay_us_per_call(python, "node", args.warmup, args.duration, message)
+                            samples.setdefault(f"relay_of_{key} {label}-node", []).append(figure)
+                            print(f"  relay_of_{key} {label}-node {figure:9.1f} us", flush=True)
                 if "sessions_wss" in (args.only or WORKLOADS):
                     by_name = {router.name: router for router in started}
                     wampnode, crossbar = by_name["wampnode"], by_name["crossbar"]
@@ -308,14 +322,15 @@ def table(samples: Dict[str, List[float]]) -> str:
                  if key.endswith(" crossbar") and not key.startswith("handshake")}
     for key, values in samples.items():
         kind = key.split()[0]
-        base = reference.get(BASES.get(kind, kind))
+        base = reference.get(BASES.get(kind, kind[len("relay_of_"):] if kind.startswith("relay_of_") else kind))
         share = statistics.median(values) / base if base else None
         ratio = "-" if share is None else (f"{share:.3f}x" if share < 0.1 else f"{share:.2f}x")
         lines.append(f"{key:44s} {_cell(values):>16s} {ratio:>10s}")
     lines.append("")
     lines.append("relay: per call at one outstanding, ratio to Crossbar.io's rpc_1; handshake: TLS handshake only,")
     lines.append("ratio to Crossbar.io's whole wss session (sessions_wss); relay_1mib and step_1mib (per 1 MiB")
-    lines.append("message; per-call: two of them): ratio to Crossbar.io's call_1mib.")
+    lines.append("message; per-call: two of them): ratio to Crossbar.io's call_1mib; relay_of_<workload>: the relay")
+    lines.append("driven like that workload with a message of its size, ratio to Crossbar.io's figure for it.")
     return "\n".join(lines)
 
 
