@@ -23,6 +23,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "init": ("init", "run_init"),
     "start": ("start", "run_start"),
     "check": ("check", "run_check"),
+    "upgrade": ("upgrade", "run_upgrade"),
     "stop": ("control", "run_stop"),
     "status": ("control", "run_status"),
     "reload": ("control", "run_reload"),

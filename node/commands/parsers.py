@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the configuration and exit")
     _add_node_dir(check)
     add_check_options(check)
+    upgrade = commands.add_parser("upgrade", help="rewrite a version 1 (Crossbar.io) config as version 2")
+    _add_node_dir(upgrade)
     add_cert_parser(commands)
     commands.add_parser("version", help="print versions of wampnode and its stack")
     add_tunnel_parser(commands)  # tunnel, trust

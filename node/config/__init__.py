@@ -7,14 +7,17 @@ layers that use them, which report their faults through :func:`file_errors`.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any, List, Mapping, Optional, Sequence
 
 from node.config.model import NodeConfig
+from node.config.version1 import is_version_1, upgrade
 from node.errors import ConfigError, ConfigErrors, NodeError
 
-__all__ = ["load_config", "read_json", "NodeConfig", "default_config_file", "file_errors"]
+__all__ = ["load_config", "read_json", "NodeConfig", "default_config_file", "config_file_in", "file_errors",
+           "shown_path"]
 
 
 def default_config_file(cbdir: str) -> str:
@@ -97,6 +100,9 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
         raw = read_json(config_file)
     except ConfigError as e:
         raise ConfigErrors([e])
+    read_as_version_1 = is_version_1(raw)
+    if read_as_version_1:  # as `crossbar upgrade` would rewrite it (`wampnode upgrade` does)
+        raw = upgrade(raw)
     raw, errors = substitute(raw, os.environ if environ is None else environ, where)
     raw = expand_starred_uris(raw)  # Crossbar's "com.example.*" spelling, made explicit
     missing = {e.where for e in errors}
@@ -108,4 +114,4 @@ def load_config(cbdir: str, config_file: Optional[str] = None,
     problems: List[ConfigError] = run_checks(config, raw, where)
     if problems:
         raise ConfigErrors(problems)
-    return config
+    return dataclasses.replace(config, read_as_version_1=True) if read_as_version_1 else config

@@ -21,7 +21,18 @@ from node.config.permissions import writable_warnings
 
 def config_warnings(config: model.NodeConfig) -> List[str]:
     """One ``where: problem. Fix: ...`` line per thing worth a warning, in config order."""
-    return writable_warnings(config.cbdir, config.config_file) + missing_static_directories(config)
+    return (version_1_warnings(config) + writable_warnings(config.cbdir, config.config_file)
+            + missing_static_directories(config))
+
+
+def version_1_warnings(config: model.NodeConfig) -> List[str]:
+    """A version 1 config is read as upgraded; the file still says version 1."""
+    if not config.read_as_version_1:
+        return []
+    shown = shown_path(config.config_file)
+    return [f"{shown}: version: a version 1 configuration (Crossbar.io before 2017), read as the version 2 "
+            f"`crossbar upgrade` makes of it (permissions as uri/allow/disclose/cache; actions left out are not "
+            f"allowed). Fix: rewrite the file with `wampnode upgrade --config {shown}`"]
 
 
 def missing_static_directories(config: model.NodeConfig) -> List[str]:

@@ -576,3 +576,4 @@ class NodeConfig:
     workers: Tuple[Worker, ...] = ()  # containers, guests and proxies, in config order
     router_id: Optional[str] = None  # the router worker's id; None: no router worker
     router_path: Optional[str] = "workers[0]"  # JSON path of the router worker; None: no router worker
+    read_as_version_1: bool = False  # a version 1 config, read as upgraded (node.config.version1)
