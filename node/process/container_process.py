@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import signal
 import sys
 from typing import Any, Dict, Optional, Sequence
 
 from node.log import start_logging
-from node.process.lifeline import die_with_parent, lead_process_group
+from node.process.lifeline import become_worker
 from node.process.systemd import Notifier
 from node.workers.container import Container
 
@@ -82,11 +81,7 @@ class ContainerProcess:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    lead_process_group()
-    die_with_parent(args.parent, signal.SIGTERM)
-    spec = pickle.loads(sys.stdin.buffer.read())  # the node writes it, then closes the pipe
-    with open(os.devnull, "rb") as null:
-        os.dup2(null.fileno(), 0)
+    spec = become_worker(args.parent)
     from twisted.internet import reactor  # here: importing it installs Twisted's default reactor
 
     start_logging(args.loglevel, "json")

@@ -22,9 +22,10 @@ site-packages): the guest's environment is the guest's, not the node's.
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import sys
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 PR_SET_PDEATHSIG = 1
 
@@ -48,6 +49,18 @@ def lead_process_group() -> None:
         os.setpgid(0, 0)
     except OSError:
         pass  # already a group (or session) leader
+
+
+def become_worker(parent: int) -> Any:
+    """What a Python worker process (container, proxy) does first: lead its own process
+    group, die with the node, and read its spec, which the node pickles to its stdin and
+    then closes; stdin is /dev/null from then on."""
+    lead_process_group()
+    die_with_parent(parent, signal.SIGTERM)
+    spec = pickle.loads(sys.stdin.buffer.read())
+    with open(os.devnull, "rb") as null:
+        os.dup2(null.fileno(), 0)
+    return spec
 
 
 def exec_args(parent: int, signum: int, program: str, arguments: Sequence[str]) -> List[str]:
