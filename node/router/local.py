@@ -18,15 +18,15 @@ This is thin Twisted glue: Deferreds, no reactor.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.message import Call, Cancel, Message, Publish
+from autobahn.wamp.message import Cancel, Message
 from twisted.internet.defer import Deferred
 
 from node.router.ids import random_id
 from node.router.peer import Peer
-from node.router.pending import PendingRequests
+from node.router.pending import PendingRequests, RequestingSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from node.router.realm import RealmRouter
@@ -39,7 +39,7 @@ _ROLES: Dict[str, object] = {
 }
 
 
-class LocalSession:
+class LocalSession(RequestingSession):
     """Publishes and calls on ``realm`` as a session of role ``authrole``.
 
     The session joins on first use, and joins again (with a new session id) after
@@ -63,27 +63,6 @@ class LocalSession:
                              transport=dict(self._transport))
             self._realm.attach(self.peer, self)
         return self.peer
-
-    def publish(self, topic: Any, args: Any, kwargs: Any, options: Dict[str, Any]) -> Deferred:
-        """PUBLISH with ``acknowledge``; fires with the publication id, fails with
-        :class:`ApplicationError` (the router's ERROR).
-
-        @raise ProtocolError: the values do not make a valid PUBLISH.
-        """
-        request = self._requests.next_id()
-        message = Publish.parse([Publish.MESSAGE_TYPE, request, dict(options, acknowledge=True), topic]
-                                + _payload(args, kwargs))
-        return self._send(request, message)
-
-    def call(self, procedure: Any, args: Any, kwargs: Any, options: Dict[str, Any]) -> Deferred:
-        """CALL; fires with the RESULT message, fails with :class:`ApplicationError`.
-        Cancelling the Deferred sends CANCEL (``killnowait``: the callee is interrupted).
-
-        @raise ProtocolError: the values do not make a valid CALL.
-        """
-        request = self._requests.next_id()
-        message = Call.parse([Call.MESSAGE_TYPE, request, dict(options), procedure] + _payload(args, kwargs))
-        return self._send(request, message, cancel=True)
 
     def _send(self, request: int, message: Message, cancel: bool = False) -> Deferred:
         peer = self._joined()
@@ -116,12 +95,3 @@ class LocalSession:
     def leave(self) -> None:
         """Leave the realm (node shutdown); pending requests fail."""
         self.kill("wamp.close.system_shutdown", "the node is shutting down")
-
-
-def _payload(args: Any, kwargs: Any) -> list:
-    """The wire form's trailing ``args``/``kwargs`` (left out when empty, as clients send them)."""
-    if kwargs:
-        return [args if args is not None else [], kwargs]
-    if args:
-        return [args]
-    return []

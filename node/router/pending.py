@@ -4,16 +4,17 @@ The router's own caller (:mod:`node.router.internal`) and the HTTP bridge's
 sessions (:mod:`node.router.local`) send PUBLISH and CALL to a realm as message
 objects and get PUBLISHED, RESULT and ERROR back through ``send``. Both keep one
 Deferred per request id and settle it from the answer the same way; this is that
-bookkeeping, once.
+bookkeeping, once. :class:`RequestingSession` builds the PUBLISH and CALL of such a
+session (the HTTP bridge's, and a proxy worker's service sessions).
 
 This is thin Twisted glue: it imports ``twisted.internet.defer`` only, never the reactor.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.message import Error, Message, Published, Result
+from autobahn.wamp.message import Call, Error, Message, Publish, Published, Result
 from twisted.internet.defer import Deferred
 
 from node.router.ids import SessionScopeIds
@@ -63,3 +64,44 @@ class PendingRequests:
         (the session left the realm)."""
         pending, self._pending = self._pending, {}
         return list(pending.values())
+
+
+class RequestingSession:
+    """PUBLISH and CALL of a session of the node's own (the HTTP bridge's, a proxy's
+    service sessions), built and checked here; the class delivers them with
+    ``_send(request, message, cancel)``, which returns the request's Deferred."""
+
+    _requests: PendingRequests
+
+    def _send(self, request: int, message: Message, cancel: bool = False) -> Deferred:
+        raise NotImplementedError
+
+    def publish(self, topic: Any, args: Any, kwargs: Any, options: Dict[str, Any]) -> Deferred:
+        """PUBLISH with ``acknowledge``; fires with the publication id, fails with
+        :class:`ApplicationError` (the router's ERROR).
+
+        @raise ProtocolError: the values do not make a valid PUBLISH.
+        """
+        request = self._requests.next_id()
+        message = Publish.parse([Publish.MESSAGE_TYPE, request, dict(options, acknowledge=True), topic]
+                                + _payload(args, kwargs))
+        return self._send(request, message)
+
+    def call(self, procedure: Any, args: Any, kwargs: Any, options: Dict[str, Any]) -> Deferred:
+        """CALL; fires with the RESULT message, fails with :class:`ApplicationError`.
+        Cancelling the Deferred sends CANCEL (``killnowait``: the callee is interrupted).
+
+        @raise ProtocolError: the values do not make a valid CALL.
+        """
+        request = self._requests.next_id()
+        message = Call.parse([Call.MESSAGE_TYPE, request, dict(options), procedure] + _payload(args, kwargs))
+        return self._send(request, message, cancel=True)
+
+
+def _payload(args: Any, kwargs: Any) -> list:
+    """The wire form's trailing ``args``/``kwargs`` (left out when empty, as clients send them)."""
+    if kwargs:
+        return [args if args is not None else [], kwargs]
+    if args:
+        return [args]
+    return []

@@ -13,7 +13,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional, Set, Tuple
 
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.message import Call, Cancel, Message, Publish, Welcome
+from autobahn.wamp.message import Cancel, Message, Welcome
 from autobahn.wamp.role import RoleCallerFeatures, RolePublisherFeatures
 from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
@@ -25,7 +25,7 @@ from node.router.auth.base import random_authid
 from node.router.auth.failures import FailureTracker
 from node.router.cookie_store import CookieStore
 from node.router.counters import Listener, RouterCounts
-from node.router.pending import PendingRequests
+from node.router.pending import PendingRequests, RequestingSession
 from node.workers.proxy_backend import BackendLink, NodeKey
 from node.workers.proxy_session import ProxyFrontendSession
 
@@ -128,7 +128,7 @@ class ProxyRouter:
         self._joined.discard(session)
 
 
-class ServiceSession:
+class ServiceSession(RequestingSession):
     """A session the proxy opens for itself: PUBLISH and CALL with Deferreds, as
     :class:`~node.router.local.LocalSession` offers the HTTP bridge in a router.
 
@@ -146,25 +146,6 @@ class ServiceSession:
         self.ready = False
         self._requests = PendingRequests()
         self._queue: Deque[Message] = deque()
-
-    def publish(self, topic: Any, args: Any, kwargs: Any, options: Dict[str, Any]) -> Deferred:
-        """PUBLISH with ``acknowledge``; fires with the publication id.
-
-        @raise ProtocolError: the values do not make a valid PUBLISH.
-        """
-        request = self._requests.next_id()
-        message = Publish.parse([Publish.MESSAGE_TYPE, request, dict(options, acknowledge=True), topic]
-                                + _payload(args, kwargs))
-        return self._send(request, message)
-
-    def call(self, procedure: Any, args: Any, kwargs: Any, options: Dict[str, Any]) -> Deferred:
-        """CALL; fires with the RESULT message. Cancelling sends CANCEL (``killnowait``).
-
-        @raise ProtocolError: the values do not make a valid CALL.
-        """
-        request = self._requests.next_id()
-        message = Call.parse([Call.MESSAGE_TYPE, request, dict(options), procedure] + _payload(args, kwargs))
-        return self._send(request, message, cancel=True)
 
     def leave(self) -> None:
         link, self.link = self.link, None
@@ -242,12 +223,3 @@ def _authenticator_roles(worker: ProxyWorker) -> Dict[str, str]:
                 if isinstance(settings, DynamicSettings) and settings.authenticator_role:
                     roles[settings.authenticator] = settings.authenticator_role
     return roles
-
-
-def _payload(args: Any, kwargs: Any) -> list:
-    if kwargs:
-        return [args if args is not None else [], kwargs]
-    if args:
-        return [args]
-    return []
-
