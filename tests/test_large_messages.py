@@ -472,3 +472,17 @@ def test_word_masker_unmasks_random_split_input_like_rfc6455() -> None:
     masker = create_xor_masker(b"abcd", MiB)
     assert isinstance(masker, WordMasker) != NATIVE
     assert masker.process(b"\0" * 10) == b"abcdabcdab"
+
+
+def test_validator_ascii_chunks_after_held_back_bytes_agree_with_autobahns() -> None:
+    """An all-ASCII chunk is passed without decoding only when nothing is held back:
+    after the start of a multi-octet sequence it still fails (or completes) as autobahn's does."""
+    cases = [[b"abc", b"\xe2\x82", b"AB"], [b"\xe2", b"\x82\xac", b"xyz"], [b"x" * 70000, b"\xf0\x9f", b"\x98"],
+             [b"ok", b"\xed", b"A"], [b"\x7f" * 3, b"plain", b""]]
+    for chunks in cases:
+        ours, theirs = DecoderUtf8Validator(), Utf8Validator()
+        for chunk in chunks:
+            expected, got = theirs.validate(chunk), ours.validate(chunk)
+            assert got[:2] == expected[:2] and got[3] == expected[3], (chunks, chunk, got, expected)
+            if not expected[0]:
+                break
