@@ -129,3 +129,25 @@ def test_pypy_writes_a_large_plain_string_without_the_standard_encoder() -> None
     json_codec._write([48, 1, {}, "p", [LARGE]], pieces, json_codec._LARGE_DEPTH)
     assert b"".join(pieces) == json_codec._dumps_python([48, 1, {}, "p", [LARGE]])
     assert any(len(piece) == len(LARGE) for piece in pieces)
+
+
+def test_binary_values_found_without_searching_the_text() -> None:
+    """json_loads on PyPy looks at the decoded items (not the text) for WAMP's binary strings."""
+    assert json_codec.binary_values([48, 1, {}, "p", [LARGE, {"k": ["a", "\x00AQ=="]}]], 100) is True
+    assert json_codec.binary_values([48, 1, {"\x00key": "v"}, "p", [LARGE]], 100) is False  # keys stay text
+    assert json_codec.binary_values([1, [2, [3, [4]]]], 3) is None  # more items than the budget
+    deep: Any = "\x00AA=="
+    for _ in range(100000):
+        deep = [deep]
+    assert json_codec.binary_values(deep, 10 ** 6) is True  # no recursion
+
+
+@pytest.mark.parametrize("raw", [
+    [48, 1, {}, "com.large", [LARGE, b"\x00\x01", {"b": [b"kw"]}], {"\x00k": LARGE}],
+    [48, 2, {}, "com.large", list(range(5000)) + [b"late binary"]],  # over the budget: the text is searched
+    [48, 3, {}, "com.large", [LARGE, "\\u0000 as text", "\\\\"]],
+])
+def test_large_messages_with_binary_read_as_autobahn_reads_them(raw: Any) -> None:
+    theirs = JsonObjectSerializer()
+    encoded = theirs.serialize(raw)
+    assert FastJsonObjectSerializer().unserialize(encoded) == theirs.unserialize(encoded)
