@@ -486,3 +486,20 @@ def test_validator_ascii_chunks_after_held_back_bytes_agree_with_autobahns() -> 
             assert got[:2] == expected[:2] and got[3] == expected[3], (chunks, chunk, got, expected)
             if not expected[0]:
                 break
+
+
+def test_word_masker_tells_whether_what_it_unmasked_is_ascii() -> None:
+    """``process_checked`` (a large text frame's reads on PyPy): the unmasked octets and
+    whether all are ASCII, one non-ASCII octet anywhere (in the words or the last 1 to 3)
+    making it False."""
+    rng = random.Random(17)
+    for _ in range(2000):
+        mask = bytes(rng.randrange(256) for _ in range(4))
+        data = bytearray(rng.randrange(128) for _ in range(rng.randint(0, 40)))
+        if data and rng.random() < 0.5:
+            data[rng.randrange(len(data))] = rng.randrange(128, 256)
+        masker = WordMasker(mask)
+        skip = rng.randint(0, 5)
+        masker.process(b"\0" * skip)
+        masked = bytes(byte ^ mask[(i + skip) % 4] for i, byte in enumerate(data))
+        assert masker.process_checked(masked) == (bytes(data), bytes(data).isascii())

@@ -56,7 +56,7 @@ from typing import Any, Optional
 import autobahn.websocket.protocol as _wsp
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
-from node.fastpath.xormask import IN_PLACE, create_xor_masker, unmask_into
+from node.fastpath.xormask import IN_PLACE, WordMasker, create_xor_masker, unmask_into
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
@@ -218,11 +218,16 @@ class FramedDelivery:
                 if large.pieces is None:
                     part = large.view[large.filled:large.filled + take]
                     unmask_into(large.masker, part, memoryview(data)[pos:pos + take])
+                    ascii = False
                 else:
-                    part = large.masker.process(data if pos == 0 and take == len(data) else data[pos:pos + take])
+                    masked = data if pos == 0 and take == len(data) else data[pos:pos + take]
+                    if type(large.masker) is WordMasker:  # unmasked and checked for ASCII in one loop
+                        part, ascii = large.masker.process_checked(masked)
+                    else:
+                        part, ascii = large.masker.process(masked), False
                     large.pieces.append(part)
                 if large.validator is not None:
-                    valid, large.ends_on_code_point, _, index = large.validator.validate(part)
+                    valid, large.ends_on_code_point, _, index = large.validator.validate(part, ascii)
                     if not valid:
                         large.failed = True  # autobahn's wording and close code (1007)
                         self._invalid_payload("encountered invalid UTF-8 while processing text message "
