@@ -151,3 +151,19 @@ def test_large_messages_with_binary_read_as_autobahn_reads_them(raw: Any) -> Non
     theirs = JsonObjectSerializer()
     encoded = theirs.serialize(raw)
     assert FastJsonObjectSerializer().unserialize(encoded) == theirs.unserialize(encoded)
+
+
+@pytest.mark.parametrize("text", ["plain ascii", "héllo €", "x" * 70000 + "é"])
+def test_json_serializer_reads_any_text_whichever_codec_it_tries_first(text: str) -> None:
+    """On PyPy a payload is decoded as ASCII first (``TEXT_CODEC``), then as UTF-8."""
+    from autobahn.wamp import message as m
+    from autobahn.wamp.exception import ProtocolError
+
+    from node.wire.serializers import JsonSerializer
+
+    serializer = JsonSerializer()
+    payload, _ = serializer.serialize(m.Publish(1, "com.t", args=[text]))
+    (publish,) = serializer.unserialize(payload, False)
+    assert publish.args == [text]
+    with pytest.raises(ProtocolError, match="UnicodeDecodeError"):
+        serializer.unserialize(payload[:-4] + b"\xff\"]]", False)
