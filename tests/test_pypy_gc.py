@@ -16,10 +16,10 @@ PYPY = platform.python_implementation() == "PyPy"
 
 
 def test_tuned_environment() -> None:
-    assert tuned_environment({"A": "1"}, "PyPy") == {"A": "1", VARIABLE: NURSERY}
-    assert tuned_environment({"A": "1"}, "CPython") is None
-    assert tuned_environment({VARIABLE: "4MB"}, "PyPy") is None  # the user's choice stands
-    assert tuned_environment({VARIABLE: ""}, "PyPy") is None  # PyPy's own default, asked for
+    assert tuned_environment({"A": "1"}, "pypy") == {"A": "1", VARIABLE: NURSERY}
+    assert tuned_environment({"A": "1"}, "cpython") is None
+    assert tuned_environment({VARIABLE: "4MB"}, "pypy") is None  # the user's choice stands
+    assert tuned_environment({VARIABLE: ""}, "pypy") is None  # PyPy's own default, asked for
 
 
 def environment_of(pid: int) -> Dict[str, str]:

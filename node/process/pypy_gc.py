@@ -20,7 +20,6 @@ an empty value). CPython is not affected.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from typing import Dict, Mapping, Optional, Sequence
 
@@ -31,7 +30,7 @@ NURSERY = "32MB"
 def tuned_environment(environ: Mapping[str, str], implementation: Optional[str] = None) -> Optional[Dict[str, str]]:
     """The environment the node should run in, or None if this one will do
     (not PyPy, or the nursery chosen already)."""
-    if (implementation or platform.python_implementation()) != "PyPy" or VARIABLE in environ:
+    if (implementation or sys.implementation.name) != "pypy" or VARIABLE in environ:
         return None
     env = dict(environ)
     env[VARIABLE] = NURSERY
