@@ -87,3 +87,83 @@ def test_large_plain_messages_are_written_by_orjson() -> None:
     """The fast path is taken (not only correct): the bytes are orjson's own."""
     raw = SAMPLES["text"]
     assert json_dumps(raw) == json_codec.orjson.dumps(raw)
+
+
+LARGE = "y" * json_codec.LARGE_STRING
+PIECEWISE = {
+    "plain in args": [48, 1, {}, "com.large", [LARGE], {"k": LARGE}],
+    "quote": [50, 2, {}, [LARGE + '"']],
+    "backslash": [50, 3, {}, [LARGE + "\\"]],
+    "control": [50, 4, {}, ["\x1f" + LARGE, LARGE + "\n\t\x00"]],
+    "non-ASCII": [50, 5, {}, [LARGE + "é€\U0001F600\u2028\x7f/"]],
+    "large key": [50, 6, {}, [], {LARGE: LARGE}],
+    "int key": [50, 7, {}, [], {1: LARGE, "a": LARGE}],
+    "tuple": [50, 8, {}, (LARGE, (1, 2.5, None, True))],
+    "deeper than looked at": [50, 9, {}, [[[[[LARGE]]]]]],
+    "str subclass": [50, 10, {}, [Text(LARGE)]],
+    "bytes and small": [50, 11, {"x": [1, -0.0, 1e-07]}, [b"\x00\xff" * 9000, "", [], {}, LARGE]],
+    "lone surrogate": [50, 12, {}, [LARGE + "\ud800"]],
+    "small only": [50, 13, {}, ["small", 1, {"k": [True]}]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIECEWISE))
+def test_large_strings_written_piecewise_match_autobahn(name: str) -> None:
+    """PyPy's encoder (``_dumps_large_strings``, checked on every interpreter): autobahn's bytes."""
+    raw = PIECEWISE[name]
+    theirs = JsonObjectSerializer()
+    try:
+        expected = theirs.serialize(raw)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            json_codec._dumps_large_strings(raw)
+        return
+    assert json_codec._dumps_large_strings(raw) == expected
+
+
+@pytest.mark.skipif(not json_codec._PYPY_JSON, reason="PyPy's encoder only")
+def test_pypy_writes_a_large_plain_string_without_the_standard_encoder() -> None:
+    """The fast path is taken on PyPy: the string's own UTF-8 bytes are in the output, not a copy's."""
+    assert json_codec.json_dumps is json_codec._dumps_large_strings
+    pieces: list = []
+    json_codec._write([48, 1, {}, "p", [LARGE]], pieces, json_codec._LARGE_DEPTH)
+    assert b"".join(pieces) == json_codec._dumps_python([48, 1, {}, "p", [LARGE]])
+    assert any(len(piece) == len(LARGE) for piece in pieces)
+
+
+def test_binary_values_found_without_searching_the_text() -> None:
+    """json_loads on PyPy looks at the decoded items (not the text) for WAMP's binary strings."""
+    assert json_codec.binary_values([48, 1, {}, "p", [LARGE, {"k": ["a", "\x00AQ=="]}]], 100) is True
+    assert json_codec.binary_values([48, 1, {"\x00key": "v"}, "p", [LARGE]], 100) is False  # keys stay text
+    assert json_codec.binary_values([1, [2, [3, [4]]]], 3) is None  # more items than the budget
+    deep: Any = "\x00AA=="
+    for _ in range(100000):
+        deep = [deep]
+    assert json_codec.binary_values(deep, 10 ** 6) is True  # no recursion
+
+
+@pytest.mark.parametrize("raw", [
+    [48, 1, {}, "com.large", [LARGE, b"\x00\x01", {"b": [b"kw"]}], {"\x00k": LARGE}],
+    [48, 2, {}, "com.large", list(range(5000)) + [b"late binary"]],  # over the budget: the text is searched
+    [48, 3, {}, "com.large", [LARGE, "\\u0000 as text", "\\\\"]],
+])
+def test_large_messages_with_binary_read_as_autobahn_reads_them(raw: Any) -> None:
+    theirs = JsonObjectSerializer()
+    encoded = theirs.serialize(raw)
+    assert FastJsonObjectSerializer().unserialize(encoded) == theirs.unserialize(encoded)
+
+
+@pytest.mark.parametrize("text", ["plain ascii", "héllo €", "x" * 70000 + "é"])
+def test_json_serializer_reads_any_text_whichever_codec_it_tries_first(text: str) -> None:
+    """On PyPy a payload is decoded as ASCII first (``TEXT_CODEC``), then as UTF-8."""
+    from autobahn.wamp import message as m
+    from autobahn.wamp.exception import ProtocolError
+
+    from node.wire.serializers import JsonSerializer
+
+    serializer = JsonSerializer()
+    payload, _ = serializer.serialize(m.Publish(1, "com.t", args=[text]))
+    (publish,) = serializer.unserialize(payload, False)
+    assert publish.args == [text]
+    with pytest.raises(ProtocolError, match="UnicodeDecodeError"):
+        serializer.unserialize(payload[:-4] + b"\xff\"]]", False)

@@ -472,3 +472,34 @@ def test_word_masker_unmasks_random_split_input_like_rfc6455() -> None:
     masker = create_xor_masker(b"abcd", MiB)
     assert isinstance(masker, WordMasker) != NATIVE
     assert masker.process(b"\0" * 10) == b"abcdabcdab"
+
+
+def test_validator_ascii_chunks_after_held_back_bytes_agree_with_autobahns() -> None:
+    """An all-ASCII chunk is passed without decoding only when nothing is held back:
+    after the start of a multi-octet sequence it still fails (or completes) as autobahn's does."""
+    cases = [[b"abc", b"\xe2\x82", b"AB"], [b"\xe2", b"\x82\xac", b"xyz"], [b"x" * 70000, b"\xf0\x9f", b"\x98"],
+             [b"ok", b"\xed", b"A"], [b"\x7f" * 3, b"plain", b""]]
+    for chunks in cases:
+        ours, theirs = DecoderUtf8Validator(), Utf8Validator()
+        for chunk in chunks:
+            expected, got = theirs.validate(chunk), ours.validate(chunk)
+            assert got[:2] == expected[:2] and got[3] == expected[3], (chunks, chunk, got, expected)
+            if not expected[0]:
+                break
+
+
+def test_word_masker_tells_whether_what_it_unmasked_is_ascii() -> None:
+    """``process_checked`` (a large text frame's reads on PyPy): the unmasked octets and
+    whether all are ASCII, one non-ASCII octet anywhere (in the words or the last 1 to 3)
+    making it False."""
+    rng = random.Random(17)
+    for _ in range(2000):
+        mask = bytes(rng.randrange(256) for _ in range(4))
+        data = bytearray(rng.randrange(128) for _ in range(rng.randint(0, 40)))
+        if data and rng.random() < 0.5:
+            data[rng.randrange(len(data))] = rng.randrange(128, 256)
+        masker = WordMasker(mask)
+        skip = rng.randint(0, 5)
+        masker.process(b"\0" * skip)
+        masked = bytes(byte ^ mask[(i + skip) % 4] for i, byte in enumerate(data))
+        assert masker.process_checked(masked) == (bytes(data), bytes(data).isascii())

@@ -27,9 +27,14 @@ protocol and replaces only those three steps for the common case:
   UTF-8 checked as it comes (so invalid text still fails on the read that holds
   it), and the buffer is the message. autobahn would unmask each read into new
   bytes (NVX: a zeroed buffer, a copy in, a copy out), keep them in a list and
-  join them, through its per-frame methods on every read. Only where autobahn's
-  masker is NVX, which XORs the buffer in place (CPython): on PyPy, copying into
-  a ``bytearray`` through a ``memoryview`` costs more than autobahn's way.
+  join them, through its per-frame methods on every read. That is where autobahn's
+  masker is NVX, which XORs the buffer in place (CPython). On PyPy, where copying
+  into a ``bytearray`` through a ``memoryview`` costs more than autobahn's way, each
+  read is unmasked (32-bit words) into new bytes, kept in a list and joined once the
+  frame is whole: what autobahn does, without adding each read to its buffer of
+  unprocessed octets first (a copy of every read) or slicing it out again. On PyPy
+  each 1 MiB object made is a step nearer the garbage collector's next (costly)
+  step, so the copies that are not made count twice.
 
 Anything unusual (compression negotiated, auto-fragmentation, masked server
 frames, a payload over the size limit, queued or chopped writes, octet logging,
@@ -51,7 +56,7 @@ from typing import Any, Optional
 import autobahn.websocket.protocol as _wsp
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
-from node.fastpath.xormask import IN_PLACE, create_xor_masker, unmask_into
+from node.fastpath.xormask import IN_PLACE, WordMasker, create_xor_masker, unmask_into
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
@@ -149,12 +154,20 @@ _wsp.create_xor_masker = create_xor_masker  # autobahn's where it is native (NVX
 class LargeFrame:
     """A large data frame with FIN set (a whole message) while its payload comes in."""
 
-    __slots__ = ("binary", "buffer", "view", "filled", "masker", "validator", "ends_on_code_point", "failed")
+    __slots__ = ("binary", "length", "buffer", "view", "pieces", "filled", "masker", "validator",
+                 "ends_on_code_point", "failed")
 
     def __init__(self, binary: bool, mask: bytes, length: int, validate: bool) -> None:
         self.binary = binary
-        self.buffer = bytearray(length)
-        self.view = memoryview(self.buffer)
+        self.length = length
+        self.buffer: Optional[bytearray] = None
+        self.view: Optional[memoryview] = None
+        self.pieces: Optional[list] = None
+        if IN_PLACE:  # unmasked in place, in one buffer
+            self.buffer = bytearray(length)
+            self.view = memoryview(self.buffer)
+        else:  # each read unmasked into new bytes, joined at the end
+            self.pieces = []
         self.filled = 0
         self.masker = create_xor_masker(mask, length)
         self.validator = DecoderUtf8Validator() if validate and not binary else None
@@ -163,7 +176,7 @@ class LargeFrame:
 
     @property
     def missing(self) -> int:
-        return len(self.buffer) - self.filled
+        return self.length - self.filled
 
 
 class FramedDelivery:
@@ -202,37 +215,56 @@ class FramedDelivery:
         take = min(len(data) - pos, large.missing)
         if take:
             if not large.failed:
-                part = large.view[large.filled:large.filled + take]
-                unmask_into(large.masker, part, memoryview(data)[pos:pos + take])
+                if large.pieces is None:
+                    part = large.view[large.filled:large.filled + take]
+                    unmask_into(large.masker, part, memoryview(data)[pos:pos + take])
+                    ascii = False
+                else:
+                    masked = data if pos == 0 and take == len(data) else data[pos:pos + take]
+                    if type(large.masker) is WordMasker:  # unmasked and checked for ASCII in one loop
+                        part, ascii = large.masker.process_checked(masked)
+                    else:
+                        part, ascii = large.masker.process(masked), False
+                    large.pieces.append(part)
                 if large.validator is not None:
-                    valid, large.ends_on_code_point, _, index = large.validator.validate(part)
+                    valid, large.ends_on_code_point, _, index = large.validator.validate(part, ascii)
                     if not valid:
                         large.failed = True  # autobahn's wording and close code (1007)
                         self._invalid_payload("encountered invalid UTF-8 while processing text message "
                                               f"at payload octet index {index}")
-                part.release()
+                if large.pieces is None:
+                    part.release()
             large.filled += take
             self.trafficStats.incomingOctetsWireLevel += take
         if large.missing:
             return pos + take
         self._large = None
-        large.view.release()  # no view left on the buffer: the serializer may empty it (see _onMessage below)
+        if large.view is not None:
+            large.view.release()  # no view left on the buffer: the serializer may empty it (see _onMessage below)
         if large.failed or self.state != self.STATE_OPEN:
             return pos + take
         if not large.ends_on_code_point:
             self._invalid_payload("UTF-8 text message payload ended within Unicode code point at payload "
-                                  f"octet index {len(large.buffer)}")
+                                  f"octet index {large.length}")
             return pos + take
         stats = self.trafficStats
-        stats.incomingOctetsWebSocketLevel += len(large.buffer)
-        stats.incomingOctetsAppLevel += len(large.buffer)
+        stats.incomingOctetsWebSocketLevel += large.length
+        stats.incomingOctetsAppLevel += large.length
         stats.incomingWebSocketFrames += 1
         stats.incomingWebSocketMessages += 1
         if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
             self._cancelAutoPingTimeoutCall()
         # a bytearray: the serializers read it as bytes, and empty it once decoded (the
-        # memory of a large message is free before the router forwards it)
-        self._onMessage(large.buffer, large.binary)
+        # memory of a large message is free before the router forwards it); on PyPy, bytes
+        # joined from the unmasked reads, which are let go before the message is decoded
+        binary, pieces = large.binary, large.pieces
+        if pieces is None:
+            payload: Any = large.buffer
+        else:
+            payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            large.pieces = pieces = None
+        del large
+        self._onMessage(payload, binary)
         return pos + take
 
     def _read_whole_frames(self: Any, data: bytes) -> bytes:
@@ -263,7 +295,7 @@ class FramedDelivery:
                 break
             if 0 < self.maxFramePayloadSize < length or 0 < self.maxMessagePayloadSize < length:
                 break  # autobahn closes with 1009
-            if length > FAST_READ_LIMIT and IN_PLACE:
+            if length > FAST_READ_LIMIT:
                 self._large = LargeFrame(first == 0x82, data[head:head + 4], length, validate)
                 stats.incomingOctetsWireLevel += head + 4 - pos
                 pos = self._gather(data, head + 4)

@@ -32,7 +32,7 @@ choose_twisted()
 from autobahn.wamp import serializer as ab  # noqa: E402
 from autobahn.wamp.exception import ProtocolError  # noqa: E402
 
-from node.wire.json_codec import FastJsonObjectSerializer, json_loads  # noqa: E402
+from node.wire.json_codec import TEXT_CODEC, FastJsonObjectSerializer, json_loads  # noqa: E402
 from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES, parse  # noqa: E402
 
 
@@ -80,7 +80,12 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
         if isBinary or not self._one_per_payload:
             return LeanSerializer.unserialize(self, payload, isBinary)
         try:
-            text = payload.decode("utf8")
+            try:
+                text = payload.decode(TEXT_CODEC)
+            except UnicodeDecodeError:
+                if TEXT_CODEC == "utf8":
+                    raise
+                text = payload.decode("utf8")  # PyPy, text not all ASCII
             if type(payload) is bytearray:
                 payload.clear()  # a transport's buffer, handed over (module docstring)
             raw = json_loads(text)
