@@ -15,7 +15,6 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from node.commands.parsers import build_parser
 from node.errors import NodeError
-from node.process.pypy_gc import restart_with_tuned_gc
 
 # command -> (module of node.commands, function). Modules are imported on demand:
 # `wampnode status` or `stop` then starts in a fraction of the time `start` needs,
@@ -44,8 +43,6 @@ def run_command(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one subcommand; user errors print one line per problem, never a traceback."""
     args = build_parser().parse_args(argv)
-    if argv is None and args.command == "start":
-        restart_with_tuned_gc(sys.argv[1:])  # PyPy: GC settings are read only as the interpreter starts
     try:
         return run_command(args)
     except NodeError as e:
