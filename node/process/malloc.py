@@ -11,11 +11,13 @@ default, ~20 faults and ~17.5 ms with the thresholds below.
 
 The price is memory that stays mapped: at most ``TRIM_THRESHOLD`` of freed
 heap is kept for reuse instead of being returned at once (the idle RSS after
-start does not change). Buffers of ``MMAP_THRESHOLD`` and more are still
-mapped per use: the heap would keep several of them at once, and a 16 MiB
-call then grew the router's RSS by 4.1x the message (16 MiB thresholds) against
-2.1x with these, for ~15% more CPU on that call (``bench/run.py --only call_16mib``);
-1 MiB calls cost the same with either. The glibc environment variables
+start does not change). The mapping threshold stays at 16 MiB although a lower
+one would map a 16 MiB message's buffers per use and halve the RSS growth of a
+16 MiB call (4 MiB: 2.0x the message instead of ~4x): orjson grows its output
+buffer to about 16 times a large string's length while encoding it (a 1 MiB
+string: a 16.6 MB ``realloc``), and below that size every 1 MiB message it
+encodes would be mapped afresh: +1 ms of router CPU per 1 MiB call (3.7 against
+2.7 ms, ``bench/run.py --only call_1mib``). The glibc environment variables
 (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``) still win: when either
 is set, nothing is changed here. Elsewhere than on glibc this does nothing.
 """
@@ -29,8 +31,8 @@ from typing import Mapping, Optional
 
 M_TRIM_THRESHOLD = -1  # <malloc.h>
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 4 * 1024 * 1024
-TRIM_THRESHOLD = 8 * 1024 * 1024
+MMAP_THRESHOLD = 16 * 1024 * 1024
+TRIM_THRESHOLD = 32 * 1024 * 1024  # glibc's own ceiling for its dynamic thresholds on 64-bit
 ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
