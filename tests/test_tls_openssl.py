@@ -21,6 +21,7 @@ from pki import dhparam, expired_leaf, issue, make_pki, mismatched_key
 from stack import needs_ciphersuites, needs_group_lists
 from wampclient import connect, leave, run
 
+from node.config import shown_path
 from node.tls.openssl import can_set_group_lists, can_set_tls13_ciphersuites
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -282,7 +283,7 @@ def test_small_dhparam_check_warns_exit_0(tmp_path):
         out = result.stdout + result.stderr
         assert result.returncode == 0, out
         assert _dh_lines(result.stderr) == [
-            f"warning: {cbdir / 'config.json'}: workers[0].transports[{i}].endpoint.tls.dhparam: "
+            f"warning: {shown_path(str(cbdir / 'config.json'))}: workers[0].transports[{i}].endpoint.tls.dhparam: "
             f"{dh} {small_dh_warning(1024)}" for i in (0, 1)], out
         assert "Logjam" not in out and "Traceback" not in out, out
 
