@@ -6,7 +6,9 @@ types both encoders write alike (``orjson_safe``), and everything else with the
 standard library. Here large messages of every kind, including those orjson would
 write differently (floats, NaN, integer keys, integers beyond 64 bits, subclasses,
 deep nesting), are compared byte for byte with autobahn's own JSON serializer, and
-read back as autobahn reads them.
+read back as autobahn reads them (large payloads are decoded by orjson on CPython:
+``json_loads_octets``; an integer beyond 64 bits, which orjson reads as a float, and
+payloads of many items go the standard way).
 """
 from __future__ import annotations
 
@@ -47,6 +49,9 @@ SAMPLES = {
     "tuple": [50, 10, {}, (BIG, ("a", 1))],
     "deep": [50, 11, {}, nested(300)],
     "lone surrogate": [50, 12, {}, [BIG + "\ud800"]],
+    "large floats": [50, 13, {}, [BIG, 1e19, -1e19, 9.3e18, 1.5e308]],
+    "many items": [50, 14, {}, [list(range(5000)), {"k%d" % i: i for i in range(2000)}]],
+    "binary in kwargs": [36, 15, 16, {}, [], {"deep": [{"b": b"\x00" + BIG.encode()}]}],
 }
 
 
@@ -63,7 +68,24 @@ def test_large_messages_match_autobahn_both_ways(name: str) -> None:
     assert ours.serialize(raw) == expected
     assert len(expected) >= ORJSON_MIN_SIZE
     if name != "nan":  # NaN != NaN
-        assert ours.unserialize(expected) == theirs.unserialize(expected)
+        # repr: 2 ** 64 == 1.8446744073709552e+19 in Python, but an int is not a float
+        assert repr(ours.unserialize(expected)) == repr(theirs.unserialize(expected))
+
+
+@pytest.mark.skipif(json_codec.orjson is None, reason="orjson is not installed (PyPy)")
+def test_large_payloads_are_decoded_by_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is taken for a plain large payload, and left for one orjson would
+    read differently (an integer beyond 64 bits) or that has too many items to look at."""
+    calls = []
+    standard = json_codec._loads_octets_standard
+    monkeypatch.setattr(json_codec, "_loads_octets_standard", lambda p: calls.append(len(p)) or standard(p))
+    plain = JsonObjectSerializer().serialize(SAMPLES["text"])
+    assert json_codec.json_loads_octets(bytearray(plain)) == JsonObjectSerializer().unserialize(plain)[0]
+    assert calls == []
+    for name in ("negative beyond 64 bits", "many items"):
+        payload = JsonObjectSerializer().serialize(SAMPLES[name])
+        assert repr(json_codec.json_loads_octets(payload)) == repr(JsonObjectSerializer().unserialize(payload)[0])
+        assert calls[-1] == len(payload)
 
 
 def test_random_text_matches_autobahn() -> None:

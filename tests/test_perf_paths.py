@@ -73,7 +73,11 @@ def test_transport_buffer_is_emptied_once_decoded(serializer_class):
     buffer = bytearray(payload)
     (call,) = serializer.unserialize(buffer, binary)
     assert call.args == [big] and call.kwargs == {"b": b"\x00\x01"} and call.procedure == "com.proc"
-    assert len(buffer) == 0
+    kept = call._router_internal  # JSON: the arguments' octets, to forward them as they came (test_splice.py)
+    if kept is None:
+        assert len(buffer) == 0
+    else:
+        assert serializer_class is JsonSerializer and kept.octets.obj is buffer
     broken = bytearray(payload[:-3])
     with pytest.raises(ProtocolError):
         serializer.unserialize(broken, binary)

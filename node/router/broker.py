@@ -32,6 +32,7 @@ from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.patterns import wildcard_matches
 from node.router.peer import Peer
 from node.router.retained import RetainedEvents, held_size
+from node.wire.splice import carry_arguments
 
 NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
 
@@ -241,6 +242,7 @@ class Broker:
                         continue
                 if event is None:
                     event = self._event(sub, publication)
+                    carry_arguments(event, msg)
                 sends.append((session_id, event))
             sub.hits += 1  # the busiest topics of the dashboard: a count on the object at hand
         self.counts.events += len(out.sends)

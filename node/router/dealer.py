@@ -38,6 +38,7 @@ from node.router.matching import Observation, ObservationMap
 from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.peer import Peer
 from node.wire.messages import ProgressiveInvocation as Invocation
+from node.wire.splice import carry_arguments
 
 # (authrole, concrete URI, action) -> may a session of that role be routed it through a pattern
 Permits = Callable[[str, str, str], bool]
@@ -216,6 +217,7 @@ class Dealer:
             procedure=msg.procedure if reg.match != "exact" else None,
             progress=True if progress else None,
         )
+        carry_arguments(invocation, msg)
         out = Outcome().send(callee_id, invocation)
         if msg.timeout:
             out.start_timers.append((msg.timeout / 1000.0, pending.timer))
@@ -229,6 +231,7 @@ class Dealer:
         invocation = Invocation(pending.invocation, pending.registration, args=msg.args, kwargs=msg.kwargs,
                                 payload=msg.payload, enc_algo=msg.enc_algo, enc_key=msg.enc_key,
                                 enc_serializer=msg.enc_serializer, progress=True if progress else None)
+        carry_arguments(invocation, msg)
         return Outcome().send(pending.callee, invocation)
 
     def _permitted(self, procedure: str) -> Tuple[Optional[Observation], Optional[List[int]]]:
@@ -282,6 +285,7 @@ class Dealer:
         result = Result(pending.request, args=msg.args, kwargs=msg.kwargs, payload=msg.payload,
                         progress=True if msg.progress else None, enc_algo=msg.enc_algo,
                         enc_key=msg.enc_key, enc_serializer=msg.enc_serializer)
+        carry_arguments(result, msg)
         return out.send(pending.caller, result)
 
     def error(self, peer: Peer, msg: Error) -> Outcome:
@@ -296,6 +300,7 @@ class Dealer:
         error = Error(Call.MESSAGE_TYPE, pending.request, msg.error, args=msg.args, kwargs=msg.kwargs,
                       payload=msg.payload, enc_algo=msg.enc_algo, enc_key=msg.enc_key,
                       enc_serializer=msg.enc_serializer)
+        carry_arguments(error, msg)
         return out.send(pending.caller, error)
 
     def undeliverable_result(self, caller: int, request: int, error: str, text: str) -> Outcome:

@@ -16,7 +16,9 @@ A payload handed over as a ``bytearray`` is the transport's own buffer of one la
 message (:class:`node.fastpath.websocket_frames.LargeFrame`, RawSocket's large
 messages): ``unserialize`` empties it once decoded, so that its memory is free
 before the router forwards the message (a 16 MiB call otherwise holds the frame,
-the decoded text, the arguments and the forwarded message at once).
+the decoded text, the arguments and the forwarded message at once), unless a JSON
+serializer keeps its arguments' octets to forward them as they came
+(:mod:`node.wire.splice`; then the forwarded message is made from them, not encoded).
 """
 from __future__ import annotations
 
@@ -32,8 +34,11 @@ choose_twisted()
 from autobahn.wamp import serializer as ab  # noqa: E402
 from autobahn.wamp.exception import ProtocolError  # noqa: E402
 
-from node.wire.json_codec import TEXT_CODEC, FastJsonObjectSerializer, json_loads  # noqa: E402
+from node.wire.json_codec import (  # noqa: E402
+    DECODES_OCTETS, TEXT_CODEC, FastJsonObjectSerializer, json_loads, json_loads_octets,
+)
 from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES, parse  # noqa: E402
+from node.wire.splice import SPLICE_MIN, ReceivedArguments, received_json_arguments, spliced  # noqa: E402
 
 
 class LeanSerializer:
@@ -47,8 +52,20 @@ class LeanSerializer:
         statistics; a lean serializer keeps none, so every connection shares it."""
         return self
 
+    _splices = False  # writes a forwarded message's received argument octets (node.wire.splice)
+
     def serialize(self, msg: Any) -> Any:
-        return msg.serialize(self._serializer), self._serializer.BINARY
+        objects = self._serializer
+        kept = msg._router_internal
+        if kept is not None and self._splices and type(kept) is ReceivedArguments:
+            data = msg._serialized.get(objects)
+            if data is None:
+                data = spliced(msg, kept, objects.serialize)
+                if data is None:
+                    return msg.serialize(objects), objects.BINARY
+                msg._serialized[objects] = data  # the next subscriber of this EVENT
+            return data, objects.BINARY
+        return msg.serialize(objects), objects.BINARY
 
     def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
         objects = self._serializer
@@ -73,35 +90,58 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
         super().__init__(batched=batched)
         self._serializer = FastJsonObjectSerializer(batched=batched)
         self._one_per_payload = not batched
+        self._splices = not batched
 
     def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
         """:meth:`LeanSerializer.unserialize` in one call for the usual text payload of one
         message (the same errors, worded the same)."""
         if isBinary or not self._one_per_payload:
             return LeanSerializer.unserialize(self, payload, isBinary)
+        large = len(payload) >= SPLICE_MIN
         try:
-            try:
-                text = payload.decode(TEXT_CODEC)
-            except UnicodeDecodeError:
-                if TEXT_CODEC == "utf8":
-                    raise
-                text = payload.decode("utf8")  # PyPy, text not all ASCII
+            raw = json_loads_octets(payload) if DECODES_OCTETS else self._loads_text(payload)
+        except Exception as e:
             if type(payload) is bytearray:
                 payload.clear()  # a transport's buffer, handed over (module docstring)
-            raw = json_loads(text)
-            del text
-        except Exception as e:
             raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
+        if not large and type(payload) is bytearray:
+            payload.clear()
         if type(raw) is list and raw and type(raw[0]) is int:
             # parse()'s usual case written out (this runs for every message a JSON peer
             # sends): a known type, well formed; anything else takes parse() for its answer
             parser = JSON_CLIENT_MESSAGES.get(raw[0])
             if parser is not None:
                 try:
-                    return [parser.klass.parse(raw)]
+                    msg = parser.klass.parse(raw)
                 except Exception:
                     pass
+                else:
+                    if large:
+                        msg._router_internal = self._received_arguments(msg, raw, payload)
+                    return [msg]
+        if large and type(payload) is bytearray:
+            payload.clear()
         return [parse(raw, JSON_CLIENT_MESSAGES)]
+
+    @staticmethod
+    def _received_arguments(msg: Any, raw: list, payload: Any) -> Optional[ReceivedArguments]:
+        """A large message's argument octets (node.wire.splice); a transport's buffer
+        not needed for them is emptied."""
+        kept = received_json_arguments(msg, raw, payload)
+        if kept is None and type(payload) is bytearray:
+            payload.clear()
+        return kept
+
+    @staticmethod
+    def _loads_text(payload: bytes) -> Any:
+        """PyPy (and CPython without orjson): the payload as text first, then parsed."""
+        try:
+            text = payload.decode(TEXT_CODEC)
+        except UnicodeDecodeError:
+            if TEXT_CODEC == "utf8":
+                raise
+            text = payload.decode("utf8")  # PyPy, text not all ASCII
+        return json_loads(text)
 
 
 SERIALIZERS: Dict[str, Any] = {"json": JsonSerializer}

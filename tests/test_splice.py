@@ -1,0 +1,130 @@
+"""A large JSON message's arguments are forwarded as the octets they came in (issue 17).
+
+``node.wire.splice``: the serializer keeps the received octets from ``Arguments`` to the
+end of a large CALL, YIELD, PUBLISH or ERROR; the router carries them to the message it
+forwards, and a JSON serializer writes that message's head followed by those octets.
+Checked here: the output is autobahn's bytes for what autobahn clients send, the
+received octets really are used (an escape autobahn would not write survives), and
+every case where they must not be used (other arguments, a head too long to walk, a
+batched serializer, payload transparency) is encoded as before.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from autobahn.wamp.message import Call, Error, Event, Invocation, Publish, Result, Yield
+from autobahn.wamp.serializer import JsonSerializer as AutobahnJson
+
+from node.wire.messages import ProgressiveInvocation
+from node.wire.serializers import JsonSerializer
+from node.wire.splice import HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
+
+BIG = "x" * SPLICE_MIN
+AUTOBAHN = AutobahnJson()
+
+
+def received(payload: bytes) -> Any:
+    [msg] = JsonSerializer().unserialize(bytearray(payload), False)
+    return msg
+
+
+def forward(incoming: Any) -> Any:
+    """What the router makes of ``incoming`` (as the dealer and broker do)."""
+    if isinstance(incoming, Call):
+        out = ProgressiveInvocation(5, 6, args=incoming.args, kwargs=incoming.kwargs, caller=3,
+                                    procedure="com.é.proc")
+    elif isinstance(incoming, Yield):
+        out = Result(9, args=incoming.args, kwargs=incoming.kwargs, progress=True)
+    elif isinstance(incoming, Publish):
+        out = Event(11, 12, args=incoming.args, kwargs=incoming.kwargs, publisher=13, topic="com.t")
+    else:
+        out = Error(Call.MESSAGE_TYPE, 14, incoming.error, args=incoming.args, kwargs=incoming.kwargs)
+    carry_arguments(out, incoming)
+    return out
+
+
+CASES = {
+    "call, args": Call(1, "com.échο", args=[BIG, 1, None, True, 2.5, "é€\U0001F600"]),
+    "call, args and kwargs": Call(1, "com.p", args=[BIG], kwargs={"k": [BIG], "é": {}}),
+    "call, kwargs only": Call(1, "com.p", kwargs={"k": BIG}),
+    "call, binary": Call(1, "com.p", args=[BIG.encode(), b"\x00\xff"]),
+    "yield": Yield(2, args=[BIG], kwargs={"n": 1}),
+    "publish": Publish(3, "com.t", args=[BIG], kwargs={"a": [1, 2]}),
+    "error": Error(Invocation.MESSAGE_TYPE, 4, "com.err", args=[BIG], kwargs={"why": "é"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forwarded_message_is_autobahns_bytes(name: str) -> None:
+    payload, _ = AUTOBAHN.serialize(CASES[name])
+    incoming = received(payload)
+    assert type(incoming._router_internal) is ReceivedArguments
+    out = forward(incoming)
+    data = JsonSerializer().serialize(out)[0]
+    assert data == AUTOBAHN.serialize(_plain_copy(out))[0]
+
+
+def _plain_copy(out: Any) -> Any:
+    """``out`` without the received octets: what autobahn writes for it."""
+    return out.__class__.parse(out.marshal())
+
+
+def test_received_octets_are_what_is_sent() -> None:
+    """An escape autobahn would write as the character itself, and whitespace, come out
+    as the client sent them: the octets were spliced, not encoded again."""
+    payload = ('[48, 1, {}, "com.p", ["\\u00e9", "%s"] , {"k" : 1} ]' % BIG).encode()
+    out = forward(received(payload))
+    data = JsonSerializer().serialize(out)[0]
+    assert data.startswith(b'[68,5,6,{"caller":3,"procedure":"com.\xc3\xa9.proc"},["\\u00e9", "x')
+    assert data.endswith(b'"] , {"k" : 1} ]')
+    assert json.loads(data)[4:] == [["é", BIG], {"k": 1}]
+
+
+def test_one_octet_sequence_for_every_subscriber_of_an_event() -> None:
+    payload, _ = AUTOBAHN.serialize(CASES["publish"])
+    event = forward(received(payload))
+    serializer = JsonSerializer()
+    first, _ = serializer.serialize(event)
+    again, _ = serializer.serialize(event)
+    assert first is again
+
+
+def test_other_arguments_are_encoded() -> None:
+    payload, _ = AUTOBAHN.serialize(CASES["call, args and kwargs"])
+    incoming = received(payload)
+    out = ProgressiveInvocation(5, 6, args=list(incoming.args), kwargs=incoming.kwargs)
+    carry_arguments(out, incoming)
+    plain = ProgressiveInvocation(5, 6, args=list(incoming.args), kwargs=incoming.kwargs)
+    assert JsonSerializer().serialize(out)[0] == AUTOBAHN.serialize(plain)[0]
+    # the same objects in fewer elements (an empty kwargs the client sent is not written)
+    payload = ('[48,1,{},"com.p",["%s"],{}]' % BIG).encode()
+    incoming = received(payload)
+    out = forward(incoming)
+    assert JsonSerializer().serialize(out)[0].endswith(b'"]]')
+
+
+def test_small_messages_and_long_heads_are_encoded() -> None:
+    small = received(AUTOBAHN.serialize(Call(1, "com.p", args=["x" * (SPLICE_MIN // 2)]))[0])
+    assert small._router_internal is None
+    long_head = Call(1, "com.p", args=[BIG], forward_for=[{"session": i, "authid": "a" * 50, "authrole": "r"}
+                                                          for i in range(HEAD_MAX // 60)])
+    incoming = received(AUTOBAHN.serialize(long_head)[0])
+    assert incoming._router_internal is None
+    out = forward(incoming)
+    assert JsonSerializer().serialize(out)[0] == AUTOBAHN.serialize(_plain_copy(out))[0]
+
+
+def test_batched_serializer_encodes() -> None:
+    incoming = received(AUTOBAHN.serialize(CASES["yield"])[0])
+    out = forward(incoming)
+    batched = JsonSerializer(batched=True)
+    data = batched.serialize(out)[0]
+    assert data.endswith(b"\x18") and json.loads(data[:-1]) == json.loads(AUTOBAHN.serialize(_plain_copy(out))[0])
+
+
+def test_payload_transparency_is_not_spliced() -> None:
+    ppt = Call(1, "com.p", payload=b"\x01" * SPLICE_MIN, enc_algo="cryptobox", enc_serializer="json")
+    incoming = received(AUTOBAHN.serialize(ppt)[0])
+    assert incoming._router_internal is None
