@@ -21,11 +21,13 @@ as before.
 """
 from __future__ import annotations
 
+import platform
 import re
 from typing import Any, Optional
 
 from node.wire.json_codec import json_scan
 
+ON_PYPY = platform.python_implementation() == "PyPy"
 SPLICE_MIN = 16 * 1024
 """Smaller messages are encoded again: the encoder is faster than keeping the octets."""
 
@@ -104,4 +106,7 @@ def spliced(msg: Any, kept: ReceivedArguments, encode: Any) -> Optional[bytes]:
     head = len(parts) - kept.count
     if head < 1 or parts[head] is not kept.args or (kept.count == 2 and parts[head + 1] is not kept.kwargs):
         return None
-    return b"".join((encode(parts[:head])[:-1], b",", kept.octets))
+    start = encode(parts[:head])[:-1] + b","
+    if ON_PYPY:  # its join copies a memoryview's octets one by one: 0.9 ms per MiB, against 0.4 ms this way
+        return start + kept.octets.tobytes()
+    return b"".join((start, kept.octets))
