@@ -13,6 +13,10 @@ Every role is bounded: an active role stops itself after warm-up + duration,
 and every role gives up (exit 2, with a message on stderr) after ``--deadline``.
 All clients use the JSON serializer, the same for every router, unless
 ``--serializer`` names another (msgpack, cbor; every session of the process uses it).
+``--lean`` (the ``call_1mib_lean`` workload, for throughput): the same JSON octets
+written and read by orjson, and incoming text not checked for UTF-8, so that a large
+call costs the clients a fraction of what autobahn's JSON takes (its decoder is the
+pure-Python scanner) and the throughput says more about the router than the clients.
 """
 from __future__ import annotations
 
@@ -34,6 +38,11 @@ from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSeri
 from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions  # noqa: E402
 from twisted.internet import reactor  # noqa: E402
 
+try:
+    import orjson
+except ImportError:  # PyPy: the standard library
+    orjson = None
+
 REALM = "realm1"
 ECHO = "bench.echo"
 TOPIC = "bench.topic"
@@ -41,6 +50,32 @@ PROGRESS = "bench.progress"
 PROGRESS_EVERY = 20  # subscribers report the lowest sequence number they all saw this often (--every)
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
 SERIALIZER = {"class": JsonSerializer}  # the process's serializer (``--serializer``)
+LEAN = {"on": False}  # --lean
+
+
+class LeanJsonObjectSerializer:
+    """autobahn's JSON octets for the benchmark's messages (strings, numbers, lists,
+    string-keyed dicts), by orjson (the standard library where it is missing)."""
+
+    NAME = "json"
+    BINARY = False
+
+    def __init__(self, batched: bool = False) -> None:
+        self._batched = batched
+
+    def serialize(self, obj: Any) -> bytes:
+        if orjson is not None:
+            return orjson.dumps(obj)
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def unserialize(self, payload: bytes) -> List[Any]:
+        return [orjson.loads(payload) if orjson is not None else json.loads(payload)]
+
+
+class LeanJsonSerializer(JsonSerializer):
+    def __init__(self, batched: bool = False) -> None:
+        super().__init__(batched=batched)
+        self._serializer = LeanJsonObjectSerializer(batched)
 
 
 def say(line: str) -> None:
@@ -84,6 +119,8 @@ def open_session(url: str, on_join: Callable[[Any], Any], on_gone: Optional[Call
     factory = WampWebSocketClientFactory(lambda: session, url=url, serializers=[SERIALIZER["class"]()])
     factory.noisy = False
     factory.setProtocolOptions(maxMessagePayloadSize=0, maxFramePayloadSize=0)
+    if LEAN["on"]:
+        factory.setProtocolOptions(utf8validateIncoming=False)
     if parts.scheme == "wss":
         from twisted.internet.ssl import CertificateOptions
 
@@ -306,8 +343,10 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--serializer", choices=sorted(SERIALIZERS), default="json")
+    parser.add_argument("--lean", action="store_true", help="JSON by orjson, no UTF-8 check (module docstring)")
     args = parser.parse_args()
-    SERIALIZER["class"] = SERIALIZERS[args.serializer]
+    SERIALIZER["class"] = LeanJsonSerializer if args.lean and args.serializer == "json" else SERIALIZERS[args.serializer]
+    LEAN["on"] = args.lean
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))
     reactor.callWhenRunning(ROLES[args.role], args)
     reactor.callLater(args.deadline, fail, f"{args.role}: deadline of {args.deadline} s passed")
