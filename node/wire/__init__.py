@@ -6,6 +6,9 @@ message objects only, and the transports only pass bytes to a serializer from he
 ========================  ==========================================================
 ``serializers``           autobahn's serializers, lean (no statistics, shared by all
                           connections), by the names the config uses: bytes <-> objects
+``splice``                a large message's argument octets kept as they came, and
+                          written after the forwarded message's head (the router
+                          carries them from the message it got to the one it sends)
 ``json_codec``            the fast JSON format (C scanner, one encoder): bytes <-> lists
 ``parsing``               decoded lists -> message objects: the one place that checks a
                           message's shape and type; one parse table per source (msgpack

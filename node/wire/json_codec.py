@@ -89,29 +89,39 @@ def binary_strings(value: Any) -> Any:
     return value
 
 
-def binary_values(value: Any, budget: int) -> Optional[bool]:
+_BEYOND_INT64 = float(2 ** 63)
+
+
+def binary_values(value: Any, budget: int, wide_floats: bool = False) -> Optional[bool]:
     """Whether a decoded message has a string value (not key) starting with NUL, i.e. one
-    that :func:`binary_strings` turns into bytes; None: more than ``budget`` items to look at.
+    that :func:`binary_strings` turns into bytes; None: more than ``budget`` items to look
+    at, or (``wide_floats``) a float of magnitude 2^63 or more, which orjson makes of an
+    integer beyond 64 bits (:func:`json_loads_octets` then decodes the standard way).
 
     On PyPy, looking for a backslash in the text costs about 0.25 ms per MiB (one octet
     at a time); the few items of a large message (a call with one 1 MiB argument) are
     looked at in microseconds. Without recursion: decoded JSON may be nested deeply."""
     stack = [value]
+    binary = False
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is str:
             if item[:1] == "\x00":
-                return True
+                if not wide_floats:
+                    return True
+                binary = True
         elif kind is list:
             budget -= len(item)
             stack.extend(item)
         elif kind is dict:
             budget -= len(item)
             stack.extend(item.values())
+        elif wide_floats and kind is float and not -_BEYOND_INT64 < item < _BEYOND_INT64:
+            return None
         if budget < 0:
             return None
-    return False
+    return binary
 
 
 def json_loads(text: str) -> Any:
@@ -139,35 +149,6 @@ def _loads_octets_standard(payload: Any) -> Any:
 # From this size on, CPython decodes with orjson (below it, the saving is a few microseconds
 # and the look over the decoded items would cost as much)
 ORJSON_LOADS_MIN = 16 * 1024
-_BEYOND_INT64 = float(2 ** 63)
-
-
-def _orjson_items(value: Any, budget: int) -> Optional[bool]:
-    """Whether orjson's ``value`` has a binary string (a string value starting with NUL);
-    None if it may differ from the standard library's: a float of magnitude 2^63 or more
-    (orjson reads an integer beyond 64 bits as a float), or more than ``budget`` items to
-    look at. Without recursion: decoded JSON may be nested deeply."""
-    stack = [value]
-    binary = False
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str:
-            if item[:1] == "\x00":
-                binary = True
-        elif kind is list:
-            budget -= len(item)
-            stack.extend(item)
-        elif kind is dict:
-            budget -= len(item)
-            stack.extend(item.values())
-        elif kind is float and not -_BEYOND_INT64 < item < _BEYOND_INT64:
-            return None
-        if budget < 0:
-            return None
-    return binary
-
-
 def _loads_octets_orjson(payload: Any) -> Any:
     if len(payload) < ORJSON_LOADS_MIN:
         return _loads_octets_standard(payload)
@@ -176,7 +157,7 @@ def _loads_octets_orjson(payload: Any) -> Any:
     except orjson.JSONDecodeError:  # its refusals are the standard library's to answer
         return _loads_octets_standard(payload)
     # at most one item per 64 octets looked at (a call with one 1 MiB argument: a few)
-    binary = _orjson_items(value, len(payload) >> 6)
+    binary = binary_values(value, len(payload) >> 6, wide_floats=True)
     if binary is None:
         return _loads_octets_standard(payload)
     return binary_strings(value) if binary else value
