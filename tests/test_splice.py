@@ -11,7 +11,8 @@ batched serializer, payload transparency) is encoded as before.
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from typing import Any, List
 
 import pytest
 from autobahn.wamp.message import Call, Error, Event, Invocation, Publish, Result, Yield
@@ -20,6 +21,9 @@ from autobahn.wamp.serializer import JsonSerializer as AutobahnJson
 from node.wire.messages import ProgressiveInvocation
 from node.wire.serializers import JsonSerializer
 from node.wire.splice import HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
+
+from conftest import free_port, router_config, start_node, tcp
+from test_router_e2e_rawsocket_wire import RawSocketPeer
 
 BIG = "x" * SPLICE_MIN
 AUTOBAHN = AutobahnJson()
@@ -128,3 +132,65 @@ def test_payload_transparency_is_not_spliced() -> None:
     ppt = Call(1, "com.p", payload=b"\x01" * SPLICE_MIN, enc_algo="cryptobox", enc_serializer="json")
     incoming = received(AUTOBAHN.serialize(ppt)[0])
     assert incoming._router_internal is None
+
+
+class RawJsonPeer(RawSocketPeer):
+    """A RawSocket JSON client that reads the router's payloads as octets, undecoded."""
+
+    def payloads(self, count: int) -> List[bytes]:
+        out: List[bytes] = []
+        deadline = time.monotonic() + 10
+        while len(out) < count and time.monotonic() < deadline:
+            while len(self.buffer) >= 4 and len(self.buffer) >= 4 + int.from_bytes(self.buffer[1:4], "big"):
+                length = int.from_bytes(self.buffer[1:4], "big")
+                frame_type, payload = self.buffer[0] & 0x07, self.buffer[4:4 + length]
+                self.buffer = self.buffer[4 + length:]
+                if frame_type == 0:
+                    out.append(payload)
+            if len(out) < count and not self._fill(deadline) and self.closed:
+                break
+        return out
+
+
+def test_live_router_forwards_the_octets_it_received(tmp_path: Any) -> None:
+    """A running node, plain sockets: the INVOCATION, RESULT and EVENTs carry the
+    arguments exactly as the caller, callee and publisher wrote them (escapes and
+    spaces autobahn would not write), and decode to the same values."""
+    port = free_port()
+    node = start_node(router_config([{"type": "rawsocket", "endpoint": tcp(port), "serializers": ["json"],
+                                      "max_message_size": 4 * 1024 * 1024}]), tmp_path)
+    peers = []
+    try:
+        callee, caller, subscriber_a, subscriber_b = peers = [RawJsonPeer(port) for _ in range(4)]
+        for peer in peers:
+            peer.send([1, "realm1", {"roles": {"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}}}])
+            assert json.loads(peer.payloads(1)[0])[0] == 2  # WELCOME
+        callee.send([64, 1, {}, "com.splice.echo"])
+        registration = json.loads(callee.payloads(1)[0])[2]
+        for peer in (subscriber_a, subscriber_b):
+            peer.send([32, 1, {}, "com.splice.topic"])
+            assert json.loads(peer.payloads(1)[0])[0] == 33  # SUBSCRIBED
+
+        arguments = ('["\\u00e9 %s", 1.50, {"k" :  "\\/"}] , {"n" : null}  ]' % ("y" * 300_000)).encode()
+        caller.send(b'[48, 7, {}, "com.splice.echo", ' + arguments)
+        invocation = callee.payloads(1)[0]
+        assert invocation.startswith(b"[68,") and invocation.endswith(b"," + arguments)
+        request = json.loads(invocation)[1]
+        assert json.loads(invocation)[2] == registration
+        assert json.loads(invocation)[4:] == [["é " + "y" * 300_000, 1.5, {"k": "/"}], {"n": None}]
+
+        answer = ('["\\u0041%s"]]' % ("z" * 200_000)).encode()
+        callee.send(b'[70,%d,{},' % request + answer)
+        result = caller.payloads(1)[0]
+        assert result.startswith(b"[50,7,{},") and result.endswith(b"," + answer)
+
+        caller.send(b'[16,8,{"exclude_me":false},"com.splice.topic",' + arguments)
+        for peer in (subscriber_a, subscriber_b):
+            event = peer.payloads(1)[0]
+            assert event.startswith(b"[36,") and event.endswith(b"," + arguments)
+        assert json.loads(event)[4][0] == "é " + "y" * 300_000
+    finally:
+        for peer in peers:
+            peer.close()
+        node.stop()
+    assert "Traceback" not in node.output(), node.output()
