@@ -13,6 +13,8 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -603,3 +605,113 @@ def test_websocket_connection_to_the_router(tmp_path):
         assert run(main()) == ("cba", "user")
     finally:
         assert node.stop() == 0
+
+
+class SilentRouter:
+    """A stand-in router on a Unix socket: RawSocket JSON handshake, WELCOME to the proxy's
+    HELLO, then it reads nothing more (a router slower than the client, at its limit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(4)
+        self.server.settimeout(20)
+        self.connections: list = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        self.connections.append(conn)
+        conn.settimeout(10)
+        conn.recv(4)
+        conn.sendall(bytes([0x7F, 0xF1, 0, 0]))  # 16 MiB messages, JSON
+        header = b""
+        while len(header) < 4:
+            header += conn.recv(4 - len(header))
+        length, hello = int.from_bytes(header[1:4], "big"), b""
+        while len(hello) < length:
+            hello += conn.recv(length - len(hello))
+        welcome = json.dumps([2, 4711, {"roles": {"broker": {}, "dealer": {}}, "authid": "client",
+                                        "authrole": "anonymous", "authmethod": "anonymous-proxy"}]).encode()
+        conn.sendall(bytes([0]) + len(welcome).to_bytes(3, "big") + welcome)
+
+    def drain(self) -> None:
+        """From now on, read (and drop) all the proxy sends."""
+        def read() -> None:
+            conn = self.connections[0]
+            conn.settimeout(30)
+            try:
+                while conn.recv(1 << 20):
+                    pass
+            except OSError:
+                pass
+        self.thread.join(10)
+        self.thread = threading.Thread(target=read, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.connections:
+            conn.close()
+        self.thread.join(10)
+
+
+def test_client_is_not_read_faster_than_the_router_reads(tmp_path):
+    """A client publishing as fast as it can through a proxy whose router reads nothing:
+    the proxy stops reading the client once its connection to the router holds a
+    buffer's worth, so what the client gets rid of is bounded by the sockets' buffers,
+    not kept by the proxy without end; once the router reads again, so does the proxy."""
+    raw = free_port()
+    cbdir = tmp_path / "node"
+    cbdir.mkdir()
+    router = SilentRouter(cbdir / "silent.sock")
+    connection = {"transport": {"type": "rawsocket", "endpoint": {"type": "unix", "path": "silent.sock"},
+                                "serializer": "json"}, "auth": {"anonymous-proxy": {"type": "static"}}}
+    proxy = {"type": "proxy", "connections": {"conn1": connection}, "routes": {"realm1": {"anonymous": "conn1"}},
+             "transports": [{"type": "rawsocket", "endpoint": tcp(raw), "serializers": ["json"],
+                             "auth": {"anonymous": {"type": "static", "role": "anonymous"}}}]}
+    node = start_node({"version": 2, "workers": [router_worker({"anonymous-proxy": {"type": "static"}}), proxy]},
+                      cbdir)
+    client = socket.create_connection(("127.0.0.1", raw), timeout=10)
+    try:
+        client.sendall(bytes([0x7F, 0xF1, 0, 0]))
+        assert client.recv(4)[:1] == b"\x7f"
+        hello = json.dumps([1, "realm1", {"roles": {"publisher": {}}}]).encode()
+        client.sendall(bytes([0]) + len(hello).to_bytes(3, "big") + hello)
+        assert b"[2," in client.recv(65536)  # WELCOME, relayed
+        publish = json.dumps([16, 1, {}, "com.flood", ["x" * 65536]]).encode()
+        frame = bytes([0]) + len(publish).to_bytes(3, "big") + publish
+        client.setblocking(False)
+        sent, last_progress, started = 0, time.monotonic(), time.monotonic()
+        pending = memoryview(frame)
+        while time.monotonic() - last_progress < 1.5 and time.monotonic() - started < 20:
+            try:
+                taken = client.send(pending)
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            sent += taken
+            last_progress = time.monotonic()
+            pending = pending[taken:] or memoryview(frame)
+        assert time.monotonic() - started < 20, f"the proxy took {sent} octets without slowing the client"
+        assert sent < 64 * 1024 * 1024, sent
+        router.drain()  # the router reads again: so is the client
+        more, started = 0, time.monotonic()
+        while more < 16 * 1024 * 1024 and time.monotonic() - started < 20:
+            try:
+                taken = client.send(pending)
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            more += taken
+            pending = pending[taken:] or memoryview(frame)
+        assert more >= 16 * 1024 * 1024, f"the client stayed paused: {more} octets in 20 s"
+    finally:
+        client.close()
+        router.close()
+        assert node.stop() == 0
+    assert "Traceback" not in node.output(), node.output()

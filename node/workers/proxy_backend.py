@@ -12,7 +12,8 @@ message to its owner. It tells its owner exactly one of:
 
 Messages arrive parsed (autobahn's client parser) and leave with the connection's serializer:
 a frontend speaking JSON and a router speaking CBOR is re-serialization only; request ids are
-per session and pass unchanged.
+per session and pass unchanged. While the connection holds more than a buffer's worth unsent,
+the client an owner relays is not read (:mod:`node.workers.proxy_flow`).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from twisted.logger import Logger
 
 from node.config.model import ProxyConnection
 from node.workers.container_components import client_endpoint, protocol_options
+from node.workers.proxy_flow import register_relayed_reads
 
 log = Logger()
 
@@ -74,6 +76,7 @@ class BackendLink:
         self._session_id: Optional[int] = None
         self._timer: Any = reactor.callLater(timeout, self._timed_out, timeout)
         self._pending: Any = None  # the connect Deferred, until the connection is made
+        self._reads: Any = None  # pauses reading the client while this connection is full (proxy_flow)
 
     # --- connecting -------------------------------------------------------------------------
 
@@ -116,6 +119,9 @@ class BackendLink:
         if self.state == "closed":
             self._close_transport()
             return
+        client = getattr(self.owner, "client_transport", None)  # None: the proxy's own service session
+        if client is not None:
+            self._reads = register_relayed_reads(transport, client)
         self.state = "hello"
         method = self.connection.auth
         extra = dict(self.identity)
@@ -182,6 +188,8 @@ class BackendLink:
         """Relay a message to the router (joined only; dropped otherwise)."""
         if self.state == "joined":
             self._send(msg)
+            if self._reads is not None:
+                self._reads.hold()
 
     def leave(self, reason: str = "wamp.close.normal", message: Optional[str] = None) -> None:
         """GOODBYE to the router; the connection closes at its answer (or after a grace period)."""

@@ -84,6 +84,11 @@ class ProxyFrontendSession(RouterSession):
 
     # --- the backend's outcome (BackendLink's owner) --------------------------------------------
 
+    def client_transport(self) -> Any:
+        """The client's WAMP transport (None once it is gone): the link pauses reading it
+        while the router's connection is full (node.workers.proxy_flow)."""
+        return self._transport
+
     def backend_joined(self, link: BackendLink, welcome: Welcome) -> None:
         if link is not self._link or self.state != "auth":
             link.leave()
