@@ -660,6 +660,29 @@ class SilentRouter:
         self.thread.join(10)
 
 
+class Flood:
+    """One frame after another on a non-blocking socket, as fast as it takes them."""
+
+    def __init__(self, sock: socket.socket, frame: bytes) -> None:
+        self.sock, self.frame, self.pending = sock, frame, memoryview(frame)
+
+    def push(self, done, seconds: float):
+        """Send until ``done(octets sent, seconds since the socket last took any)``, at most
+        ``seconds``: (octets sent, whether ``done`` said so)."""
+        sent, progress, started = 0, time.monotonic(), time.monotonic()
+        while time.monotonic() - started < seconds:
+            if done(sent, time.monotonic() - progress):
+                return sent, True
+            try:
+                taken = self.sock.send(self.pending)
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            sent, progress = sent + taken, time.monotonic()
+            self.pending = self.pending[taken:] or memoryview(self.frame)
+        return sent, False
+
+
 def test_client_is_not_read_faster_than_the_router_reads(tmp_path):
     """A client publishing as fast as it can through a proxy whose router reads nothing:
     the proxy stops reading the client once its connection to the router holds a
@@ -686,29 +709,12 @@ def test_client_is_not_read_faster_than_the_router_reads(tmp_path):
         publish = json.dumps([16, 1, {}, "com.flood", ["x" * 65536]]).encode()
         frame = bytes([0]) + len(publish).to_bytes(3, "big") + publish
         client.setblocking(False)
-        sent, last_progress, started = 0, time.monotonic(), time.monotonic()
-        pending = memoryview(frame)
-        while time.monotonic() - last_progress < 1.5 and time.monotonic() - started < 20:
-            try:
-                taken = client.send(pending)
-            except BlockingIOError:
-                time.sleep(0.005)
-                continue
-            sent += taken
-            last_progress = time.monotonic()
-            pending = pending[taken:] or memoryview(frame)
-        assert time.monotonic() - started < 20, f"the proxy took {sent} octets without slowing the client"
+        flood = Flood(client, frame)
+        sent, stalled = flood.push(lambda sent, quiet: quiet >= 1.5, seconds=20)
+        assert stalled, f"the proxy took {sent} octets in 20 s without slowing the client"
         assert sent < 64 * 1024 * 1024, sent
         router.drain()  # the router reads again: so is the client
-        more, started = 0, time.monotonic()
-        while more < 16 * 1024 * 1024 and time.monotonic() - started < 20:
-            try:
-                taken = client.send(pending)
-            except BlockingIOError:
-                time.sleep(0.005)
-                continue
-            more += taken
-            pending = pending[taken:] or memoryview(frame)
+        more, _ = flood.push(lambda sent, quiet: sent >= 16 * 1024 * 1024, seconds=20)
         assert more >= 16 * 1024 * 1024, f"the client stayed paused: {more} octets in 20 s"
     finally:
         client.close()
