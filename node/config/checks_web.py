@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Tuple
 
 from node.config import model
 from node.errors import ConfigError
@@ -33,22 +33,29 @@ def _bridge_paths(config: model.NodeConfig) -> List[Any]:
             if isinstance(service, model.BRIDGE_PATHS)]
 
 
-def check_bridge_realms(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+def session_realm_errors(config: model.NodeConfig, where: str,
+                         sessions: Iterable[Tuple[str, str, str, str, str]]) -> List[ConfigError]:
+    """Sessions the node opens itself (router components, bridge and wap paths) join a
+    realm of this router under a role that realm has. ``sessions``: for each, the JSON
+    paths of its realm and role, the realm, the role, and whose session it is."""
     realms = {r.name: r for r in config.realms}
     errors: List[ConfigError] = []
-    for service in _bridge_paths(config):
-        realm = realms.get(service.realm)
+    for realm_path, role_path, name, role, whose in sessions:
+        realm = realms.get(name)
         if realm is None:
-            errors.append(ConfigError(f"{where}: {service.path}.realm",
-                                      f"realm {service.realm!r} is not a realm of this router",
+            errors.append(ConfigError(f"{where}: {realm_path}", f"realm {name!r} is not a realm of this router",
                                       f"Use one of {sorted(realms)} or add the realm to {config.router_path}.realms"))
-        elif realm.roles and service.role not in {role.name for role in realm.roles}:
-            names = sorted(role.name for role in realm.roles)
-            errors.append(ConfigError(f"{where}: {service.path}.role",
-                                      f"realm {service.realm!r} has no role {service.role!r} "
-                                      f"(the bridge's session could not join)",
-                                      f"Use one of {names}, or add a role {service.role!r} to the realm"))
+        elif realm.roles and role not in {r.name for r in realm.roles}:
+            names = sorted(r.name for r in realm.roles)
+            errors.append(ConfigError(f"{where}: {role_path}", f"realm {name!r} has no role {role!r} "
+                                      f"({whose} could not join)",
+                                      f"Use one of {names}, or add a role {role!r} to the realm"))
     return errors
+
+
+def check_bridge_realms(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
+    return session_realm_errors(config, where, ((f"{s.path}.realm", f"{s.path}.role", s.realm, s.role,
+                                                 "the bridge's session") for s in _bridge_paths(config)))
 
 
 def ip_network(entry: str) -> Any:

@@ -24,6 +24,7 @@ import zipfile
 from typing import Any, Callable, Dict, List, Tuple
 
 from node.config import model
+from node.config.checks_web import session_realm_errors
 from node.config.checks_workers import find_module
 from node.errors import ConfigError
 
@@ -144,19 +145,8 @@ def check_wap_paths(config: model.NodeConfig, raw: Dict[str, Any], where: str) -
 
 def check_wap_realms(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     """A router's ``wap`` session joins a realm of this router under a role that realm has."""
-    realms = {r.name: r for r in config.realms}
-    errors: List[ConfigError] = []
-    for service in _paths(config, model.WapPath):
-        realm = realms.get(service.realm)
-        if realm is None:
-            errors.append(ConfigError(f"{where}: {service.path}.wamp.realm",
-                                      f"realm {service.realm!r} is not a realm of this router",
-                                      f"Use one of {sorted(realms)} or add the realm to {config.router_path}.realms"))
-        elif realm.roles and service.role not in {role.name for role in realm.roles}:
-            errors.append(ConfigError(f"{where}: {service.path}.wamp.authrole",
-                                      f"realm {service.realm!r} has no role {service.role!r}",
-                                      f"Use one of {sorted(r.name for r in realm.roles)}, or add the role"))
-    return errors
+    return session_realm_errors(config, where, ((f"{s.path}.wamp.realm", f"{s.path}.wamp.authrole", s.realm, s.role,
+                                                 "the page's session") for s in _paths(config, model.WapPath)))
 
 
 WEBAPP_CHECKS: Tuple[Check, ...] = (check_archives, check_python_paths, check_call_queues, check_wap_paths,

@@ -15,7 +15,7 @@ from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from node.config import model
-from node.config.checks_web import REST_COMPONENTS
+from node.config.checks_web import REST_COMPONENTS, session_realm_errors
 from node.errors import ConfigError
 
 Check = Callable[[model.NodeConfig, Dict[str, Any], str], List[ConfigError]]
@@ -90,19 +90,8 @@ def check_component_ids(config: model.NodeConfig, raw: Dict[str, Any], where: st
 
 def check_router_component_realms(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:
     """A router component joins a realm of this router, under a role that realm has."""
-    realms = {r.name: r for r in config.realms}
-    errors: List[ConfigError] = []
-    for c in config.components:
-        realm = realms.get(c.realm)
-        if realm is None:
-            errors.append(ConfigError(f"{where}: {c.path}.realm", f"realm {c.realm!r} is not a realm of this router",
-                                      f"Use one of {sorted(realms)} or add the realm to {config.router_path}.realms"))
-        elif realm.roles and c.role not in {role.name for role in realm.roles}:
-            names = sorted(role.name for role in realm.roles)
-            errors.append(ConfigError(f"{where}: {c.path}.role", f"realm {c.realm!r} has no role {c.role!r} "
-                                      f"(a session with it could not join)",
-                                      f"Use one of {names}, or add a role {c.role!r} to the realm"))
-    return errors
+    return session_realm_errors(config, where, ((f"{c.path}.realm", f"{c.path}.role", c.realm, c.role,
+                                                 "a session with it") for c in config.components))
 
 
 def check_component_references(config: model.NodeConfig, raw: Dict[str, Any], where: str) -> List[ConfigError]:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from typing import Any, Dict, Optional, Sequence
 
 from node.log import start_logging
 from node.process.lifeline import become_worker
 from node.process.systemd import Notifier
+from node.process.worker_process import WorkerProcess
 from node.workers.container import Container
 
 STOP_SHARE = 0.8  # of stop_timeout: the components' GOODBYE may take this long before the process exits anyway
@@ -38,45 +38,26 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class ContainerProcess:
+class ContainerProcess(WorkerProcess):
     """Signals, the sd_notify messages and the exit code around a :class:`Container`."""
 
     def __init__(self, spec: Any, cbdir: str, reactor: Any, notifier: Any) -> None:
+        super().__init__(reactor, notifier)
         self.spec = spec
-        self.reactor = reactor
-        self.notifier = notifier
         self.container = Container(spec, cbdir, reactor, self.notify, self.finish)
-        self.exit_code = 0
-        self.stopping = False
+        # components' GOODBYE may take this long before the process exits anyway
+        self.stop_deadline = max(0.1, spec.stop_timeout * STOP_SHARE)
 
-    def begin(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    def start(self) -> None:
         self.container.start()
+
+    def stop_work(self) -> Any:
+        """Components leave (GOODBYE)."""
+        return self.container.stop()
 
     def notify(self, fields: Dict[str, str]) -> None:
         text = "\n".join(f"{key}={value}" for key, value in fields.items())
         self.notifier.notify(f"{text}\nMAINPID={os.getpid()}")
-
-    def _on_term(self, signum: int, frame: Any) -> None:
-        self.reactor.callFromThread(self.finish, 0)
-
-    def finish(self, code: int) -> None:
-        """Components leave (GOODBYE), then the process exits with ``code``."""
-        if self.stopping:
-            return
-        self.stopping = True
-        self.exit_code = code
-        self.notifier.stopping()
-        deadline = self.reactor.callLater(max(0.1, self.spec.stop_timeout * STOP_SHARE), self._stop_reactor)
-        left = self.container.stop()
-        left.addBoth(lambda _: deadline.cancel() if deadline.active() else None)
-        left.addBoth(lambda _: self._stop_reactor())
-
-    def _stop_reactor(self) -> None:
-        if self.reactor.running:
-            self.reactor.stop()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

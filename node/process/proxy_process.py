@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from typing import Any, Optional, Sequence
 
@@ -25,6 +24,7 @@ from node.errors import NodeError
 from node.log import start_logging
 from node.process.lifeline import become_worker
 from node.process.systemd import Notifier
+from node.process.worker_process import WorkerProcess
 from node.workers.proxy import ProxyWorkerRuntime
 
 log = Logger()
@@ -40,21 +40,18 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class ProxyProcess:
+class ProxyProcess(WorkerProcess):
     """Signals, sd_notify and the exit code around a :class:`ProxyWorkerRuntime`."""
 
     def __init__(self, runtime: ProxyWorkerRuntime, reactor: Any, notifier: Notifier) -> None:
+        super().__init__(reactor, notifier)
         self.runtime = runtime
-        self.reactor = reactor
-        self.notifier = notifier
-        self.exit_code = 0
-        self.stopping = False
 
-    def begin(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    def start(self) -> None:
         self.runtime.start().addCallbacks(self._ready, self._failed)
+
+    def stop_work(self) -> Any:
+        return self.runtime.stop()
 
     def _ready(self, _: Any) -> None:
         self.notifier.notify(f"READY=1\nSTATUS={self.runtime.summary()}\nMAINPID={os.getpid()}")
@@ -65,20 +62,6 @@ class ProxyProcess:
         log.critical("Proxy cannot start: {error}", error=text)
         self.exit_code = 1
         self._stop_reactor()
-
-    def _on_term(self, signum: int, frame: Any) -> None:
-        self.reactor.callFromThread(self.finish)
-
-    def finish(self) -> None:
-        if self.stopping:
-            return
-        self.stopping = True
-        self.notifier.stopping()
-        self.runtime.stop().addBoth(lambda _: self._stop_reactor())
-
-    def _stop_reactor(self) -> None:
-        if self.reactor.running:
-            self.reactor.stop()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -35,6 +35,21 @@ def _default_failure_options() -> AuthFailureOptions:
     return auth_failure_options()
 
 
+def listener_sessions(router: Any, session_class: Any, auth: Tuple[AuthMethod, ...], hello_timeout: float,
+                      transport: str, kind: str, cookies: Optional[CookieStore]) -> Callable[[], Any]:
+    """A factory of ``session_class`` sessions of ``router`` for one transport, whose
+    sessions count under a new :class:`Listener` (``router.listeners``): the router's, and
+    a proxy worker's (:mod:`node.workers.proxy_router`) with its own session class."""
+    auth = tuple(auth)
+    listener = Listener(transport, kind)
+    router.listeners.append(listener)
+
+    def make_session() -> Any:
+        return session_class(router, auth, hello_timeout, listener=listener, cookies=cookies)
+
+    return make_session
+
+
 class Router:
     """Holds one :class:`RealmRouter` per configured realm."""
 
@@ -61,14 +76,7 @@ class Router:
         ``transport`` (its ID) and ``kind`` (websocket, rawsocket) label what its sessions count;
         ``cookies``: the cookie store of a service with cookie tracking
         (:mod:`node.router.cookie_tracking`)."""
-        auth = tuple(auth)
-        listener = Listener(transport, kind)
-        self.listeners.append(listener)
-
-        def make_session() -> RouterSession:
-            return RouterSession(self, auth, hello_timeout, listener=listener, cookies=cookies)
-
-        return make_session
+        return listener_sessions(self, RouterSession, auth, hello_timeout, transport, kind, cookies)
 
     def session_count(self) -> int:
         """Joined sessions over all realms (the nodeinfo page and status show this)."""

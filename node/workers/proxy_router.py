@@ -24,8 +24,9 @@ from node.config.model import AuthMethod, DynamicSettings, ProxyConnection, Prox
 from node.router.auth.base import random_authid
 from node.router.auth.failures import FailureTracker
 from node.router.cookie_store import CookieStore
-from node.router.counters import Listener, RouterCounts
+from node.router.counters import RouterCounts
 from node.router.pending import PendingRequests, RequestingSession
+from node.router.router import listener_sessions
 from node.workers.proxy_backend import BackendLink, NodeKey
 from node.workers.proxy_session import ProxyFrontendSession
 
@@ -60,14 +61,7 @@ class ProxyRouter:
     def session_factory(self, auth: Tuple[AuthMethod, ...] = (), hello_timeout: float = 0.0,
                         transport: str = "", kind: str = "", cookies: Optional[CookieStore] = None,
                         ) -> Callable[[], ProxyFrontendSession]:
-        auth = tuple(auth)
-        listener = Listener(transport, kind)
-        self.listeners.append(listener)
-
-        def make_session() -> ProxyFrontendSession:
-            return ProxyFrontendSession(self, auth, hello_timeout, listener=listener, cookies=cookies)
-
-        return make_session
+        return listener_sessions(self, ProxyFrontendSession, auth, hello_timeout, transport, kind, cookies)
 
     def realm(self, name: Optional[str]) -> Optional[Dict[str, str]]:
         """The routes of realm ``name`` (role -> connection name), or None."""
