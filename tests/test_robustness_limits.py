@@ -236,9 +236,13 @@ def publish_to_stalled(node: Any, url: str, stalled: socket.socket) -> int:
         reader = await connect(url)
         got: List[int] = []
         await reader.subscribe(lambda n, _: got.append(n), "big")
-        for start in range(0, EVENTS, 16):
+        # a batch at a time, once the reader has the one before: the reader (in this process,
+        # sharing its event loop with the publisher) is never more than one batch (512 KiB)
+        # behind, well within max_outgoing_buffer, however slowly this process is scheduled
+        for start in range(0, EVENTS, 8):
+            await await_until(lambda: len(got) >= start, 10)
             await asyncio.gather(*[publisher.publish("big", i, payload, options=PublishOptions(acknowledge=True))
-                                   for i in range(start, start + 16)])
+                                   for i in range(start, start + 8)])
         await await_until(lambda: len(got) >= EVENTS, 10)
         await leave(publisher, reader)
         return len(got)
