@@ -61,6 +61,7 @@ class ProxyProcess(WorkerProcess):
         text = error.line() if isinstance(error, NodeError) else failure.getErrorMessage()
         log.critical("Proxy cannot start: {error}", error=text)
         self.exit_code = 1
+        self.stopping = True  # a SIGTERM now changes nothing: the process exits with 1
         self._stop_reactor()
 
 
