@@ -45,7 +45,6 @@ class ContainerProcess(WorkerProcess):
         super().__init__(reactor, notifier)
         self.spec = spec
         self.container = Container(spec, cbdir, reactor, self.notify, self.finish)
-        # components' GOODBYE may take this long before the process exits anyway
         self.stop_deadline = max(0.1, spec.stop_timeout * STOP_SHARE)
 
     def start(self) -> None:

@@ -52,12 +52,14 @@ class LeanSerializer:
         statistics; a lean serializer keeps none, so every connection shares it."""
         return self
 
-    _splices = False  # writes a forwarded message's received argument octets (node.wire.splice)
+    # one plain (not batched) JSON message per payload: read in one call (JsonSerializer.unserialize),
+    # and a forwarded message's received argument octets written as they came (node.wire.splice)
+    _plain_json = False
 
     def serialize(self, msg: Any) -> Any:
         objects = self._serializer
         kept = msg._router_internal
-        if kept is not None and self._splices and type(kept) is ReceivedArguments:
+        if kept is not None and self._plain_json and type(kept) is ReceivedArguments:
             data = msg._serialized.get(objects)
             if data is None:
                 data = spliced(msg, kept, objects.serialize)
@@ -89,23 +91,20 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
     def __init__(self, batched: bool = False) -> None:
         super().__init__(batched=batched)
         self._serializer = FastJsonObjectSerializer(batched=batched)
-        self._one_per_payload = not batched
-        self._splices = not batched
+        self._plain_json = not batched
 
     def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
         """:meth:`LeanSerializer.unserialize` in one call for the usual text payload of one
         message (the same errors, worded the same)."""
-        if isBinary or not self._one_per_payload:
+        if isBinary or not self._plain_json:
             return LeanSerializer.unserialize(self, payload, isBinary)
-        large = len(payload) >= SPLICE_MIN
         try:
             raw = json_loads_octets(payload) if DECODES_OCTETS else self._loads_text(payload)
         except Exception as e:
             if type(payload) is bytearray:
                 payload.clear()  # a transport's buffer, handed over (module docstring)
             raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
-        if not large and type(payload) is bytearray:
-            payload.clear()
+        msg = None
         if type(raw) is list and raw and type(raw[0]) is int:
             # parse()'s usual case written out (this runs for every message a JSON peer
             # sends): a known type, well formed; anything else takes parse() for its answer
@@ -115,22 +114,14 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
                     msg = parser.klass.parse(raw)
                 except Exception:
                     pass
-                else:
-                    if large:
-                        msg._router_internal = self._received_arguments(msg, raw, payload)
-                    return [msg]
-        if large and type(payload) is bytearray:
-            payload.clear()
-        return [parse(raw, JSON_CLIENT_MESSAGES)]
-
-    @staticmethod
-    def _received_arguments(msg: Any, raw: list, payload: Any) -> Optional[ReceivedArguments]:
-        """A large message's argument octets (node.wire.splice); a transport's buffer
-        not needed for them is emptied."""
-        kept = received_json_arguments(msg, raw, payload)
+        kept = received_json_arguments(msg, raw, payload) if msg is not None and len(payload) >= SPLICE_MIN else None
         if kept is None and type(payload) is bytearray:
-            payload.clear()
-        return kept
+            payload.clear()  # a transport's buffer, handed over, not kept (module docstring)
+        if msg is None:
+            return [parse(raw, JSON_CLIENT_MESSAGES)]
+        if kept is not None:
+            msg._router_internal = kept
+        return [msg]
 
     @staticmethod
     def _loads_text(payload: bytes) -> Any:

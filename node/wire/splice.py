@@ -57,7 +57,7 @@ def json_arguments_offset(payload: Any, index: int) -> Optional[int]:
 
     ``payload`` has been decoded in full already (valid JSON), so this only walks the
     head's few elements with the standard library's scanner."""
-    head = bytes(payload[:HEAD_MAX]).decode("utf8", "replace")  # a character cut at the end: replaced
+    head = str(payload[:HEAD_MAX], "utf8", "replace")  # a character cut at the end: replaced
     try:
         pos = _WHITESPACE.match(head).end()
         if head[pos] != "[":
