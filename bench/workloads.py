@@ -52,19 +52,21 @@ class Workload:
 
 
 def fan_out(key: str, label: str, subscribers: int, processes: int, size: int = 32, window: int = 200,
-            every: int = 20) -> Workload:
+            every: int = 20, lean: bool = False) -> Workload:
     """One publisher, one topic, ``subscribers`` sessions spread evenly over ``processes``
     client processes (one Python process cannot take a thousand sessions' events as fast
     as a router sends them); the publisher keeps ``window`` events ahead of the slowest
     process, which reports its progress every ``every`` events (the figures count
     deliveries in steps of ``every`` x ``subscribers``: small steps keep a window of a
     few seconds exact). With ``size`` of 1 MiB,
-    one delivery is one delivered MiB (the rate in MiB/s)."""
+    one delivery is one delivered MiB (the rate in MiB/s). ``lean``: every client
+    ``--lean`` (``client.py``)."""
     share, extra = divmod(subscribers, processes)
+    flags = ("--lean",) if lean else ()
     passive = tuple(("subscribers", "--count", str(share + (1 if i < extra else 0)), "--group", str(i),
-                     "--every", str(every)) for i in range(processes))
+                     "--every", str(every)) + flags for i in range(processes))
     active = ("publisher", "--subscribers", str(subscribers), "--groups", str(processes),
-              "--window", str(window), "--size", str(size))
+              "--window", str(window), "--size", str(size)) + flags
     if size >= BIG:
         return Workload(key, label, "MiB/s", "delivered MiB", active, passive)
     return Workload(key, label, "deliveries/s", "delivery", active, passive)
@@ -80,6 +82,9 @@ WORKLOADS = (
     fan_out("pubsub_100", "Pub/sub, 100 subscribers", 100, 4, window=100, every=5),
     fan_out("pubsub_1000", "Pub/sub, 1,000 subscribers", 1000, 8, window=20, every=2),
     fan_out("event_1mib_10", "1 MiB event, 10 subscribers", 10, 2, size=BIG, window=4, every=1),
+    # the same with clients that spend less on JSON: the router measured on a machine its clients do not fill
+    fan_out("event_1mib_10_lean", "1 MiB event, 10 subscribers, lean clients", 10, 2, size=BIG, window=4, every=1,
+            lean=True),
     Workload("sessions_ws", "Sessions over ws", "sessions/s", "session", ("sessions", "--concurrency", "8")),
     Workload("sessions_wss", "Sessions over wss", "sessions/s", "session", ("sessions", "--concurrency", "8"),
              secure=True),

@@ -66,7 +66,8 @@ def test_journal_is_compacted_by_rename(tmp_path):
         store.create(24)
     assert path.stat().st_ino != inode  # replaced, not rewritten in place
     assert len(path.read_text().splitlines()) <= 2 * 20 + 101
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+    assert path.stat().st_mode & 0o777 == 0o600  # its cookie values log browsers in
     store.close()
 
 

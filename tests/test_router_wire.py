@@ -14,6 +14,7 @@ from twisted.internet.task import Clock
 from node.router import Router
 from node.wire.messages import InvalidUriRequest, ProgressiveCall, ProgressiveInvocation
 from node.wire.parsing import parse
+from node.wire.tolerance import scrub_absent, scrub_message
 from router_fakes import joined, realm
 
 
@@ -54,6 +55,20 @@ def test_msgpack_ext0_and_cbor_undefined_mean_absent():
     pub = parse([16, 1, {}, "t", cbor2.undefined, {"k": 1}])
     assert pub.args == [] and pub.kwargs == {"k": 1}
     assert parse([32, 1, {"match": cbor2.undefined}, "t"]).match == "exact"
+
+
+def test_scrubbing_copies_only_what_holds_absent_values():
+    """What holds no absent value is kept as the codec made it (not copied); what does is
+    copied with them replaced, and the decoded message itself is never changed."""
+    args, kwargs = [1, {"a": [2, 3]}, "x"], {"k": [1, None]}
+    raw = [48, 1, {}, "p", args, kwargs]
+    fixed = scrub_message(raw)
+    assert fixed == raw and fixed is not raw and fixed[4] is args and fixed[5] is kwargs
+    nested = [1, {"a": [2, msgpack.ExtType(0, b"")], "b": cbor2.undefined, "c": [3]}, cbor2.undefined]
+    scrubbed = scrub_absent(nested)
+    assert scrubbed == [1, {"a": [2, None], "c": [3]}, None]
+    assert scrubbed[1]["c"] is nested[1]["c"]
+    assert nested[1]["a"][1] == msgpack.ExtType(0, b"") and nested[2] is cbor2.undefined
 
 
 def test_session_answers_invalid_uri_marker_with_error():

@@ -1,16 +1,17 @@
 """``wampnode upgrade``: rewrite a version 1 config file as version 2, as ``crossbar upgrade`` does.
 
 The node already reads a version 1 config as upgraded (and warns); this makes the
-file say so. The new file replaces the old one in one rename, so a crash leaves
-either; JSON as Crossbar.io writes it (four-space indent, ``version`` first).
+file say so. The new file replaces the old one in one rename (:mod:`node.atomic_file`,
+with the old file's mode), so a crash leaves either; JSON as Crossbar.io writes it
+(four-space indent, ``version`` first).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import tempfile
 
+from node.atomic_file import replace_file
 from node.config import config_file_in, read_json, shown_path
 from node.config.version1 import is_version_1, upgrade
 from node.errors import ConfigError
@@ -24,17 +25,9 @@ def run_upgrade(args: argparse.Namespace) -> int:
         print(f"{shown}: already version 2; nothing to upgrade")
         return 0
     text = json.dumps(upgrade(raw), ensure_ascii=False, indent=4) + "\n"
-    directory = os.path.dirname(config_file) or "."
-    temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".config-upgrade-", dir=directory)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, os.stat(config_file).st_mode & 0o7777)
-        os.replace(temporary, config_file)
+        replace_file(config_file, lambda out: out.write(text), os.stat(config_file).st_mode & 0o7777)
     except OSError as e:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
         raise ConfigError(shown, f"cannot write the upgraded file: {e.strerror}",
                           "Make the file and its directory writable, or copy the file somewhere writable")
     print(f"{shown}: upgraded from version 1 to version 2")

@@ -8,7 +8,8 @@ does, for the user who may read the node directory. A file written by another pi
 than the node now holding the pidfile is stale and ignored.
 
 Written to a temporary file in the same directory, then renamed over the old one
-(a reader never sees half a file), mode 0600 (pids and states are the operator's).
+(:mod:`node.atomic_file`: a reader never sees half a file), mode 0600 (pids and
+states are the operator's).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import json
 import os
 import time
 from typing import Any, Dict, List, Optional
+
+from node.atomic_file import replace_file
 
 STATUS_NAME = "node.status.json"
 STATUS_MODE = 0o600
@@ -28,18 +31,10 @@ def status_path(cbdir: str) -> str:
 def write_status(cbdir: str, workers: List[Dict[str, Any]], pid: Optional[int] = None) -> Optional[str]:
     """Replace the status file; returns the problem as text if it could not be written."""
     path = status_path(cbdir)
-    temporary = f"{path}.{os.getpid()}.tmp"
     record = {"pid": pid or os.getpid(), "written": time.time(), "workers": workers}
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, STATUS_MODE)
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1)
-        os.replace(temporary, path)
+        replace_file(path, lambda f: json.dump(record, f, indent=1), STATUS_MODE)
     except OSError as e:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
         return f"cannot write {path}: {e.strerror}"
     return None
 

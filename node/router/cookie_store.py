@@ -14,8 +14,9 @@ writes it to a file so that cookies and their logins survive a restart:
   flushed (one lost at a power cut means a fresh cookie, no harm);
 - when the journal holds more than about twice the live cookies, and at start-up,
   the live cookies are written to a temporary file beside it, fsynced, and renamed
-  over the journal (then the directory is fsynced): a ``kill -9`` at any moment
-  leaves either the old or the new file, never a mix;
+  over the journal (then the directory is fsynced; :mod:`node.atomic_file`): a
+  ``kill -9`` at any moment leaves either the old or the new file, never a mix. The
+  file is its owner's alone (mode 0600): a cookie value in it logs a browser in;
 - a line cut short by a crash (the only damage a kill can do to an append) is
   skipped when the file is read, with a warning naming how many.
 
@@ -37,6 +38,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from twisted.logger import Logger
 
+from node.atomic_file import replace_file
 from node.config.model import CookieStoreOptions
 from node.router.ids import random_bytes
 
@@ -45,6 +47,7 @@ log = Logger()
 # autobahn.util.newid's alphabet (what Crossbar.io's cookie values are made of)
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 _COMPACT_SLACK = 100  # journal lines beyond twice the live cookies before it is rewritten
+COOKIE_FILE_MODE = 0o600  # its cookie values are logins (module doc)
 
 
 @dataclass(frozen=True)
@@ -222,14 +225,7 @@ class FileCookieStore(CookieStore):
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-        directory = os.path.dirname(self.filename) or "."
-        temporary = f"{self.filename}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf8") as f:
-            f.writelines(self._entries())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self.filename)
-        _fsync_directory(directory)
+        replace_file(self.filename, lambda f: f.writelines(self._entries()), COOKIE_FILE_MODE, durable=True)
         self._lines = len(self)
         self._journal = open(self.filename, "a", encoding="utf8")
 
@@ -250,20 +246,6 @@ class FileCookieStore(CookieStore):
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make a rename durable (POSIX); a platform without directory fsync just skips it."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def open_cookie_store(options: CookieStoreOptions, max_age: int) -> CookieStore:

@@ -45,11 +45,30 @@ def absent(value: Any) -> bool:
 
 
 def scrub_absent(value: Any) -> Any:
-    """Replace msgpack ext 0 / CBOR undefined with None; drop them from dicts."""
+    """Replace msgpack ext 0 / CBOR undefined with None; drop them from dicts.
+
+    A list or dict that holds none is returned itself, not copied: the usual message
+    costs a walk and no allocation, and its arguments stay the objects the codec made
+    (which :mod:`node.wire.splice` recognises them by)."""
     if isinstance(value, list):
-        return [None if absent(v) else scrub_absent(v) for v in value]
+        copy = None
+        for i, item in enumerate(value):
+            new = None if absent(item) else scrub_absent(item)
+            if copy is None and new is not item:
+                copy = value[:i]
+            if copy is not None:
+                copy.append(new)
+        return value if copy is None else copy
     if isinstance(value, dict):
-        return {k: scrub_absent(v) for k, v in value.items() if not absent(v)}
+        changed = None
+        for key, item in value.items():
+            new = scrub_absent(item)
+            if absent(item) or new is not item:
+                changed = changed or {}
+                changed[key] = new
+        if changed is None:
+            return value
+        return {k: changed.get(k, v) for k, v in value.items() if not absent(v)}
     return value
 
 
