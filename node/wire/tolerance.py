@@ -44,16 +44,18 @@ def absent(value: Any) -> bool:
     return UmsgpackExt is not None and isinstance(value, UmsgpackExt) and value.type == 0
 
 
+_SCALARS = frozenset((str, int, float, bool, bytes, type(None)))  # never absent, nothing inside
+
+
 def scrub_absent(value: Any) -> Any:
     """Replace msgpack ext 0 / CBOR undefined with None; drop them from dicts.
 
-    A list or dict that holds none is returned itself, not copied: the usual message
-    costs a walk and no allocation, and its arguments stay the objects the codec made
-    (which :mod:`node.wire.splice` recognises them by)."""
+    A list or dict that holds none is returned itself, not copied, and a plain scalar
+    costs one set lookup: the usual message costs a walk and no allocation."""
     if isinstance(value, list):
         copy = None
         for i, item in enumerate(value):
-            new = None if absent(item) else scrub_absent(item)
+            new = item if type(item) in _SCALARS else None if absent(item) else scrub_absent(item)
             if copy is None and new is not item:
                 copy = value[:i]
             if copy is not None:
@@ -62,6 +64,8 @@ def scrub_absent(value: Any) -> Any:
     if isinstance(value, dict):
         changed = None
         for key, item in value.items():
+            if type(item) in _SCALARS:
+                continue
             new = scrub_absent(item)
             if absent(item) or new is not item:
                 changed = changed or {}
