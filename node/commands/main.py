@@ -15,6 +15,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from node.commands.parsers import build_parser
 from node.errors import NodeError
+from node.process.pypy_gc import start_with_pypy_gc
 
 # command -> (module of node.commands, function). Modules are imported on demand:
 # `wampnode status` or `stop` then starts in a fraction of the time `start` needs,
@@ -41,8 +42,14 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run one subcommand; user errors print one line per problem, never a traceback."""
+    """Run one subcommand; user errors print one line per problem, never a traceback.
+
+    ``argv`` None: this is the process's command line (``python -m node``, the console
+    script), and ``start`` on PyPy may execute itself again with its collector's
+    nursery sized for large messages (:mod:`node.process.pypy_gc`)."""
     args = build_parser().parse_args(argv)
+    if argv is None and args.command == "start":
+        start_with_pypy_gc()
     try:
         return run_command(args)
     except NodeError as e:
