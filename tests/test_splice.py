@@ -18,6 +18,7 @@ import pytest
 from autobahn.wamp.message import Call, Error, Event, Invocation, Publish, Result, Yield
 from autobahn.wamp.serializer import JsonSerializer as AutobahnJson
 
+from node.fastpath.payload_parts import PayloadParts
 from node.wire.messages import ProgressiveInvocation
 from node.wire.serializers import JsonSerializer
 from node.wire.splice import HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
@@ -93,6 +94,24 @@ def test_one_octet_sequence_for_every_subscriber_of_an_event() -> None:
     first, _ = serializer.serialize(event)
     again, _ = serializer.serialize(event)
     assert first is again
+
+
+def test_senders_get_the_head_and_the_received_buffer_itself() -> None:
+    """``serialize_parts`` (what the WebSocket and RawSocket senders call): the new head
+    and a view of the very buffer the message came in, made once per message; joined,
+    they are ``serialize``'s bytes."""
+    received_buffer = bytearray(AUTOBAHN.serialize(CASES["yield"])[0])
+    [incoming] = JsonSerializer().unserialize(received_buffer, False)
+    out = forward(incoming)
+    serializer = JsonSerializer()
+    parts, binary = serializer.serialize_parts(out)
+    assert type(parts) is PayloadParts and not binary
+    assert parts.octets.obj is received_buffer  # not copied
+    assert parts.joined() == serializer.serialize(out)[0] == AUTOBAHN.serialize(_plain_copy(out))[0]
+    assert len(parts) == len(parts.joined())
+    assert serializer.serialize_parts(out)[0] is parts
+    plain = Result(9, args=["x"])
+    assert serializer.serialize_parts(plain)[0] == AUTOBAHN.serialize(plain)[0]
 
 
 def test_other_arguments_are_encoded() -> None:

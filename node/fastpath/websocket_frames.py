@@ -54,6 +54,7 @@ from collections import deque
 from typing import Any, Optional
 
 import autobahn.websocket.protocol as _wsp
+from node.fastpath.payload_parts import PayloadParts
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import IN_PLACE, WordMasker, create_xor_masker, unmask_into
@@ -378,17 +379,27 @@ class FramedDelivery:
         self.trafficStats.outgoingOctetsWireLevel += len(frame)
         return size
 
-    def send_payload(self: Any, payload: bytes, is_binary: bool) -> None:
-        """Send one serialized WAMP message as one WebSocket message."""
+    def send_payload(self: Any, payload: Any, is_binary: bool) -> None:
+        """Send one serialized WAMP message (bytes, or :class:`PayloadParts` written
+        as they are where the transport takes them) as one WebSocket message."""
         if (self.state != self.STATE_OPEN or self._perMessageCompress is not None or self.autoFragmentSize
                 or self.maskServerFrames or self.trackedTimings or 0 < self.maxMessagePayloadSize < len(payload)):
+            if type(payload) is PayloadParts:
+                payload = payload.joined()
             self.sendMessage(payload, is_binary)  # autobahn's checks, errors and features
             return
         if len(payload) > CACHE_LIMIT and not self.logOctets and not self.__dict__.get("_send_queue"):
             head = frame_head(len(payload), is_binary)
-            self.transport.writeSequence((head, payload))
+            if type(payload) is not PayloadParts:
+                self.transport.writeSequence((head, payload))
+            elif getattr(self.transport, "writes_buffers", False):
+                self.transport.writeSequence((head, payload.head, payload.octets))
+            else:
+                self.transport.writeSequence((head, payload.joined()))
             self.trafficStats.outgoingOctetsWireLevel += len(head) + len(payload)
             return
+        if type(payload) is PayloadParts:
+            payload = payload.joined()
         self.sendData(FRAMES.frame(payload, is_binary))
 
 

@@ -87,9 +87,13 @@ class NoCounts:
 
 
 class CoalescingWrites:
-    """Mixin for Twisted's TCP/Unix ``Server`` transport: put it first in the bases."""
+    """Mixin for Twisted's TCP/Unix ``Server`` transport: put it first in the bases.
+
+    Unlike Twisted's, its ``write`` also takes a ``memoryview`` (``writes_buffers``):
+    the received octets of a forwarded message (:mod:`node.fastpath.payload_parts`)."""
 
     _flush_queued = False
+    writes_buffers = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
@@ -125,9 +129,13 @@ class CoalescingWrites:
             if self._tempDataLen > self.bufferSize:  # what _maybePauseProducer checks first
                 self._maybePauseProducer()
             return
+        kind = type(data)
         if (not data or not self.connected or self._writeDisconnected or self.disconnecting or self._aborting
-                or self._tempDataLen or self.offset < len(self.dataBuffer) or type(data) is not bytes):
-            super().write(data)  # type: ignore[misc]
+                or self._tempDataLen or self.offset < len(self.dataBuffer) or (kind is not bytes and kind is not memoryview)):
+            if kind is memoryview:
+                self._queue_buffer(data)  # what Twisted's write does with bytes (it refuses a memoryview)
+            else:
+                super().write(data)  # type: ignore[misc]
             return
         self._tempDataBuffer.append(data)
         self._tempDataLen += len(data)
@@ -135,6 +143,15 @@ class CoalescingWrites:
             self._maybePauseProducer()
         self._flush_queued = True
         FLUSHER.add(self)
+
+    def _queue_buffer(self, data: memoryview) -> None:
+        """Queue a memoryview behind what waits already, as Twisted's ``write`` queues
+        bytes (its ``doWrite`` sends and joins it like bytes)."""
+        if data and self.connected and not self._writeDisconnected:
+            self._tempDataBuffer.append(data)
+            self._tempDataLen += len(data)
+            self._maybePauseProducer()
+            self.startWriting()
 
     def writeSequence(self, iovec: Any) -> None:  # noqa: N802 (Twisted's name)
         """Each piece as :meth:`write` takes it: queued as it is, not joined."""

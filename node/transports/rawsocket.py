@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from node.config.model import RawSocketService
+from node.fastpath.payload_parts import PayloadParts
 from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
@@ -140,11 +141,16 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         if self._session is None:
             raise TransportLost()
         try:
-            payload, _ = self._serializer.serialize(msg)
+            payload, _ = self._serializer.serialize_parts(msg)
         except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
             raise SerializationError(f"{type(e).__name__}: {e}")
         check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
-        if len(payload) > LARGE:  # its length prefix and itself as two pieces: not copied together
+        if type(payload) is PayloadParts:  # a forwarded message's head, then the octets it came with
+            if getattr(self.transport, "writes_buffers", False):
+                self.transport.writeSequence((struct.pack("!I", len(payload)), payload.head, payload.octets))
+            else:
+                self.transport.writeSequence((struct.pack("!I", len(payload)), payload.joined()))
+        elif len(payload) > LARGE:  # its length prefix and itself as two pieces: not copied together
             self.transport.writeSequence((struct.pack("!I", len(payload)), payload))
         else:
             self.sendString(payload)

@@ -124,7 +124,7 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         size = self.send_again(msg, serializer) if msg is frames.message and serializer is frames.serializer else -1
         if size < 0:
             try:
-                payload, is_binary = serializer.serialize(msg)
+                payload, is_binary = serializer.serialize_parts(msg)
             except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
                 raise SerializationError(f"{type(e).__name__}: {e}")
             size = len(payload)

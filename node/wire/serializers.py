@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from node.errors import ConfigError
+from node.fastpath.payload_parts import PayloadParts
 from node.log import choose_twisted
 
 # autobahn.wamp.serializer binds txaio's ``time_ns`` when it is imported, so txaio's
@@ -58,16 +59,38 @@ class LeanSerializer:
 
     def serialize(self, msg: Any) -> Any:
         objects = self._serializer
-        kept = msg._router_internal
-        if kept is not None and self._plain_json and type(kept) is ReceivedArguments:
-            data = msg._serialized.get(objects)
-            if data is None:
-                data = spliced(msg, kept, objects.serialize)
+        if msg._router_internal is not None:
+            parts = self._spliced(msg)
+            if parts is not None:
+                data = msg._serialized.get(objects)
                 if data is None:
-                    return msg.serialize(objects), objects.BINARY
-                msg._serialized[objects] = data  # the next subscriber of this EVENT
-            return data, objects.BINARY
+                    data = msg._serialized[objects] = parts.joined()
+                return data, objects.BINARY
         return msg.serialize(objects), objects.BINARY
+
+    def serialize_parts(self, msg: Any) -> Any:
+        """:meth:`serialize` for a sender that writes :class:`PayloadParts`: a message
+        made of received octets comes back as its head and those octets, not joined."""
+        objects = self._serializer
+        if msg._router_internal is not None:
+            parts = self._spliced(msg)
+            if parts is not None:
+                return parts, objects.BINARY
+        return msg.serialize(objects), objects.BINARY
+
+    def _spliced(self, msg: Any) -> Optional[PayloadParts]:
+        """``msg`` as its new head and the argument octets it came with (node.wire.splice),
+        made once per message and serializer (the next subscriber of an EVENT gets the
+        same), or None."""
+        kept = msg._router_internal
+        if not self._plain_json or type(kept) is not ReceivedArguments:
+            return None
+        objects = self._serializer
+        key = (objects, PayloadParts)
+        parts = msg._serialized.get(key)
+        if parts is None:
+            parts = msg._serialized[key] = spliced(msg, kept, objects.serialize) or False
+        return parts or None
 
     def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
         objects = self._serializer
