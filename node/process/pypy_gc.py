@@ -13,8 +13,10 @@ of the router's CPU in the collector, marking in steps of about 3 ms.
 With a 32 MB nursery most of a message's objects die young. Router CPU per call on
 PyPy 7.3.11 (``bench/run.py`` workloads, wampnode alone, alternating runs): 64 KiB
 call 792 -> 330 µs, 1 MiB call 8,160-8,205 -> 4,882-5,288 µs, small calls with 16
-outstanding unchanged (12 µs). The price: about 15 MB more RSS when idle, and a
-16 MiB call's peak RSS growth 141 -> 250 MB.
+outstanding unchanged (12 µs). The price: about 15 MB more RSS when idle, and more
+garbage alive at a large message's peak (a 16 MiB call's peak RSS growth: 141 against
+250 MB in one pair of runs; 92 and 124 MB in two later runs with the nursery, 90 MB
+in one without: the figure moves by a fifth between runs).
 
 PyPy reads its collector settings from the environment when it starts, and only
 then, so ``wampnode start`` on PyPy executes itself once more with
