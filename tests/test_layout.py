@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "node"
 
 # bottom (0) to top; a module may import only modules of its own layer or below
 LAYERS: Dict[str, int] = {
-    "node": 0, "node.errors": 0, "node.log": 0,
+    "node": 0, "node.errors": 0, "node.log": 0, "node.atomic_file": 0,
     "node.config": 1,
     "node.tls": 2, "node.wire": 2, "node.fastpath": 2,
     "node.trust": 3,
@@ -126,4 +126,4 @@ def test_no_import_cycles():
 
 def test_package_root_keeps_only_entry_points_and_cross_cutting_modules():
     root = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert root == ["__init__.py", "__main__.py", "errors.py", "log.py"]
+    assert root == ["__init__.py", "__main__.py", "atomic_file.py", "errors.py", "log.py"]
