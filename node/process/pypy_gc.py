@@ -10,13 +10,15 @@ goes out, so with a 1 MB nursery its buffers are promoted and a major collection
 follows every few large calls: in a 1 MiB call workload ``PYPYLOG`` showed about 45%
 of the router's CPU in the collector, marking in steps of about 3 ms.
 
-With a 32 MB nursery most of a message's objects die young. Router CPU per call on
+With a 16 MB nursery most of a message's objects die young. Router CPU per call on
 PyPy 7.3.11 (``bench/run.py`` workloads, wampnode alone, alternating runs): 64 KiB
-call 792 -> 330 µs, 1 MiB call 8,160-8,205 -> 4,882-5,288 µs, small calls with 16
-outstanding unchanged (12 µs). The price: about 15 MB more RSS when idle, and more
-garbage alive at a large message's peak (a 16 MiB call's peak RSS growth: 141 against
-250 MB in one pair of runs; 92 and 124 MB in two later runs with the nursery, 90 MB
-in one without: the figure moves by a fifth between runs).
+call 792 -> 346/354 µs, 1 MiB call 8,160/8,205 -> 6,667/6,842 µs, small calls with 16
+outstanding unchanged (12 µs); idle RSS unchanged. 32 MB would make a 1 MiB call
+cheaper still (5,856/5,954 µs in the same runs) but costs 15 MB of idle RSS, and PyPy
+then lets several times the nursery's size of dead large objects pile up before it
+collects: 150 HELLOs of 900 kB left the RSS 134 MiB higher with 32 MB, 88 MiB with
+24 MB, 19-30 MiB with 1, 8 or 16 MB (``tests/test_hello_roles_cache.py`` bounds it
+at 64 MiB on PyPy).
 
 PyPy reads its collector settings from the environment when it starts, and only
 then, so ``wampnode start`` on PyPy executes itself once more with
@@ -32,7 +34,7 @@ import sys
 from typing import Dict, Mapping, Optional
 
 NURSERY_VARIABLE = "PYPY_GC_NURSERY"
-NURSERY = "32MB"
+NURSERY = "16MB"
 
 
 def pypy_gc_environment(environ: Mapping[str, str],
