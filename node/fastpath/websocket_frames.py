@@ -54,7 +54,7 @@ from collections import deque
 from typing import Any, Optional
 
 import autobahn.websocket.protocol as _wsp
-from node.fastpath.payload_parts import PayloadParts
+from node.fastpath.payload_parts import PayloadParts, pieces_for
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import IN_PLACE, WordMasker, create_xor_masker, unmask_into
@@ -390,12 +390,7 @@ class FramedDelivery:
             return
         if len(payload) > CACHE_LIMIT and not self.logOctets and not self.__dict__.get("_send_queue"):
             head = frame_head(len(payload), is_binary)
-            if type(payload) is not PayloadParts:
-                self.transport.writeSequence((head, payload))
-            elif getattr(self.transport, "writes_buffers", False):
-                self.transport.writeSequence((head, payload.head, payload.octets))
-            else:
-                self.transport.writeSequence((head, payload.joined()))
+            self.transport.writeSequence((head, *pieces_for(self.transport, payload)))
             self.trafficStats.outgoingOctetsWireLevel += len(head) + len(payload)
             return
         if type(payload) is PayloadParts:

@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from node.config.model import RawSocketService
-from node.fastpath.payload_parts import PayloadParts
+from node.fastpath.payload_parts import PayloadParts, pieces_for
 from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
@@ -145,13 +145,10 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         except Exception as e:  # a value the serializer cannot carry (as autobahn's own send reports it)
             raise SerializationError(f"{type(e).__name__}: {e}")
         check_size(payload, self._max_len_send)  # the client's limit; the router decides what goes instead
-        if type(payload) is PayloadParts:  # a forwarded message's head, then the octets it came with
-            if getattr(self.transport, "writes_buffers", False):
-                self.transport.writeSequence((struct.pack("!I", len(payload)), payload.head, payload.octets))
-            else:
-                self.transport.writeSequence((struct.pack("!I", len(payload)), payload.joined()))
-        elif len(payload) > LARGE:  # its length prefix and itself as two pieces: not copied together
-            self.transport.writeSequence((struct.pack("!I", len(payload)), payload))
+        if len(payload) > LARGE or type(payload) is PayloadParts:
+            # its length prefix and itself as pieces (a forwarded message's head, then the
+            # octets it came with): not copied together
+            self.transport.writeSequence((struct.pack("!I", len(payload)), *pieces_for(self.transport, payload)))
         else:
             self.sendString(payload)
         self._sent[msg.MESSAGE_TYPE] += 1  # wampnode_messages_sent_total

@@ -58,15 +58,13 @@ class LeanSerializer:
     _plain_json = False
 
     def serialize(self, msg: Any) -> Any:
-        objects = self._serializer
-        if msg._router_internal is not None:
-            parts = self._spliced(msg)
-            if parts is not None:
-                data = msg._serialized.get(objects)
-                if data is None:
-                    data = msg._serialized[objects] = parts.joined()
-                return data, objects.BINARY
-        return msg.serialize(objects), objects.BINARY
+        payload, binary = self.serialize_parts(msg)
+        if type(payload) is not PayloadParts:
+            return payload, binary
+        data = msg._serialized.get(self._serializer)  # joined once: the next subscriber of an EVENT
+        if data is None:
+            data = msg._serialized[self._serializer] = payload.joined()
+        return data, binary
 
     def serialize_parts(self, msg: Any) -> Any:
         """:meth:`serialize` for a sender that writes :class:`PayloadParts`: a message
