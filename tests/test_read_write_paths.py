@@ -143,6 +143,45 @@ def test_replies_leave_without_a_poll_round_trip(node_factory):
     assert counts.get("epoll_ctl", 0) < 20, summary
 
 
+def test_large_messages_leave_and_arrive_without_extra_poll_round_trips(node_factory):
+    """50 calls of 64 KiB: each message the node sends over 16 KiB pauses the connection's
+    producer (the write buffer limit), yet once the kernel took it all the producer resumes
+    at once, with no wait for writability and no empty send; and the rest of a message
+    that has begun is read in the same turn. Twisted alone: 3 epoll_wait per message
+    received (its two reads, the writability of the message sent) and one empty send per
+    message sent."""
+    port = free_port()
+    node = node_factory(router_config([{"type": "websocket", "endpoint": tcp(port)}]))
+    blob = "x" * (64 * 1024)
+
+    async def scenario():
+        callee = await connect(f"ws://127.0.0.1:{port}/")
+        await callee.register(lambda x: x, "com.example.echo")
+        caller = await connect(f"ws://127.0.0.1:{port}/")
+        await caller.call("com.example.echo", 0)
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-e", "trace=epoll_wait,sendto,sendmsg,write",
+                                   "-p", str(node.proc.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        try:
+            attached = await asyncio.wait_for(asyncio.get_event_loop().run_in_executor(None, tracer.stderr.readline), 10)
+            assert "attached" in attached, attached
+            for i in range(50):
+                assert await caller.call("com.example.echo", blob + str(i)) == blob + str(i)
+            assert await caller.call("com.example.echo", 50) == 50
+        finally:
+            tracer.send_signal(signal.SIGINT)
+            _, summary = tracer.communicate(timeout=20)
+        await leave(caller)
+        await leave(callee)
+        return summary
+
+    summary = run(scenario())
+    counts = _strace_counts(summary)
+    assert counts.get("sendmsg", 0) >= 100, summary  # INVOCATION and RESULT of each call
+    assert counts.get("sendto", 0) + counts.get("write", 0) < 20, summary  # the small call, no empty sends
+    assert counts.get("epoll_wait", 0) < 150, summary  # 100 messages received (CALL, YIELD): about 1 each
+
+
 def test_fragmented_text_with_invalid_utf8_closes_1007(node_factory):
     """Fragments go through autobahn's incremental validator: a bad sequence split across them closes 1007."""
     port, _ = _testee(node_factory)

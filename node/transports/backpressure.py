@@ -43,6 +43,7 @@ class OutgoingLimit:
 
     __slots__ = ("limit", "paused", "queued", "exceeded", "_fresh", "_allowance", "_transport", "_socket",
                  "_on_exceeded")
+    resumes_inline = True  # resumeProducing only reads again (node.fastpath.write_coalescing)
 
     def __init__(self, transport: Any, limit: int, on_exceeded: Callable[[int], None]) -> None:
         self.limit = limit

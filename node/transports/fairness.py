@@ -58,3 +58,20 @@ def read_rest(reader: Optional[FileDescriptor], missing: int) -> None:
     0: none) per turn, within :data:`READ_SLICE` and :data:`LARGE_READ`."""
     if reader is not None:
         reader.bufferSize = READ_SLICE if missing <= READ_SLICE else min(missing, LARGE_READ)
+
+
+def read_rest_now(reader: Optional[FileDescriptor], missing: int, protocol: Any) -> None:
+    """:func:`read_rest`, and read that much once more in this turn if ``reader`` can
+    (``read_more_now``: :class:`node.fastpath.write_coalescing.CoalescingWrites`) and
+    reads straight for ``protocol`` (not through TLS, whose layer is not made to be
+    entered again while it delivers).
+
+    The rest of a message that has begun is usually in the socket already: its
+    sender wrote it whole. Reading it in the next turn costs a turn through the
+    poller per large message (64 KiB calls: one ``epoll_wait`` and one dispatch for
+    each of the two that come in). Once per turn and within :data:`LARGE_READ`, so a
+    connection never reads more per turn than one slice and one step of a large message."""
+    read_rest(reader, missing)
+    more = getattr(reader, "read_more_now", None)
+    if more is not None and missing > READ_SLICE and reader.protocol is protocol:  # type: ignore[union-attr]
+        more()

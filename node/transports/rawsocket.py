@@ -27,7 +27,7 @@ from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
-from node.transports.fairness import READ_SLICE, read_in_slices, read_rest
+from node.transports.fairness import READ_SLICE, read_in_slices, read_rest, read_rest_now
 from node.wire.serializers import rawsocket_serializers
 from node.wire.size import check_size
 
@@ -101,7 +101,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
             length = struct.unpack("!I", pending[:4])[0]
             if READ_SLICE < length <= self.MAX_LENGTH:  # a large message has begun: gather it
                 self._rest, self._missing, self._unprocessed = [pending[4:]], length + 4 - len(pending), b""
-                read_rest(self._reader, self._missing)
+                read_rest_now(self._reader, self._missing, self)
 
     def _gather(self, data: bytes) -> bytes:
         """Add ``data`` to the large message being gathered; hand the message on once

@@ -22,7 +22,7 @@ from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
-from node.transports.fairness import READ_SLICE, read_in_slices, read_rest
+from node.transports.fairness import READ_SLICE, read_in_slices, read_rest, read_rest_now
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
@@ -55,8 +55,8 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
             return  # the usual read: whole frames, none begun (frame_missing would say 0)
         missing = self.frame_missing()
         if missing > READ_SLICE:
-            read_rest(self._reader, missing)
             self._reading_rest = True
+            read_rest_now(self._reader, missing, self)
         elif self._reading_rest:
             read_rest(self._reader, 0)
             self._reading_rest = False
