@@ -108,8 +108,10 @@ def _strace_counts(output: str) -> dict:
     return counts
 
 
-def test_replies_leave_without_a_poll_round_trip(node_factory):
-    """200 sequential calls cost ~400 sends from the node but almost no epoll_ctl (Twisted alone: 2 per send)."""
+def _echo_calls_traced(node_factory, syscalls: str, arguments: list) -> dict:
+    """Echo calls with ``arguments`` through a node while ``strace -c`` counts its
+    ``syscalls``; then one more small call, so the node's reactor has come back from
+    the last reply's send. Returns syscall -> calls."""
     port = free_port()
     node = node_factory(router_config([{"type": "websocket", "endpoint": tcp(port)}]))
 
@@ -118,17 +120,15 @@ def test_replies_leave_without_a_poll_round_trip(node_factory):
         await callee.register(lambda x: x, "com.example.echo")
         caller = await connect(f"ws://127.0.0.1:{port}/")
         await caller.call("com.example.echo", 0)
-        tracer = subprocess.Popen(["strace", "-c", "-f", "-e", "trace=epoll_ctl,sendto,sendmsg,write",
-                                   "-p", str(node.proc.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-e", f"trace={syscalls}", "-p", str(node.proc.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             # strace reports "Process N attached" once it traces the node
             attached = await asyncio.wait_for(asyncio.get_event_loop().run_in_executor(None, tracer.stderr.readline), 10)
             assert "attached" in attached, attached
-            for i in range(200):
-                assert await caller.call("com.example.echo", i) == i
-            # one more round trip: the node's reactor has come back from the last reply's send
-            assert await caller.call("com.example.echo", 200) == 200
+            for argument in arguments:
+                assert await caller.call("com.example.echo", argument) == argument
+            assert await caller.call("com.example.echo", -1) == -1
         finally:
             tracer.send_signal(signal.SIGINT)
             _, summary = tracer.communicate(timeout=20)
@@ -138,9 +138,16 @@ def test_replies_leave_without_a_poll_round_trip(node_factory):
 
     summary = run(scenario())
     counts = _strace_counts(summary)
+    counts["summary"] = summary
+    return counts
+
+
+def test_replies_leave_without_a_poll_round_trip(node_factory):
+    """200 sequential calls cost ~400 sends from the node but almost no epoll_ctl (Twisted alone: 2 per send)."""
+    counts = _echo_calls_traced(node_factory, "epoll_ctl,sendto,sendmsg,write", list(range(200)))
     sends = counts.get("sendto", 0) + counts.get("sendmsg", 0) + counts.get("write", 0)
-    assert sends >= 400, summary
-    assert counts.get("epoll_ctl", 0) < 20, summary
+    assert sends >= 400, counts["summary"]
+    assert counts.get("epoll_ctl", 0) < 20, counts["summary"]
 
 
 def test_large_messages_leave_and_arrive_without_extra_poll_round_trips(node_factory):
@@ -150,36 +157,11 @@ def test_large_messages_leave_and_arrive_without_extra_poll_round_trips(node_fac
     that has begun is read in the same turn. Twisted alone: 3 epoll_wait per message
     received (its two reads, the writability of the message sent) and one empty send per
     message sent."""
-    port = free_port()
-    node = node_factory(router_config([{"type": "websocket", "endpoint": tcp(port)}]))
     blob = "x" * (64 * 1024)
-
-    async def scenario():
-        callee = await connect(f"ws://127.0.0.1:{port}/")
-        await callee.register(lambda x: x, "com.example.echo")
-        caller = await connect(f"ws://127.0.0.1:{port}/")
-        await caller.call("com.example.echo", 0)
-        tracer = subprocess.Popen(["strace", "-c", "-f", "-e", "trace=epoll_wait,sendto,sendmsg,write",
-                                   "-p", str(node.proc.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-        try:
-            attached = await asyncio.wait_for(asyncio.get_event_loop().run_in_executor(None, tracer.stderr.readline), 10)
-            assert "attached" in attached, attached
-            for i in range(50):
-                assert await caller.call("com.example.echo", blob + str(i)) == blob + str(i)
-            assert await caller.call("com.example.echo", 50) == 50
-        finally:
-            tracer.send_signal(signal.SIGINT)
-            _, summary = tracer.communicate(timeout=20)
-        await leave(caller)
-        await leave(callee)
-        return summary
-
-    summary = run(scenario())
-    counts = _strace_counts(summary)
-    assert counts.get("sendmsg", 0) >= 100, summary  # INVOCATION and RESULT of each call
-    assert counts.get("sendto", 0) + counts.get("write", 0) < 20, summary  # the small call, no empty sends
-    assert counts.get("epoll_wait", 0) < 150, summary  # 100 messages received (CALL, YIELD): about 1 each
+    counts = _echo_calls_traced(node_factory, "epoll_wait,sendto,sendmsg,write", [blob + str(i) for i in range(50)])
+    assert counts.get("sendmsg", 0) >= 100, counts["summary"]  # INVOCATION and RESULT of each call
+    assert counts.get("sendto", 0) + counts.get("write", 0) < 20, counts["summary"]  # small calls; no empty sends
+    assert counts.get("epoll_wait", 0) < 150, counts["summary"]  # 100 messages received (CALL, YIELD): ~1 each
 
 
 def test_fragmented_text_with_invalid_utf8_closes_1007(node_factory):

@@ -69,8 +69,10 @@ def read_rest_now(reader: Optional[FileDescriptor], missing: int, protocol: Any)
     The rest of a message that has begun is usually in the socket already: its
     sender wrote it whole. Reading it in the next turn costs a turn through the
     poller per large message (64 KiB calls: one ``epoll_wait`` and one dispatch for
-    each of the two that come in). Once per turn and within :data:`LARGE_READ`, so a
-    connection never reads more per turn than one slice and one step of a large message."""
+    each of the two that come in). Called once per message, as it begins (a sender
+    that writes in steps, as Twisted's 128 KiB ones, would otherwise cost a vain
+    ``recv`` per step), and within :data:`LARGE_READ`, so a connection never reads more
+    per turn than one slice and one step of a large message."""
     read_rest(reader, missing)
     more = getattr(reader, "read_more_now", None)
     if more is not None and missing > READ_SLICE and reader.protocol is protocol:  # type: ignore[union-attr]

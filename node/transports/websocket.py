@@ -55,8 +55,11 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
             return  # the usual read: whole frames, none begun (frame_missing would say 0)
         missing = self.frame_missing()
         if missing > READ_SLICE:
-            self._reading_rest = True
-            read_rest_now(self._reader, missing, self)
+            if self._reading_rest:
+                read_rest(self._reader, missing)
+            else:  # a large message has begun: its rest is likely there already
+                self._reading_rest = True
+                read_rest_now(self._reader, missing, self)
         elif self._reading_rest:
             read_rest(self._reader, 0)
             self._reading_rest = False
