@@ -94,6 +94,7 @@ class CoalescingWrites:
 
     _flush_queued = False
     _reading_more = False
+    _reading_paused = False
     writes_buffers = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -103,9 +104,12 @@ class CoalescingWrites:
 
     def read_more_now(self) -> None:
         """One more read in this turn (:func:`node.transports.fairness.read_rest_now`),
-        unless one is under way already. What it cannot say now (nothing there yet,
-        the peer closed, an error) the next poll says again, as the socket stays readable."""
-        if self._reading_more or not self.connected or self.disconnecting or self._aborting:
+        unless one is under way already or reading is paused (``pauseProducing``: e.g.
+        ``max_outgoing_buffer``'s limit stops reading from a peer that does not read).
+        What it cannot say now (nothing there yet, the peer closed, an error) the next
+        poll says again, as the socket stays readable."""
+        if (self._reading_more or self._reading_paused or not self.connected or self.disconnecting
+                or self._aborting):
             return
         try:
             data = self.socket.recv(self.bufferSize)  # type: ignore[attr-defined]
@@ -117,6 +121,14 @@ class CoalescingWrites:
                 self._dataReceived(data)
             finally:
                 self._reading_more = False
+
+    def pauseProducing(self) -> None:  # noqa: N802 (Twisted API)
+        self._reading_paused = True
+        super().pauseProducing()  # type: ignore[misc]
+
+    def resumeProducing(self) -> None:  # noqa: N802 (Twisted API)
+        self._reading_paused = False
+        super().resumeProducing()  # type: ignore[misc]
 
     def _dataReceived(self, data: bytes) -> Any:  # noqa: N802 (Twisted's name)
         """Twisted's, counting the bytes read."""
