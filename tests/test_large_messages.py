@@ -64,11 +64,14 @@ def node(tmp_path_factory):
         {"type": "rawsocket", "endpoint": tcp(ports["rs"]), "serializers": SERIALIZERS,
          "max_message_size": LIMIT},
         {"type": "rawsocket", "endpoint": tcp(ports["rs1"]), "serializers": ["json"]},
+        {"type": "rawsocket", "endpoint": {"type": "unix", "path": str(base / "rs.sock")}, "serializers": ["json"],
+         "max_message_size": LIMIT},
     ])
     running = start_node(config, base / "cbdir")
     running.urls = {"ws": f"ws://127.0.0.1:{ports['ws']}/", "wss": f"wss://127.0.0.1:{ports['wss']}/",
                     "rs": f"rs://127.0.0.1:{ports['rs']}/"}
     running.ports = ports
+    running.unix_path = str(base / "rs.sock")
     running.cafile = str(pki.root_crt)
     yield running
     running.stop()
@@ -224,9 +227,13 @@ def test_large_events_in_a_row_keep_their_order(node: Any) -> None:
     run(scenario())
 
 
-async def rawsocket_session(port: int) -> Any:
-    """A joined WAMP session over RawSocket with JSON, spoken by hand: (reader, writer)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def rawsocket_session(port: Any) -> Any:
+    """A joined WAMP session over RawSocket with JSON, spoken by hand: (reader, writer).
+    ``port``: a TCP port on 127.0.0.1, or the path of a Unix socket."""
+    if isinstance(port, str):
+        reader, writer = await asyncio.open_unix_connection(port)
+    else:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(bytes([0x7F, 0xF1, 0, 0]))  # 16 MiB wanted, JSON
     assert (await reader.readexactly(4))[:2] == bytes([0x7F, 0xF1])
     writer.write(rawsocket_message([1, "realm1", {"roles": {"caller": {}}}]))
@@ -244,28 +251,38 @@ async def read_rawsocket_message(reader: Any) -> Any:
     return json.loads(await reader.readexactly(length))
 
 
-def test_rawsocket_stream_of_large_and_small_calls_in_odd_pieces(node: Any) -> None:
+@pytest.mark.parametrize("endpoint", ["tcp", "unix"])
+def test_rawsocket_stream_of_large_and_small_calls_in_odd_pieces(node: Any, endpoint: str) -> None:
     """Calls of sizes around the node's read steps (16 KiB, 1 MiB) back to back in one
     stream, written in pieces that split lengths and payloads anywhere: every one is
-    answered, whole and in order (the node gathers large messages itself)."""
+    answered, whole and in order (the node gathers large messages itself, reading the
+    rest of one in the turn it begins where it can: TCP and Unix sockets)."""
     sizes = [200 * 1024, 10, MiB + 3, 5, 16 * 1024 - 40, 16 * 1024 + 1, 3 * MiB, 1, 64 * 1024, 100]
 
     async def scenario() -> None:
         callee = await connect(node.urls["ws"], serializer="msgpack")
         await callee.register(lambda text: text[::-1], "com.large.stream")
-        reader, writer = await rawsocket_session(node.ports["rs"])
+        reader, writer = await rawsocket_session(node.ports["rs"] if endpoint == "tcp" else node.unix_path)
         texts = [payload(size, salt) for salt, size in enumerate(sizes)]
         stream = b"".join(rawsocket_message([48, i + 1, {}, "com.large.stream", [text]])
                           for i, text in enumerate(texts))
+
+        async def collect() -> None:
+            # while the stream is written: the node stops reading from a peer that does
+            # not read what it is sent (max_outgoing_buffer), and a Unix socket holds
+            # far less than one result
+            for i, text in enumerate(texts):
+                result = await asyncio.wait_for(read_rawsocket_message(reader), 4 * TIMEOUT)
+                assert result[:2] == [50, i + 1] and result[3] == [text[::-1]], (i, result[:3])
+
+        results = asyncio.ensure_future(collect())
         rng, pos = random.Random(5), 0
         while pos < len(stream):
             piece = rng.choice([1, 2, 3, 5, 4093, 16384, 70000, 300000])
             writer.write(stream[pos:pos + piece])
             pos += piece
             await writer.drain()
-        for i, text in enumerate(texts):
-            result = await asyncio.wait_for(read_rawsocket_message(reader), 4 * TIMEOUT)
-            assert result[:2] == [50, i + 1] and result[3] == [text[::-1]], (i, result[:3])
+        await results
         writer.close()
         await leave(callee)
 
