@@ -227,13 +227,13 @@ def test_large_events_in_a_row_keep_their_order(node: Any) -> None:
     run(scenario())
 
 
-async def rawsocket_session(port: Any) -> Any:
+async def rawsocket_session(address: Any) -> Any:
     """A joined WAMP session over RawSocket with JSON, spoken by hand: (reader, writer).
-    ``port``: a TCP port on 127.0.0.1, or the path of a Unix socket."""
-    if isinstance(port, str):
-        reader, writer = await asyncio.open_unix_connection(port)
+    ``address``: a TCP port on 127.0.0.1, or the path of a Unix socket."""
+    if isinstance(address, str):
+        reader, writer = await asyncio.open_unix_connection(address)
     else:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", address)
     writer.write(bytes([0x7F, 0xF1, 0, 0]))  # 16 MiB wanted, JSON
     assert (await reader.readexactly(4))[:2] == bytes([0x7F, 0xF1])
     writer.write(rawsocket_message([1, "realm1", {"roles": {"caller": {}}}]))

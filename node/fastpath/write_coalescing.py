@@ -203,7 +203,7 @@ class CoalescingWrites:
         sent = self._send(data)
         self._tempDataBuffer = []
         self._tempDataLen = 0
-        if type(sent) is int and sent == len(data) and self._all_sent():
+        if type(sent) is int and sent == len(data) and self._producer_resumed():
             return
         # partial, failed or a paused producer to resume: Twisted's doWrite does it all
         self.dataBuffer = data
@@ -219,7 +219,7 @@ class CoalescingWrites:
         if type(sent) is int and sent == total:
             self._tempDataBuffer = []
             self._tempDataLen = 0
-            if self._all_sent():
+            if self._producer_resumed():
                 return
             self.startWriting()  # a paused producer to resume: Twisted's doWrite does it
             return
@@ -235,9 +235,10 @@ class CoalescingWrites:
         self._tempDataLen = sum(len(piece) for piece in rest)
         self.startWriting()  # the rest, a failure or a paused producer: Twisted's doWrite does it
 
-    def _all_sent(self) -> bool:
-        """After the kernel took everything: False if Twisted's ``doWrite`` is still
-        needed, to resume a paused producer.
+    def _producer_resumed(self) -> bool:
+        """Called once the kernel took everything: resume a paused producer here if it
+        allows it; True if none is left paused, False if Twisted's ``doWrite`` must
+        resume it.
 
         ``write`` pauses the registered producer as Twisted's does, as soon as more
         than ``bufferSize`` waits, which any message over 16 KiB does (see
