@@ -153,15 +153,19 @@ def test_replies_leave_without_a_poll_round_trip(node_factory):
 def test_large_messages_leave_and_arrive_without_extra_poll_round_trips(node_factory):
     """50 calls of 64 KiB: each message the node sends over 16 KiB pauses the connection's
     producer (the write buffer limit), yet once the kernel took it all the producer resumes
-    at once, with no wait for writability and no empty send; and the rest of a message
-    that has begun is read in the same turn. Twisted alone: 3 epoll_wait per message
-    received (its two reads, the writability of the message sent) and one empty send per
-    message sent."""
+    at once, with no wait for writability and no empty send, and reading from the peer never
+    stopped (the pause comes to nothing when the same turn's flush sends it all); and the
+    rest of a message that has begun is read in the same turn. Twisted alone: 3 epoll_wait
+    per message received (its two reads, the writability of the message sent), one empty
+    send per message sent, and 4 epoll_ctl per message sent (reading stopped and started,
+    writing registered and unregistered)."""
     blob = "x" * (64 * 1024)
-    counts = _echo_calls_traced(node_factory, "epoll_wait,sendto,sendmsg,write", [blob + str(i) for i in range(50)])
+    counts = _echo_calls_traced(node_factory, "epoll_wait,epoll_ctl,sendto,sendmsg,write",
+                                [blob + str(i) for i in range(50)])
     assert counts.get("sendmsg", 0) >= 100, counts["summary"]  # INVOCATION and RESULT of each call
     assert counts.get("sendto", 0) + counts.get("write", 0) < 20, counts["summary"]  # small calls; no empty sends
     assert counts.get("epoll_wait", 0) < 150, counts["summary"]  # 100 messages received (CALL, YIELD): ~1 each
+    assert counts.get("epoll_ctl", 0) < 20, counts["summary"]  # was 2 per message sent: reading stopped, restarted
 
 
 def test_fragmented_text_with_invalid_utf8_closes_1007(node_factory):

@@ -265,6 +265,48 @@ def test_stalled_websocket_subscriber_dropped_at_max_outgoing_buffer(node_factor
     assert "Dropping" in node.output()
 
 
+def test_node_stops_reading_from_a_peer_that_does_not_read(node_factory: Any) -> None:
+    """While the events a subscriber does not read wait in the node (below
+    max_outgoing_buffer, so it is not dropped), the node reads nothing from it: its own
+    sending stalls. (Each 64 KiB event pauses the connection as it is written; reading
+    stops only if the same turn's flush cannot send it all, as here.) The other sessions
+    go on meanwhile."""
+    port = free_port()
+    node = node_factory(router_config([ws_transport(port, max_outgoing_buffer=64 * 1048576)]))
+    url = f"ws://127.0.0.1:{port}"
+    stalled = stalled_websocket_subscriber(port)
+    payload = "x" * EVENT_SIZE
+    most = 2000  # 128 MiB of PUBLISH: far more than the kernel's buffers on both sides hold
+
+    def flood() -> int:
+        """PUBLISH to a topic nobody subscribed to, without acknowledgement: nothing
+        comes back, so only the node's not reading can stop it."""
+        stalled.settimeout(3.0)
+        data = frame(1, json.dumps([16, 1, {}, "nowhere", [payload]]).encode())
+        sent = 0
+        try:
+            for _ in range(most):
+                stalled.sendall(data)
+                sent += 1
+        except socket.timeout:
+            pass
+        return sent
+
+    async def scenario() -> int:
+        publisher = await connect(url)
+        for i in range(128):  # 8 MiB for the subscriber that does not read
+            await publisher.publish("big", i, payload, options=PublishOptions(acknowledge=True))
+        sent = await asyncio.get_event_loop().run_in_executor(None, flood)
+        for i in range(3):
+            await publisher.publish("big", i, "small", options=PublishOptions(acknowledge=True))
+        await leave(publisher)
+        return sent
+
+    sent = run(scenario())
+    assert sent < most, sent
+    assert "Dropping" not in node.output()
+
+
 def test_stalled_rawsocket_subscriber_dropped_at_max_outgoing_buffer(node_factory: Any) -> None:
     """A RawSocket subscriber that stops reading is dropped at max_outgoing_buffer; others get every event."""
     port = free_port()
