@@ -21,7 +21,8 @@ from autobahn.wamp.serializer import JsonSerializer as AutobahnJson
 from node.fastpath.payload_parts import PayloadParts
 from node.wire.messages import ProgressiveInvocation
 from node.wire.serializers import JsonSerializer
-from node.wire.splice import HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
+from node.wire import splice
+from node.wire.splice import ARGUMENTS_AT, HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
 
 from conftest import free_port, router_config, start_node, tcp
 from test_router_e2e_rawsocket_wire import RawSocketPeer
@@ -85,6 +86,36 @@ def test_received_octets_are_what_is_sent() -> None:
     assert data.startswith(b'[68,5,6,{"caller":3,"procedure":"com.\xc3\xa9.proc"},["\\u00e9", "x')
     assert data.endswith(b'"] , {"k" : 1} ]')
     assert json.loads(data)[4:] == [["é", BIG], {"k": 1}]
+
+
+# heads as clients write them: (octets up to the arguments, whether they are exactly
+# what the node's encoder writes, so that the offset is found by encoding them)
+HEADS = [
+    (b'[48,1,{},"com.p",', True),
+    (b'[48,7,{"receive_progress":true,"timeout":1500},"com.\xc3\xa9",', True),
+    (b'[16,18446744073709551615,{"exclude":[1,2],"acknowledge":true},"com.t",', True),
+    (b'[70,7,{"progress":true},', True),
+    (b'[8,48,9,{},"com.err",', True),
+    (b'[48,1,{},"com.\\u00e9",', False),  # an escape the encoder would not write
+    (b'[48,1,{"x":1.5e-07},"com.p",', None),  # a float some encoders write otherwise
+    (b'[48,1,{},"com.p", ', False),  # whitespace after the comma
+    (b'[48, 1, {}, "com.p",', False),
+    (b' [48,1,{},"com.p",', False),
+]
+
+
+@pytest.mark.parametrize("head, compact", HEADS)
+def test_arguments_found_by_encoding_the_head_are_where_the_scanner_finds_them(head: bytes, compact: Any) -> None:
+    payload = head + ('["%s"],{"k":1}]' % BIG).encode()
+    raw = json.loads(payload)
+    index = ARGUMENTS_AT[raw[0]]
+    scanned = splice._offset_within(payload, index, HEAD_MAX)
+    assert payload[scanned:].startswith(b'["x')
+    assert splice.json_arguments_offset(payload, index, raw[:index]) == scanned
+    by_encoding = splice._offset_by_encoding(payload, raw[:index])
+    if compact is not None:
+        assert (by_encoding is not None) == compact
+    assert by_encoding in (None, scanned)
 
 
 def test_one_octet_sequence_for_every_subscriber_of_an_event() -> None:

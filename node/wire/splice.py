@@ -27,7 +27,7 @@ import re
 from typing import Any, Optional
 
 from node.fastpath.payload_parts import PayloadParts
-from node.wire.json_codec import json_scan
+from node.wire.json_codec import json_dumps, json_scan
 
 SPLICE_MIN = 16 * 1024
 """Smaller messages are encoded again: the encoder is faster than keeping the octets."""
@@ -38,6 +38,7 @@ ARGUMENTS_AT = {48: 4, 16: 4, 70: 3, 8: 5}  # CALL, PUBLISH, YIELD, ERROR
 HEAD_MAX = 8 * 1024
 HEAD_USUAL = 512  # where it nearly always is (a URI and a few options)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_SPACE = b" \t\n\r"
 
 
 class ReceivedArguments:
@@ -53,16 +54,42 @@ class ReceivedArguments:
         self.octets = octets  # a memoryview of the received payload: no copy
 
 
-def json_arguments_offset(payload: Any, index: int) -> Optional[int]:
+def json_arguments_offset(payload: Any, index: int, head: Optional[list] = None) -> Optional[int]:
     """Where element ``index`` of the JSON array in ``payload`` starts (an octet offset),
     or None if the elements before it are not within :data:`HEAD_MAX` octets.
 
-    ``payload`` has been decoded in full already (valid JSON), so this only walks the
-    head's few elements with the standard library's scanner: in the first
-    :data:`HEAD_USUAL` octets, and only if they do not hold them, in :data:`HEAD_MAX`
-    (decoding 8 KiB for a head of 30 octets was most of this function's time)."""
+    ``payload`` has been decoded in full already (valid JSON), and ``head`` (if given)
+    is what its first ``index`` elements decoded to. Clients write compact JSON, so the
+    payload usually begins with exactly what the node's own encoder writes for ``head``
+    (:func:`_offset_by_encoding`); otherwise this walks the head's few elements with
+    the standard library's scanner: in the first :data:`HEAD_USUAL` octets, and only if
+    they do not hold them, in :data:`HEAD_MAX` (decoding 8 KiB for a head of 30 octets
+    was most of this function's time)."""
+    if head is not None:
+        found = _offset_by_encoding(payload, head)
+        if found is not None:
+            return found if found <= HEAD_MAX else None
     found = _offset_within(payload, index, HEAD_USUAL)
     return found if found is not None else _offset_within(payload, index, HEAD_MAX)
+
+
+def _offset_by_encoding(payload: Any, head: list) -> Optional[int]:
+    """The offset just past ``head``'s elements and their comma, if ``payload`` begins
+    with ``head`` as :func:`json_dumps` writes it (its closing bracket where the payload
+    has that comma); else None.
+
+    Sound because each element's text is a complete JSON value followed by a comma in
+    both, so the payload's first elements are those very texts. One encoding of a few
+    small values and one comparison: a third of the scanner's time on CPython, a sixth
+    on PyPy (64 KiB messages, issue 17)."""
+    try:
+        text = json_dumps(head)
+    except Exception:  # noqa: BLE001 - what the encoder cannot write, the scanner walks
+        return None
+    end = len(text)
+    if len(payload) <= end or payload[end - 1] != 0x2C or payload[end] in _SPACE or not payload.startswith(text[:-1]):
+        return None  # (whitespace after the comma: the scanner skips it)
+    return end
 
 
 def _offset_within(payload: Any, index: int, limit: int) -> Optional[int]:
@@ -94,7 +121,7 @@ def received_json_arguments(msg: Any, raw: list, payload: Any) -> Optional[Recei
         return None
     if raw[index] is not msg.args or (len(raw) > index + 1 and raw[index + 1] is not msg.kwargs):
         return None  # parsed into other objects: encode those
-    offset = json_arguments_offset(payload, index)
+    offset = json_arguments_offset(payload, index, raw[:index])
     if offset is None:
         return None
     return ReceivedArguments(msg.args, msg.kwargs, len(raw) - index, memoryview(payload)[offset:])
