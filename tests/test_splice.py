@@ -111,7 +111,7 @@ def test_arguments_found_by_encoding_the_head_are_where_the_scanner_finds_them(h
     index = ARGUMENTS_AT[raw[0]]
     scanned = splice._offset_within(payload, index, HEAD_MAX)
     assert payload[scanned:].startswith(b'["x')
-    assert splice.json_arguments_offset(payload, index, raw[:index]) == scanned
+    assert splice.json_arguments_offset(payload, raw[:index]) == scanned
     by_encoding = splice._offset_by_encoding(payload, raw[:index])
     if compact is not None:
         assert (by_encoding is not None) == compact

@@ -210,7 +210,7 @@ class CoalescingWrites:
         self._flush_data()
         if self._pause_pending:  # the producer is still paused: now reading stops (pauseProducing)
             self._pause_pending = False
-            if self._reading_paused and self.connected:
+            if self.connected:
                 super().pauseProducing()  # type: ignore[misc]
 
     def _flush_data(self) -> None:

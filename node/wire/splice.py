@@ -54,23 +54,22 @@ class ReceivedArguments:
         self.octets = octets  # a memoryview of the received payload: no copy
 
 
-def json_arguments_offset(payload: Any, index: int, head: Optional[list] = None) -> Optional[int]:
-    """Where element ``index`` of the JSON array in ``payload`` starts (an octet offset),
-    or None if the elements before it are not within :data:`HEAD_MAX` octets.
+def json_arguments_offset(payload: Any, head: list) -> Optional[int]:
+    """Where the element after ``head`` in the JSON array in ``payload`` starts (an octet
+    offset), or None if the elements before it are not within :data:`HEAD_MAX` octets.
 
-    ``payload`` has been decoded in full already (valid JSON), and ``head`` (if given)
-    is what its first ``index`` elements decoded to. Clients write compact JSON, so the
+    ``payload`` has been decoded in full already (valid JSON), and ``head`` is what its
+    first elements decoded to. Clients write compact JSON, so the
     payload usually begins with exactly what the node's own encoder writes for ``head``
     (:func:`_offset_by_encoding`); otherwise this walks the head's few elements with
     the standard library's scanner: in the first :data:`HEAD_USUAL` octets, and only if
     they do not hold them, in :data:`HEAD_MAX` (decoding 8 KiB for a head of 30 octets
     was most of this function's time)."""
-    if head is not None:
-        found = _offset_by_encoding(payload, head)
-        if found is not None:
-            return found if found <= HEAD_MAX else None
-    found = _offset_within(payload, index, HEAD_USUAL)
-    return found if found is not None else _offset_within(payload, index, HEAD_MAX)
+    found = _offset_by_encoding(payload, head)
+    if found is not None:
+        return found if found <= HEAD_MAX else None
+    found = _offset_within(payload, len(head), HEAD_USUAL)
+    return found if found is not None else _offset_within(payload, len(head), HEAD_MAX)
 
 
 def _offset_by_encoding(payload: Any, head: list) -> Optional[int]:
@@ -121,7 +120,7 @@ def received_json_arguments(msg: Any, raw: list, payload: Any) -> Optional[Recei
         return None
     if raw[index] is not msg.args or (len(raw) > index + 1 and raw[index + 1] is not msg.kwargs):
         return None  # parsed into other objects: encode those
-    offset = json_arguments_offset(payload, index, raw[:index])
+    offset = json_arguments_offset(payload, raw[:index])
     if offset is None:
         return None
     return ReceivedArguments(msg.args, msg.kwargs, len(raw) - index, memoryview(payload)[offset:])
