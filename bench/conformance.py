@@ -56,11 +56,11 @@ def node_config(port: int, on_path: bool) -> Dict[str, Any]:
     return {"version": 2, "workers": [{"type": "router", "realms": [], "transports": [transport]}]}
 
 
-def start_node(cbdir: Path, config: Dict[str, Any]) -> subprocess.Popen:
+def start_node(cbdir: Path, config: Dict[str, Any], python: str = sys.executable) -> subprocess.Popen:
     (cbdir / "config.json").write_text(json.dumps(config))
     env = dict(os.environ, PYTHONPATH=str(REPO))
     log = open(cbdir / "node.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "node", "start", "--cbdir", str(cbdir), "--loglevel", "warn"],
+    proc = subprocess.Popen([python, "-m", "node", "start", "--cbdir", str(cbdir), "--loglevel", "warn"],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     port = config["workers"][0]["transports"][0]["endpoint"]["port"]
     deadline = time.monotonic() + 20
@@ -114,11 +114,13 @@ def main() -> None:
     parser.add_argument("--path", action="store_true", help="test a websocket-testee path of a web transport")
     parser.add_argument("--concurrency", type=int, default=1, help="cases run in parallel (default 1)")
     parser.add_argument("--outdir", default="bench/results/conformance", help="reports and summary.json")
+    parser.add_argument("--node-python", default=sys.executable,
+                        help="interpreter the node runs on (default: this one), e.g. .venv-pypy/bin/python")
     args = parser.parse_args()
 
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="wampnode-conformance-") as tmp:
-        proc = start_node(Path(tmp), node_config(port, args.path))
+        proc = start_node(Path(tmp), node_config(port, args.path), args.node_python)
         url = f"ws://127.0.0.1:{port}" + ("/echo" if args.path else "")
         started = time.monotonic()
         try:

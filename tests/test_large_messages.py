@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import platform
 import random
 import socket
 import struct
@@ -39,7 +40,7 @@ from node.config.build import build_rawsocket
 from node.config.fragments import websocket_options
 from node.config.validation import with_definition_defaults
 from node.fastpath.utf8 import DecoderUtf8Validator
-from node.fastpath.xormask import NATIVE, WordMasker, create_xor_masker
+from node.fastpath.xormask import C_LOOP, NATIVE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker
 from pki import make_pki
 from wampclient import TIMEOUT, connect, leave, raw_websocket, run
 from wsraw import RawWebSocket, fast_frame, frame
@@ -471,24 +472,64 @@ def test_two_16mib_events_in_a_row_reach_a_subscriber(node: Any) -> None:
     run(scenario())
 
 
-def test_word_masker_unmasks_random_split_input_like_rfc6455() -> None:
-    """:class:`WordMasker` (PyPy's unmasking) XORs each octet with mask[i % 4] across
-    chunks of any length, keeping autobahn's pointer; the masker the node uses is
-    autobahn's where that is native, else the word masker for all but short payloads."""
+# the node's maskers where autobahn's is pure Python: the C loop only where it was built
+NODE_MASKERS = [WordMasker] + ([NativeMasker] if C_LOOP else [])
+
+
+@pytest.mark.parametrize("masker_class", NODE_MASKERS)
+def test_node_maskers_unmask_random_split_input_like_rfc6455(masker_class: Any) -> None:
+    """:class:`WordMasker` and :class:`NativeMasker` (PyPy's unmasking) XOR each octet
+    with mask[i % 4] across chunks of any length, keeping autobahn's pointer."""
     rng = random.Random(6455)
     for _ in range(2000):
         mask = bytes(rng.randrange(256) for _ in range(4))
         data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
         cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, rng.randint(0, 5)))) + [len(data)]
-        masker, start, out = WordMasker(mask), 0, b""
+        masker, start, out = masker_class(mask), 0, b""
         for cut in cuts:
             out += masker.process(data[start:cut])
             start = cut
             assert masker.pointer() == cut
         assert out == bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+
+
+def test_the_node_unmasks_with_autobahns_masker_where_native_else_its_own() -> None:
+    """autobahn's masker where that is native (NVX, CPython); else the node's C loop where
+    it was built, which the install builds on PyPy (CI has the compiler and PyPy's
+    headers: a failed build shows here, not only as a slower node), else words."""
     masker = create_xor_masker(b"abcd", MiB)
-    assert isinstance(masker, WordMasker) != NATIVE
+    if NATIVE:
+        assert not isinstance(masker, (WordMasker, NativeMasker))
+    else:
+        assert type(masker) is (NativeMasker if C_LOOP else WordMasker)
+    if platform.python_implementation() == "PyPy":
+        assert C_LOOP, "node/fastpath/_native_unmask was not built: see node/fastpath/native_unmask_build.py"
     assert masker.process(b"\0" * 10) == b"abcdabcdab"
+
+
+@pytest.mark.skipif(not C_LOOP, reason="the node's C loop is built on PyPy only")
+def test_unmasked_buffer_gathers_random_reads_and_tells_which_are_ascii() -> None:
+    """:class:`UnmaskedBuffer` (a large frame on PyPy): reads of any length, at any
+    offset of their read and of the payload, come out unmasked as one payload, each
+    read's answer saying whether exactly its octets were all ASCII."""
+    rng = random.Random(1007)
+    for _ in range(500):
+        mask = bytes(rng.randrange(256) for _ in range(4))
+        payload = bytearray(rng.randrange(128) for _ in range(rng.randint(1, 200)))
+        for _ in range(rng.randint(0, 2)):
+            payload[rng.randrange(len(payload))] = rng.randrange(128, 256)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        buffer = UnmaskedBuffer(mask, len(payload))
+        filled = 0
+        while filled < len(payload):
+            take = rng.randint(1, len(payload) - filled)
+            lead = rng.randint(0, 7)  # the frame's octets start later in the read
+            read = bytes(rng.randrange(256) for _ in range(lead)) + masked[filled:filled + take] + b"tail"
+            ascii = buffer.unmask(filled, read, lead, take)
+            assert ascii == bytes(payload[filled:filled + take]).isascii()
+            assert buffer.octets(filled, take) == payload[filled:filled + take]
+            filled += take
+        assert buffer.payload() == payload
 
 
 def test_validator_ascii_chunks_after_held_back_bytes_agree_with_autobahns() -> None:
@@ -505,7 +546,8 @@ def test_validator_ascii_chunks_after_held_back_bytes_agree_with_autobahns() -> 
                 break
 
 
-def test_word_masker_tells_whether_what_it_unmasked_is_ascii() -> None:
+@pytest.mark.parametrize("masker_class", NODE_MASKERS)
+def test_node_maskers_tell_whether_what_they_unmasked_is_ascii(masker_class: Any) -> None:
     """``process_checked`` (a large text frame's reads on PyPy): the unmasked octets and
     whether all are ASCII, one non-ASCII octet anywhere (in the words or the last 1 to 3)
     making it False."""
@@ -515,7 +557,7 @@ def test_word_masker_tells_whether_what_it_unmasked_is_ascii() -> None:
         data = bytearray(rng.randrange(128) for _ in range(rng.randint(0, 40)))
         if data and rng.random() < 0.5:
             data[rng.randrange(len(data))] = rng.randrange(128, 256)
-        masker = WordMasker(mask)
+        masker = masker_class(mask)
         skip = rng.randint(0, 5)
         masker.process(b"\0" * skip)
         masked = bytes(byte ^ mask[(i + skip) % 4] for i, byte in enumerate(data))

@@ -71,6 +71,16 @@ class DecoderUtf8Validator:
             self._decoder.reset()
         self._total = 0
 
+    def skip_ascii(self, count: int) -> bool:
+        """Take ``count`` octets the caller knows are all ASCII without looking at them;
+        False (nothing taken) if the decoder holds back the start of a sequence, which
+        then needs :meth:`validate` and the octets."""
+        decoder = self._decoder
+        if decoder is not None and decoder.getstate()[0]:
+            return False
+        self._total += count
+        return True
+
     def validate(self, data: bytes, ascii: bool = False) -> Tuple[bool, bool, int, int]:
         """autobahn's ``validate``; ``ascii``: the caller knows ``data`` is all ASCII."""
         decoder = self._decoder

@@ -30,11 +30,14 @@ protocol and replaces only those three steps for the common case:
   join them, through its per-frame methods on every read. That is where autobahn's
   masker is NVX, which XORs the buffer in place (CPython). On PyPy, where copying
   into a ``bytearray`` through a ``memoryview`` costs more than autobahn's way, each
-  read is unmasked (32-bit words) into new bytes, kept in a list and joined once the
-  frame is whole: what autobahn does, without adding each read to its buffer of
-  unprocessed octets first (a copy of every read) or slicing it out again. On PyPy
-  each 1 MiB object made is a step nearer the garbage collector's next (costly)
-  step, so the copies that are not made count twice.
+  read is unmasked by the node's C loop into one block of C memory
+  (:class:`~node.fastpath.xormask.UnmaskedBuffer`, which also tells whether the read
+  was all ASCII: its UTF-8 check is then free), copied into bytes once whole; where
+  that loop was not built, each read is unmasked (32-bit words) into new bytes, kept
+  in a list and joined once the frame is whole: what autobahn does, without adding
+  each read to its buffer of unprocessed octets first (a copy of every read) or
+  slicing it out again. On PyPy each 1 MiB object made is a step nearer the garbage
+  collector's next (costly) step, so the copies that are not made count twice.
 
 Anything unusual (compression negotiated, auto-fragmentation, masked server
 frames, a payload over the size limit, queued or chopped writes, octet logging,
@@ -51,13 +54,15 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import autobahn.websocket.protocol as _wsp
 from node.fastpath.payload_parts import PayloadParts, pieces_for
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
-from node.fastpath.xormask import IN_PLACE, WordMasker, create_xor_masker, unmask_into
+from node.fastpath.xormask import (
+    C_LOOP, IN_PLACE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
+)
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
@@ -117,13 +122,16 @@ def frame_head(length: int, is_binary: bool) -> bytes:
     return struct.pack("!BBQ", first, 127, length)
 
 
-def unmask(payload: bytes, mask: bytes) -> bytes:
-    """The payload of a masked frame, unmasked (RFC 6455 section 5.3)."""
+def unmask(payload: bytes, mask: bytes) -> Tuple[bytes, bool]:
+    """The payload of a masked frame, unmasked (RFC 6455 section 5.3), and True if it is
+    known to be all ASCII (the node's C loop tells; False: not known)."""
     size = len(payload)
     if size > INT_UNMASK_LIMIT:
-        return create_xor_masker(mask, size).process(payload)
+        if C_LOOP:
+            return NativeMasker(mask).process_checked(payload)
+        return create_xor_masker(mask, size).process(payload), False
     key = int.from_bytes((mask * (size // 4 + 1))[:size], "little")
-    return (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little")
+    return (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little"), False
 
 
 class LazySendQueue:
@@ -155,7 +163,7 @@ _wsp.create_xor_masker = create_xor_masker  # autobahn's where it is native (NVX
 class LargeFrame:
     """A large data frame with FIN set (a whole message) while its payload comes in."""
 
-    __slots__ = ("binary", "length", "buffer", "view", "pieces", "filled", "masker", "validator",
+    __slots__ = ("binary", "length", "buffer", "view", "unmasked", "pieces", "filled", "masker", "validator",
                  "ends_on_code_point", "failed")
 
     def __init__(self, binary: bool, mask: bytes, length: int, validate: bool) -> None:
@@ -163,14 +171,17 @@ class LargeFrame:
         self.length = length
         self.buffer: Optional[bytearray] = None
         self.view: Optional[memoryview] = None
+        self.unmasked: Optional[UnmaskedBuffer] = None
         self.pieces: Optional[list] = None
         if IN_PLACE:  # unmasked in place, in one buffer
             self.buffer = bytearray(length)
             self.view = memoryview(self.buffer)
+        elif C_LOOP:  # unmasked by the C loop into C memory
+            self.unmasked = UnmaskedBuffer(mask, length)
         else:  # each read unmasked into new bytes, joined at the end
             self.pieces = []
         self.filled = 0
-        self.masker = create_xor_masker(mask, length)
+        self.masker = create_xor_masker(mask, length) if self.unmasked is None else None
         self.validator = DecoderUtf8Validator() if validate and not binary else None
         self.ends_on_code_point = True
         self.failed = False  # invalid UTF-8: the rest of the frame is skipped
@@ -215,7 +226,9 @@ class FramedDelivery:
         large = self._large
         take = min(len(data) - pos, large.missing)
         if take:
-            if not large.failed:
+            if not large.failed and large.unmasked is not None:
+                self._gather_unmasked(large, data, pos, take)
+            elif not large.failed:
                 if large.pieces is None:
                     part = large.view[large.filled:large.filled + take]
                     unmask_into(large.masker, part, memoryview(data)[pos:pos + take])
@@ -243,6 +256,8 @@ class FramedDelivery:
         if large.view is not None:
             large.view.release()  # no view left on the buffer: the serializer may empty it (see _onMessage below)
         if large.failed or self.state != self.STATE_OPEN:
+            if large.unmasked is not None:
+                large.unmasked.release()
             return pos + take
         if not large.ends_on_code_point:
             self._invalid_payload("UTF-8 text message payload ended within Unicode code point at payload "
@@ -257,16 +272,33 @@ class FramedDelivery:
             self._cancelAutoPingTimeoutCall()
         # a bytearray: the serializers read it as bytes, and empty it once decoded (the
         # memory of a large message is free before the router forwards it); on PyPy, bytes
-        # joined from the unmasked reads, which are let go before the message is decoded
+        # copied from the C memory (freed here) or joined from the unmasked reads, which
+        # are let go before the message is decoded
         binary, pieces = large.binary, large.pieces
-        if pieces is None:
-            payload: Any = large.buffer
+        if large.unmasked is not None:
+            payload: Any = large.unmasked.payload()
+            large.unmasked = None
+        elif pieces is None:
+            payload = large.buffer
         else:
             payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             large.pieces = pieces = None
         del large
         self._onMessage(payload, binary)
         return pos + take
+
+    def _gather_unmasked(self: Any, large: LargeFrame, data: bytes, pos: int, take: int) -> None:
+        """:meth:`_gather`'s step for a frame gathered in C memory: unmask, then check
+        the UTF-8 of what was unmasked unless it was all ASCII."""
+        unmasked = large.unmasked
+        ascii = unmasked.unmask(large.filled, data, pos, take)
+        validator = large.validator
+        if validator is None or (ascii and validator.skip_ascii(take)):
+            return
+        valid, large.ends_on_code_point, _, index = validator.validate(unmasked.octets(large.filled, take), ascii)
+        if not valid:
+            large.failed = True  # autobahn's wording and close code (1007)
+            self._invalid_payload(f"encountered invalid UTF-8 while processing text message at payload octet index {index}")
 
     def _read_whole_frames(self: Any, data: bytes) -> bytes:
         """Deliver the plain data frames at the start of ``data``; return the rest."""
@@ -306,8 +338,8 @@ class FramedDelivery:
             end = head + 4 + length
             if end > size:
                 break
-            payload = unmask(data[head + 4:end], data[head:head + 4])
-            if first == 0x81 and validate:
+            payload, ascii = unmask(data[head + 4:end], data[head:head + 4])
+            if first == 0x81 and validate and not ascii:
                 try:
                     payload.decode("utf-8")
                 except UnicodeDecodeError:

@@ -1,15 +1,21 @@
-"""Unmasking WebSocket payloads (RFC 6455 section 5.3) a word at a time where autobahn's masker is pure Python.
+"""Unmasking WebSocket payloads (RFC 6455 section 5.3) in C where autobahn's masker is pure Python.
 
 autobahn unmasks with its native NVX masker on CPython; where that is missing
 (autobahn 24, the newest for Python 3.9 such as PyPy's, and no ``wsaccel``) it
 falls back to a pure-Python masker that XORs one byte per loop iteration: about
-1.1 ms per MiB on PyPy, twice per large call. :class:`WordMasker` XORs 32-bit
-words of an ``array`` instead, which PyPy's JIT turns into a tight loop (about
-0.25 to 0.4 ms per MiB). :func:`create_xor_masker` is autobahn's own where that is native
-and :class:`WordMasker` where autobahn's is pure Python; :mod:`node.fastpath.websocket_frames`
-puts it in autobahn's protocol module; :func:`unmask_into` unmasks the pieces of a
-large frame into the one buffer that gathers it. Kept free of Twisted imports so that
-it can be tested against autobahn's masker in any process.
+1.1 ms per MiB on PyPy, twice per large call. There the node uses its own C loop,
+a cffi module ``setup.py`` builds on PyPy (:mod:`node.fastpath.native_unmask_build`:
+about 0.03 ms per MiB, with the ASCII check of the unmasked octets in the same pass):
+:class:`NativeMasker`, and :class:`UnmaskedBuffer` for a large frame gathered in C
+memory. Where that module could not be built (no C compiler or PyPy headers at
+install), :class:`WordMasker` XORs 32-bit words of an ``array``, which PyPy's JIT
+turns into a tight loop (about 0.25 to 0.4 ms per MiB).
+
+:func:`create_xor_masker` is autobahn's own where that is native, else the node's;
+:mod:`node.fastpath.websocket_frames` puts it in autobahn's protocol module;
+:func:`unmask_into` unmasks the pieces of a large frame into the one buffer that
+gathers it where autobahn's masker is NVX. Kept free of Twisted imports so that it
+can be tested against autobahn's masker in any process.
 """
 from __future__ import annotations
 
@@ -18,6 +24,11 @@ from array import array
 from typing import Any, Callable, Tuple
 
 from autobahn.websocket import xormasker as _autobahn
+
+try:  # built on PyPy by setup.py (module docstring); absent elsewhere
+    from node.fastpath._native_unmask import ffi as _ffi, lib as _lib  # type: ignore[import-not-found]
+except ImportError:
+    _ffi = _lib = None
 
 _WORD = "I" if array("I").itemsize == 4 else "L"  # an unsigned 32-bit array type
 
@@ -69,6 +80,86 @@ class WordMasker:
         return out, not seen & 0x80808080
 
 
+def _rotated_key(mask: bytes, position: int) -> int:
+    """The mask as it lines up with payload octet ``position``, as the C loop takes it
+    (a little-endian word: its low octet XORs the first octet)."""
+    shift = position & 3
+    return int.from_bytes(mask[shift:] + mask[:shift], "little")
+
+
+class NativeMasker:
+    """autobahn's masker interface, and :class:`WordMasker`'s ``process_checked``, by the C loop."""
+
+    __slots__ = ("_mask", "_ptr")
+
+    def __init__(self, mask: bytes) -> None:
+        assert len(mask) == 4
+        self._mask = bytes(mask)
+        self._ptr = 0
+
+    def pointer(self) -> int:
+        return self._ptr
+
+    def reset(self) -> None:
+        self._ptr = 0
+
+    def process(self, data: Any) -> bytes:
+        return self.process_checked(data)[0]
+
+    def process_checked(self, data: Any) -> Tuple[bytes, bool]:
+        """``data`` unmasked, and whether every octet of it is ASCII."""
+        size = len(data)
+        if not size:
+            return b"", True
+        target = _allocate("uint8_t[]", size)
+        ascii = _lib.unmask_copy(target, _ffi.from_buffer("uint8_t[]", data), size, _rotated_key(self._mask, self._ptr))
+        self._ptr += size
+        out = _ffi.unpack(_ffi.cast("char *", target), size)
+        _ffi.release(target)
+        return out, bool(ascii)
+
+
+class UnmaskedBuffer:
+    """A large frame's payload, unmasked read by read into C memory and made bytes once.
+
+    On PyPy a ``bytearray`` is a poor buffer (zeroing one of 1 MiB costs 0.8 ms, and
+    decoding it as text 3 ms), and unmasking each read into new bytes then joining
+    them makes three large objects per read for the garbage collector; here the
+    reads go into one block of C memory and the payload is one copy of it."""
+
+    __slots__ = ("_memory", "_mask", "length")
+
+    def __init__(self, mask: bytes, length: int) -> None:
+        self._memory: Any = _allocate("uint8_t[]", length)
+        self._mask = bytes(mask)
+        self.length = length
+
+    def unmask(self, offset: int, data: Any, start: int, count: int) -> bool:
+        """Put ``data[start:start + count]`` unmasked at payload octet ``offset``; whether
+        all of it is ASCII."""
+        source = _ffi.from_buffer("uint8_t[]", data) + start
+        return bool(_lib.unmask_copy(self._memory + offset, source, count, _rotated_key(self._mask, offset)))
+
+    def octets(self, offset: int, count: int) -> bytes:
+        """A copy of unmasked octets put in already."""
+        return _ffi.unpack(_ffi.cast("char *", self._memory + offset), count)
+
+    def payload(self) -> bytes:
+        """The whole payload as bytes; the C memory is freed (the buffer is done)."""
+        out = self.octets(0, self.length)
+        self.release()
+        return out
+
+    def release(self) -> None:
+        if self._memory is not None:
+            _ffi.release(self._memory)
+            self._memory = None
+
+
+# C memory for the loop to write into: every octet is written before it is read
+_allocate: Any = _ffi.new_allocator(should_clear_after_alloc=False) if _ffi is not None else None
+
+
 def _native() -> bool:
     """Whether autobahn's masker is native code (NVX or wsaccel), not its pure-Python fallback."""
     return type(_autobahn.create_xor_masker(b"\0\0\0\0", 1024)).__module__ != _autobahn.__name__
@@ -77,12 +168,16 @@ def _native() -> bool:
 NATIVE = _native()
 
 
+# the node's C loop, where autobahn's masker is pure Python and the loop was built
+C_LOOP = not NATIVE and _lib is not None
+
+
 def _word_masker(mask: bytes, length: Any = None) -> Any:
     """autobahn's ``create_xor_masker`` for its pure-Python case: short payloads keep
-    autobahn's byte masker (a word loop pays off from a few dozen octets)."""
+    autobahn's byte masker (a word loop or a C call pays off from a few dozen octets)."""
     if length is None or length < 128:
         return _autobahn.create_xor_masker(mask, length)
-    return WordMasker(mask)
+    return NativeMasker(mask) if C_LOOP else WordMasker(mask)
 
 
 create_xor_masker: Callable[..., Any] = _autobahn.create_xor_masker if NATIVE else _word_masker
