@@ -4,9 +4,8 @@
   (``~/.cache/wampnode-bench/crossbar``): large, so installed once and reused.
 - wampnode's dependencies for PyPy (``~/.cache/wampnode-bench/pypy``), made with
   Debian's ``pypy3`` (``apt-get install pypy3 pypy3-venv``); wampnode itself runs
-  from this checkout via PYTHONPATH, with its C unmasker built in the checkout as
-  ``pip install -e .`` builds it (``node/fastpath/native_unmask_build.py``; the node
-  runs without it, slower, if it cannot be compiled). ``cryptography`` has no PyPy source build
+  from this checkout via PYTHONPATH (``targets.wampnode`` builds its C unmasker
+  there). ``cryptography`` has no PyPy source build
   that works without a Rust toolchain here, so only its wheels are accepted
   (PyPy 3.9 has them up to 43.0.3, hence pyOpenSSL 25.1 there: see setup.cfg).
 """
@@ -66,7 +65,6 @@ def pypy_venv() -> Path:
     marker = venv / ".wampnode-deps"
     wanted = "\n".join(node_requirements())
     if marker.exists() and marker.read_text() == wanted:
-        build_native_unmask(venv)
         return venv
     pypy = shutil.which("pypy3")
     if pypy is None:
@@ -79,20 +77,7 @@ def pypy_venv() -> Path:
         _run(_pip(venv, "--upgrade", "pip"), "upgrade pip")
     _run(_pip(venv, "--only-binary", "cryptography", *node_requirements()), "pip install wampnode's dependencies")
     marker.write_text(wanted)
-    build_native_unmask(venv)
     return venv
-
-
-def build_native_unmask(venv: Path) -> None:
-    """Build the C unmasker in this checkout for ``venv``'s PyPy unless it is there; a
-    failure is printed, and the benchmark measures the node without it."""
-    fastpath = REPO / "node" / "fastpath"
-    if any(fastpath.glob("_native_unmask.pypy*.so")):
-        return
-    try:
-        _run([str(venv / "bin" / "python"), str(fastpath / "native_unmask_build.py")], "build the C unmasker")
-    except InstallError as error:
-        print(f"  (the PyPy node runs without its C unmasker) {error}", flush=True)
 
 
 def version_of(python: Path, module: str) -> str:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import platform
 import random
 import socket
 import struct
@@ -40,7 +39,9 @@ from node.config.build import build_rawsocket
 from node.config.fragments import websocket_options
 from node.config.validation import with_definition_defaults
 from node.fastpath.utf8 import DecoderUtf8Validator
-from node.fastpath.xormask import C_LOOP, NATIVE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker
+from node.fastpath.xormask import (
+    C_LOOP, NATIVE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
+)
 from pki import make_pki
 from wampclient import TIMEOUT, connect, leave, raw_websocket, run
 from wsraw import RawWebSocket, fast_frame, frame
@@ -472,13 +473,13 @@ def test_two_16mib_events_in_a_row_reach_a_subscriber(node: Any) -> None:
     run(scenario())
 
 
-# the node's maskers where autobahn's is pure Python: the C loop only where it was built
+# the node's maskers: the C loop only where it was built
 NODE_MASKERS = [WordMasker] + ([NativeMasker] if C_LOOP else [])
 
 
 @pytest.mark.parametrize("masker_class", NODE_MASKERS)
 def test_node_maskers_unmask_random_split_input_like_rfc6455(masker_class: Any) -> None:
-    """:class:`WordMasker` and :class:`NativeMasker` (PyPy's unmasking) XOR each octet
+    """:class:`WordMasker` and :class:`NativeMasker` (the node's maskers) XOR each octet
     with mask[i % 4] across chunks of any length, keeping autobahn's pointer."""
     rng = random.Random(6455)
     for _ in range(2000):
@@ -493,21 +494,42 @@ def test_node_maskers_unmask_random_split_input_like_rfc6455(masker_class: Any) 
         assert out == bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
 
 
-def test_the_node_unmasks_with_autobahns_masker_where_native_else_its_own() -> None:
-    """autobahn's masker where that is native (NVX, CPython); else the node's C loop where
-    it was built, which the install builds on PyPy (CI has the compiler and PyPy's
-    headers: a failed build shows here, not only as a slower node), else words."""
+def test_the_c_loop_is_built_and_autobahns_frames_keep_a_native_masker() -> None:
+    """The install builds the node's C loop (CI has the compiler and the Python headers:
+    a failed build shows here, not only as a slower node); autobahn's own frame methods
+    unmask with autobahn's masker where that is native (NVX), else with the C loop."""
+    assert C_LOOP, "node/fastpath/_native_unmask was not built: see node/fastpath/native_unmask_build.py"
     masker = create_xor_masker(b"abcd", MiB)
     if NATIVE:
         assert not isinstance(masker, (WordMasker, NativeMasker))
     else:
-        assert type(masker) is (NativeMasker if C_LOOP else WordMasker)
-    if platform.python_implementation() == "PyPy":
-        assert C_LOOP, "node/fastpath/_native_unmask was not built: see node/fastpath/native_unmask_build.py"
+        assert type(masker) is NativeMasker
     assert masker.process(b"\0" * 10) == b"abcdabcdab"
 
 
-@pytest.mark.skipif(not C_LOOP, reason="the node's C loop is built on PyPy only")
+@pytest.mark.skipif(not C_LOOP, reason="the node's C loop was not built")
+def test_c_loop_unmasks_reads_into_a_frame_buffer_and_tells_which_are_ascii() -> None:
+    """:func:`unmask_into` with the C loop (a large frame's reads on CPython): reads of
+    any length land unmasked at their place in the buffer, each answer saying whether
+    exactly that read's octets were all ASCII."""
+    rng = random.Random(6455)
+    for _ in range(500):
+        mask = bytes(rng.randrange(256) for _ in range(4))
+        payload = bytearray(rng.randrange(128) for _ in range(rng.randint(1, 200)))
+        for _ in range(rng.randint(0, 2)):
+            payload[rng.randrange(len(payload))] = rng.randrange(128, 256)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        buffer = bytearray(len(payload))
+        view, masker, filled = memoryview(buffer), NativeMasker(mask), 0
+        while filled < len(payload):
+            take = rng.randint(1, len(payload) - filled)
+            ascii = unmask_into(masker, view[filled:filled + take], memoryview(masked)[filled:filled + take])
+            assert ascii == bytes(payload[filled:filled + take]).isascii()
+            filled += take
+        assert buffer == payload
+
+
+@pytest.mark.skipif(not C_LOOP, reason="the node's C loop was not built")
 def test_unmasked_buffer_gathers_random_reads_and_tells_which_are_ascii() -> None:
     """:class:`UnmaskedBuffer` (a large frame on PyPy): reads of any length, at any
     offset of their read and of the payload, come out unmasked as one payload, each

@@ -27,16 +27,16 @@ protocol and replaces only those three steps for the common case:
   UTF-8 checked as it comes (so invalid text still fails on the read that holds
   it), and the buffer is the message. autobahn would unmask each read into new
   bytes (NVX: a zeroed buffer, a copy in, a copy out), keep them in a list and
-  join them, through its per-frame methods on every read. That is where autobahn's
-  masker is NVX, which XORs the buffer in place (CPython). On PyPy, where copying
-  into a ``bytearray`` through a ``memoryview`` costs more than autobahn's way, each
-  read is unmasked by the node's C loop into one block of C memory
-  (:class:`~node.fastpath.xormask.UnmaskedBuffer`, which also tells whether the read
-  was all ASCII: its UTF-8 check is then free), copied into bytes once whole; where
-  that loop was not built, each read is unmasked (32-bit words) into new bytes, kept
-  in a list and joined once the frame is whole: what autobahn does, without adding
-  each read to its buffer of unprocessed octets first (a copy of every read) or
-  slicing it out again. On PyPy each 1 MiB object made is a step nearer the garbage
+  join them, through its per-frame methods on every read. The node's C loop
+  (:mod:`node.fastpath.xormask`) copies, unmasks and tells whether the octets are
+  all ASCII in one pass, so the UTF-8 check of a JSON text is free; where it was not
+  built, autobahn's NVX masker XORs the buffer in place (CPython). On PyPy, where a
+  ``bytearray`` is a slow buffer, the C loop writes into one block of C memory
+  (:class:`~node.fastpath.xormask.UnmaskedBuffer`), copied into bytes once whole;
+  without the loop each read is unmasked (32-bit words) into new bytes, kept in a
+  list and joined once the frame is whole: what autobahn does, without adding each
+  read to its buffer of unprocessed octets first (a copy of every read) or slicing
+  it out again. On PyPy each 1 MiB object made is a step nearer the garbage
   collector's next (costly) step, so the copies that are not made count twice.
 
 Anything unusual (compression negotiated, auto-fragmentation, masked server
@@ -52,6 +52,7 @@ every connection's instance dictionary.
 """
 from __future__ import annotations
 
+import platform
 import struct
 from collections import deque
 from typing import Any, Optional, Tuple
@@ -66,6 +67,8 @@ from node.fastpath.xormask import (
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
+# PyPy: zeroing a 1 MiB bytearray costs 0.8 ms and decoding one as text 3 ms
+_BYTEARRAY_IS_SLOW = platform.python_implementation() == "PyPy"
 CACHE_LIMIT = 64 * 1024  # larger frames are built per send and not kept
 FAST_READ_LIMIT = 64 * 1024  # larger frames are read by autobahn (it streams them)
 INT_UNMASK_LIMIT = 1024  # up to here, XOR as one integer beats making a masker object
@@ -127,7 +130,7 @@ def unmask(payload: bytes, mask: bytes) -> Tuple[bytes, bool]:
     known to be all ASCII (the node's C loop tells; False: not known)."""
     size = len(payload)
     if size > INT_UNMASK_LIMIT:
-        if C_LOOP:
+        if C_LOOP:  # unmasked and checked for ASCII in one pass
             return NativeMasker(mask).process_checked(payload)
         return create_xor_masker(mask, size).process(payload), False
     key = int.from_bytes((mask * (size // 4 + 1))[:size], "little")
@@ -173,15 +176,17 @@ class LargeFrame:
         self.view: Optional[memoryview] = None
         self.unmasked: Optional[UnmaskedBuffer] = None
         self.pieces: Optional[list] = None
-        if IN_PLACE:  # unmasked in place, in one buffer
+        self.masker: Any = None
+        if C_LOOP and _BYTEARRAY_IS_SLOW:  # unmasked by the C loop into C memory
+            self.unmasked = UnmaskedBuffer(mask, length)
+        elif C_LOOP or IN_PLACE:  # unmasked into one buffer, by the C loop or NVX
             self.buffer = bytearray(length)
             self.view = memoryview(self.buffer)
-        elif C_LOOP:  # unmasked by the C loop into C memory
-            self.unmasked = UnmaskedBuffer(mask, length)
+            self.masker = NativeMasker(mask) if C_LOOP else create_xor_masker(mask, length)
         else:  # each read unmasked into new bytes, joined at the end
             self.pieces = []
+            self.masker = create_xor_masker(mask, length)
         self.filled = 0
-        self.masker = create_xor_masker(mask, length) if self.unmasked is None else None
         self.validator = DecoderUtf8Validator() if validate and not binary else None
         self.ends_on_code_point = True
         self.failed = False  # invalid UTF-8: the rest of the frame is skipped
@@ -231,8 +236,7 @@ class FramedDelivery:
             elif not large.failed:
                 if large.pieces is None:
                     part = large.view[large.filled:large.filled + take]
-                    unmask_into(large.masker, part, memoryview(data)[pos:pos + take])
-                    ascii = False
+                    ascii = unmask_into(large.masker, part, memoryview(data)[pos:pos + take])
                 else:
                     masked = data if pos == 0 and take == len(data) else data[pos:pos + take]
                     if type(large.masker) is WordMasker:  # unmasked and checked for ASCII in one loop
