@@ -527,6 +527,8 @@ def test_c_loop_unmasks_reads_into_a_frame_buffer_and_tells_which_are_ascii() ->
             assert ascii == bytes(payload[filled:filled + take]).isascii()
             filled += take
         assert buffer == payload
+    with pytest.raises(ValueError):  # fewer masked octets than the target would read
+        unmask_into(NativeMasker(b"abcd"), memoryview(bytearray(8)), b"1234567")
 
 
 @pytest.mark.skipif(not C_LOOP, reason="the node's C loop was not built")
@@ -552,6 +554,12 @@ def test_unmasked_buffer_gathers_random_reads_and_tells_which_are_ascii() -> Non
             assert buffer.octets(filled, take) == payload[filled:filled + take]
             filled += take
         assert buffer.payload() == payload
+    buffer = UnmaskedBuffer(b"abcd", 8)  # the C loop trusts its bounds: they are checked before it runs
+    for offset, read, start, count in ((4, b"12345", 0, 5), (0, b"123", 1, 3), (-1, b"1", 0, 1)):
+        with pytest.raises(ValueError):
+            buffer.unmask(offset, read, start, count)
+    with pytest.raises(ValueError):
+        buffer.octets(6, 3)
 
 
 def test_validator_ascii_chunks_after_held_back_bytes_agree_with_autobahns() -> None:

@@ -112,6 +112,8 @@ class NativeMasker:
         """Put ``masked`` (as many octets as ``target`` holds) into ``target`` (a writable
         buffer), unmasked from where this masker stands; whether all are ASCII."""
         size = len(target)
+        if len(masked) < size:  # the C loop reads ``size`` octets of it
+            raise ValueError("fewer masked octets than the target holds")
         ascii = _lib.unmask_copy(_ffi.from_buffer("uint8_t[]", target, True), _ffi.from_buffer("uint8_t[]", masked),
                                  size, _rotated_key(self._mask, self._ptr))
         self._ptr += size
@@ -148,11 +150,15 @@ class UnmaskedBuffer:
     def unmask(self, offset: int, data: Any, start: int, count: int) -> bool:
         """Put ``data[start:start + count]`` unmasked at payload octet ``offset``; whether
         all of it is ASCII."""
+        if start < 0 or count < 0 or start + count > len(data) or offset < 0 or offset + count > self.length:
+            raise ValueError("octets outside the read or the payload")  # the C loop trusts its bounds
         source = _ffi.from_buffer("uint8_t[]", data) + start
         return bool(_lib.unmask_copy(self._memory + offset, source, count, _rotated_key(self._mask, offset)))
 
     def octets(self, offset: int, count: int) -> bytes:
         """A copy of unmasked octets put in already."""
+        if offset < 0 or count < 0 or offset + count > self.length:
+            raise ValueError("octets outside the payload")
         return _ffi.unpack(_ffi.cast("char *", self._memory + offset), count)
 
     def payload(self) -> bytes:
