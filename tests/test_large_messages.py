@@ -507,6 +507,16 @@ def test_the_c_loop_is_built_and_autobahns_frames_keep_a_native_masker() -> None
     assert masker.process(b"\0" * 10) == b"abcdabcdab"
 
 
+def masked_text(rng: random.Random) -> Any:
+    """A random mask, a payload of mostly ASCII octets (up to two that are not), and the
+    payload masked with it (RFC 6455 section 5.3)."""
+    mask = bytes(rng.randrange(256) for _ in range(4))
+    payload = bytearray(rng.randrange(128) for _ in range(rng.randint(1, 200)))
+    for _ in range(rng.randint(0, 2)):
+        payload[rng.randrange(len(payload))] = rng.randrange(128, 256)
+    return mask, payload, bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+
+
 @pytest.mark.skipif(not C_LOOP, reason="the node's C loop was not built")
 def test_c_loop_unmasks_reads_into_a_frame_buffer_and_tells_which_are_ascii() -> None:
     """:func:`unmask_into` with the C loop (a large frame's reads on CPython): reads of
@@ -514,11 +524,7 @@ def test_c_loop_unmasks_reads_into_a_frame_buffer_and_tells_which_are_ascii() ->
     exactly that read's octets were all ASCII."""
     rng = random.Random(6455)
     for _ in range(500):
-        mask = bytes(rng.randrange(256) for _ in range(4))
-        payload = bytearray(rng.randrange(128) for _ in range(rng.randint(1, 200)))
-        for _ in range(rng.randint(0, 2)):
-            payload[rng.randrange(len(payload))] = rng.randrange(128, 256)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        mask, payload, masked = masked_text(rng)
         buffer = bytearray(len(payload))
         view, masker, filled = memoryview(buffer), NativeMasker(mask), 0
         while filled < len(payload):
@@ -538,11 +544,7 @@ def test_unmasked_buffer_gathers_random_reads_and_tells_which_are_ascii() -> Non
     read's answer saying whether exactly its octets were all ASCII."""
     rng = random.Random(1007)
     for _ in range(500):
-        mask = bytes(rng.randrange(256) for _ in range(4))
-        payload = bytearray(rng.randrange(128) for _ in range(rng.randint(1, 200)))
-        for _ in range(rng.randint(0, 2)):
-            payload[rng.randrange(len(payload))] = rng.randrange(128, 256)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        mask, payload, masked = masked_text(rng)
         buffer = UnmaskedBuffer(mask, len(payload))
         filled = 0
         while filled < len(payload):

@@ -35,8 +35,8 @@ except ImportError:
 _WORD = "I" if array("I").itemsize == 4 else "L"  # an unsigned 32-bit array type
 
 
-class WordMasker:
-    """autobahn's masker interface (``process``, ``pointer``, ``reset``), 32 bits at a time."""
+class _Masker:
+    """autobahn's masker interface (``process``, ``pointer``, ``reset``) over ``process_checked``."""
 
     __slots__ = ("_mask", "_ptr")
 
@@ -51,8 +51,17 @@ class WordMasker:
     def reset(self) -> None:
         self._ptr = 0
 
-    def process(self, data: bytes) -> bytes:
+    def process(self, data: Any) -> bytes:
         return self.process_checked(data)[0]
+
+    def process_checked(self, data: Any) -> Tuple[bytes, bool]:
+        raise NotImplementedError
+
+
+class WordMasker(_Masker):
+    """The masker 32 bits at a time (PyPy without the C loop)."""
+
+    __slots__ = ()
 
     def process_checked(self, data: bytes) -> Tuple[bytes, bool]:
         """``data`` unmasked, and whether every octet of it is ASCII (under 0x80), found
@@ -89,24 +98,10 @@ def _rotated_key(mask: bytes, position: int) -> int:
     return int.from_bytes(mask[shift:] + mask[:shift], "little")
 
 
-class NativeMasker:
-    """autobahn's masker interface, and :class:`WordMasker`'s ``process_checked``, by the C loop."""
+class NativeMasker(_Masker):
+    """The masker by the C loop, which can also unmask into a frame's buffer."""
 
-    __slots__ = ("_mask", "_ptr")
-
-    def __init__(self, mask: bytes) -> None:
-        assert len(mask) == 4
-        self._mask = bytes(mask)
-        self._ptr = 0
-
-    def pointer(self) -> int:
-        return self._ptr
-
-    def reset(self) -> None:
-        self._ptr = 0
-
-    def process(self, data: Any) -> bytes:
-        return self.process_checked(data)[0]
+    __slots__ = ()
 
     def unmask_into(self, target: Any, masked: Any) -> bool:
         """Put ``masked`` (as many octets as ``target`` holds) into ``target`` (a writable
