@@ -302,7 +302,8 @@ class FramedDelivery:
         valid, large.ends_on_code_point, _, index = validator.validate(unmasked.octets(large.filled, take), ascii)
         if not valid:
             large.failed = True  # autobahn's wording and close code (1007)
-            self._invalid_payload(f"encountered invalid UTF-8 while processing text message at payload octet index {index}")
+            self._invalid_payload("encountered invalid UTF-8 while processing text message "
+                                  f"at payload octet index {index}")
 
     def _read_whole_frames(self: Any, data: bytes) -> bytes:
         """Deliver the plain data frames at the start of ``data``; return the rest."""
