@@ -83,16 +83,15 @@ class DecoderUtf8Validator:
 
     def validate(self, data: bytes, ascii: bool = False) -> Tuple[bool, bool, int, int]:
         """autobahn's ``validate``; ``ascii``: the caller knows ``data`` is all ASCII."""
+        if (ascii or (type(data) is bytes and data.isascii())) and self.skip_ascii(len(data)):
+            # nothing held back and all ASCII: valid, ends on a code point, and no text
+            # made (the decoder would make a string as long as the chunk; on PyPy each
+            # large object made brings the next garbage collection step nearer)
+            return True, True, len(data), self._total
         decoder = self._decoder
         if decoder is None:
             decoder = self._decoder = _Utf8Decoder()
         held = len(decoder.getstate()[0])
-        if not held and (ascii or (type(data) is bytes and data.isascii())):
-            # nothing held back and all ASCII: valid, ends on a code point, and no text
-            # made (the decoder would make a string as long as the chunk; on PyPy each
-            # large object made brings the next garbage collection step nearer)
-            self._total += len(data)
-            return True, True, len(data), self._total
         try:
             decoder.decode(data, False)
         except UnicodeDecodeError as exc:

@@ -245,11 +245,7 @@ class FramedDelivery:
                         part, ascii = large.masker.process(masked), False
                     large.pieces.append(part)
                 if large.validator is not None:
-                    valid, large.ends_on_code_point, _, index = large.validator.validate(part, ascii)
-                    if not valid:
-                        large.failed = True  # autobahn's wording and close code (1007)
-                        self._invalid_payload("encountered invalid UTF-8 while processing text message "
-                                              f"at payload octet index {index}")
+                    self._check_utf8(large, part, ascii)
                 if large.pieces is None:
                     part.release()
             large.filled += take
@@ -281,7 +277,6 @@ class FramedDelivery:
         binary, pieces = large.binary, large.pieces
         if large.unmasked is not None:
             payload: Any = large.unmasked.payload()
-            large.unmasked = None
         elif pieces is None:
             payload = large.buffer
         else:
@@ -299,9 +294,14 @@ class FramedDelivery:
         validator = large.validator
         if validator is None or (ascii and validator.skip_ascii(take)):
             return
-        valid, large.ends_on_code_point, _, index = validator.validate(unmasked.octets(large.filled, take), ascii)
+        self._check_utf8(large, unmasked.octets(large.filled, take), ascii)
+
+    def _check_utf8(self: Any, large: LargeFrame, part: Any, ascii: bool) -> None:
+        """The UTF-8 check of one read's unmasked octets of a large text frame; on the
+        first invalid octet the frame fails, with autobahn's wording and close code (1007)."""
+        valid, large.ends_on_code_point, _, index = large.validator.validate(part, ascii)
         if not valid:
-            large.failed = True  # autobahn's wording and close code (1007)
+            large.failed = True
             self._invalid_payload("encountered invalid UTF-8 while processing text message "
                                   f"at payload octet index {index}")
 
