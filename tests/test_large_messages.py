@@ -30,6 +30,7 @@ import socket
 import struct
 from typing import Any, List
 
+import cbor2
 import pytest
 from autobahn.wamp.types import PublishOptions
 from autobahn.websocket.utf8validator import Utf8Validator
@@ -40,7 +41,7 @@ from node.config.fragments import websocket_options
 from node.config.validation import with_definition_defaults
 from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import (
-    C_LOOP, NATIVE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
+    C_LOOP, NATIVE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into, unmask_joined,
 )
 from pki import make_pki
 from wampclient import TIMEOUT, connect, leave, raw_websocket, run
@@ -48,6 +49,9 @@ from wsraw import RawWebSocket, fast_frame, frame
 
 MiB = 1024 * 1024
 LIMIT = 16 * MiB
+# the node's first read of a connection's octets (node.transports.fairness.READ_SLICE; importing
+# that module would load Twisted into this process, whose clients run on asyncio)
+READ_SLICE = 16 * 1024
 SERIALIZERS = ["json", "msgpack", "cbor"]
 
 
@@ -430,6 +434,94 @@ def test_large_frames_split_anywhere_between_reads_arrive_intact(node: Any) -> N
         await leave(callee)
 
     run(scenario())
+
+
+# a serializer of the raw session: subprotocol, frame opcode, encode, decode
+RAW_CODECS = {"json": ("wamp.2.json", 1, lambda value: json.dumps(value, ensure_ascii=False).encode(), json.loads),
+              "cbor": ("wamp.2.cbor", 2, cbor2.dumps, cbor2.loads)}
+
+
+def welcomed(node: Any, serializer: str = "json") -> RawWebSocket:
+    """A raw WebSocket with a joined session (caller role)."""
+    protocol, opcode, encode, decode = RAW_CODECS[serializer]
+    ws = RawWebSocket(node.ports["ws"], protocols=[protocol])
+    ws.send(fast_frame(opcode, encode([1, "realm1", {"roles": {"caller": {}}}])))
+    assert decode(ws.read_frame()[2])[0] == 2  # WELCOME
+    return ws
+
+
+@pytest.mark.parametrize("serializer", ["json", "cbor"])
+@pytest.mark.parametrize("size", [20 * 1024, 70 * 1024, 240 * 1024])
+def test_frames_spanning_reads_are_read_with_their_rest_and_arrive_intact(node: Any, size: int,
+                                                                          serializer: str) -> None:
+    """A CALL larger than one read slice, written whole right after a small one, so the
+    node's first read ends inside it (at a payload offset that is no multiple of 4: the
+    mask lines up differently in the rest): the node reads its rest at once and unmasks
+    both parts as one payload (under the large-frame threshold and over it; near the
+    join limit the rest may not all be there yet, and what came is gathered as before).
+    Its text (non-ASCII characters, JSON escapes) comes back intact, in order.
+    A binary (CBOR) frame is not UTF-8 checked: a wrongly unmasked rest would reach the
+    callee as it is (a text frame's would fail the check, and autobahn would read it again)."""
+    _protocol, opcode, encode, decode = RAW_CODECS[serializer]
+
+    async def scenario() -> None:
+        callee = await connect(node.urls["rs"], serializer="cbor")
+        await callee.register(lambda text: text[::-1], "com.large.joined")
+        ws = welcomed(node, serializer)
+        try:
+            text = payload(size, 3)
+            body = encode([48, 2, {}, "com.large.joined", [text]])
+            big = frame(opcode, body, mask=b"\x9a\x03\x7f\xe1")
+            first = READ_SLICE - (len(big) - len(body))  # of the read, what is not the large frame's header
+            pad = ""
+            while True:  # the small CALL's frame makes the first read end inside the large one's payload, unaligned
+                small = frame(opcode, encode([48, 1, {}, "com.large.joined", ["ab" + pad]]))
+                if (first - len(small)) % 4:
+                    break
+                pad += "c"
+            ws.send(small + big)
+            results = []
+            for _ in range(2):
+                _fin, _opcode, data = await asyncio.get_running_loop().run_in_executor(None, ws.read_frame)
+                results.append(decode(data))
+            assert results[0][:2] == [50, 1] and results[0][3] == [("ab" + pad)[::-1]]
+            assert results[1][:2] == [50, 2] and results[1][3] == [text[::-1]]
+        finally:
+            ws.shutdown()
+            await leave(callee)  # its registration goes with it, also when the test failed
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("size", [40 * 1024, 100 * 1024])
+def test_frame_spanning_reads_with_invalid_utf8_in_its_rest_gets_1007(node: Any, size: int) -> None:
+    """The invalid octet comes in the part of the frame read with its rest (under and
+    over the large-frame threshold): close 1007, and the node serves the others."""
+    ws = welcomed(node)
+    try:
+        ws.send(frame(1, b'[48, 1, {}, "com.large.echo", ["' + payload(size).encode() + b'\xff"]]'))
+        code, _reason, _frames = ws.read_close()
+        assert code == 1007
+    finally:
+        ws.shutdown()
+    still_serves(node)
+
+
+@pytest.mark.skipif(not C_LOOP, reason="the node's C loop was not built")
+@pytest.mark.parametrize("into_bytes", [False, True])
+def test_unmask_joined_unmasks_two_reads_as_one_payload(into_bytes: bool) -> None:
+    """:func:`unmask_joined` (a frame read with its rest): the first read's octets from
+    any offset, cut anywhere, then the rest, come out as the unmasked payload (a
+    ``bytearray``, or bytes on PyPy's path), with whether all of it is ASCII."""
+    rng = random.Random(4096)
+    for _ in range(500):
+        mask, text, masked = masked_text(rng)
+        cut = rng.randint(0, len(text))
+        lead = rng.randint(0, 7)
+        first = bytes(rng.randrange(256) for _ in range(lead)) + masked[:cut]
+        out, ascii = unmask_joined(mask, memoryview(first)[lead:], masked[cut:], into_bytes)
+        assert type(out) is (bytes if into_bytes else bytearray)
+        assert out == text and ascii == bytes(text).isascii()
 
 
 def test_validator_agrees_with_autobahns_on_random_split_input() -> None:

@@ -38,6 +38,12 @@ protocol and replaces only those three steps for the common case:
   read to its buffer of unprocessed octets first (a copy of every read) or slicing
   it out again. On PyPy each 1 MiB object made is a step nearer the garbage
   collector's next (costly) step, so the copies that are not made count twice.
+- a frame up to :data:`JOIN_LIMIT` that begins in a read and does not end in it
+  (the node reads a connection 16 KiB at a time: any message over that) has its
+  rest read at once when it is in the socket already, as it usually is
+  (:meth:`FramedDelivery.rest_of_frame`); both parts are unmasked into one buffer
+  and the frame is delivered as a whole one, without a :class:`LargeFrame` or
+  autobahn's frame objects (64 KiB calls: about 12 µs less router CPU per call).
 
 Anything unusual (compression negotiated, auto-fragmentation, masked server
 frames, a payload over the size limit, queued or chopped writes, octet logging,
@@ -63,6 +69,7 @@ from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import (
     C_LOOP, IN_PLACE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
+    unmask_joined,
 )
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
@@ -70,7 +77,8 @@ quiet_autobahn()  # no debug strings formatted per connection or per message
 # PyPy: zeroing a 1 MiB bytearray costs 0.8 ms and decoding one as text 3 ms
 _BYTEARRAY_IS_SLOW = platform.python_implementation() == "PyPy"
 CACHE_LIMIT = 64 * 1024  # larger frames are built per send and not kept
-FAST_READ_LIMIT = 64 * 1024  # larger frames are read by autobahn (it streams them)
+FAST_READ_LIMIT = 64 * 1024  # larger frames that span reads are gathered by LargeFrame
+JOIN_LIMIT = 256 * 1024  # a frame up to this size that spans reads is read whole if its rest is there
 INT_UNMASK_LIMIT = 1024  # up to here, XOR as one integer beats making a masker object
 _HANDSHAKE_ONLY = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                    "http_request_params", "_wskey", "websocket_extensions", "websocket_protocols",
@@ -306,7 +314,8 @@ class FramedDelivery:
                                   f"at payload octet index {index}")
 
     def _read_whole_frames(self: Any, data: bytes) -> bytes:
-        """Deliver the plain data frames at the start of ``data``; return the rest."""
+        """Deliver the plain data frames at the start of ``data`` (and a frame it ends
+        within, if its rest is in the socket: :meth:`rest_of_frame`); return the rest."""
         stats = self.trafficStats
         validate = self.utf8validateIncoming
         size = len(data)
@@ -333,22 +342,33 @@ class FramedDelivery:
                 break
             if 0 < self.maxFramePayloadSize < length or 0 < self.maxMessagePayloadSize < length:
                 break  # autobahn closes with 1009
-            if length > FAST_READ_LIMIT:
+            end = head + 4 + length
+            rest = b""
+            if end > size and length <= JOIN_LIMIT and C_LOOP:
+                rest = self.rest_of_frame(end - size)
+                if len(rest) < end - size and rest:  # part of it: read on with what came
+                    data = data[pos:] + rest
+                    head, end, pos, rest = head - pos, end - pos, 0, b""
+                    size = len(data)
+            if rest:  # the rest of the frame: unmasked with what came first, not joined to it
+                payload, ascii = unmask_joined(data[head:head + 4], memoryview(data)[head + 4:], rest,
+                                               _BYTEARRAY_IS_SLOW)
+            elif length > FAST_READ_LIMIT:
                 self._large = LargeFrame(first == 0x82, data[head:head + 4], length, validate)
                 stats.incomingOctetsWireLevel += head + 4 - pos
                 pos = self._gather(data, head + 4)
                 if self._large is not None:
                     return b""
                 continue
-            end = head + 4 + length
-            if end > size:
+            elif end > size:
                 break
-            payload, ascii = unmask(data[head + 4:end], data[head:head + 4])
+            else:
+                payload, ascii = unmask(data[head + 4:end], data[head:head + 4])
             if first == 0x81 and validate and not ascii:
                 try:
                     payload.decode("utf-8")
-                except UnicodeDecodeError:
-                    break  # autobahn fails the connection with 1007
+                except UnicodeDecodeError:  # autobahn fails the connection with 1007
+                    return data[pos:] + rest if rest else data[pos:]
             stats.incomingOctetsWireLevel += end - pos
             stats.incomingOctetsWebSocketLevel += length
             stats.incomingOctetsAppLevel += length
@@ -358,7 +378,27 @@ class FramedDelivery:
             if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
                 self._cancelAutoPingTimeoutCall()
             self._onMessage(payload, first == 0x82)
+            if rest:
+                return b""  # the read of the rest ended with this frame
         return data[pos:] if pos else data
+
+    def rest_of_frame(self: Any, missing: int) -> bytes:
+        """Up to ``missing`` octets (the rest of the frame begun at the end of this read)
+        that are in the socket already, read now; b"" where the transport cannot
+        (TLS, a wrapped protocol, reading paused).
+
+        A client writes a message whole, so a frame that began in this read usually
+        has the rest of it waiting. Read now, both parts are unmasked into one buffer
+        and the frame is delivered as a whole one (:func:`unmask_joined`): without a
+        :class:`LargeFrame` gathering it read by read, nor autobahn's frame objects for
+        a frame under :data:`FAST_READ_LIMIT`, nor a turn through the poller. Bounded
+        by :data:`JOIN_LIMIT`, so one turn reads at most one slice and the rest of one
+        frame (as :func:`node.transports.fairness.read_rest_now` does)."""
+        transport = self.transport
+        receive = getattr(transport, "receive_now", None)
+        if receive is None or getattr(transport, "protocol", None) is not self:
+            return b""
+        return receive(missing)
 
     def onMessageEnd(self: Any) -> None:
         """autobahn's, without firing the ``message`` observer event (a Deferred

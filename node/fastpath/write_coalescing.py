@@ -123,6 +123,21 @@ class CoalescingWrites:
             finally:
                 self._reading_more = False
 
+    def receive_now(self, size: int) -> bytes:
+        """Up to ``size`` octets that are in the socket already, read in this turn without
+        handing them to the protocol (which asked for them: the rest of a frame it is
+        reading, :meth:`node.fastpath.websocket_frames.FramedDelivery.rest_of_frame`);
+        b"" if none are there yet or reading is paused. An end of the stream or an error
+        is left to the next poll, as the socket stays readable."""
+        if self._reading_paused or not self.connected or self.disconnecting or self._aborting:
+            return b""
+        try:
+            data = self.socket.recv(size)  # type: ignore[attr-defined]
+        except OSError:
+            return b""
+        self.counts.bytes_in += len(data)
+        return data
+
     def pauseProducing(self) -> None:  # noqa: N802 (Twisted API)
         """Stop reading; while this turn's flush is still to come, only at that flush, and
         only if nothing resumed reading by then.
