@@ -39,6 +39,7 @@ def rows(targets: Sequence[str], samples: Samples) -> List[Tuple[str, str]]:
             out.append((f"{w.key}.p50_ms", "  latency p50 (ms)"))
             out.append((f"{w.key}.p99_ms", "  latency p99 (ms)"))
         out.append((f"{w.key}.router_us_per_op", f"  router CPU per {w.per} (us)"))
+        out.append((f"{w.key}.router_system_us_per_op", "    of which in the kernel (us)"))
         out.append((f"{w.key}.shares", "  CPU share router / clients"))
         if w.memory:
             out.append((f"{w.key}.rss_growth_mib", "  router RSS growth, peak (MiB)"))
@@ -102,7 +103,8 @@ def table(targets: Sequence[str], reference: Optional[str], samples: Samples) ->
 
 
 def add_workload(samples: Dict[str, List[Any]], workload: Workload, result: Dict[str, Any]) -> None:
-    for name in ("rate", "router_us_per_op", "p50_ms", "p99_ms", "rss_growth_mib", "rss_growth_x"):
+    for name in ("rate", "router_us_per_op", "router_system_us_per_op", "p50_ms", "p99_ms", "rss_growth_mib",
+                 "rss_growth_x"):
         if name in result:
             samples.setdefault(f"{workload.key}.{name}", []).append(result[name])
     samples.setdefault(f"{workload.key}.shares", []).append(

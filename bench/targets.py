@@ -129,6 +129,11 @@ class Router:
     def cpu_seconds(self) -> float:
         return tree_cpu(self.processes())
 
+    def system_seconds(self) -> float:
+        """The part of :meth:`cpu_seconds` spent in the kernel (system calls: the
+        sockets' copies and the loopback's delivery to the peers)."""
+        return tree_cpu(self.processes(), user=False)
+
     def rss(self) -> int:
         total = 0
         for p in self.processes():
@@ -156,12 +161,13 @@ class Router:
             self.proc.wait(5)
 
 
-def tree_cpu(processes: Sequence[psutil.Process]) -> float:
+def tree_cpu(processes: Sequence[psutil.Process], user: bool = True) -> float:
+    """CPU seconds of ``processes``: user and system time, or (``user`` False) system only."""
     total = 0.0
     for p in processes:
         try:
             t = p.cpu_times()
-            total += t.user + t.system
+            total += t.user + t.system if user else t.system
         except psutil.NoSuchProcess:
             pass
     return total

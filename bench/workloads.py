@@ -168,6 +168,7 @@ class Measurement:
     wall_s: float
     router_cpu_s: float
     client_cpu_s: Dict[str, float] = field(default_factory=dict)
+    router_system_s: Optional[float] = None  # of router_cpu_s, the kernel's (system time)
 
     def as_dict(self, workload: Workload) -> Dict[str, Any]:
         ops = self.figures.get("operations") or 0
@@ -180,6 +181,8 @@ class Measurement:
             "rate": rate,
             "operations": ops,
             "router_us_per_op": self.router_cpu_s / ops * 1e6 if ops else None,
+            "router_system_us_per_op": (self.router_system_s / ops * 1e6
+                                        if ops and self.router_system_s is not None else None),
             "router_share": self.router_cpu_s / self.wall_s,
             "client_share": sum(client_shares.values()),
             "client_shares": client_shares,
@@ -226,15 +229,17 @@ def run(workload: Workload, router: Router, timing: Dict[str, float]) -> Dict[st
         clients = passive + [active]
         active.wait_for("START", timing["warmup"] + 60)
         wall0, router0, machine0 = time.perf_counter(), router.cpu_seconds(), machine_busy()
+        system0 = router.system_seconds()
         client0 = [c.cpu() for c in clients]
         figures = json.loads(active.wait_for("END", timing["duration"] + 60))
         wall = time.perf_counter() - wall0
         router_cpu = router.cpu_seconds() - router0
+        router_system = router.system_seconds() - system0
         machine = machine_busy() - machine0
         client_cpu: Dict[str, float] = {}
         for index, (client, before) in enumerate(zip(clients, client0)):
             client_cpu[f"{index}:{client.name}"] = client.cpu() - before
-        result = Measurement(figures, wall, router_cpu, client_cpu).as_dict(workload)
+        result = Measurement(figures, wall, router_cpu, client_cpu, router_system).as_dict(workload)
         # CPU the rest of the machine used meanwhile: other jobs make every figure noisier
         result["other_share"] = max(0.0, (machine - router_cpu - sum(client_cpu.values())) / wall)
         if rss is not None:
