@@ -29,6 +29,7 @@ from twisted.internet import main, tcp, unix
 
 GATHER_MIN = 64 * 1024  # pieces adding up to this much are sent with sendmsg, not joined first
 GATHER_MAX = 16  # pieces at most in one sendmsg (many small ones are cheaper joined)
+WRITE_BUFFER = 256 * 1024  # unsent octets over this pause a registered producer (_isSendBufferFull)
 
 
 # A 1 MiB message left in 128 KiB sends costs eight system calls and eight passes
@@ -142,7 +143,7 @@ class CoalescingWrites:
         """Stop reading; while this turn's flush is still to come, only at that flush, and
         only if nothing resumed reading by then.
 
-        Any message over 16 KiB pauses the producer as it is written (see
+        Any message over :data:`WRITE_BUFFER` pauses the producer as it is written (see
         :meth:`_producer_resumed`), and the flush at the end of the same turn usually
         sends it whole and resumes it. Stopping and restarting reading for that costs two
         ``epoll_ctl`` and the reactor's bookkeeping per large message sent (a 1 MiB event
@@ -188,7 +189,7 @@ class CoalescingWrites:
         if self._flush_queued:
             self._tempDataBuffer.append(data)
             self._tempDataLen += len(data)
-            if self._tempDataLen > self.bufferSize:  # what _maybePauseProducer checks first
+            if self._tempDataLen > WRITE_BUFFER:  # what _maybePauseProducer checks first
                 self._maybePauseProducer()
             return
         kind = type(data)
@@ -203,8 +204,20 @@ class CoalescingWrites:
         self._tempDataLen += len(data)
         self._flush_queued = True
         FLUSHER.add(self)
-        if self._tempDataLen > self.bufferSize:
+        if self._tempDataLen > WRITE_BUFFER:
             self._maybePauseProducer()
+
+    def _isSendBufferFull(self) -> bool:  # noqa: N802 (Twisted's name)
+        """Twisted's, against :data:`WRITE_BUFFER` instead of ``bufferSize``.
+
+        ``bufferSize`` is the most read per turn, which the node keeps at 16 KiB
+        (:mod:`node.transports.fairness`); as the level of unsent octets that pauses
+        the producer it made every message over 16 KiB pause and resume it (about ten
+        Python calls per message sent, even when the kernel takes all of it at once).
+        ``max_outgoing_buffer`` is counted from the pause (:mod:`node.transports.backpressure`),
+        so a peer that stops reading is still dropped, with at most this much more
+        waiting for it."""
+        return len(self.dataBuffer) + self._tempDataLen > WRITE_BUFFER
 
     def _queue_buffer(self, data: memoryview) -> None:
         """Queue a memoryview behind what waits already, as Twisted's ``write`` queues
@@ -280,8 +293,8 @@ class CoalescingWrites:
         resume it.
 
         ``write`` pauses the registered producer as Twisted's does, as soon as more
-        than ``bufferSize`` waits, which any message over 16 KiB does (see
-        :mod:`node.transports.fairness`) even when the kernel then takes all of it. A
+        than :data:`WRITE_BUFFER` waits, which any message over it does (see
+        :meth:`_isSendBufferFull`) even when the kernel then takes all of it. A
         producer that says it ``resumes_inline`` (its ``resumeProducing`` only
         registers for reading again, as :class:`node.transports.backpressure.OutgoingLimit`'s
         does) is resumed here, as ``doWrite`` would resume it once its buffer is empty,

@@ -7,7 +7,8 @@ has the same problem, its issues #583 and #874, and no knob for it).
 
 :class:`OutgoingLimit` is a streaming producer registered on the connection's
 transport. Twisted calls ``pauseProducing`` when the transport holds more than its
-``bufferSize`` unsent, and ``resumeProducing`` once everything is sent. While
+``bufferSize`` unsent (the node's TCP and Unix connections: ``WRITE_BUFFER``, 256 KiB,
+:mod:`node.fastpath.write_coalescing`), and ``resumeProducing`` once everything is sent. While
 paused, each WAMP message sent checks the bytes the connection's socket layer
 still holds unsent; when they pass the limit (not counting the message that filled
 the buffer: one message may be larger than the limit) the connection is aborted

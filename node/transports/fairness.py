@@ -9,9 +9,10 @@ turn. Reading at most ``READ_SLICE`` per turn keeps the router's round-robin ove
 connections fine-grained (measured in ``tests/test_fairness.py``); a bulk transfer
 pays one more ``recv`` per slice, which is small beside decoding the bytes.
 
-``bufferSize`` is also the write-buffer level at which Twisted pauses a
-registered producer (see :mod:`node.transports.backpressure`), which a smaller
-value only makes earlier.
+To Twisted, ``bufferSize`` is also the write-buffer level at which it pauses a
+registered producer; the node's TCP and Unix connections pause theirs at their own
+level instead (``WRITE_BUFFER`` in :mod:`node.fastpath.write_coalescing`), so a
+16 KiB read slice does not make every message over 16 KiB pause and resume it.
 
 A large message is the exception (issue 17): once its header has come, the rest
 of it is bytes to copy, unmask and validate, a few microseconds per 16 KiB,
