@@ -158,6 +158,8 @@ def test_octets_stay_a_view_except_on_pypy_up_to_its_limit() -> None:
     parts = PayloadParts(b"[50,1,{},", memoryview(small)[1:])
     assert type(parts.octets) is (bytes if ON_PYPY else memoryview)
     assert parts.joined() == b"[50,1,{}," + bytes(small[1:]) and len(parts) == len(parts.joined())
+    tail = PayloadParts(b"[", memoryview(b'[48,1,{},"p","abc"]')[13:])  # bytes: PyPy slices them
+    assert type(tail.octets) is (bytes if ON_PYPY else memoryview) and tail.joined() == b'["abc"]'
     huge = bytes(OCTETS_AS_BYTES_MAX + 1)
     assert PayloadParts(b"[", memoryview(huge)).octets.obj is huge
 
