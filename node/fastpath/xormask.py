@@ -171,24 +171,21 @@ class UnmaskedBuffer:
 def unmask_joined(mask: bytes, first: Any, rest: Any, into_bytes: bool) -> Tuple[Any, bool]:
     """A frame's payload that came in two reads, ``first`` (masked octets, from the
     payload's start) then ``rest``, unmasked by the C loop into one buffer, and whether
-    all of it is ASCII: a ``bytearray`` the reads are unmasked into, or (``into_bytes``:
-    PyPy, where a ``bytearray`` is a poor buffer) bytes copied once from C memory.
-    Two calls of the loop, no join of the masked reads first."""
+    all of it is ASCII: a ``bytearray`` the reads are unmasked into
+    (:meth:`NativeMasker.unmask_into`), or (``into_bytes``: PyPy, where a ``bytearray``
+    is a poor buffer) bytes copied once from C memory (:class:`UnmaskedBuffer`).
+    No join of the masked reads first."""
     head = len(first)
     size = head + len(rest)
-    buffer: Any = None
     if into_bytes:
-        target = _allocate("uint8_t[]", size)
-    else:
-        buffer = bytearray(size)
-        target = _ffi.from_buffer("uint8_t[]", buffer, True)
-    ascii = _lib.unmask_copy(target, _ffi.from_buffer("uint8_t[]", first), head, _rotated_key(mask, 0))
-    ascii &= _lib.unmask_copy(target + head, _ffi.from_buffer("uint8_t[]", rest), size - head,
-                              _rotated_key(mask, head))
-    if into_bytes:
-        buffer = _ffi.unpack(_ffi.cast("char *", target), size)
-        _ffi.release(target)
-    return buffer, bool(ascii)
+        memory = UnmaskedBuffer(mask, size)
+        ascii = memory.unmask(0, first, 0, head) & memory.unmask(head, rest, 0, size - head)
+        return memory.payload(), ascii
+    buffer = bytearray(size)
+    with memoryview(buffer) as view:  # released: the serializer may empty the buffer
+        masker = NativeMasker(mask)
+        ascii = masker.unmask_into(view[:head], first) & masker.unmask_into(view[head:], rest)
+    return buffer, ascii
 
 
 # C memory for the loop to write into: every octet is written before it is read
