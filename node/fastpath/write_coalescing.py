@@ -110,17 +110,13 @@ class CoalescingWrites:
         ``max_outgoing_buffer``'s limit stops reading from a peer that does not read).
         What it cannot say now (nothing there yet, the peer closed, an error) the next
         poll says again, as the socket stays readable."""
-        if (self._reading_more or self._reading_paused or not self.connected or self.disconnecting
-                or self._aborting):
+        if self._reading_more:
             return
-        try:
-            data = self.socket.recv(self.bufferSize)  # type: ignore[attr-defined]
-        except OSError:
-            return
+        data = self.receive_now(self.bufferSize)  # type: ignore[attr-defined]
         if data:
             self._reading_more = True
             try:
-                self._dataReceived(data)
+                self.protocol.dataReceived(data)  # type: ignore[attr-defined]
             finally:
                 self._reading_more = False
 
