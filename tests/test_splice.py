@@ -11,7 +11,6 @@ batched serializer, payload transparency) is encoded as before.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from typing import Any, List
 
@@ -26,10 +25,10 @@ from node.wire import splice
 from node.wire.splice import ARGUMENTS_AT, HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
 
 from conftest import free_port, router_config, start_node, tcp
+from stack import PYPY
 from test_router_e2e_rawsocket_wire import RawSocketPeer
 
 BIG = "x" * SPLICE_MIN
-ON_PYPY = platform.python_implementation() == "PyPy"
 AUTOBAHN = AutobahnJson()
 
 
@@ -139,7 +138,7 @@ def test_senders_get_the_head_and_the_received_buffer_itself() -> None:
     serializer = JsonSerializer()
     parts, binary = serializer.serialize_parts(out)
     assert type(parts) is PayloadParts and not binary
-    if ON_PYPY:  # a bytes copy, made once: PyPy's sendmsg would copy a view for every send
+    if PYPY:  # a bytes copy, made once: PyPy's sendmsg would copy a view for every send
         assert type(parts.octets) is bytes and received_buffer.endswith(parts.octets)
     else:
         assert parts.octets.obj is received_buffer  # not copied
@@ -156,10 +155,10 @@ def test_octets_stay_a_view_except_on_pypy_up_to_its_limit() -> None:
     it (a copy would be one more object of that size for its collector)."""
     small = bytearray(b"[1]]" * 1000)
     parts = PayloadParts(b"[50,1,{},", memoryview(small)[1:])
-    assert type(parts.octets) is (bytes if ON_PYPY else memoryview)
+    assert type(parts.octets) is (bytes if PYPY else memoryview)
     assert parts.joined() == b"[50,1,{}," + bytes(small[1:]) and len(parts) == len(parts.joined())
     tail = PayloadParts(b"[", memoryview(b'[48,1,{},"p","abc"]')[13:])  # bytes: PyPy slices them
-    assert type(tail.octets) is (bytes if ON_PYPY else memoryview) and tail.joined() == b'["abc"]'
+    assert type(tail.octets) is (bytes if PYPY else memoryview) and tail.joined() == b'["abc"]'
     huge = bytes(OCTETS_AS_BYTES_MAX + 1)
     assert PayloadParts(b"[", memoryview(huge)).octets.obj is huge
 
