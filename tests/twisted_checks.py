@@ -11,6 +11,7 @@ import inspect
 import pprint
 import sys
 from collections import deque
+from typing import Any
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -105,6 +106,113 @@ def check_gathered_sends_keep_order() -> None:
         server.stopWriting()
         ours.close()
         theirs.close()
+
+
+def check_replies_leave_before_due_timers() -> None:
+    """What a connection was given while the poll's events were handled leaves before
+    the next turn's timers run: a timer that falls due at once and aborts the
+    connection (as autobahn's closing-handshake timeout could) does not discard it."""
+    import socket
+    import threading
+
+    from node.fastpath import reactor as node_reactor
+
+    reactor = node_reactor.install()
+    assert type(reactor).__name__ == "NodeReactor", type(reactor)
+    from twisted.internet import protocol
+
+    from node.fastpath.write_coalescing import FLUSHER, TCPPort
+
+    FLUSHER.attach(reactor)
+
+    class ReplyThenAbort(protocol.Protocol):
+        def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted API)
+            self.transport.write(b"reply to " + data)
+            reactor.callLater(0, self.transport.abortConnection)
+
+    port = TCPPort(0, protocol.Factory.forProtocol(ReplyThenAbort), interface="127.0.0.1", reactor=reactor)
+    port.startListening()
+    received = []
+
+    def client() -> None:
+        try:
+            for i in range(20):
+                with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=10) as sock:
+                    sock.sendall(b"x%d" % i)
+                    data = b""
+                    try:
+                        while True:
+                            chunk = sock.recv(100)
+                            if not chunk:
+                                break
+                            data += chunk
+                    except ConnectionResetError:  # the abort, after what was sent before it
+                        pass
+                    received.append(data)
+        finally:
+            reactor.callFromThread(reactor.stop)
+
+    threading.Thread(target=client).start()
+    reactor.run()
+    assert received == [b"reply to x%d" % i for i in range(20)], received
+
+
+def check_rounded_up_timer_never_runs_a_call_early() -> None:
+    """Calls fall due at their deadline rounded up to the bucket, never before; one reactor
+    call per bucket; a cancelled call does not run."""
+    from twisted.internet.task import Clock
+
+    from node.transports.timeouts import BUCKET, RoundedUpTimer
+
+    clock = Clock()
+    clock.advance(1000.93)  # just before a whole second: where txaio's timer fell due at once
+    timer = RoundedUpTimer(clock)
+    ran: list = []
+    timer.call_later(1.0, ran.append, "a")
+    timer.call_later(1.02, ran.append, "b")
+    cancelled = timer.call_later(1.01, ran.append, "cancelled")
+    assert len(clock.getDelayedCalls()) == 1  # one bucket, one reactor call
+    cancelled.cancel()
+    assert not cancelled.active()
+    clock.advance(0.999)
+    assert ran == []
+    clock.advance(BUCKET)
+    assert ran == ["a", "b"] and clock.getDelayedCalls() == []
+
+
+def check_rounded_up_timer_runs_a_crowded_bucket_over_several_turns() -> None:
+    """At most CHUNK calls per reactor turn (the rest in the next); a failing call is
+    logged and the others run, in order."""
+    from twisted.internet.task import Clock
+
+    from node.transports.timeouts import BUCKET, CHUNK, RoundedUpTimer
+
+    class Turns(Clock):
+        """Counts each turn the calls were run in (the calls each reactor call ran)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.turns: list = []
+
+        def callLater(self, delay: float, function: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+            def counted() -> None:
+                self.turns.append(len(ran))
+                function(*args, **kwargs)
+            return super().callLater(delay, counted)
+
+    clock = Turns()
+    timer = RoundedUpTimer(clock)
+    ran: list = []
+
+    def fail() -> None:
+        raise RuntimeError("one connection's timeout failed")
+
+    timer.call_later(0.5, fail)
+    for i in range(2 * CHUNK + 10):
+        timer.call_later(0.5, ran.append, i)
+    clock.advance(0.5 + BUCKET)
+    assert ran == list(range(2 * CHUNK + 10))
+    assert clock.turns == [0, CHUNK - 1, 2 * CHUNK - 1], clock.turns  # the failing call took a place in the first
 
 
 def check_lazy_send_queue() -> None:

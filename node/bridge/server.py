@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from node.bridge.relay import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, StreamEnd, StreamOverWebSocket
 from node.config.model import BridgeTarget, TcpBridgePath
 from node.errors import ConfigErrors, NodeError
+from node.transports.timeouts import round_up_timeouts
 from node.trust import ClientTrust
 from node.trust.connect import NoDelayEndpoint, TrustedTLSEndpoint, connect_stream
 
@@ -129,6 +130,7 @@ class BridgeFactory(WebSocketServerFactory):
         super().__init__(server="wampnode")
         self.config = config
         self.reactor = reactor
+        round_up_timeouts(self)
         self.noisy = False
         self.trust = None
         if config.target.tls is not None:

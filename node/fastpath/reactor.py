@@ -8,9 +8,14 @@ that the stock ``doPoll`` wraps around every ready socket, which only
 ``twisted.python.log`` messages read; the node logs through ``twisted.logger``.
 
 :class:`NodeReactor` changes ``doPoll`` and ``mainLoop``. Before it blocks in
-``epoll_wait`` it sends what connections were given since the last poll
-(whether by socket events or by timers), and it dispatches ready sockets
-without the legacy context. Errors in a socket's handling are still caught,
+``epoll_wait`` it sends what connections were given since the last poll (by
+timers), and again right after it dispatched the poll's events (what they wrote),
+before the next turn runs the timers that are due: a timer that aborts a
+connection (autobahn's closing-handshake timeout, which may fall due a few
+microseconds after the close frame was written) would otherwise discard what the
+connection was given to send, and its peer would get a reset instead of the
+ABORT and close frame it was sent. It dispatches ready sockets without the
+legacy context. Errors in a socket's handling are still caught,
 logged and turned into a disconnect, as Twisted's ``_doReadOrWrite`` does (which
 still handles every event other than plain "readable"). ``mainLoop`` enters
 Twisted's per-turn error handler once for many turns instead of once per turn.
@@ -71,6 +76,8 @@ def make_reactor_class() -> Optional[type]:
                     log.err()
                 if why:
                     self._disconnectSelectable(selectable, why, in_read)
+            if flush is not None:
+                flush()
 
         doIteration = doPoll
 

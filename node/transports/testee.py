@@ -18,6 +18,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 
 from node.config.model import WebSocketOptions
 from node.fastpath.websocket_frames import FramedDelivery
+from node.transports.timeouts import round_up_timeouts
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 
@@ -47,6 +48,7 @@ class TesteeFactory(WebSocketServerFactory):
 
     def __init__(self, options: WebSocketOptions, is_secure: bool) -> None:
         super().__init__(url="wss://localhost" if is_secure else "ws://localhost", server="wampnode")
+        round_up_timeouts(self)
         self.setProtocolOptions(**protocol_options(options))
         self.connections: Set[TesteeProtocol] = set()
         self.max_request_head = options.max_request_head

@@ -23,6 +23,7 @@ from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
 from node.transports.fairness import READ_SLICE, read_in_slices, read_rest, read_rest_now
+from node.transports.timeouts import round_up_timeouts
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
@@ -223,6 +224,7 @@ class WampServerFactory(SharedOptions, WampWebSocketServerFactory):
         super().__init__(session_factory, serializers=websocket_serializers(service.serializers),
                          server=server, url="wss://localhost" if is_secure else "ws://localhost",
                          externalPort=options.external_port)
+        round_up_timeouts(self)
         self.setProtocolOptions(**protocol_options(options))
         self.connections: Set[WampServerProtocol] = set()
         self.max_outgoing_buffer = options.max_outgoing_buffer

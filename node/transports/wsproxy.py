@@ -27,6 +27,7 @@ from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
 from twisted.logger import Logger
 
 from node.config.model import WebSocketReverseProxyPath
+from node.transports.timeouts import round_up_timeouts
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 
@@ -89,7 +90,7 @@ class ProxyServerProtocol(RequestHeadLimit, StrictCloseFrames, _Relay, WebSocket
         config: WebSocketReverseProxyPath = self.factory.config
         backend = config.backend
         answer: defer.Deferred = defer.Deferred()
-        factory = WebSocketClientFactory(url=backend.url, protocols=list(request.protocols) or None)
+        factory = round_up_timeouts(WebSocketClientFactory(url=backend.url, protocols=list(request.protocols) or None))
         factory.setProtocolOptions(**_client_options(backend.options))
         factory.protocol = BackendProtocol
         factory.answer = answer
@@ -161,6 +162,7 @@ class ProxyServerFactory(WebSocketServerFactory):
 
     def __init__(self, config: WebSocketReverseProxyPath, reactor: Any, is_secure: bool) -> None:
         super().__init__(url="wss://localhost" if is_secure else "ws://localhost", server="wampnode", reactor=reactor)
+        round_up_timeouts(self)
         self.setProtocolOptions(**protocol_options(config.options))
         self.config = config
         self.max_request_head = config.options.max_request_head

@@ -28,6 +28,7 @@ from node import __version__
 from node.bridge.framing import DEFAULT_SEND_MESSAGE_SIZE
 from node.bridge.relay import StreamEnd, StreamOverWebSocket
 from node.errors import ConfigError, ConnectError, NodeError
+from node.transports.timeouts import round_up_timeouts
 from node.trust.connect import NoDelayEndpoint, TrustedTLSEndpoint, connect_stream
 from node.tunnel.proxy import HTTPConnectEndpoint, Proxy
 
@@ -126,6 +127,7 @@ class TunnelClientFactory(WebSocketClientFactory):
         # instead of refusing the upgrade, and the tunnel falls back to binary frames.
         super().__init__(url=settings.url, protocols=["base64", "binary"] if settings.use_base64 else None,
                          useragent=f"wampnode/{__version__}", origin=settings.origin)
+        round_up_timeouts(self)
         self.settings = settings
         self.opened: defer.Deferred = defer.Deferred(self._abandon)
         self.connection: Optional[TunnelClientProtocol] = None

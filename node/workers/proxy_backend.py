@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.logger import Logger
 
 from node.config.model import ProxyConnection
+from node.transports.timeouts import round_up_timeouts
 from node.workers.container_components import client_endpoint, protocol_options
 from node.workers.proxy_flow import register_relayed_reads
 
@@ -272,7 +273,8 @@ def _factory(link: BackendLink, transport: Any) -> Any:
     options = protocol_options(transport)
     if transport.type == "websocket":
         serializers = [create_transport_serializer(name) for name in transport.serializers]
-        factory: Any = WampWebSocketClientFactory(lambda: link, url=transport.url, serializers=serializers)
+        factory: Any = round_up_timeouts(WampWebSocketClientFactory(lambda: link, url=transport.url,
+                                                                    serializers=serializers))
         factory.protocol = _WebSocketProtocol
     else:
         factory = WampRawSocketClientFactory(lambda: link, serializer=create_transport_serializer(
