@@ -42,7 +42,8 @@ class _Flusher:
     """The connections written to since the reactor last polled.
 
     A reactor with an ``end_of_turn`` hook (:class:`node.fastpath.reactor.NodeReactor`)
-    calls :meth:`flush` before each poll; with any other reactor one
+    calls :meth:`flush` before each poll and after dispatching its events (before
+    the next turn's timers); with any other reactor one
     ``callLater(0)`` per turn does, which Twisted runs right after dispatching
     the poll's events.
     """
