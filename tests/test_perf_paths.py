@@ -73,15 +73,18 @@ def test_transport_buffer_is_emptied_once_decoded(serializer_class):
     buffer = bytearray(payload)
     (call,) = serializer.unserialize(buffer, binary)
     assert call.args == [big] and call.kwargs == {"b": b"\x00\x01"} and call.procedure == "com.proc"
-    kept = call._router_internal  # JSON: the arguments' octets, to forward them as they came (test_splice.py)
-    if kept is None:
-        assert len(buffer) == 0
-    else:
-        assert serializer_class is JsonSerializer and kept.octets.obj is buffer
+    kept = call._router_internal  # the arguments' octets, to forward them as they came (test_splice.py)
+    assert kept.octets.obj is buffer
+    small = bytearray(serializer.serialize(m.Call(9, "com.proc", args=["x"]))[0])
+    assert serializer.unserialize(small, binary)[0]._router_internal is None and len(small) == 0
     broken = bytearray(payload[:-3])
     with pytest.raises(ProtocolError):
         serializer.unserialize(broken, binary)
     assert len(broken) == 0, "emptied whether or not it decodes"
+    malformed = bytearray(serializer._serializer.serialize([48, "not an ID", {}, "com.proc", [big]]))
+    with pytest.raises(ProtocolError):
+        serializer.unserialize(malformed, binary)
+    assert len(malformed) == 0, "emptied when decoded but refused"
     assert serializer.unserialize(payload, binary)[0].args == [big], "bytes are read as before"
 
 

@@ -1,4 +1,4 @@
-"""A large JSON message's arguments are forwarded as the octets they came in (issue 17).
+"""A large message's arguments are forwarded as the octets they came in (issue 17).
 
 ``node.wire.splice``: the serializer keeps the received octets from ``Arguments`` to the
 end of a large CALL, YIELD, PUBLISH or ERROR; the router carries them to the message it
@@ -6,7 +6,8 @@ forwards, and a JSON serializer writes that message's head followed by those oct
 Checked here: the output is autobahn's bytes for what autobahn clients send, the
 received octets really are used (an escape autobahn would not write survives), and
 every case where they must not be used (other arguments, a head too long to walk, a
-batched serializer, payload transparency) is encoded as before.
+batched serializer, payload transparency) is encoded as before. The same for msgpack and
+CBOR (their absent values, a head encoded otherwise, another format on the other side).
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from typing import Any, List
 
 import pytest
 from autobahn.wamp.message import Call, Error, Event, Invocation, Publish, Result, Yield
+from autobahn.wamp import serializer as autobahn_serializers
 from autobahn.wamp.serializer import JsonSerializer as AutobahnJson
 
 from node.fastpath.payload_parts import OCTETS_AS_BYTES_MAX, PayloadParts
 from node.wire.messages import ProgressiveInvocation
-from node.wire.serializers import JsonSerializer
+from node.wire.serializers import SERIALIZERS, JsonSerializer
 from node.wire import splice
 from node.wire.splice import ARGUMENTS_AT, HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
 
@@ -202,8 +204,8 @@ def test_payload_transparency_is_not_spliced() -> None:
     assert incoming._router_internal is None
 
 
-class RawJsonPeer(RawSocketPeer):
-    """A RawSocket JSON client that reads the router's payloads as octets, undecoded."""
+class RawOctetsPeer(RawSocketPeer):
+    """A RawSocket client that reads the router's payloads as octets, undecoded."""
 
     def payloads(self, count: int) -> List[bytes]:
         out: List[bytes] = []
@@ -229,7 +231,7 @@ def test_live_router_forwards_the_octets_it_received(tmp_path: Any) -> None:
                                       "max_message_size": 4 * 1024 * 1024}]), tmp_path)
     peers = []
     try:
-        callee, caller, subscriber_a, subscriber_b = peers = [RawJsonPeer(port) for _ in range(4)]
+        callee, caller, subscriber_a, subscriber_b = peers = [RawOctetsPeer(port) for _ in range(4)]
         for peer in peers:
             peer.send([1, "realm1", {"roles": {"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}}}])
             assert json.loads(peer.payloads(1)[0])[0] == 2  # WELCOME
@@ -260,5 +262,125 @@ def test_live_router_forwards_the_octets_it_received(tmp_path: Any) -> None:
     finally:
         for peer in peers:
             peer.close()
+        node.stop()
+    assert "Traceback" not in node.output(), node.output()
+
+
+# --- msgpack and CBOR ---------------------------------------------------------------------
+
+BINARY_CODECS = [name for name in ("msgpack", "cbor") if name in SERIALIZERS]
+AUTOBAHN_BINARY = {"msgpack": getattr(autobahn_serializers, "MsgPackSerializer", None),
+                   "cbor": getattr(autobahn_serializers, "CBORSerializer", None)}
+
+
+def received_as(codec: str, payload: bytes) -> Any:
+    [msg] = SERIALIZERS[codec]().unserialize(bytearray(payload), True)
+    return msg
+
+
+@pytest.mark.parametrize("codec", BINARY_CODECS)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_binary_forwarded_message_is_autobahns_bytes(codec: str, name: str) -> None:
+    autobahn = AUTOBAHN_BINARY[codec]()
+    incoming = received_as(codec, autobahn.serialize(CASES[name])[0])
+    kept = incoming._router_internal
+    assert type(kept) is ReceivedArguments and kept.codec == codec
+    out = forward(incoming)
+    parts, binary = SERIALIZERS[codec]().serialize_parts(out)
+    assert type(parts) is PayloadParts and binary  # spliced
+    assert parts.joined() == autobahn.serialize(_plain_copy(out))[0]
+
+
+def _msgpack_str(text: str) -> bytes:
+    data = text.encode()
+    return bytes([0xDB]) + len(data).to_bytes(4, "big") + data  # str32, whatever the length
+
+
+@pytest.mark.skipif("msgpack" not in SERIALIZERS, reason="no msgpack codec")
+def test_msgpack_octets_received_are_what_is_sent() -> None:
+    """Arguments encoded in a way the node's packer would not (a str32 for a short string,
+    a uint32 for 1) leave exactly as they came, and decode to the same values."""
+    args = b"\x92" + _msgpack_str("é") + _msgpack_str(BIG)  # fixarray of 2
+    kwargs = b"\x81\xa1k\xce\x00\x00\x00\x01"  # {"k": 1}, 1 as a uint32
+    head = b"\x96\x30\x01\x80\xa5com.p"  # [48, 1, {}, "com.p", ...] of six elements
+    incoming = received_as("msgpack", head + args + kwargs)
+    assert incoming.args == ["é", BIG] and incoming.kwargs == {"k": 1}
+    data = SERIALIZERS["msgpack"]().serialize(forward(incoming))[0]
+    assert data.endswith(args + kwargs) and data[0] == 0x96
+    assert AUTOBAHN_BINARY["msgpack"]().unserialize(data)[0].marshal()[4:] == [["é", BIG], {"k": 1}]
+
+
+@pytest.mark.skipif("msgpack" not in SERIALIZERS, reason="no msgpack codec")
+def test_msgpack_head_written_otherwise_absent_values_and_other_formats_are_encoded() -> None:
+    ours = SERIALIZERS["msgpack"]()
+    args = b"\x91" + _msgpack_str(BIG)
+    # the request ID as a uint64: the head is not the node's encoding, so nothing is kept
+    incoming = received_as("msgpack", b"\x95\x30\xcf" + (1).to_bytes(8, "big") + b"\x80\xa5com.p" + args)
+    assert incoming._router_internal is None and incoming.args == [BIG]
+    # an absent value (ext type 0) in the arguments: dropped by the router, so encoded anew
+    absent = b"\xd4\x00\x00"
+    incoming = received_as("msgpack", b"\x95\x30\x01\x80\xa5com.p\x92" + _msgpack_str(BIG) + absent)
+    assert incoming._router_internal is None and incoming.args == [BIG, None]
+    assert ours.serialize(forward(incoming))[0].endswith(b"\xc0")  # None
+    # msgpack octets are never written for JSON, nor JSON's for msgpack, nor batched
+    from_msgpack = forward(received_as("msgpack", ours.serialize(CASES["yield"])[0]))
+    assert type(JsonSerializer().serialize_parts(from_msgpack)[0]) is bytes
+    assert type(SERIALIZERS["msgpack"](batched=True).serialize_parts(from_msgpack)[0]) is bytes
+    from_json = forward(received(AUTOBAHN.serialize(CASES["yield"])[0]))
+    data, _ = ours.serialize_parts(from_json)
+    assert type(data) is bytes and data == AUTOBAHN_BINARY["msgpack"]().serialize(_plain_copy(from_json))[0]
+
+
+@pytest.mark.skipif("cbor" not in SERIALIZERS, reason="no CBOR codec")
+def test_cbor_undefined_in_the_arguments_is_encoded_anew() -> None:
+    """CBOR ``undefined`` (absent, for wampy.js) in the kwargs: dropped, so not spliced."""
+    text = BIG.encode()
+    payload = (b"\x86\x18\x30\x01\xa0\x65com.p\x81\x7a" + len(text).to_bytes(4, "big") + text
+               + b"\xa2\x61a\xf7\x61b\x01")  # [48, 1, {}, "com.p", [BIG], {"a": undefined, "b": 1}]
+    incoming = received_as("cbor", payload)
+    assert incoming._router_internal is None and incoming.kwargs == {"b": 1}
+    spliced_too = received_as("cbor", payload.replace(b"\x61a\xf7", b"\x61a\xf6"))  # null: kept
+    assert type(spliced_too._router_internal) is ReceivedArguments
+
+
+@pytest.mark.skipif("msgpack" not in SERIALIZERS, reason="no msgpack codec")
+def test_live_router_forwards_msgpack_octets_it_received(tmp_path: Any) -> None:
+    """A running node, RawSocket msgpack peers: the INVOCATION, RESULT and EVENTs end with
+    the arguments exactly as sent (encodings the node's packer would not write)."""
+    port = free_port()
+    node = start_node(router_config([{"type": "rawsocket", "endpoint": tcp(port), "serializers": ["msgpack"],
+                                      "max_message_size": 4 * 1024 * 1024}]), tmp_path)
+    peers: List[Any] = []
+    try:
+        callee, caller, subscriber_a, subscriber_b = peers = [RawOctetsPeer(port, "msgpack") for _ in range(4)]
+        for peer in peers:
+            peer.send([1, "realm1", {"roles": {"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}}}])
+            assert peer.receive(1)[0][0] == 2  # WELCOME
+        callee.send([64, 1, {}, "com.splice.echo"])
+        assert callee.receive(1)[0][0] == 65  # REGISTERED
+        for peer in (subscriber_a, subscriber_b):
+            peer.send([32, 1, {}, "com.splice.topic"])
+            assert peer.receive(1)[0][0] == 33  # SUBSCRIBED
+
+        arguments = b"\x92" + _msgpack_str("y" * 300_000) + b"\xc4\x03\x00\xff\x01" + b"\x81\xa1n\xce\x00\x00\x00\x07"
+        caller.send(b"\x96\x30\x07\x80\xafcom.splice.echo" + arguments)
+        [invocation] = callee.payloads(1)
+        assert invocation[:2] == b"\x96\x44" and invocation.endswith(arguments)
+        decoded = AUTOBAHN_BINARY["msgpack"]().unserialize(invocation)[0]
+        assert decoded.args == ["y" * 300_000, b"\x00\xff\x01"] and decoded.kwargs == {"n": 7}
+
+        answer = b"\x91" + _msgpack_str("z" * 200_000)
+        head = SERIALIZERS["msgpack"]()._serializer.serialize([70, decoded.request, {}])  # [70, request, {}]
+        callee.send(b"\x94" + head[1:] + answer)
+        [result] = caller.payloads(1)
+        assert result.startswith(b"\x94\x32\x07") and result.endswith(answer)
+
+        caller.send(b"\x96\x10\x08\x81\xaaexclude_me\xc2\xb0com.splice.topic" + arguments)
+        for peer in (subscriber_a, subscriber_b):
+            [event] = peer.payloads(1)
+            assert event[:2] == b"\x96\x24" and event.endswith(arguments)
+    finally:
+        for peer in peers:
+            peer.sock.close()
         node.stop()
     assert "Traceback" not in node.output(), node.output()

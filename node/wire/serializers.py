@@ -16,9 +16,10 @@ A payload handed over as a ``bytearray`` is the transport's own buffer of one la
 message (:class:`node.fastpath.websocket_frames.LargeFrame`, RawSocket's large
 messages): ``unserialize`` empties it once decoded, so that its memory is free
 before the router forwards the message (a 16 MiB call otherwise holds the frame,
-the decoded text, the arguments and the forwarded message at once), unless a JSON
+the decoded text, the arguments and the forwarded message at once), unless the
 serializer keeps its arguments' octets to forward them as they came
-(:mod:`node.wire.splice`; then the forwarded message is made from them, not encoded).
+(:mod:`node.wire.splice`; then the forwarded message is made
+from them, not encoded).
 """
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ from node.wire.json_codec import (  # noqa: E402
     DECODES_OCTETS, TEXT_CODEC, FastJsonObjectSerializer, json_loads, json_loads_octets,
 )
 from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES, parse  # noqa: E402
-from node.wire.splice import SPLICE_MIN, ReceivedArguments, received_json_arguments, spliced  # noqa: E402
+from node.wire.splice import (  # noqa: E402
+    SPLICE_MIN, ReceivedArguments, received_binary_arguments, received_json_arguments, spliced,
+)
 
 
 class LeanSerializer:
@@ -53,9 +56,11 @@ class LeanSerializer:
         statistics; a lean serializer keeps none, so every connection shares it."""
         return self
 
-    # one plain (not batched) JSON message per payload: read in one call (JsonSerializer.unserialize),
-    # and a forwarded message's received argument octets written as they came (node.wire.splice)
+    # one plain (not batched) JSON message per payload: read in one call (JsonSerializer.unserialize)
     _plain_json = False
+    # the format whose received argument octets a forwarded message is written with, as they
+    # came (node.wire.splice): the serializer's own, unless batched
+    _splices: Optional[str] = None
 
     def serialize(self, msg: Any) -> Any:
         payload, binary = self.serialize_parts(msg)
@@ -81,7 +86,7 @@ class LeanSerializer:
         made once per message and serializer (the next subscriber of an EVENT gets the
         same), or None."""
         kept = msg._router_internal
-        if not self._plain_json or type(kept) is not ReceivedArguments:
+        if type(kept) is not ReceivedArguments or kept.codec != self._splices:
             return None
         objects = self._serializer
         key = (objects, PayloadParts)
@@ -95,15 +100,24 @@ class LeanSerializer:
         if isBinary is not None and isBinary != objects.BINARY:
             raise ProtocolError(f"invalid serialization of WAMP message (binary {isBinary}, "
                                 f"but expected {objects.BINARY})")
+        kept = None
         try:
-            raw_messages = objects.unserialize(payload)
-        except Exception as e:
-            raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
+            try:
+                raw_messages = objects.unserialize(payload)
+            except Exception as e:
+                raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
+            table = self.MESSAGE_TYPE_MAP
+            messages = [parse(raw, table) for raw in raw_messages]
+            if self._splices is not None and len(payload) >= SPLICE_MIN and len(messages) == 1:
+                raw = raw_messages[0]
+                if type(raw) is list and raw:
+                    kept = received_binary_arguments(messages[0], raw, payload, objects.serialize, self._splices)
+                    if kept is not None:
+                        messages[0]._router_internal = kept
         finally:
-            if type(payload) is bytearray:
-                payload.clear()  # a transport's buffer, handed over (module docstring)
-        table = self.MESSAGE_TYPE_MAP
-        return [parse(raw, table) for raw in raw_messages]
+            if kept is None and type(payload) is bytearray:
+                payload.clear()  # a transport's buffer, handed over, not kept (module docstring)
+        return messages
 
 
 class JsonSerializer(LeanSerializer, ab.JsonSerializer):
@@ -113,6 +127,7 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
         super().__init__(batched=batched)
         self._serializer = FastJsonObjectSerializer(batched=batched)
         self._plain_json = not batched
+        self._splices = None if batched else "json"
 
     def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
         """:meth:`LeanSerializer.unserialize` in one call for the usual text payload of one
@@ -162,13 +177,17 @@ SERIALIZERS: Dict[str, Any] = {"json": JsonSerializer}
 # msgpack serializer needs u-msgpack-python instead of msgpack
 if hasattr(ab, "MsgPackSerializer"):
     class MsgPackSerializer(LeanSerializer, ab.MsgPackSerializer):
-        pass
+        def __init__(self, batched: bool = False) -> None:
+            super().__init__(batched=batched)
+            self._splices = None if batched else "msgpack"
 
     SERIALIZERS["msgpack"] = MsgPackSerializer
 
 if hasattr(ab, "CBORSerializer"):
     class CBORSerializer(LeanSerializer, ab.CBORSerializer):
-        pass
+        def __init__(self, batched: bool = False) -> None:
+            super().__init__(batched=batched)
+            self._splices = None if batched else "cbor"
 
     SERIALIZERS["cbor"] = CBORSerializer
 
