@@ -43,6 +43,7 @@ from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES, parse  # no
 from node.wire.splice import (  # noqa: E402
     SPLICE_MIN, ReceivedArguments, received_binary_arguments, received_json_arguments, spliced,
 )
+from node.wire.umsgpack_reader import unpack_payload  # noqa: E402
 
 
 class LeanSerializer:
@@ -176,10 +177,23 @@ SERIALIZERS: Dict[str, Any] = {"json": JsonSerializer}
 # autobahn defines a serializer class only when its codec imports: on PyPy its
 # msgpack serializer needs u-msgpack-python instead of msgpack
 if hasattr(ab, "MsgPackSerializer"):
+    _UMSGPACK = ab._msgpack if getattr(ab._msgpack, "__name__", "") == "umsgpack" else None
+
+    class SlicingUmsgpackSerializer(ab.MsgPackObjectSerializer):
+        """autobahn's msgpack object serializer where it uses u-msgpack-python (PyPy),
+        decoding a single message without copying its payload twice (node.wire.umsgpack_reader)."""
+
+        def unserialize(self, payload: Any) -> List[Any]:
+            if self._batched:
+                return super().unserialize(payload)
+            return [unpack_payload(_UMSGPACK, payload)]
+
     class MsgPackSerializer(LeanSerializer, ab.MsgPackSerializer):
         def __init__(self, batched: bool = False) -> None:
             super().__init__(batched=batched)
             self._splices = None if batched else "msgpack"
+            if _UMSGPACK is not None:
+                self._serializer = SlicingUmsgpackSerializer(batched=batched)
 
     SERIALIZERS["msgpack"] = MsgPackSerializer
 
