@@ -237,3 +237,18 @@ def test_hello_roles_parsed_once_other_fields_still_checked():
         bad_role[2]["roles"]["caller"]["features"]["progressive_call_results"] = 1
         with pytest.raises(ProtocolError, match="progressive_call_results"):
             parser.parse(bad_role)
+
+
+def test_unfilled_bytearray_is_a_plain_bytearray_of_its_size():
+    """The large-frame buffer made without zeroing (node.fastpath.buffers) is a bytearray
+    like any other: writable through a view, resizable (the serializer empties it)."""
+    from node.fastpath.buffers import unfilled_bytearray
+
+    for size in (0, 1, 4096, 1 << 20):
+        buffer = unfilled_bytearray(size)
+        assert type(buffer) is bytearray and len(buffer) == size
+        with memoryview(buffer) as view:
+            view[:] = b"\x07" * size
+        assert buffer == b"\x07" * size
+        buffer.clear()
+        assert len(buffer) == 0

@@ -64,6 +64,7 @@ from collections import deque
 from typing import Any, Optional, Tuple
 
 import autobahn.websocket.protocol as _wsp
+from node.fastpath.buffers import unfilled_bytearray
 from node.fastpath.payload_parts import PayloadParts, pieces_for
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
@@ -188,7 +189,7 @@ class LargeFrame:
         if C_LOOP and _BYTEARRAY_IS_SLOW:  # unmasked by the C loop into C memory
             self.unmasked = UnmaskedBuffer(mask, length)
         elif C_LOOP or IN_PLACE:  # unmasked into one buffer, by the C loop or NVX
-            self.buffer = bytearray(length)
+            self.buffer = unfilled_bytearray(length)  # delivered once every octet was written
             self.view = memoryview(self.buffer)
             self.masker = NativeMasker(mask) if C_LOOP else create_xor_masker(mask, length)
         else:  # each read unmasked into new bytes, joined at the end

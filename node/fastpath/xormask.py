@@ -27,6 +27,8 @@ from typing import Any, Callable, Tuple
 
 from autobahn.websocket import xormasker as _autobahn
 
+from node.fastpath.buffers import unfilled_bytearray
+
 try:  # built by setup.py (module docstring); absent where it could not be compiled
     from node.fastpath._native_unmask import ffi as _ffi, lib as _lib  # type: ignore[import-not-found]
 except ImportError:
@@ -181,7 +183,7 @@ def unmask_joined(mask: bytes, first: Any, rest: Any, into_bytes: bool) -> Tuple
         memory = UnmaskedBuffer(mask, size)
         ascii = memory.unmask(0, first, 0, head) & memory.unmask(head, rest, 0, size - head)
         return memory.payload(), ascii
-    buffer = bytearray(size)
+    buffer = unfilled_bytearray(size)  # both parts are written in full below
     with memoryview(buffer) as view:  # released: the serializer may empty the buffer
         masker = NativeMasker(mask)
         ascii = masker.unmask_into(view[:head], first) & masker.unmask_into(view[head:], rest)
