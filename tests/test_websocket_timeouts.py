@@ -1,4 +1,4 @@
-"""WebSocket timeouts fall due when configured, never before (node.transports.timeouts).
+"""WebSocket timeouts fall due when configured, never before (node.fastpath.timeouts).
 
 autobahn's own timer filed each timeout under the whole second before its deadline:
 a 1 s closing-handshake timeout fell due anywhere from microseconds to 1 s after the
@@ -20,7 +20,7 @@ from wsraw import RawWebSocket, frame
 
 HERE = Path(__file__).resolve().parent
 TEXT, CLOSE, PING = 1, 8, 9
-BUCKET = 0.1  # node.transports.timeouts.BUCKET (importing it would choose Twisted for this process)
+BUCKET = 0.1  # node.fastpath.timeouts.BUCKET (importing it would choose Twisted for this process)
 
 
 def seconds_until_dropped(ws: RawWebSocket, seen: Callable[[int], bool]) -> float:

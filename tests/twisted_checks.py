@@ -162,7 +162,7 @@ def check_rounded_up_timer_never_runs_a_call_early() -> None:
     call per bucket; a cancelled call does not run."""
     from twisted.internet.task import Clock
 
-    from node.transports.timeouts import BUCKET, RoundedUpTimer
+    from node.fastpath.timeouts import BUCKET, RoundedUpTimer
 
     clock = Clock()
     clock.advance(1000.93)  # just before a whole second: where txaio's timer fell due at once
@@ -185,7 +185,7 @@ def check_rounded_up_timer_runs_a_crowded_bucket_over_several_turns() -> None:
     logged and the others run, in order."""
     from twisted.internet.task import Clock
 
-    from node.transports.timeouts import BUCKET, CHUNK, RoundedUpTimer
+    from node.fastpath.timeouts import BUCKET, CHUNK, RoundedUpTimer
 
     class Turns(Clock):
         """Counts each turn the calls were run in (the calls each reactor call ran)."""

@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 from node.bridge.relay import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, StreamEnd, StreamOverWebSocket
 from node.config.model import BridgeTarget, TcpBridgePath
 from node.errors import ConfigErrors, NodeError
-from node.transports.timeouts import round_up_timeouts
+from node.fastpath.timeouts import round_up_timeouts
 from node.trust import ClientTrust
 from node.trust.connect import NoDelayEndpoint, TrustedTLSEndpoint, connect_stream
 

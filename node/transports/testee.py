@@ -17,8 +17,8 @@ from typing import Any, Set
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 
 from node.config.model import WebSocketOptions
+from node.fastpath.timeouts import round_up_timeouts
 from node.fastpath.websocket_frames import FramedDelivery
-from node.transports.timeouts import round_up_timeouts
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 

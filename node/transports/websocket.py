@@ -17,13 +17,13 @@ from twisted.logger import Logger
 
 from node import __version__
 from node.config.model import DeflateOptions, WampWebSocket, WebSocketOptions
+from node.fastpath.timeouts import round_up_timeouts
 from node.router.cookie_tracking import CookieTracker
 from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
 from node.transports.fairness import READ_SLICE, read_in_slices, read_rest, read_rest_now
-from node.transports.timeouts import round_up_timeouts
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports

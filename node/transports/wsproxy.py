@@ -27,7 +27,7 @@ from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
 from twisted.logger import Logger
 
 from node.config.model import WebSocketReverseProxyPath
-from node.transports.timeouts import round_up_timeouts
+from node.fastpath.timeouts import round_up_timeouts
 from node.transports.websocket import CLOSE_GOING_AWAY, protocol_options
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 

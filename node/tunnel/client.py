@@ -28,7 +28,7 @@ from node import __version__
 from node.bridge.framing import DEFAULT_SEND_MESSAGE_SIZE
 from node.bridge.relay import StreamEnd, StreamOverWebSocket
 from node.errors import ConfigError, ConnectError, NodeError
-from node.transports.timeouts import round_up_timeouts
+from node.fastpath.timeouts import round_up_timeouts
 from node.trust.connect import NoDelayEndpoint, TrustedTLSEndpoint, connect_stream
 from node.tunnel.proxy import HTTPConnectEndpoint, Proxy
 

@@ -18,8 +18,7 @@ messages): ``unserialize`` empties it once decoded, so that its memory is free
 before the router forwards the message (a 16 MiB call otherwise holds the frame,
 the decoded text, the arguments and the forwarded message at once), unless the
 serializer keeps its arguments' octets to forward them as they came
-(:mod:`node.wire.splice`; then the forwarded message is made
-from them, not encoded).
+(:mod:`node.wire.splice`; then the forwarded message is made from them, not encoded).
 """
 from __future__ import annotations
 

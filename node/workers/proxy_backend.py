@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.logger import Logger
 
 from node.config.model import ProxyConnection
-from node.transports.timeouts import round_up_timeouts
+from node.fastpath.timeouts import round_up_timeouts
 from node.workers.container_components import client_endpoint, protocol_options
 from node.workers.proxy_flow import register_relayed_reads
 
