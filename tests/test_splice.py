@@ -331,6 +331,19 @@ def test_msgpack_head_written_otherwise_absent_values_and_other_formats_are_enco
     assert type(data) is bytes and data == AUTOBAHN_BINARY["msgpack"]().serialize(_plain_copy(from_json))[0]
 
 
+@pytest.mark.parametrize("codec", BINARY_CODECS)
+def test_large_request_with_an_invalid_uri_is_answered_not_spliced(codec: str) -> None:
+    """A large CALL whose URI is invalid parses to the request the router answers with ERROR
+    invalid_uri (it has no arguments to forward), and its buffer is emptied."""
+    from node.wire.messages import InvalidUriRequest
+
+    serializer = SERIALIZERS[codec]()
+    payload = bytearray(serializer._serializer.serialize([48, 1, {}, "com..bad uri", [BIG]]))
+    [request] = serializer.unserialize(payload, True)
+    assert type(request) is InvalidUriRequest and request.request == 1
+    assert len(payload) == 0
+
+
 @pytest.mark.skipif("cbor" not in SERIALIZERS, reason="no CBOR codec")
 def test_cbor_undefined_in_the_arguments_is_encoded_anew() -> None:
     """CBOR ``undefined`` (absent, for wampy.js) in the kwargs: dropped, so not spliced."""

@@ -126,6 +126,8 @@ def _arguments_index(msg: Any, raw: list) -> Optional[int]:
     index = ARGUMENTS_AT.get(raw[0])
     if index is None or len(raw) <= index or getattr(msg, "payload", None) is not None:
         return None
+    if not hasattr(msg, "args"):  # a request refused with ERROR (InvalidUriRequest): nothing forwarded
+        return None
     if raw[index] is not msg.args or (len(raw) > index + 1 and raw[index + 1] is not msg.kwargs):
         return None  # parsed into other objects (absent values dropped, say): encode those
     return index
