@@ -56,11 +56,14 @@ class LeanSerializer:
         statistics; a lean serializer keeps none, so every connection shares it."""
         return self
 
-    # one plain (not batched) JSON message per payload: read in one call (JsonSerializer.unserialize)
-    _plain_json = False
-    # the format whose received argument octets a forwarded message is written with, as they
-    # came (node.wire.splice): the serializer's own, unless batched
-    _splices: Optional[str] = None
+    SERIALIZER_ID: str  # autobahn's class attribute: "json", "msgpack", "cbor"
+
+    def __init__(self, batched: bool = False) -> None:
+        super().__init__(batched=batched)  # type: ignore[call-arg]
+        # the format whose received argument octets a forwarded message is written with, as
+        # they came (node.wire.splice): the serializer's own, unless batched (one message per
+        # payload; a JSON one is read in one call, JsonSerializer.unserialize)
+        self._splices: Optional[str] = None if batched else type(self).SERIALIZER_ID
 
     def serialize(self, msg: Any) -> Any:
         payload, binary = self.serialize_parts(msg)
@@ -126,13 +129,11 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
     def __init__(self, batched: bool = False) -> None:
         super().__init__(batched=batched)
         self._serializer = FastJsonObjectSerializer(batched=batched)
-        self._plain_json = not batched
-        self._splices = None if batched else "json"
 
     def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
         """:meth:`LeanSerializer.unserialize` in one call for the usual text payload of one
         message (the same errors, worded the same)."""
-        if isBinary or not self._plain_json:
+        if isBinary or self._splices is None:  # batched
             return LeanSerializer.unserialize(self, payload, isBinary)
         try:
             raw = json_loads_octets(payload) if DECODES_OCTETS else self._loads_text(payload)
@@ -190,7 +191,6 @@ if hasattr(ab, "MsgPackSerializer"):
     class MsgPackSerializer(LeanSerializer, ab.MsgPackSerializer):
         def __init__(self, batched: bool = False) -> None:
             super().__init__(batched=batched)
-            self._splices = None if batched else "msgpack"
             if _UMSGPACK is not None:
                 self._serializer = SlicingUmsgpackSerializer(batched=batched)
 
@@ -198,9 +198,7 @@ if hasattr(ab, "MsgPackSerializer"):
 
 if hasattr(ab, "CBORSerializer"):
     class CBORSerializer(LeanSerializer, ab.CBORSerializer):
-        def __init__(self, batched: bool = False) -> None:
-            super().__init__(batched=batched)
-            self._splices = None if batched else "cbor"
+        pass
 
     SERIALIZERS["cbor"] = CBORSerializer
 
