@@ -179,19 +179,25 @@ def _accepts(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def build_native_unmask(python: str) -> None:
-    """Build the node's C unmasker in this checkout for ``python`` unless it is there,
-    as ``pip install -e .`` does (``node/fastpath/native_unmask_build.py``); if it cannot
-    be built, say so: the benchmark then measures the node without it."""
-    fastpath = REPO / "node" / "fastpath"
+NATIVE_MODULES = (("fastpath", "_native_unmask", "native_unmask_build.py", "C unmasker"),
+                  ("wire", "_native_scan", "native_scan_build.py", "C scanner of large messages"))
+
+
+def build_native_modules(python: str) -> None:
+    """Build the node's cffi modules in this checkout for ``python`` unless they are there,
+    as ``pip install -e .`` does (``node/fastpath/native_unmask_build.py``,
+    ``node/wire/native_scan_build.py``); one that cannot be built is named: the benchmark
+    then measures the node without it."""
     suffix = subprocess.run([python, "-c", "import importlib.machinery as m; print(m.EXTENSION_SUFFIXES[0])"],
                             capture_output=True, text=True).stdout.strip()
-    if suffix and (fastpath / f"_native_unmask{suffix}").exists():
-        return
-    result = subprocess.run([python, str(fastpath / "native_unmask_build.py")], capture_output=True, text=True)
-    if result.returncode != 0:
-        print(f"  (the node on {python} runs without its C unmasker: {(result.stdout + result.stderr)[-500:]})",
-              flush=True)
+    for folder, module, builder, what in NATIVE_MODULES:
+        where = REPO / "node" / folder
+        if suffix and (where / f"{module}{suffix}").exists():
+            continue
+        result = subprocess.run([python, str(where / builder)], capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"  (the node on {python} runs without its {what}: {(result.stdout + result.stderr)[-500:]})",
+                  flush=True)
 
 
 def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -204,7 +210,7 @@ def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 def wampnode(workdir: Path, python: str = sys.executable, name: str = "wampnode",
              router_extra: Optional[Dict[str, Any]] = None) -> Router:
-    build_native_unmask(python)
+    build_native_modules(python)
     return Router(name, [python, "-m", "node", "start", "--cbdir", ".", "--loglevel", "warn"],
                   workdir / name, node_env(), router_extra)
 

@@ -23,8 +23,10 @@ from autobahn.wamp.serializer import JsonSerializer as AutobahnJson
 from node.fastpath.payload_parts import OCTETS_AS_BYTES_MAX, PayloadParts
 from node.wire.messages import ProgressiveInvocation
 from node.wire.serializers import SERIALIZERS, JsonSerializer
-from node.wire import splice
-from node.wire.splice import ARGUMENTS_AT, HEAD_MAX, SPLICE_MIN, ReceivedArguments, carry_arguments
+from node.wire import lazy, splice
+from node.wire.lazy import carry_arguments, unread_arguments
+from node.wire.scan import SCANS
+from node.wire.splice import ARGUMENTS_AT, HEAD_MAX, SPLICE_MIN, ReceivedArguments
 
 from conftest import free_port, router_config, start_node, tcp
 from stack import PYPY
@@ -39,17 +41,32 @@ def received(payload: bytes) -> Any:
     return msg
 
 
+@pytest.fixture(params=["lazy", "eager"])
+def decoding(request: Any, monkeypatch: Any) -> str:
+    """Both ways a large message comes in: checked by the C scanner, its arguments decoded
+    only when read (node.wire.lazy), or decoded in full (the scanner not built, or not
+    sure of the message)."""
+    if request.param == "eager":
+        monkeypatch.setattr(lazy, "scan_message", lambda codec, payload: None)
+    return request.param
+
+
+def test_the_scanner_was_built() -> None:
+    assert SCANS, "node/wire/_native_scan was not built: see node/wire/native_scan_build.py"
+
+
 def forward(incoming: Any) -> Any:
-    """What the router makes of ``incoming`` (as the dealer and broker do)."""
+    """What the router makes of ``incoming`` (as the dealer and broker do: the arguments
+    taken unread)."""
+    args, kwargs = unread_arguments(incoming)
     if isinstance(incoming, Call):
-        out = ProgressiveInvocation(5, 6, args=incoming.args, kwargs=incoming.kwargs, caller=3,
-                                    procedure="com.é.proc")
+        out = ProgressiveInvocation(5, 6, args=args, kwargs=kwargs, caller=3, procedure="com.é.proc")
     elif isinstance(incoming, Yield):
-        out = Result(9, args=incoming.args, kwargs=incoming.kwargs, progress=True)
+        out = Result(9, args=args, kwargs=kwargs, progress=True)
     elif isinstance(incoming, Publish):
-        out = Event(11, 12, args=incoming.args, kwargs=incoming.kwargs, publisher=13, topic="com.t")
+        out = Event(11, 12, args=args, kwargs=kwargs, publisher=13, topic="com.t")
     else:
-        out = Error(Call.MESSAGE_TYPE, 14, incoming.error, args=incoming.args, kwargs=incoming.kwargs)
+        out = Error(Call.MESSAGE_TYPE, 14, incoming.error, args=args, kwargs=kwargs)
     carry_arguments(out, incoming)
     return out
 
@@ -66,7 +83,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_forwarded_message_is_autobahns_bytes(name: str) -> None:
+def test_forwarded_message_is_autobahns_bytes(name: str, decoding: str) -> None:
     payload, _ = AUTOBAHN.serialize(CASES[name])
     incoming = received(payload)
     assert type(incoming._router_internal) is ReceivedArguments
@@ -80,7 +97,7 @@ def _plain_copy(out: Any) -> Any:
     return out.__class__.parse(out.marshal())
 
 
-def test_received_octets_are_what_is_sent() -> None:
+def test_received_octets_are_what_is_sent(decoding: str) -> None:
     """An escape autobahn would write as the character itself, and whitespace, come out
     as the client sent them: the octets were spliced, not encoded again."""
     payload = ('[48, 1, {}, "com.p", ["\\u00e9", "%s"] , {"k" : 1} ]' % BIG).encode()
@@ -130,7 +147,7 @@ def test_one_octet_sequence_for_every_subscriber_of_an_event() -> None:
     assert first is again
 
 
-def test_senders_get_the_head_and_the_received_buffer_itself() -> None:
+def test_senders_get_the_head_and_the_received_buffer_itself(decoding: str) -> None:
     """``serialize_parts`` (what the WebSocket and RawSocket senders call): the new head
     and a view of the very buffer the message came in, made once per message; joined,
     they are ``serialize``'s bytes."""
@@ -165,27 +182,31 @@ def test_octets_stay_a_view_except_on_pypy_up_to_its_limit() -> None:
     assert PayloadParts(b"[", memoryview(huge)).octets.obj is huge
 
 
-def test_other_arguments_are_encoded() -> None:
+def test_other_arguments_are_encoded(decoding: str) -> None:
     payload, _ = AUTOBAHN.serialize(CASES["call, args and kwargs"])
     incoming = received(payload)
     out = ProgressiveInvocation(5, 6, args=list(incoming.args), kwargs=incoming.kwargs)
     carry_arguments(out, incoming)
     plain = ProgressiveInvocation(5, 6, args=list(incoming.args), kwargs=incoming.kwargs)
     assert JsonSerializer().serialize(out)[0] == AUTOBAHN.serialize(plain)[0]
-    # the same objects in fewer elements (an empty kwargs the client sent is not written)
+    # decoded, an empty kwargs the client sent is not written: the same objects in fewer
+    # elements are encoded; undecoded, it is forwarded as it came
     payload = ('[48,1,{},"com.p",["%s"],{}]' % BIG).encode()
     incoming = received(payload)
     out = forward(incoming)
-    assert JsonSerializer().serialize(out)[0].endswith(b'"]]')
+    assert JsonSerializer().serialize(out)[0].endswith(b'"]]' if decoding == "eager" else b'"],{}]')
+    assert out.kwargs == {} and incoming.kwargs == {}
 
 
-def test_small_messages_and_long_heads_are_encoded() -> None:
+def test_small_messages_are_encoded_and_long_heads_decoded_in_full_are_too(decoding: str) -> None:
+    """A head longer than HEAD_MAX is not looked through for the arguments of a message
+    decoded in full; the scanner finds them wherever they are."""
     small = received(AUTOBAHN.serialize(Call(1, "com.p", args=["x" * (SPLICE_MIN // 2)]))[0])
     assert small._router_internal is None
     long_head = Call(1, "com.p", args=[BIG], forward_for=[{"session": i, "authid": "a" * 50, "authrole": "r"}
                                                           for i in range(HEAD_MAX // 60)])
     incoming = received(AUTOBAHN.serialize(long_head)[0])
-    assert incoming._router_internal is None
+    assert (incoming._router_internal is None) == (decoding == "eager")
     out = forward(incoming)
     assert JsonSerializer().serialize(out)[0] == AUTOBAHN.serialize(_plain_copy(out))[0]
 
@@ -280,7 +301,7 @@ def received_as(codec: str, payload: bytes) -> Any:
 
 @pytest.mark.parametrize("codec", BINARY_CODECS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_binary_forwarded_message_is_autobahns_bytes(codec: str, name: str) -> None:
+def test_binary_forwarded_message_is_autobahns_bytes(codec: str, name: str, decoding: str) -> None:
     autobahn = AUTOBAHN_BINARY[codec]()
     incoming = received_as(codec, autobahn.serialize(CASES[name])[0])
     kept = incoming._router_internal
@@ -311,12 +332,15 @@ def test_msgpack_octets_received_are_what_is_sent() -> None:
 
 
 @pytest.mark.skipif("msgpack" not in SERIALIZERS, reason="no msgpack codec")
-def test_msgpack_head_written_otherwise_absent_values_and_other_formats_are_encoded() -> None:
+def test_msgpack_head_written_otherwise_absent_values_and_other_formats_are_encoded(decoding: str) -> None:
     ours = SERIALIZERS["msgpack"]()
     args = b"\x91" + _msgpack_str(BIG)
-    # the request ID as a uint64: the head is not the node's encoding, so nothing is kept
+    # the request ID as a uint64: decoded in full, the head is not the node's encoding, so
+    # nothing is kept; the scanner found the arguments without it
     incoming = received_as("msgpack", b"\x95\x30\xcf" + (1).to_bytes(8, "big") + b"\x80\xa5com.p" + args)
-    assert incoming._router_internal is None and incoming.args == [BIG]
+    assert (incoming._router_internal is None) == (decoding == "eager") and incoming.args == [BIG]
+    # (str32 as sent when kept; the packer's str16 when encoded anew)
+    assert ours.serialize(forward(incoming))[0].endswith(args[1:] if decoding == "lazy" else b"\xda\x40\x00" + BIG.encode())
     # an absent value (ext type 0) in the arguments: dropped by the router, so encoded anew
     absent = b"\xd4\x00\x00"
     incoming = received_as("msgpack", b"\x95\x30\x01\x80\xa5com.p\x92" + _msgpack_str(BIG) + absent)

@@ -32,7 +32,7 @@ from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.patterns import wildcard_matches
 from node.router.peer import Peer
 from node.router.retained import RetainedEvents, held_size
-from node.wire.splice import carry_arguments
+from node.wire.lazy import carry_arguments, unread_arguments
 
 NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
 
@@ -195,11 +195,15 @@ class Broker:
                 publication_id: Optional[int] = None) -> Outcome:
         """Route a PUBLISH from ``peer`` (None: the router) to every matching subscriber;
         ``publication_id`` is given when the publication came from another process."""
+        # a large message's arguments stay undecoded (node.wire.lazy) unless the publication
+        # is kept: a retained event or the event history hands them out later, decoded
+        kept = msg.retain or (self._history and any(store.matches(msg.topic) for store in self._history))
+        args, kwargs = (msg.args, msg.kwargs) if kept else unread_arguments(msg)
         publication = Publication(
             id=publication_id if publication_id is not None else self._new_id(),
             topic=msg.topic,
-            args=msg.args,
-            kwargs=msg.kwargs,
+            args=args,
+            kwargs=kwargs,
             payload=msg.payload,
             enc_algo=msg.enc_algo,
             enc_key=msg.enc_key,

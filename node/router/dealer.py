@@ -38,7 +38,7 @@ from node.router.matching import Observation, ObservationMap
 from node.router.outcome import LIMIT_EXCEEDED, Outcome, reply
 from node.router.peer import Peer
 from node.wire.messages import ProgressiveInvocation as Invocation
-from node.wire.splice import carry_arguments
+from node.wire.lazy import carry_arguments, unread_arguments
 
 # (authrole, concrete URI, action) -> may a session of that role be routed it through a pattern
 Permits = Callable[[str, str, str], bool]
@@ -201,11 +201,12 @@ class Dealer:
         )
         self._by_invocation[(callee_id, pending.invocation)] = pending
         self._by_call[(peer.session_id, msg.request)] = pending
+        args, kwargs = unread_arguments(msg)  # a large message's: decoded only if read (node.wire.lazy)
         invocation = Invocation(
             pending.invocation,
             reg.id,
-            args=msg.args,
-            kwargs=msg.kwargs,
+            args=args,
+            kwargs=kwargs,
             payload=msg.payload,
             enc_algo=msg.enc_algo,
             enc_key=msg.enc_key,
@@ -228,7 +229,8 @@ class Dealer:
         if pending.canceled:
             return Outcome()
         pending.in_progress = progress
-        invocation = Invocation(pending.invocation, pending.registration, args=msg.args, kwargs=msg.kwargs,
+        args, kwargs = unread_arguments(msg)
+        invocation = Invocation(pending.invocation, pending.registration, args=args, kwargs=kwargs,
                                 payload=msg.payload, enc_algo=msg.enc_algo, enc_key=msg.enc_key,
                                 enc_serializer=msg.enc_serializer, progress=True if progress else None)
         carry_arguments(invocation, msg)
@@ -282,7 +284,8 @@ class Dealer:
             return out
         if pending.canceled == "kill" and not msg.progress:
             return out.send(pending.caller, self._canceled(pending, "the call was canceled", CALL_CANCELED))
-        result = Result(pending.request, args=msg.args, kwargs=msg.kwargs, payload=msg.payload,
+        args, kwargs = unread_arguments(msg)
+        result = Result(pending.request, args=args, kwargs=kwargs, payload=msg.payload,
                         progress=True if msg.progress else None, enc_algo=msg.enc_algo,
                         enc_key=msg.enc_key, enc_serializer=msg.enc_serializer)
         carry_arguments(result, msg)
@@ -297,7 +300,8 @@ class Dealer:
         if pending.canceled in ("skip", "killnowait"):
             return out
         self.counts.call_error(CALL_CALLEE if pending.canceled is None else CALL_CANCELED)
-        error = Error(Call.MESSAGE_TYPE, pending.request, msg.error, args=msg.args, kwargs=msg.kwargs,
+        args, kwargs = unread_arguments(msg)
+        error = Error(Call.MESSAGE_TYPE, pending.request, msg.error, args=args, kwargs=kwargs,
                       payload=msg.payload, enc_algo=msg.enc_algo, enc_key=msg.enc_key,
                       enc_serializer=msg.enc_serializer)
         carry_arguments(error, msg)

@@ -38,6 +38,7 @@ from autobahn.wamp.exception import ProtocolError  # noqa: E402
 from node.wire.json_codec import (  # noqa: E402
     DECODES_OCTETS, TEXT_CODEC, FastJsonObjectSerializer, json_loads, json_loads_octets,
 )
+from node.wire.lazy import LAZY_MIN, lazy_message  # noqa: E402
 from node.wire.parsing import CLIENT_MESSAGES, JSON_CLIENT_MESSAGES, parse  # noqa: E402
 from node.wire.splice import (  # noqa: E402
     SPLICE_MIN, ReceivedArguments, received_binary_arguments, received_json_arguments, spliced,
@@ -98,11 +99,19 @@ class LeanSerializer:
             parts = msg._serialized[key] = spliced(msg, kept, objects.serialize) or False
         return parts or None
 
+    def _decode_array(self, payload: Any) -> list:
+        """One array in this format, decoded as a whole message is (node.wire.lazy)."""
+        return self._serializer.unserialize(payload)[0]
+
     def unserialize(self, payload: bytes, isBinary: Optional[bool] = None) -> List[Any]:
         objects = self._serializer
         if isBinary is not None and isBinary != objects.BINARY:
             raise ProtocolError(f"invalid serialization of WAMP message (binary {isBinary}, "
                                 f"but expected {objects.BINARY})")
+        if self._splices is not None and len(payload) >= LAZY_MIN:
+            msg = lazy_message(payload, self._splices, self._decode_array, self.MESSAGE_TYPE_MAP)
+            if msg is not None:
+                return [msg]
         kept = None
         try:
             try:
@@ -135,6 +144,10 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
         message (the same errors, worded the same)."""
         if isBinary or self._splices is None:  # batched
             return LeanSerializer.unserialize(self, payload, isBinary)
+        if len(payload) >= LAZY_MIN:
+            msg = lazy_message(payload, "json", self._decode_array, JSON_CLIENT_MESSAGES)
+            if msg is not None:
+                return [msg]
         try:
             raw = json_loads_octets(payload) if DECODES_OCTETS else self._loads_text(payload)
         except Exception as e:
@@ -159,6 +172,9 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
         if kept is not None:
             msg._router_internal = kept
         return [msg]
+
+    def _decode_array(self, payload: Any) -> list:
+        return json_loads_octets(payload) if DECODES_OCTETS else self._loads_text(payload)
 
     @staticmethod
     def _loads_text(payload: bytes) -> Any:

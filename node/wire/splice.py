@@ -6,7 +6,7 @@ elements of both messages. When a peer sends such a message of at least
 :data:`SPLICE_MIN` octets, the serializer keeps the octets from ``Arguments`` to the end
 (:class:`ReceivedArguments`, on the message's ``_router_internal``, a slot autobahn keeps
 for routers); the router hands that to the message it forwards
-(:func:`carry_arguments`), and a serializer of the same format writing it encodes only
+(:func:`node.wire.lazy.carry_arguments`), and a serializer of the same format writing it encodes only
 the small head (``[68,1,2,{}``), followed by the received octets (:func:`spliced`), which
 the WebSocket and RawSocket senders write after it without joining them
 (:class:`~node.fastpath.payload_parts.PayloadParts`): no second pass over a megabyte to
@@ -21,9 +21,10 @@ elements before ``Arguments`` and finding exactly those octets after the header 
 client encoding them otherwise is not spliced), and the forwarded message's header
 is that of its own head plus the elements carried.
 
-The message is still decoded in full when it comes in (checked, its arguments
-available to whatever reads them: authorization, in-process sessions, other
-serializers), so nothing is forwarded that the router would have refused. The octets
+Nothing is forwarded that the router would have refused: a message is either decoded
+in full when it comes in, or checked octet by octet in C and its arguments decoded
+when something reads them (:mod:`node.wire.lazy`; a forwarded message then holds
+stand-ins, which :meth:`ReceivedArguments.holds` recognises too). The octets
 are used only when the forwarded message holds those very argument objects (``is``) in
 the same number of elements, for a serializer of the same format that is not batched;
 anything else (another format, payload transparency, arguments the router replaced,
@@ -32,7 +33,7 @@ msgpack's or CBOR's absent values, which the router drops) is encoded as before.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from node.fastpath.payload_parts import PayloadParts
 from node.wire.json_codec import json_dumps, json_scan
@@ -51,16 +52,41 @@ _SPACE = b" \t\n\r"
 
 class ReceivedArguments:
     """The octets of a message's ``Arguments`` (and ``ArgumentsKw``) through its end,
-    with the objects decoded from them, to recognise them in a forwarded message."""
+    with the objects decoded from them, to recognise them in a forwarded message.
 
-    __slots__ = ("args", "kwargs", "count", "octets", "codec")
+    Made by :mod:`node.wire.lazy` for a message not decoded yet: ``args`` and ``kwargs``
+    are then stand-ins (also kept as ``pending_args``/``pending_kwargs``, which forwarded
+    messages hold until read) and ``pending`` decodes the octets (:meth:`decoded`)."""
 
-    def __init__(self, args: Any, kwargs: Any, count: int, octets: Any, codec: str = "json") -> None:
+    __slots__ = ("args", "kwargs", "count", "octets", "codec", "pending", "pending_args", "pending_kwargs")
+
+    def __init__(self, args: Any, kwargs: Any, count: int, octets: Any, codec: str = "json",
+                 pending: Optional[Callable[[], list]] = None) -> None:
         self.args = args
         self.kwargs = kwargs
         self.count = count  # elements from Arguments to the end: 1 or 2
         self.octets = octets  # a memoryview of the received payload: no copy
         self.codec = codec  # the format of the octets: only a serializer of it writes them
+        self.pending = pending
+        self.pending_args = args if pending is not None else None
+        self.pending_kwargs = kwargs if pending is not None else None
+
+    def decoded(self) -> Tuple[Any, Any]:
+        """The arguments, decoded from the octets the first time they are asked for."""
+        if self.pending is not None:
+            values = self.pending()
+            self.pending = None
+            self.args = values[0]
+            self.kwargs = values[1] if len(values) > 1 else None
+        return self.args, self.kwargs
+
+    def holds(self, args: Any, kwargs: Any) -> bool:
+        """Whether a message's arguments are these (decoded, or still the stand-ins)."""
+        if args is not self.args and (args is not self.pending_args or args is None):
+            return False
+        if self.count == 2 and kwargs is not self.kwargs and (kwargs is not self.pending_kwargs or kwargs is None):
+            return False
+        return True
 
 
 def json_arguments_offset(payload: Any, head: list) -> Optional[int]:
@@ -168,21 +194,14 @@ def received_binary_arguments(msg: Any, raw: list, payload: Any, encode: Any,
     return ReceivedArguments(msg.args, msg.kwargs, len(raw) - index, memoryview(payload)[size:], codec)
 
 
-def carry_arguments(forwarded: Any, received: Any) -> None:
-    """``forwarded`` (an INVOCATION, RESULT, ERROR or EVENT the router made from
-    ``received``) may be written with ``received``'s argument octets."""
-    kept = getattr(received, "_router_internal", None)  # None: made in-process, or small
-    if kept is not None:
-        forwarded._router_internal = kept
-
-
 def spliced(msg: Any, kept: ReceivedArguments, encode: Any) -> Optional[PayloadParts]:
     """``msg`` in ``kept``'s format: its head encoded by ``encode``, then the received
     octets (not joined); None if ``msg`` does not end with the very arguments ``kept`` was
     made from."""
-    parts = msg.marshal()
+    marshal = getattr(msg, "marshal_pending", None)  # a lazy message (node.wire.lazy): stand-ins as they are
+    parts = marshal() if marshal is not None else msg.marshal()
     head = len(parts) - kept.count
-    if head < 1 or parts[head] is not kept.args or (kept.count == 2 and parts[head + 1] is not kept.kwargs):
+    if head < 1 or not kept.holds(parts[head], parts[head + 1] if kept.count == 2 else None):
         return None
     octets = encode(parts[:head])
     if kept.codec == "json":
