@@ -32,8 +32,10 @@ Crossbar.io's ``call_1mib``:
 - step_1mib: the per-byte steps no WebSocket JSON router can skip for one 1 MiB
   message it receives, timed in the router's interpreter by ``bench/per_byte.py``:
   ``unmask`` (the node's masker), ``validate`` (UTF-8 by ``bytes.decode``, as
-  wampnode does), ``parse`` (one JSON decode, wampnode's ``json_loads``); ``per-call``
-  is twice their sum: a call round trip brings two such messages in (CALL, YIELD),
+  wampnode does), ``parse`` (one JSON decode, wampnode's ``json_loads``), ``check`` (the
+  node's C scanner and the decode of the head, which replaces ``parse`` where built: a
+  router must check what it forwards, not decode it); ``per-call`` is twice the sum of
+  the steps the node takes: a call round trip brings two such messages in (CALL, YIELD),
   while INVOCATION and RESULT need not be encoded anew (their arguments are the bytes
   that came in) nor masked (server frames).
 

@@ -12,8 +12,12 @@ PyPy), ``validate`` (UTF-8 by ``bytes.decode``; 0 where the C loop found the oct
 all ASCII, as it does for this message: the node then does not decode them), ``parse``
 (one JSON decode as the node decodes a large payload: ``json_loads_octets``, orjson
 from the octets on CPython; on PyPy the text's ``json_loads``, and with the C loop
-the octets' decode into that text too, which ``validate`` no longer times); ``per-call`` is twice
-their sum, for the two messages a call round trip brings in (CALL, YIELD).
+the octets' decode into that text too, which ``validate`` no longer times), ``check``
+(what the node does instead of ``parse`` where its C scanner was built: the scanner
+checks the whole message, JSON and UTF-8, and the head is decoded; the arguments are
+not: ``node/wire/lazy.py``); ``per-call`` is twice the sum of ``unmask``, ``validate``
+and ``check`` (or ``parse`` without the scanner), for the two messages a call round trip
+brings in (CALL, YIELD): a router must check what it forwards, but need not decode it.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ def steps() -> Dict[str, float]:
     sys.path.insert(0, str(REPO))
     from node.fastpath.xormask import C_LOOP, NativeMasker, create_xor_masker
     from node.wire.json_codec import DECODES_OCTETS, json_loads, json_loads_octets
+    from node.wire.scan import SCANS
+    from node.wire.serializers import JsonSerializer
 
     # A router that has handled a few large messages gets new ones from glibc's heap;
     # a fresh process would map (and fault in) new pages for each 1 MiB object, which
@@ -60,9 +66,17 @@ def steps() -> Dict[str, float]:
     else:
         def parse():  # type: ignore[no-untyped-def]
             return json_loads(text)
+    serializer = JsonSerializer()
+
+    def check():  # type: ignore[no-untyped-def]
+        return serializer.unserialize(LARGE_MESSAGE, False)[0]
+
     timed = {"unmask": unmask,
              "validate": (lambda: None) if C_LOOP else (lambda: LARGE_MESSAGE.decode("utf-8")),
              "parse": parse}
+    if SCANS:
+        timed["check"] = check
+        assert hasattr(check(), "marshal_pending")  # not decoded
     assert timed["unmask"]() == LARGE_MESSAGE and timed["parse"]()[4][0] == "x" * BIG
     out: Dict[str, float] = {}
     for name, step in timed.items():
@@ -72,7 +86,7 @@ def steps() -> Dict[str, float]:
             step()
             times.append(time.perf_counter() - started)
         out[name] = 1e6 * statistics.median(times)
-    out["per-call"] = 2 * (out["unmask"] + out["validate"] + out["parse"])
+    out["per-call"] = 2 * (out["unmask"] + out["validate"] + out.get("check", out["parse"]))
     return out
 
 

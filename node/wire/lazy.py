@@ -173,8 +173,7 @@ def lazy_message(payload: Any, codec: str, decode_array: Callable[[Any], list],
     starts, ends, kinds = scanned
     count = len(starts)
     try:
-        message_type = _head(payload, codec, ends, 1, decode_array)[0]
-        index = ARGUMENTS_AT.get(message_type) if type(message_type) is int else None
+        index = ARGUMENTS_AT.get(_message_type(payload, codec, starts[0], ends[0]))
         if index is None or not index < count <= index + 2:
             return None
         if kinds[index] != KIND_ARRAY or (count == index + 2 and kinds[index + 1] != KIND_MAP):
@@ -200,6 +199,19 @@ def lazy_message(payload: Any, codec: str, decode_array: Callable[[Any], list],
         pending=lambda: decode_array(_array_of(codec, count - index, octets)))
     msg.__class__ = lazy
     return msg
+
+
+def _message_type(payload: Any, codec: str, start: int, end: int) -> Optional[int]:
+    """The first element, if it is a small unsigned integer as WAMP message types are."""
+    if codec == "json":
+        digits = bytes(payload[start:end])
+        return int(digits) if digits.isdigit() and len(digits) < 4 else None
+    first = payload[start]
+    if codec == "msgpack":
+        return first if first < 0x80 else None  # positive fixint
+    if first < 24:  # CBOR: an unsigned integer in the initial octet, or in the next one
+        return first
+    return payload[start + 1] if first == 24 and end == start + 2 else None
 
 
 def _head(payload: Any, codec: str, ends: List[int], elements: int, decode_array: Callable[[Any], list]) -> list:

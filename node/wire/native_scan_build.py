@@ -32,10 +32,12 @@ MODULE = "node.wire._native_scan"
 MAX_ELEMENTS = 8
 MAX_DEPTH = 256
 
+# ``found``: 3 * MAX_ELEMENTS entries: where each element starts, then where it ends, then
+# its kind (0 other, 1 array, 2 map). Returns the number of elements, or -1: not sure.
 DECLARATIONS = """
-int scan_json(const uint8_t *p, size_t n, size_t *starts, size_t *ends, uint8_t *kinds);
-int scan_msgpack(const uint8_t *p, size_t n, size_t *starts, size_t *ends, uint8_t *kinds);
-int scan_cbor(const uint8_t *p, size_t n, size_t *starts, size_t *ends, uint8_t *kinds);
+int scan_json(const uint8_t *p, size_t n, size_t *found);
+int scan_msgpack(const uint8_t *p, size_t n, size_t *found);
+int scan_cbor(const uint8_t *p, size_t n, size_t *found);
 """
 
 SOURCE = r"""
@@ -266,8 +268,9 @@ static size_t json_value(const uint8_t *p, size_t i, size_t n)
     }
 }
 
-int scan_json(const uint8_t *p, size_t n, size_t *starts, size_t *ends, uint8_t *kinds)
+int scan_json(const uint8_t *p, size_t n, size_t *found)
 {
+    size_t *starts = found, *ends = found + MAX_ELEMENTS, *kinds = found + 2 * MAX_ELEMENTS;
     int count = 0;
     size_t i = json_space(p, 0, n);
     if (i >= n || p[i] != '[') return -1;
@@ -445,9 +448,9 @@ static uint8_t binary_kind(uint8_t c, int cbor)
 }
 
 /* A message: an array whose one-octet header holds its count (low..low+15 or +23). */
-static int scan_binary(const uint8_t *p, size_t n, size_t *starts, size_t *ends, uint8_t *kinds,
-                       uint8_t low, uint8_t high, int cbor)
+static int scan_binary(const uint8_t *p, size_t n, size_t *found, uint8_t low, uint8_t high, int cbor)
 {
+    size_t *starts = found, *ends = found + MAX_ELEMENTS, *kinds = found + 2 * MAX_ELEMENTS;
     int count, k;
     size_t i = 1;
     if (n < 1 || p[0] < low || p[0] > high) return -1;
@@ -464,14 +467,14 @@ static int scan_binary(const uint8_t *p, size_t n, size_t *starts, size_t *ends,
     return i == n ? count : -1;
 }
 
-int scan_msgpack(const uint8_t *p, size_t n, size_t *starts, size_t *ends, uint8_t *kinds)
+int scan_msgpack(const uint8_t *p, size_t n, size_t *found)
 {
-    return scan_binary(p, n, starts, ends, kinds, 0x90, 0x9F, 0);
+    return scan_binary(p, n, found, 0x90, 0x9F, 0);
 }
 
-int scan_cbor(const uint8_t *p, size_t n, size_t *starts, size_t *ends, uint8_t *kinds)
+int scan_cbor(const uint8_t *p, size_t n, size_t *found)
 {
-    return scan_binary(p, n, starts, ends, kinds, 0x80, 0x97, 1);
+    return scan_binary(p, n, found, 0x80, 0x97, 1);
 }
 """ % {"max_elements": MAX_ELEMENTS, "max_depth": MAX_DEPTH}
 

@@ -21,7 +21,7 @@ KIND_OTHER, KIND_ARRAY, KIND_MAP = 0, 1, 2
 SCANS = _lib is not None
 """Whether the scanner was built (else every message is decoded in full)."""
 
-_SCANNERS = {"json": "scan_json", "msgpack": "scan_msgpack", "cbor": "scan_cbor"} if SCANS else {}
+_SCANNERS = {"json": _lib.scan_json, "msgpack": _lib.scan_msgpack, "cbor": _lib.scan_cbor} if SCANS else {}
 
 
 class ScannedMessage(NamedTuple):
@@ -36,10 +36,10 @@ def scan_message(codec: str, payload: Any) -> Optional[ScannedMessage]:
     name = _SCANNERS.get(codec)
     if name is None:
         return None
-    starts = _ffi.new("size_t[]", MAX_ELEMENTS)
-    ends = _ffi.new("size_t[]", MAX_ELEMENTS)
-    kinds = _ffi.new("uint8_t[]", MAX_ELEMENTS)
-    count = getattr(_lib, name)(_ffi.from_buffer("uint8_t[]", payload), len(payload), starts, ends, kinds)
+    found = _ffi.new("size_t[]", 3 * MAX_ELEMENTS)  # starts, ends, kinds (native_scan_build.DECLARATIONS)
+    count = name(_ffi.from_buffer("uint8_t[]", payload), len(payload), found)
     if count < 0:
         return None
-    return ScannedMessage(_ffi.unpack(starts, count), _ffi.unpack(ends, count), list(_ffi.unpack(kinds, count)))
+    every = _ffi.unpack(found, 3 * MAX_ELEMENTS)
+    return ScannedMessage(every[:count], every[MAX_ELEMENTS:MAX_ELEMENTS + count],
+                          every[2 * MAX_ELEMENTS:2 * MAX_ELEMENTS + count])
