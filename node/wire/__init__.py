@@ -6,9 +6,14 @@ message objects only, and the transports only pass bytes to a serializer from he
 ========================  ==========================================================
 ``serializers``           autobahn's serializers, lean (no statistics, shared by all
                           connections), by the names the config uses: bytes <-> objects
+``lazy``                  a large message checked, not decoded: its arguments decoded
+                          when something reads them; the router's forwarding takes them
+                          unread and carries them to the message it sends
 ``splice``                a large message's argument octets kept as they came, and
-                          written after the forwarded message's head (the router
-                          carries them from the message it got to the one it sends)
+                          written after the forwarded message's head
+``scan``                  the C scanner (built by ``native_scan_build``): where a
+                          message's elements are, or "not sure"
+``umsgpack_reader``       u-msgpack-python (PyPy) decoding a payload by slicing it
 ``json_codec``            the fast JSON format (C scanner, one encoder): bytes <-> lists
 ``parsing``               decoded lists -> message objects: the one place that checks a
                           message's shape and type; one parse table per source (msgpack

@@ -66,9 +66,11 @@ def lazy_class(base: type) -> Optional[type]:
     (``__class__``); its name is ``base``'s, which error texts and logs use. ``args``
     and ``kwargs`` wrap ``base``'s own (slots in autobahn 24, properties over ``_args``
     in 26)."""
+    if getattr(base, "marshal_pending", None) is not None:
+        return base  # lazy already
     lazy = _LAZY.get(base)
-    if lazy is not None or base in _LAZY.values():
-        return lazy or base
+    if lazy is not None:
+        return lazy
     args_slot, kwargs_slot = _descriptor(base, "args"), _descriptor(base, "kwargs")
     if args_slot is None or kwargs_slot is None:
         return None

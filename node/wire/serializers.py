@@ -19,6 +19,11 @@ before the router forwards the message (a 16 MiB call otherwise holds the frame,
 the decoded text, the arguments and the forwarded message at once), unless the
 serializer keeps its arguments' octets to forward them as they came
 (:mod:`node.wire.splice`; then the forwarded message is made from them, not encoded).
+
+A payload of at least :data:`~node.wire.lazy.LAZY_MIN` octets is first offered to
+:func:`~node.wire.lazy.lazy_message`: checked in C, its head decoded, its arguments
+left as octets until something reads them. What that declines is decoded in full, as
+before, with the same answers and errors.
 """
 from __future__ import annotations
 
