@@ -85,19 +85,14 @@ def lazy_class(base: type) -> Optional[type]:
         if kwargs_slot.__get__(msg, base) is kept.pending_kwargs:
             kwargs_slot.__set__(msg, kwargs)
 
-    def get_args(msg: Any) -> Any:
-        value = args_slot.__get__(msg, base)
-        if value is not None and _is_stand_in(value):
-            materialize(msg)
-            value = args_slot.__get__(msg, base)
-        return value
-
-    def get_kwargs(msg: Any) -> Any:
-        value = kwargs_slot.__get__(msg, base)
-        if value is not None and _is_stand_in(value):
-            materialize(msg)
-            value = kwargs_slot.__get__(msg, base)
-        return value
+    def reader(slot: Any) -> Callable[[Any], Any]:
+        def read(msg: Any) -> Any:
+            value = slot.__get__(msg, base)
+            if value is not None and _is_stand_in(value):
+                materialize(msg)
+                value = slot.__get__(msg, base)
+            return value
+        return read
 
     def marshal_pending(msg: Any) -> list:
         """``marshal()`` with the stand-ins as they are, for a serializer that writes the
@@ -116,8 +111,8 @@ def lazy_class(base: type) -> Optional[type]:
         "__module__": base.__module__,
         "__qualname__": base.__qualname__,
         "__doc__": f"{base.__name__} whose arguments are decoded when first read (node.wire.lazy).",
-        "args": property(get_args, args_slot.__set__),
-        "kwargs": property(get_kwargs, kwargs_slot.__set__),
+        "args": property(reader(args_slot), args_slot.__set__),
+        "kwargs": property(reader(kwargs_slot), kwargs_slot.__set__),
         "marshal_pending": marshal_pending,
         "unread_arguments": unread,
     })
