@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from autobahn.wamp.message import Error, Event, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed
 
@@ -197,7 +197,8 @@ class Broker:
         ``publication_id`` is given when the publication came from another process."""
         # a large message's arguments stay undecoded (node.wire.lazy) unless the publication
         # is kept: a retained event or the event history hands them out later, decoded
-        kept = msg.retain or (self._history and any(store.matches(msg.topic) for store in self._history))
+        histories = [store for store in self._history if store.matches(msg.topic)] if self._history else ()
+        kept = msg.retain or histories
         args, kwargs = (msg.args, msg.kwargs) if kept else unread_arguments(msg)
         publication = Publication(
             id=publication_id if publication_id is not None else self._new_id(),
@@ -253,7 +254,7 @@ class Broker:
         if msg.retain:
             self._retained.retain(msg.topic, publication,
                                   held_size(msg.topic, msg.args, msg.kwargs, msg.payload))
-        self._record_history(publication)
+        self._record_history(publication, histories)
         if msg.acknowledge and peer is not None:
             out.send(peer.session_id, Published(msg.request, publication.id))
         return out
@@ -281,16 +282,17 @@ class Broker:
             retained=True if retained else None,
         )
 
-    def _record_history(self, publication: Publication) -> None:
-        for store in self._history:
-            if store.matches(publication.topic):
-                store.events.append(({
-                    "timestamp": publication.timestamp,
-                    "publication": publication.id,
-                    "topic": publication.topic,
-                    "args": publication.args,
-                    "kwargs": publication.kwargs,
-                }, publication))
+    @staticmethod
+    def _record_history(publication: Publication, stores: Sequence[HistoryStore]) -> None:
+        """Keep ``publication`` in the event history ``stores`` its topic matches."""
+        for store in stores:
+            store.events.append(({
+                "timestamp": publication.timestamp,
+                "publication": publication.id,
+                "topic": publication.topic,
+                "args": publication.args,
+                "kwargs": publication.kwargs,
+            }, publication))
 
     # --- queries for the meta API -----------------------------------------
 

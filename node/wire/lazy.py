@@ -215,7 +215,7 @@ def _head(payload: Any, codec: str, ends: List[int], elements: int, decode_array
     """The first ``elements`` elements of the message, decoded (a few small values)."""
     if codec == "json":
         return decode_array(bytes(payload[:ends[elements - 1]]) + b"]")
-    return decode_array(bytes((ARRAY_HEADERS[codec][0] + elements,)) + bytes(payload[1:ends[elements - 1]]))
+    return decode_array(_array_of(codec, elements, payload[1:ends[elements - 1]]))
 
 
 def _array_of(codec: str, count: int, octets: Any) -> bytes:

@@ -33,8 +33,13 @@ MAX_ELEMENTS = 8
 MAX_DEPTH = 256
 
 # ``found``: 3 * MAX_ELEMENTS entries: where each element starts, then where it ends, then
-# its kind (0 other, 1 array, 2 map). Returns the number of elements, or -1: not sure.
+# its kind. Returns the number of elements, or -1: not sure. The constants are the C
+# source's (``...``), read by node.wire.scan from the built module, so the two agree.
 DECLARATIONS = """
+#define MAX_ELEMENTS ...
+#define KIND_OTHER ...
+#define KIND_ARRAY ...
+#define KIND_MAP ...
 int scan_json(const uint8_t *p, size_t n, size_t *found);
 int scan_msgpack(const uint8_t *p, size_t n, size_t *found);
 int scan_cbor(const uint8_t *p, size_t n, size_t *found);

@@ -15,11 +15,13 @@ try:  # built by setup.py (node/wire/native_scan_build.py); absent where it coul
 except ImportError:
     _ffi = _lib = None
 
-MAX_ELEMENTS = 8  # native_scan_build.MAX_ELEMENTS: a WAMP message has seven at most
-KIND_OTHER, KIND_ARRAY, KIND_MAP = 0, 1, 2
-
 SCANS = _lib is not None
 """Whether the scanner was built (else every message is decoded in full)."""
+
+# as the C source defines them (a WAMP message has seven elements at most); unbuilt, no
+# message is scanned and no kind is ever compared with these
+MAX_ELEMENTS, KIND_OTHER, KIND_ARRAY, KIND_MAP = (
+    (_lib.MAX_ELEMENTS, _lib.KIND_OTHER, _lib.KIND_ARRAY, _lib.KIND_MAP) if SCANS else (0, -1, -1, -1))
 
 _SCANNERS = {"json": _lib.scan_json, "msgpack": _lib.scan_msgpack, "cbor": _lib.scan_cbor} if SCANS else {}
 

@@ -154,7 +154,7 @@ class JsonSerializer(LeanSerializer, ab.JsonSerializer):
             if msg is not None:
                 return [msg]
         try:
-            raw = json_loads_octets(payload) if DECODES_OCTETS else self._loads_text(payload)
+            raw = self._decode_array(payload)
         except Exception as e:
             if type(payload) is bytearray:
                 payload.clear()  # a transport's buffer, handed over (module docstring)
