@@ -97,11 +97,6 @@ def forward(incoming: Any) -> Any:
     return out
 
 
-def _plain(msg: Any) -> Any:
-    """``msg`` as autobahn's own class holding the decoded arguments."""
-    return type(msg).__mro__[1].parse(msg.marshal()) if hasattr(msg, "marshal_pending") else msg
-
-
 @pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.parametrize("seed", range(3))
 def test_arguments_read_are_what_the_full_decode_gives(codec: str, seed: int, monkeypatch: Any) -> None:
