@@ -14,20 +14,24 @@ from __future__ import annotations
 import platform
 from typing import Any, Tuple
 
+from node.fastpath.raw_send import SENDS_FROM_BUFFERS
+
 # PyPy's join copies a memoryview's octets one at a time (0.9 ms per MiB, against 0.4 ms
 # for tobytes and a concatenation); CPython's join copies them once
 _JOIN_COPIES_BY_OCTET = platform.python_implementation() == "PyPy"
 # PyPy's sendmsg copies a memoryview piece into fresh memory on every call (a 1 MiB piece:
-# 0.8-0.95 ms against 0.3 ms for bytes); up to this size the octets are made bytes once
-OCTETS_AS_BYTES_MAX = 4 * 1024 * 1024
+# 0.8-0.95 ms against 0.3 ms for bytes); where the node cannot send from the view's memory
+# itself (node.fastpath.raw_send: cffi missing), octets up to this size are made bytes once
+OCTETS_AS_BYTES_MAX = 4 * 1024 * 1024 if _JOIN_COPIES_BY_OCTET and not SENDS_FROM_BUFFERS else -1
 
 
 class PayloadParts:
     """``head`` (bytes) then ``octets``: a memoryview of a received payload's tail (from
-    the arguments to its end), or on PyPy, up to :data:`OCTETS_AS_BYTES_MAX`, a bytes copy
-    of that tail (sliced from the payload: 0.26 ms per MiB on PyPy, ``tobytes`` 0.4 ms).
+    the arguments to its end), or on PyPy without cffi, up to :data:`OCTETS_AS_BYTES_MAX`,
+    a bytes copy of that tail (sliced from the payload: 0.26 ms per MiB on PyPy,
+    ``tobytes`` 0.4 ms).
 
-    On PyPy the copy made once here is cheaper than the one its ``sendmsg`` makes of a
+    There the copy made once here is cheaper than the one its ``sendmsg`` makes of a
     memoryview for every subscriber the message goes to (a 1 MiB event to 10: 736-801
     -> 672-708 µs of router CPU per delivered MiB, six alternating runs; a 1 MiB call,
     sent once, the same either way). Above that size the view is kept: a 16 MiB message
@@ -36,7 +40,7 @@ class PayloadParts:
     __slots__ = ("head", "octets", "size")
 
     def __init__(self, head: bytes, octets: Any) -> None:
-        if _JOIN_COPIES_BY_OCTET and len(octets) <= OCTETS_AS_BYTES_MAX:
+        if len(octets) <= OCTETS_AS_BYTES_MAX:
             source = octets.obj
             octets = source[len(source) - len(octets):] if type(source) is bytes else octets.tobytes()
         self.head = head

@@ -27,6 +27,8 @@ from typing import Any, List
 
 from twisted.internet import main, tcp, unix
 
+from node.fastpath.raw_send import SENDS_FROM_BUFFERS, send_buffer, send_buffers
+
 GATHER_MIN = 64 * 1024  # pieces adding up to this much are sent with sendmsg, not joined first
 GATHER_MAX = 16  # pieces at most in one sendmsg (many small ones are cheaper joined)
 WRITE_BUFFER = 256 * 1024  # unsent octets over this pause a registered producer (_isSendBufferFull)
@@ -174,7 +176,10 @@ class CoalescingWrites:
         ``SEND_LIMIT`` (128 KiB, which also decides when Twisted merges its buffers and
         stays as it is)."""
         try:
-            sent = self.socket.send(memoryview(data)[:SEND_SIZE])  # type: ignore[attr-defined]
+            if SENDS_FROM_BUFFERS:  # PyPy: no copy of the octets (node.fastpath.raw_send)
+                sent = send_buffer(self.socket.fileno(), data, SEND_SIZE)  # type: ignore[attr-defined]
+            else:
+                sent = self.socket.send(memoryview(data)[:SEND_SIZE])  # type: ignore[attr-defined]
         except OSError as e:
             if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
                 return 0
@@ -314,7 +319,20 @@ class CoalescingWrites:
         return self.writeSomeData(data)
 
     def _send_pieces(self, pieces: List[bytes]) -> Any:
+        if SENDS_FROM_BUFFERS:
+            return self._send_buffers(pieces)
         return self.writeSomeData(b"".join(pieces))
+
+    def _send_buffers(self, pieces: List[Any]) -> Any:
+        """``pieces`` with one ``writev`` from their own memory (PyPy: no copies)."""
+        try:
+            sent = send_buffers(self.socket.fileno(), pieces)  # type: ignore[attr-defined]
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
+                return 0
+            return main.CONNECTION_LOST
+        self.counts.bytes_out += sent
+        return sent
 
 
 class TCPServer(CoalescingWrites, tcp.Server):
@@ -333,6 +351,8 @@ class TCPServer(CoalescingWrites, tcp.Server):
         return sent
 
     def _send_pieces(self, pieces: List[bytes]) -> Any:
+        if SENDS_FROM_BUFFERS:  # PyPy's sendmsg copies each memoryview piece
+            return self._send_buffers(pieces)
         try:
             sent = self.socket.sendmsg(pieces)
         except OSError as e:
