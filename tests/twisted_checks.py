@@ -66,20 +66,22 @@ def check_frame_head() -> None:
 
 
 def check_gathered_sends_keep_order() -> None:
-    """Pieces sent with sendmsg that the kernel takes only part of leave the rest
-    queued for Twisted's doWrite in order, whatever piece the kernel stopped in."""
+    """Pieces sent with sendmsg (PyPy: writev from their own memory) that the kernel takes
+    only part of leave the rest queued for Twisted's doWrite in order, whatever piece the
+    kernel stopped in; memoryviews (a forwarded message's octets) as well as bytes."""
     import os
     import socket
 
     from twisted.internet import protocol, reactor
 
-    from node.fastpath.write_coalescing import GATHER_MIN, TCPServer
+    from node.fastpath.write_coalescing import GATHER_MIN, GATHER_MIN_FROM_BUFFERS, TCPServer
 
     class Port:
         counts = None
         _realPortNumber = 1
 
-    for sizes in ((10, 70000, 5, 90000, 3), (40000, 40000, 40000), (3, 200000), (GATHER_MIN, 1)):
+    for sizes in ((10, 70000, 5, 90000, 3), (40000, 40000, 40000), (3, 200000), (GATHER_MIN, 1),
+                  (4, GATHER_MIN_FROM_BUFFERS), (10, 3000000, 4, 20000)):
         ours, theirs = socket.socketpair()
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
@@ -87,7 +89,8 @@ def check_gathered_sends_keep_order() -> None:
         theirs.setblocking(False)
         server = TCPServer(ours, protocol.Protocol(), ("127.0.0.1", 1), Port(), 1, reactor)
         server.protocol.makeConnection(server)
-        pieces = [os.urandom(size) for size in sizes]
+        pieces = [os.urandom(size) if index % 2 == 0 else memoryview(os.urandom(size + 7))[7:]
+                  for index, size in enumerate(sizes)]
         server.writeSequence(pieces)
         server._flush_turn()
         assert server._flush_queued is False
