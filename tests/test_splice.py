@@ -21,7 +21,7 @@ from autobahn.wamp import serializer as autobahn_serializers
 from autobahn.wamp.serializer import JsonSerializer as AutobahnJson
 
 from node.fastpath.payload_parts import OCTETS_AS_BYTES_MAX, PayloadParts
-from node.fastpath.raw_send import SENDS_FROM_BUFFERS
+from node.fastpath.raw_send import RAW_SEND_MIN, SENDS_FROM_BUFFERS
 from node.wire.messages import ProgressiveInvocation
 from node.wire.serializers import SERIALIZERS, JsonSerializer
 from node.wire import lazy, splice
@@ -158,7 +158,7 @@ def test_senders_get_the_head_and_the_received_buffer_itself(decoding: str) -> N
     serializer = JsonSerializer()
     parts, binary = serializer.serialize_parts(out)
     assert type(parts) is PayloadParts and not binary
-    if PYPY and not SENDS_FROM_BUFFERS:  # a bytes copy, made once: PyPy's sendmsg would copy a view per send
+    if PYPY:  # a bytes copy, made once: PyPy's sendmsg would copy a view for every send
         assert type(parts.octets) is bytes and received_buffer.endswith(parts.octets)
     else:
         assert parts.octets.obj is received_buffer  # not copied
@@ -169,27 +169,28 @@ def test_senders_get_the_head_and_the_received_buffer_itself(decoding: str) -> N
     assert serializer.serialize_parts(plain)[0] == AUTOBAHN.serialize(plain)[0]
 
 
-def test_octets_stay_a_view_unless_pypy_sends_copies() -> None:
-    """A view of the received buffer is sent as it is, by CPython's socket methods and by
-    the node's own sends on PyPy (:mod:`node.fastpath.raw_send`); PyPy without those gets
-    bytes up to ``OCTETS_AS_BYTES_MAX`` (its ``sendmsg`` copies a view each time) and the
-    view above it (a copy would be one more object of that size for its collector)."""
-    copied = PYPY and not SENDS_FROM_BUFFERS
-    assert OCTETS_AS_BYTES_MAX == (4 * 1024 * 1024 if copied else -1)
+def test_octets_stay_a_view_except_on_pypy_up_to_its_limit() -> None:
+    """CPython sends a view of the received buffer as it is; PyPy gets bytes up to
+    ``OCTETS_AS_BYTES_MAX`` (its ``sendmsg`` copies a view each time) and the view above
+    it, which the node sends from its own memory (:mod:`node.fastpath.raw_send`; without
+    cffi from 4 MiB on, where a copy would be one more object of that size for its
+    collector)."""
+    if PYPY:
+        assert OCTETS_AS_BYTES_MAX == (RAW_SEND_MIN - 1 if SENDS_FROM_BUFFERS else 4 * 1024 * 1024)
     small = bytearray(b"[1]]" * 1000)
     parts = PayloadParts(b"[50,1,{},", memoryview(small)[1:])
-    assert type(parts.octets) is (bytes if copied else memoryview)
+    assert type(parts.octets) is (bytes if PYPY else memoryview)
     assert parts.joined() == b"[50,1,{}," + bytes(small[1:]) and len(parts) == len(parts.joined())
     tail = PayloadParts(b"[", memoryview(b'[48,1,{},"p","abc"]')[13:])  # bytes: PyPy slices them
-    assert type(tail.octets) is (bytes if copied else memoryview) and tail.joined() == b'["abc"]'
-    huge = bytes(OCTETS_AS_BYTES_MAX + 1 if copied else 5 * 1024 * 1024)
+    assert type(tail.octets) is (bytes if PYPY else memoryview) and tail.joined() == b'["abc"]'
+    huge = bytes(max(OCTETS_AS_BYTES_MAX, 0) + 1)
     assert PayloadParts(b"[", memoryview(huge)).octets.obj is huge
 
 
 def test_pypy_sends_from_the_buffers_memory() -> None:
-    """On PyPy the node's TCP and Unix connections send with libc through cffi (its own
-    ``send`` and ``sendmsg`` copy a memoryview into new bytes first); CPython keeps its
-    socket methods, which copy nothing."""
+    """On PyPy the node's TCP and Unix connections send messages of ``RAW_SEND_MIN`` or more
+    with libc through cffi (its own ``send`` and ``sendmsg`` copy a memoryview into new
+    bytes first); CPython keeps its socket methods, which copy nothing."""
     assert SENDS_FROM_BUFFERS is PYPY
 
 

@@ -66,22 +66,23 @@ def check_frame_head() -> None:
 
 
 def check_gathered_sends_keep_order() -> None:
-    """Pieces sent with sendmsg (PyPy: writev from their own memory) that the kernel takes
-    only part of leave the rest queued for Twisted's doWrite in order, whatever piece the
+    """Pieces sent with sendmsg (PyPy, from RAW_SEND_MIN on: writev from their own memory)
+    that the kernel takes only part of leave the rest queued for Twisted's doWrite in order, whatever piece the
     kernel stopped in; memoryviews (a forwarded message's octets) as well as bytes."""
     import os
     import socket
 
     from twisted.internet import protocol, reactor
 
-    from node.fastpath.write_coalescing import GATHER_MIN, GATHER_MIN_FROM_BUFFERS, TCPServer
+    from node.fastpath.raw_send import RAW_SEND_MIN
+    from node.fastpath.write_coalescing import GATHER_MIN, TCPServer
 
     class Port:
         counts = None
         _realPortNumber = 1
 
     for sizes in ((10, 70000, 5, 90000, 3), (40000, 40000, 40000), (3, 200000), (GATHER_MIN, 1),
-                  (4, GATHER_MIN_FROM_BUFFERS), (10, 3000000, 4, 20000)):
+                  (4, RAW_SEND_MIN), (10, 3000000, 4, 20000)):
         ours, theirs = socket.socketpair()
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)

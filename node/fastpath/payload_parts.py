@@ -14,22 +14,25 @@ from __future__ import annotations
 import platform
 from typing import Any, Tuple
 
-from node.fastpath.raw_send import SENDS_FROM_BUFFERS
+from node.fastpath.raw_send import RAW_SEND_MIN, SENDS_FROM_BUFFERS
 
 # PyPy's join copies a memoryview's octets one at a time (0.9 ms per MiB, against 0.4 ms
 # for tobytes and a concatenation); CPython's join copies them once
 _JOIN_COPIES_BY_OCTET = platform.python_implementation() == "PyPy"
 # PyPy's sendmsg copies a memoryview piece into fresh memory on every call (a 1 MiB piece:
-# 0.8-0.95 ms against 0.3 ms for bytes); where the node cannot send from the view's memory
-# itself (node.fastpath.raw_send: cffi missing), octets up to this size are made bytes once
-OCTETS_AS_BYTES_MAX = 4 * 1024 * 1024 if _JOIN_COPIES_BY_OCTET and not SENDS_FROM_BUFFERS else -1
+# 0.8-0.95 ms against 0.3 ms for bytes): octets up to this size are made bytes once;
+# larger ones the node sends from the view's memory itself (node.fastpath.raw_send), or
+# without cffi, from 4 MiB on, leaves to sendmsg's copies
+if not _JOIN_COPIES_BY_OCTET:
+    OCTETS_AS_BYTES_MAX = -1
+else:
+    OCTETS_AS_BYTES_MAX = RAW_SEND_MIN - 1 if SENDS_FROM_BUFFERS else 4 * 1024 * 1024
 
 
 class PayloadParts:
     """``head`` (bytes) then ``octets``: a memoryview of a received payload's tail (from
-    the arguments to its end), or on PyPy without cffi, up to :data:`OCTETS_AS_BYTES_MAX`,
-    a bytes copy of that tail (sliced from the payload: 0.26 ms per MiB on PyPy,
-    ``tobytes`` 0.4 ms).
+    the arguments to its end), or on PyPy, up to :data:`OCTETS_AS_BYTES_MAX`, a bytes copy
+    of that tail (sliced from the payload: 0.26 ms per MiB on PyPy, ``tobytes`` 0.4 ms).
 
     There the copy made once here is cheaper than the one its ``sendmsg`` makes of a
     memoryview for every subscriber the message goes to (a 1 MiB event to 10: 736-801

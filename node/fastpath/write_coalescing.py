@@ -27,13 +27,9 @@ from typing import Any, List
 
 from twisted.internet import main, tcp, unix
 
-from node.fastpath.raw_send import SENDS_FROM_BUFFERS, send_buffer, send_buffers
+from node.fastpath.raw_send import RAW_SEND_MIN, SENDS_FROM_BUFFERS, send_buffer, send_buffers
 
 GATHER_MIN = 64 * 1024  # pieces adding up to this much are sent with sendmsg, not joined first
-# PyPy joins a memoryview octet by octet (0.9 ms per MiB), and a forwarded message of 16 KiB
-# or more leaves as a view of the octets received (node.fastpath.payload_parts): where the
-# node sends from the pieces' own memory (node.fastpath.raw_send), from that size on
-GATHER_MIN_FROM_BUFFERS = 16 * 1024
 GATHER_MAX = 16  # pieces at most in one sendmsg (many small ones are cheaper joined)
 WRITE_BUFFER = 256 * 1024  # unsent octets over this pause a registered producer (_isSendBufferFull)
 
@@ -42,7 +38,8 @@ WRITE_BUFFER = 256 * 1024  # unsent octets over this pause a registered producer
 # through Twisted's doWrite; on PyPy each send of a memoryview also copies its slice.
 # One offer of up to 1 MiB: 12 % less router CPU per 1 MiB call on CPython (issue 17).
 SEND_SIZE = 1024 * 1024
-_GATHER_FROM = GATHER_MIN_FROM_BUFFERS if SENDS_FROM_BUFFERS else GATHER_MIN
+# PyPy: sends of at least this many octets go from the objects' own memory (raw_send)
+_RAW_FROM = RAW_SEND_MIN if SENDS_FROM_BUFFERS else 1 << 62
 
 
 class _Flusher:
@@ -181,7 +178,7 @@ class CoalescingWrites:
         ``SEND_LIMIT`` (128 KiB, which also decides when Twisted merges its buffers and
         stays as it is)."""
         try:
-            if SENDS_FROM_BUFFERS:  # PyPy: no copy of the octets (node.fastpath.raw_send)
+            if len(data) >= _RAW_FROM:  # PyPy: no copy of the octets (node.fastpath.raw_send)
                 sent = send_buffer(self.socket.fileno(), data, SEND_SIZE)  # type: ignore[attr-defined]
             else:
                 sent = self.socket.send(memoryview(data)[:SEND_SIZE])  # type: ignore[attr-defined]
@@ -255,7 +252,7 @@ class CoalescingWrites:
             self.startWriting()  # Twisted's doWrite sends it all (then closes, if asked to)
             return
         pieces = self._tempDataBuffer
-        if self._tempDataLen >= _GATHER_FROM and 1 < len(pieces) <= GATHER_MAX:
+        if self._tempDataLen >= GATHER_MIN and 1 < len(pieces) <= GATHER_MAX:
             self._flush_gathered(pieces)
             return
         data = b"".join(pieces)
@@ -324,7 +321,7 @@ class CoalescingWrites:
         return self.writeSomeData(data)
 
     def _send_pieces(self, pieces: List[bytes]) -> Any:
-        if SENDS_FROM_BUFFERS:
+        if self._tempDataLen >= _RAW_FROM:
             return self._send_buffers(pieces)
         return self.writeSomeData(b"".join(pieces))
 
@@ -356,7 +353,7 @@ class TCPServer(CoalescingWrites, tcp.Server):
         return sent
 
     def _send_pieces(self, pieces: List[bytes]) -> Any:
-        if SENDS_FROM_BUFFERS:  # PyPy's sendmsg copies each memoryview piece
+        if self._tempDataLen >= _RAW_FROM:  # PyPy's sendmsg copies each memoryview piece
             return self._send_buffers(pieces)
         try:
             sent = self.socket.sendmsg(pieces)
