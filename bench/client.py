@@ -13,7 +13,7 @@ Every role is bounded: an active role stops itself after warm-up + duration,
 and every role gives up (exit 2, with a message on stderr) after ``--deadline``.
 All clients use the JSON serializer, the same for every router, unless
 ``--serializer`` names another (msgpack, cbor; every session of the process uses it).
-``--lean`` (the ``call_1mib_lean`` and ``event_1mib_10_lean`` workloads): the same JSON octets
+``--lean`` (the ``call_64kib_lean``, ``call_1mib_lean`` and ``event_1mib_10_lean`` workloads): the same JSON octets
 written and read by orjson, and incoming text not checked for UTF-8, so that a large
 call costs the clients a fraction of what autobahn's JSON takes (its decoder is the
 pure-Python scanner) and the throughput says more about the router than the clients.

@@ -90,6 +90,10 @@ WORKLOADS = (
              secure=True),
     Workload("call_64kib", "64 KiB call round trip", "MiB/s", "call",
              ("caller", "--outstanding", "1", "--size", str(MEDIUM)), (("callee",),)),
+    # the same 64 KiB calls from lean clients: autobahn's JSON clients fill most of the other core,
+    # and the router's same system calls per message then cost it a third more CPU (issue 17)
+    Workload("call_64kib_lean", "64 KiB call round trip, lean clients", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(MEDIUM), "--lean"), (("callee", "--lean"),)),
     Workload("call_1mib", "1 MiB call round trip", "MiB/s", "call",
              ("caller", "--outstanding", "1", "--size", str(BIG)), (("callee",),)),
     # 1 MiB calls with 4 outstanding from clients that spend less on JSON (client.py --lean): the
