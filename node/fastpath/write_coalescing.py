@@ -23,7 +23,7 @@ one addition per read or send, none per message.
 from __future__ import annotations
 
 import errno
-from typing import Any, List
+from typing import Any, Callable, List
 
 from twisted.internet import main, tcp, unix
 
@@ -177,11 +177,15 @@ class CoalescingWrites:
         offering the kernel up to :data:`SEND_SIZE` octets per ``send`` instead of
         ``SEND_LIMIT`` (128 KiB, which also decides when Twisted merges its buffers and
         stays as it is)."""
+        if len(data) >= _RAW_FROM:  # PyPy: no copy of the octets (node.fastpath.raw_send)
+            return self._counted(send_buffer, self.socket.fileno(), data, SEND_SIZE)  # type: ignore[attr-defined]
+        return self._counted(self.socket.send, memoryview(data)[:SEND_SIZE])  # type: ignore[attr-defined]
+
+    def _counted(self, send: Callable[..., int], *args: Any) -> Any:
+        """What ``send(*args)`` sent, counted; 0 if the socket is full, Twisted's
+        ``CONNECTION_LOST`` if the send failed."""
         try:
-            if len(data) >= _RAW_FROM:  # PyPy: no copy of the octets (node.fastpath.raw_send)
-                sent = send_buffer(self.socket.fileno(), data, SEND_SIZE)  # type: ignore[attr-defined]
-            else:
-                sent = self.socket.send(memoryview(data)[:SEND_SIZE])  # type: ignore[attr-defined]
+            sent = send(*args)
         except OSError as e:
             if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
                 return 0
@@ -321,20 +325,9 @@ class CoalescingWrites:
         return self.writeSomeData(data)
 
     def _send_pieces(self, pieces: List[bytes]) -> Any:
-        if self._tempDataLen >= _RAW_FROM:
-            return self._send_buffers(pieces)
+        if self._tempDataLen >= _RAW_FROM:  # one writev from the pieces' own memory (PyPy)
+            return self._counted(send_buffers, self.socket.fileno(), pieces)  # type: ignore[attr-defined]
         return self.writeSomeData(b"".join(pieces))
-
-    def _send_buffers(self, pieces: List[Any]) -> Any:
-        """``pieces`` with one ``writev`` from their own memory (PyPy: no copies)."""
-        try:
-            sent = send_buffers(self.socket.fileno(), pieces)  # type: ignore[attr-defined]
-        except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
-                return 0
-            return main.CONNECTION_LOST
-        self.counts.bytes_out += sent
-        return sent
 
 
 class TCPServer(CoalescingWrites, tcp.Server):
@@ -354,15 +347,8 @@ class TCPServer(CoalescingWrites, tcp.Server):
 
     def _send_pieces(self, pieces: List[bytes]) -> Any:
         if self._tempDataLen >= _RAW_FROM:  # PyPy's sendmsg copies each memoryview piece
-            return self._send_buffers(pieces)
-        try:
-            sent = self.socket.sendmsg(pieces)
-        except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.ENOBUFS):
-                return 0
-            return main.CONNECTION_LOST
-        self.counts.bytes_out += sent
-        return sent
+            return self._counted(send_buffers, self.socket.fileno(), pieces)
+        return self._counted(self.socket.sendmsg, pieces)
 
 
 class TCPPort(tcp.Port):
