@@ -344,14 +344,19 @@ class FramedDelivery:
             if 0 < self.maxFramePayloadSize < length or 0 < self.maxMessagePayloadSize < length:
                 break  # autobahn closes with 1009
             end = head + 4 + length
-            rest = b""
+            rest: Any = b""
             if end > size and length <= JOIN_LIMIT and C_LOOP:
-                rest = self.rest_of_frame(end - size)
-                if len(rest) < end - size and rest:  # part of it: read on with what came
+                if _BYTEARRAY_IS_SLOW:
+                    rest = self._rest_in_memory(data, head, length, end - size)
+                else:
+                    rest = self.rest_of_frame(end - size)
+                if type(rest) is bytes and len(rest) < end - size and rest:  # part of it: read on with what came
                     data = data[pos:] + rest
                     head, end, pos, rest = head - pos, end - pos, 0, b""
                     size = len(data)
-            if rest:  # the rest of the frame: unmasked with what came first, not joined to it
+            if type(rest) is tuple:  # PyPy: the whole frame, unmasked in C memory
+                payload, ascii = rest
+            elif rest:  # the rest of the frame: unmasked with what came first, not joined to it
                 payload, ascii = unmask_joined(data[head:head + 4], memoryview(data)[head + 4:], rest,
                                                _BYTEARRAY_IS_SLOW)
             elif length > FAST_READ_LIMIT:
@@ -369,6 +374,11 @@ class FramedDelivery:
                 try:
                     payload.decode("utf-8")
                 except UnicodeDecodeError:  # autobahn fails the connection with 1007
+                    if type(rest) is tuple:  # unmasked where it was read: masked again for autobahn
+                        start = len(data) - head - 4
+                        shift = start & 3
+                        mask = data[head + shift:head + 4] + data[head:head + shift]
+                        rest = unmask(bytes(payload[start:]), mask)[0]
                     return data[pos:] + rest if rest else data[pos:]
             stats.incomingOctetsWireLevel += end - pos
             stats.incomingOctetsWebSocketLevel += length
@@ -382,6 +392,28 @@ class FramedDelivery:
             if rest:
                 return b""  # the read of the rest ended with this frame
         return data[pos:] if pos else data
+
+    def _rest_in_memory(self: Any, data: bytes, head: int, length: int, missing: int) -> Any:
+        """PyPy's :meth:`rest_of_frame`: the rest read straight into the C memory the frame
+        is unmasked in (:class:`UnmaskedBuffer`), and unmasked there. A ``(payload, ascii)``
+        tuple when all of it came; else the masked octets that came, as bytes (b"": none),
+        for the caller to read on with, as with :meth:`rest_of_frame`.
+
+        PyPy's ``recv`` reads into memory of its own and copies that into new bytes, and
+        unmasking copies them again: for a 64 KiB message, two copies of 48 KiB less."""
+        transport = self.transport
+        receive_into = getattr(transport, "receive_now_into", None)
+        if receive_into is None or getattr(transport, "protocol", None) is not self:
+            return b""
+        first = len(data) - head - 4
+        memory = UnmaskedBuffer(data[head:head + 4], length)
+        got = receive_into(memory.space(first, missing))
+        if got < missing:
+            rest = memory.octets(first, got) if got else b""
+            memory.release()
+            return rest
+        ascii = memory.unmask(0, data, head + 4, first) & memory.unmask_in_place(first, missing)
+        return memory.payload(), ascii
 
     def rest_of_frame(self: Any, missing: int) -> bytes:
         """Up to ``missing`` octets (the rest of the frame begun at the end of this read)

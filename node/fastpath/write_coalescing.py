@@ -140,6 +140,18 @@ class CoalescingWrites:
         self.counts.bytes_in += len(data)
         return data
 
+    def receive_now_into(self, buffer: Any) -> int:
+        """:meth:`receive_now` into ``buffer`` (a writable buffer of the size wanted): the
+        number of octets put there, 0 if none were there yet or reading is paused."""
+        if self._reading_paused or not self.connected or self.disconnecting or self._aborting:
+            return 0
+        try:
+            got = self.socket.recv_into(buffer)  # type: ignore[attr-defined]
+        except OSError:
+            return 0
+        self.counts.bytes_in += got
+        return got
+
     def pauseProducing(self) -> None:  # noqa: N802 (Twisted API)
         """Stop reading; while this turn's flush is still to come, only at that flush, and
         only if nothing resumed reading by then.

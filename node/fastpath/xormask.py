@@ -152,6 +152,21 @@ class UnmaskedBuffer:
         source = _ffi.from_buffer("uint8_t[]", data) + start
         return bool(_lib.unmask_copy(self._memory + offset, source, count, _rotated_key(self._mask, offset)))
 
+    def space(self, offset: int, count: int) -> Any:
+        """Writable room for ``count`` octets from payload octet ``offset``, for a read to
+        put masked octets in; :meth:`unmask_in_place` unmasks them there."""
+        if offset < 0 or count < 0 or offset + count > self.length:
+            raise ValueError("octets outside the payload")
+        return _ffi.buffer(self._memory + offset, count)
+
+    def unmask_in_place(self, offset: int, count: int) -> bool:
+        """Unmask the ``count`` masked octets put at payload octet ``offset``; whether all
+        are ASCII."""
+        if offset < 0 or count < 0 or offset + count > self.length:
+            raise ValueError("octets outside the payload")
+        where = self._memory + offset
+        return bool(_lib.unmask_copy(where, where, count, _rotated_key(self._mask, offset)))
+
     def octets(self, offset: int, count: int) -> bytes:
         """A copy of unmasked octets put in already."""
         if offset < 0 or count < 0 or offset + count > self.length:
