@@ -131,7 +131,7 @@ class CoalescingWrites:
         reading, :meth:`node.fastpath.websocket_frames.FramedDelivery.rest_of_frame`);
         b"" if none are there yet or reading is paused. An end of the stream or an error
         is left to the next poll, as the socket stays readable."""
-        if self._reading_paused or not self.connected or self.disconnecting or self._aborting:
+        if not self._receivable_now():
             return b""
         try:
             data = self.socket.recv(size)  # type: ignore[attr-defined]
@@ -140,10 +140,14 @@ class CoalescingWrites:
         self.counts.bytes_in += len(data)
         return data
 
+    def _receivable_now(self) -> bool:
+        """Whether a read in this turn may happen: reading not paused, the connection open."""
+        return not (self._reading_paused or not self.connected or self.disconnecting or self._aborting)
+
     def receive_now_into(self, buffer: Any) -> int:
         """:meth:`receive_now` into ``buffer`` (a writable buffer of the size wanted): the
         number of octets put there, 0 if none were there yet or reading is paused."""
-        if self._reading_paused or not self.connected or self.disconnecting or self._aborting:
+        if not self._receivable_now():
             return 0
         try:
             got = self.socket.recv_into(buffer)  # type: ignore[attr-defined]

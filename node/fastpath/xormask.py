@@ -152,25 +152,27 @@ class UnmaskedBuffer:
         source = _ffi.from_buffer("uint8_t[]", data) + start
         return bool(_lib.unmask_copy(self._memory + offset, source, count, _rotated_key(self._mask, offset)))
 
+    def _within(self, offset: int, count: int) -> None:
+        """Refuse octets outside the payload: the C loop trusts its bounds."""
+        if offset < 0 or count < 0 or offset + count > self.length:
+            raise ValueError("octets outside the payload")
+
     def space(self, offset: int, count: int) -> Any:
         """Writable room for ``count`` octets from payload octet ``offset``, for a read to
         put masked octets in; :meth:`unmask_in_place` unmasks them there."""
-        if offset < 0 or count < 0 or offset + count > self.length:
-            raise ValueError("octets outside the payload")
+        self._within(offset, count)
         return _ffi.buffer(self._memory + offset, count)
 
     def unmask_in_place(self, offset: int, count: int) -> bool:
         """Unmask the ``count`` masked octets put at payload octet ``offset``; whether all
         are ASCII."""
-        if offset < 0 or count < 0 or offset + count > self.length:
-            raise ValueError("octets outside the payload")
+        self._within(offset, count)
         where = self._memory + offset
         return bool(_lib.unmask_copy(where, where, count, _rotated_key(self._mask, offset)))
 
     def octets(self, offset: int, count: int) -> bytes:
         """A copy of unmasked octets put in already."""
-        if offset < 0 or count < 0 or offset + count > self.length:
-            raise ValueError("octets outside the payload")
+        self._within(offset, count)
         return _ffi.unpack(_ffi.cast("char *", self._memory + offset), count)
 
     def payload(self) -> bytes:
