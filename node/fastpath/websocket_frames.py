@@ -357,8 +357,7 @@ class FramedDelivery:
             if type(rest) is tuple:  # PyPy: the whole frame, unmasked in C memory
                 payload, ascii = rest
             elif rest:  # the rest of the frame: unmasked with what came first, not joined to it
-                payload, ascii = unmask_joined(data[head:head + 4], memoryview(data)[head + 4:], rest,
-                                               _BYTEARRAY_IS_SLOW)
+                payload, ascii = unmask_joined(data[head:head + 4], memoryview(data)[head + 4:], rest)
             elif length > FAST_READ_LIMIT:
                 self._large = LargeFrame(first == 0x82, data[head:head + 4], length, validate)
                 stats.incomingOctetsWireLevel += head + 4 - pos

@@ -93,6 +93,17 @@ class WordMasker(_Masker):
         return out, not seen & 0x80808080
 
 
+def _unmask_from(target: Any, data: Any, start: int, count: int, key: int) -> bool:
+    """The C loop over ``data[start:start + count]`` into ``target`` (C memory). Bytes go
+    to it as they are; ``ffi.from_buffer`` of bytes PyPy made in its nursery (a read
+    under about 135 KB) would copy them into C memory its collector neither counts nor
+    frees before a later major collection (native_unmask_build.py), so only other
+    buffers take that way."""
+    if type(data) is bytes:
+        return bool(_lib.unmask_from(target, data, start, count, key))
+    return bool(_lib.unmask_copy(target, _ffi.from_buffer("uint8_t[]", data) + start, count, key))
+
+
 def _rotated_key(mask: bytes, position: int) -> int:
     """The mask as it lines up with payload octet ``position``, as the C loop takes it
     (a little-endian word: its low octet XORs the first octet)."""
@@ -122,7 +133,7 @@ class NativeMasker(_Masker):
         if not size:
             return b"", True
         target = _allocate("uint8_t[]", size)
-        ascii = _lib.unmask_copy(target, _ffi.from_buffer("uint8_t[]", data), size, _rotated_key(self._mask, self._ptr))
+        ascii = _unmask_from(target, data, 0, size, _rotated_key(self._mask, self._ptr))
         self._ptr += size
         out = _ffi.unpack(_ffi.cast("char *", target), size)
         _ffi.release(target)
@@ -149,8 +160,7 @@ class UnmaskedBuffer:
         all of it is ASCII."""
         if start < 0 or count < 0 or start + count > len(data) or offset < 0 or offset + count > self.length:
             raise ValueError("octets outside the read or the payload")  # the C loop trusts its bounds
-        source = _ffi.from_buffer("uint8_t[]", data) + start
-        return bool(_lib.unmask_copy(self._memory + offset, source, count, _rotated_key(self._mask, offset)))
+        return _unmask_from(self._memory + offset, data, start, count, _rotated_key(self._mask, offset))
 
     def _within(self, offset: int, count: int) -> None:
         """Refuse octets outside the payload: the C loop trusts its bounds."""
@@ -187,20 +197,14 @@ class UnmaskedBuffer:
             self._memory = None
 
 
-def unmask_joined(mask: bytes, first: Any, rest: Any, into_bytes: bool) -> Tuple[Any, bool]:
+def unmask_joined(mask: bytes, first: Any, rest: Any) -> Tuple[bytearray, bool]:
     """A frame's payload that came in two reads, ``first`` (masked octets, from the
-    payload's start) then ``rest``, unmasked by the C loop into one buffer, and whether
-    all of it is ASCII: a ``bytearray`` the reads are unmasked into
-    (:meth:`NativeMasker.unmask_into`), or (``into_bytes``: PyPy, where a ``bytearray``
-    is a poor buffer) bytes copied once from C memory (:class:`UnmaskedBuffer`).
-    No join of the masked reads first."""
+    payload's start) then ``rest``, unmasked by the C loop into one ``bytearray``
+    (:meth:`NativeMasker.unmask_into`), and whether all of it is ASCII. No join of the
+    masked reads first. (PyPy reads the rest into C memory instead: ``_rest_in_memory``
+    in :mod:`node.fastpath.websocket_frames`.)"""
     head = len(first)
-    size = head + len(rest)
-    if into_bytes:
-        memory = UnmaskedBuffer(mask, size)
-        ascii = memory.unmask(0, first, 0, head) & memory.unmask(head, rest, 0, size - head)
-        return memory.payload(), ascii
-    buffer = unfilled_bytearray(size)  # both parts are written in full below
+    buffer = unfilled_bytearray(head + len(rest))  # both parts are written in full below
     with memoryview(buffer) as view:  # released: the serializer may empty the buffer
         masker = NativeMasker(mask)
         ascii = masker.unmask_into(view[:head], first) & masker.unmask_into(view[head:], rest)
@@ -219,8 +223,9 @@ def _native() -> bool:
 NATIVE = _native()
 
 
-# the node's C loop was built
-C_LOOP = _lib is not None
+# the node's C loop was built (one built from an older builder, without ``unmask_from``,
+# counts as not built: rebuild it as the builder's docstring says)
+C_LOOP = _lib is not None and hasattr(_lib, "unmask_from")
 
 
 def _word_masker(mask: bytes, length: Any = None) -> Any:

@@ -35,14 +35,17 @@ MAX_DEPTH = 256
 # ``found``: 3 * MAX_ELEMENTS entries: where each element starts, then where it ends, then
 # its kind. Returns the number of elements, or -1: not sure. The constants are the C
 # source's (``...``), read by node.wire.scan from the built module, so the two agree.
+# The octets come as a ``char *``, which takes a bytes object as it is (see
+# node/fastpath/native_unmask_build.py: ``ffi.from_buffer`` copies one PyPy made in its
+# nursery into C memory that stays until a major collection).
 DECLARATIONS = """
 #define MAX_ELEMENTS ...
 #define KIND_OTHER ...
 #define KIND_ARRAY ...
 #define KIND_MAP ...
-int scan_json(const uint8_t *p, size_t n, size_t *found);
-int scan_msgpack(const uint8_t *p, size_t n, size_t *found);
-int scan_cbor(const uint8_t *p, size_t n, size_t *found);
+int scan_json(const char *text, size_t n, size_t *found);
+int scan_msgpack(const char *text, size_t n, size_t *found);
+int scan_cbor(const char *text, size_t n, size_t *found);
 """
 
 SOURCE = r"""
@@ -273,8 +276,9 @@ static size_t json_value(const uint8_t *p, size_t i, size_t n)
     }
 }
 
-int scan_json(const uint8_t *p, size_t n, size_t *found)
+int scan_json(const char *text, size_t n, size_t *found)
 {
+    const uint8_t *p = (const uint8_t *)text;
     size_t *starts = found, *ends = found + MAX_ELEMENTS, *kinds = found + 2 * MAX_ELEMENTS;
     int count = 0;
     size_t i = json_space(p, 0, n);
@@ -472,14 +476,14 @@ static int scan_binary(const uint8_t *p, size_t n, size_t *found, uint8_t low, u
     return i == n ? count : -1;
 }
 
-int scan_msgpack(const uint8_t *p, size_t n, size_t *found)
+int scan_msgpack(const char *text, size_t n, size_t *found)
 {
-    return scan_binary(p, n, found, 0x90, 0x9F, 0);
+    return scan_binary((const uint8_t *)text, n, found, 0x90, 0x9F, 0);
 }
 
-int scan_cbor(const uint8_t *p, size_t n, size_t *found)
+int scan_cbor(const char *text, size_t n, size_t *found)
 {
-    return scan_binary(p, n, found, 0x80, 0x97, 1);
+    return scan_binary((const uint8_t *)text, n, found, 0x80, 0x97, 1);
 }
 """ % {"max_elements": MAX_ELEMENTS, "max_depth": MAX_DEPTH}
 

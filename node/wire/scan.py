@@ -15,8 +15,9 @@ try:  # built by setup.py (node/wire/native_scan_build.py); absent where it coul
 except ImportError:
     _ffi = _lib = None
 
-SCANS = _lib is not None
-"""Whether the scanner was built (else every message is decoded in full)."""
+SCANS = _lib is not None and _ffi.typeof(_lib.scan_json).args[0].cname == "char *"
+"""Whether the scanner was built (else every message is decoded in full); one built from
+an older builder, which took ``uint8_t *``, counts as not built."""
 
 # as the C source defines them (a WAMP message has seven elements at most); unbuilt, no
 # message is scanned and no kind is ever compared with these
@@ -39,7 +40,9 @@ def scan_message(codec: str, payload: Any) -> Optional[ScannedMessage]:
     if name is None:
         return None
     found = _ffi.new("size_t[]", 3 * MAX_ELEMENTS)  # starts, ends, kinds (native_scan_build.DECLARATIONS)
-    count = name(_ffi.from_buffer("uint8_t[]", payload), len(payload), found)
+    # bytes as they are: ffi.from_buffer of bytes young on PyPy copies them (native_scan_build.py)
+    octets = payload if type(payload) is bytes else _ffi.from_buffer("char[]", payload)
+    count = name(octets, len(payload), found)
     if count < 0:
         return None
     every = _ffi.unpack(found, 3 * MAX_ELEMENTS)
