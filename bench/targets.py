@@ -184,16 +184,17 @@ NATIVE_MODULES = (("fastpath", "_native_unmask", "native_unmask_build.py", "C un
 
 
 def build_native_modules(python: str) -> None:
-    """Build the node's cffi modules in this checkout for ``python`` unless they are there,
-    as ``pip install -e .`` does (``node/fastpath/native_unmask_build.py``,
+    """Build the node's cffi modules in this checkout for ``python`` unless they are there
+    and newer than their builders, as ``pip install -e .`` does (``node/fastpath/native_unmask_build.py``,
     ``node/wire/native_scan_build.py``); one that cannot be built is named: the benchmark
     then measures the node without it."""
     suffix = subprocess.run([python, "-c", "import importlib.machinery as m; print(m.EXTENSION_SUFFIXES[0])"],
                             capture_output=True, text=True).stdout.strip()
     for folder, module, builder, what in NATIVE_MODULES:
         where = REPO / "node" / folder
-        if suffix and (where / f"{module}{suffix}").exists():
-            continue
+        built = where / f"{module}{suffix}"
+        if suffix and built.exists() and built.stat().st_mtime >= (where / builder).stat().st_mtime:
+            continue  # built from this builder (an older build counts as absent in the node: rebuild it)
         result = subprocess.run([python, str(where / builder)], capture_output=True, text=True)
         if result.returncode != 0:
             print(f"  (the node on {python} runs without its {what}: {(result.stdout + result.stderr)[-500:]})",

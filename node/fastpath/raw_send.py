@@ -11,9 +11,11 @@ by 230 MiB, 15 times the message (the collector's own heap went from 63 to 240 M
 cffi's ``from_buffer`` gives the address of a bytes object's, a bytearray's or a
 memoryview's octets without copying them (0.3 µs), and libc's ``send`` and ``writev``
 send from there. That holds for objects PyPy allocates outside its nursery, those over
-about 135 KB here; a younger, smaller one must be pinned or copied first (a fresh 64 KiB
-bytes object: 25 µs in a loop, three times what making it cost; 64 KiB msgpack calls
-sent this way cost the router 292-295 µs against 250-253), so the node sends this way
+about 135 KB here; a younger, smaller one is copied into C memory that PyPy's collector
+does not count and frees only at a later major collection (a fresh 64 KiB bytes object:
+25 µs in a loop, three times what making it cost, and its 64 KiB left behind; see
+node/fastpath/native_unmask_build.py; 64 KiB msgpack calls sent this way cost the
+router 292-295 µs against 250-253), so the node sends this way
 from :data:`RAW_SEND_MIN` octets on. CPython's socket methods copy nothing, so there the
 node keeps them (:data:`SENDS_FROM_BUFFERS` is False) and this module loads nothing.
 """
