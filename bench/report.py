@@ -40,10 +40,13 @@ def rows(targets: Sequence[str], samples: Samples) -> List[Tuple[str, str]]:
             out.append((f"{w.key}.p99_ms", "  latency p99 (ms)"))
         out.append((f"{w.key}.router_us_per_op", f"  router CPU per {w.per} (us)"))
         out.append((f"{w.key}.router_system_us_per_op", "    of which in the kernel (us)"))
+        out.append((f"{w.key}.router_faults_per_op", f"  router page faults per {w.per}"))
         out.append((f"{w.key}.shares", "  CPU share router / clients"))
         if w.memory:
             out.append((f"{w.key}.rss_growth_mib", "  router RSS growth, peak (MiB)"))
             out.append((f"{w.key}.rss_growth_x", "  router RSS growth / message size (x)"))
+        else:
+            out.append((f"{w.key}.rss_change_mib", "  router RSS change while measured (MiB)"))
     out.append(("idle.kib_per_session", "RSS per idle session at 1,000 (KiB)"))
     out.append(("startup_s", "Start-up to listening (s)"))
     out.append(("idle_rss_mib", "Idle RSS after start (MiB)"))
@@ -103,9 +106,9 @@ def table(targets: Sequence[str], reference: Optional[str], samples: Samples) ->
 
 
 def add_workload(samples: Dict[str, List[Any]], workload: Workload, result: Dict[str, Any]) -> None:
-    for name in ("rate", "router_us_per_op", "router_system_us_per_op", "p50_ms", "p99_ms", "rss_growth_mib",
-                 "rss_growth_x"):
-        if name in result:
+    for name in ("rate", "router_us_per_op", "router_system_us_per_op", "router_faults_per_op", "rss_change_mib",
+                 "p50_ms", "p99_ms", "rss_growth_mib", "rss_growth_x"):
+        if result.get(name) is not None:
             samples.setdefault(f"{workload.key}.{name}", []).append(result[name])
     samples.setdefault(f"{workload.key}.shares", []).append(
         {"router": result["router_share"], "clients": result["client_share"], "client_bound": result["client_bound"]})

@@ -173,6 +173,8 @@ class Measurement:
     router_cpu_s: float
     client_cpu_s: Dict[str, float] = field(default_factory=dict)
     router_system_s: Optional[float] = None  # of router_cpu_s, the kernel's (system time)
+    router_faults: Optional[int] = None  # minor page faults while measured
+    router_rss_change: Optional[int] = None  # RSS at the end less RSS at the start, octets
 
     def as_dict(self, workload: Workload) -> Dict[str, Any]:
         ops = self.figures.get("operations") or 0
@@ -187,6 +189,8 @@ class Measurement:
             "router_us_per_op": self.router_cpu_s / ops * 1e6 if ops else None,
             "router_system_us_per_op": (self.router_system_s / ops * 1e6
                                         if ops and self.router_system_s is not None else None),
+            "router_faults_per_op": self.router_faults / ops if ops and self.router_faults is not None else None,
+            "rss_change_mib": self.router_rss_change / BIG if self.router_rss_change is not None else None,
             "router_share": self.router_cpu_s / self.wall_s,
             "client_share": sum(client_shares.values()),
             "client_shares": client_shares,
@@ -233,17 +237,18 @@ def run(workload: Workload, router: Router, timing: Dict[str, float]) -> Dict[st
         clients = passive + [active]
         active.wait_for("START", timing["warmup"] + 60)
         wall0, router0, machine0 = time.perf_counter(), router.cpu_seconds(), machine_busy()
-        system0 = router.system_seconds()
+        system0, faults0, rss0 = router.system_seconds(), router.page_faults(), router.rss()
         client0 = [c.cpu() for c in clients]
         figures = json.loads(active.wait_for("END", timing["duration"] + 60))
         wall = time.perf_counter() - wall0
         router_cpu = router.cpu_seconds() - router0
         router_system = router.system_seconds() - system0
+        faults, rss_change = router.page_faults() - faults0, router.rss() - rss0
         machine = machine_busy() - machine0
         client_cpu: Dict[str, float] = {}
         for index, (client, before) in enumerate(zip(clients, client0)):
             client_cpu[f"{index}:{client.name}"] = client.cpu() - before
-        result = Measurement(figures, wall, router_cpu, client_cpu, router_system).as_dict(workload)
+        result = Measurement(figures, wall, router_cpu, client_cpu, router_system, faults, rss_change).as_dict(workload)
         # CPU the rest of the machine used meanwhile: other jobs make every figure noisier
         result["other_share"] = max(0.0, (machine - router_cpu - sum(client_cpu.values())) / wall)
         if rss is not None:
