@@ -94,11 +94,9 @@ class WordMasker(_Masker):
 
 
 def _unmask_from(target: Any, data: Any, start: int, count: int, key: int) -> bool:
-    """The C loop over ``data[start:start + count]`` into ``target`` (C memory). Bytes go
-    to it as they are; ``ffi.from_buffer`` of bytes PyPy made in its nursery (a read
-    under about 135 KB) would copy them into C memory its collector neither counts nor
-    frees before a later major collection (native_unmask_build.py), so only other
-    buffers take that way."""
+    """The C loop over ``data[start:start + count]`` into ``target`` (C memory): bytes as
+    they are, other buffers through ``ffi.from_buffer``, which on PyPy would copy a young
+    bytes object and keep the copy (native_unmask_build.py says how long)."""
     if type(data) is bytes:
         return bool(_lib.unmask_from(target, data, start, count, key))
     return bool(_lib.unmask_copy(target, _ffi.from_buffer("uint8_t[]", data) + start, count, key))
