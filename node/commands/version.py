@@ -11,6 +11,7 @@ import twisted
 from OpenSSL import SSL
 
 from node import __version__
+from node.process.native_modules import native_modules
 
 
 def run_version(args: argparse.Namespace) -> int:
@@ -21,4 +22,6 @@ def run_version(args: argparse.Namespace) -> int:
     print(f"pyOpenSSL    {OpenSSL.__version__}")
     print(f"cryptography {cryptography.__version__}")
     print(f"OpenSSL      {SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}")
+    for module in native_modules():
+        print(f"{module.title}: {module.state} ({module.path})")
     return 0

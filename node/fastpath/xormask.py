@@ -222,8 +222,9 @@ NATIVE = _native()
 
 
 # the node's C loop was built (one built from an older builder, without ``unmask_from``,
-# counts as not built: rebuild it as the builder's docstring says)
-C_LOOP = _lib is not None and hasattr(_lib, "unmask_from")
+# counts as not built: node.process.native_modules says so at start)
+C_LOOP_FOUND = _lib is not None
+C_LOOP = C_LOOP_FOUND and hasattr(_lib, "unmask_from")
 
 
 def _word_masker(mask: bytes, length: Any = None) -> Any:

@@ -27,6 +27,7 @@ from node import __version__
 from node.config.model import NodeConfig
 from node.process.failure import report_start_failure
 from node.process.hosted import HostedWorkers
+from node.process.native_modules import native_module_warnings
 from node.process.systemd import Notifier
 from node.workers.components import RouterComponents, hosted_components
 from node.workers.router import RouterWorker
@@ -81,6 +82,8 @@ class NodeProcess:
         if self.config.ignored:
             log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}",
                      keys=", ".join(self.config.ignored))
+        for warning in native_module_warnings():
+            log.warn("{warning}", warning=warning)
         self.worker.prepare()  # TLS and trust files read once; ConfigErrors before anything listens
         self.reactor.callWhenRunning(self._begin)
         self.reactor.run(installSignalHandlers=False)

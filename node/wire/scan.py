@@ -15,9 +15,11 @@ try:  # built by setup.py (node/wire/native_scan_build.py); absent where it coul
 except ImportError:
     _ffi = _lib = None
 
-SCANS = _lib is not None and _ffi.typeof(_lib.scan_json).args[0].cname == "char *"
+SCANNER_FOUND = _lib is not None
+SCANS = SCANNER_FOUND and _ffi.typeof(_lib.scan_json).args[0].cname == "char *"
 """Whether the scanner was built (else every message is decoded in full); one built from
-an older builder, which took ``uint8_t *``, counts as not built."""
+an older builder, which took ``uint8_t *``, counts as not built (node.process.native_modules
+says so at start)."""
 
 # as the C source defines them (a WAMP message has seven elements at most); unbuilt, no
 # message is scanned and no kind is ever compared with these
