@@ -39,6 +39,12 @@ Crossbar.io's ``call_1mib``:
   while INVOCATION and RESULT need not be encoded anew (their arguments are the bytes
   that came in) nor masked (server frames).
 
+For ``call_16mib`` (``--only call_16mib``; issue 17's memory target), the router RSS
+growth while 16 MiB calls are in flight, as a multiple of the message, for each router,
+and its floor: ``bench/large_objects.py`` in each interpreter, a process with the node's
+modules loaded making 16 MiB payloads one at a time (``bytes``: as Python objects, the
+node's design; ``c_memory``: C memory freed as each is dropped).
+
 Medians over ``--repeat`` runs, ``±`` half the min-max range in percent.
 """
 from __future__ import annotations
@@ -57,6 +63,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install  # noqa: E402
+import large_objects  # noqa: E402
 import per_byte  # noqa: E402
 import targets  # noqa: E402
 import workloads  # noqa: E402
@@ -69,6 +76,7 @@ SIZED_CALLS = {"call_64kib": workloads.MEDIUM, "call_64kib_msgpack": workloads.M
                "call_1mib_cbor": workloads.BIG}
 RELAY_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * 32 + b"\"]]"
 LARGE_MESSAGE = per_byte.LARGE_MESSAGE  # the CALL of call_1mib
+MEMORY_WORKLOAD = "call_16mib"  # only when named: RSS growth and its floor (bench/large_objects.py)
 # a floor's figure -> the Crossbar.io workload it is a ratio to
 BASES = {"relay": "rpc_1", "relay_1mib": "call_1mib", "step_1mib": "call_1mib", "handshake": "sessions_wss"}
 
@@ -80,7 +88,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--warmup", type=float, default=1.5)
     parser.add_argument("--duration", type=float, default=4.0)
-    parser.add_argument("--only", action="append", default=[], choices=WORKLOADS + tuple(SIZED_CALLS))
+    parser.add_argument("--only", action="append", default=[],
+                        choices=WORKLOADS + tuple(SIZED_CALLS) + (MEMORY_WORKLOAD,))
     parser.add_argument("--serve-relay", nargs=2, metavar=("PORT", "VARIANT"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-tls", nargs=3, metavar=("PORT", "KEY", "CERT"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -263,10 +272,13 @@ def run(args: argparse.Namespace) -> Dict[str, List[float]]:
                     router.start()
                 for workload in chosen:
                     for router in started:
-                        if router.name.startswith("minimal-") and workload.key.endswith(("_msgpack", "_cbor")):
-                            continue  # the minimal router speaks JSON only
+                        if router.name.startswith("minimal-") and (workload.key.endswith(("_msgpack", "_cbor"))
+                                                                   or workload.key == MEMORY_WORKLOAD):
+                            continue  # the minimal router speaks JSON only, within its message size
                         result = workloads.run(workload, router, timing)
                         samples.setdefault(f"{workload.key} {router.name}", []).append(result["router_us_per_op"])
+                        if "rss_growth_x" in result:
+                            samples.setdefault(f"rss_x {workload.key} {router.name}", []).append(result["rss_growth_x"])
                         print(f"  {workload.key:13s} {router.name:20s} {result['router_us_per_op']:9.1f} us",
                               flush=True)
                 if "rpc_1" in (args.only or WORKLOADS):
@@ -291,6 +303,11 @@ def run(args: argparse.Namespace) -> Dict[str, List[float]]:
                             figure = relay_us_per_call(python, "node", args.warmup, args.duration, message)
                             samples.setdefault(f"relay_of_{key} {label}-node", []).append(figure)
                             print(f"  relay_of_{key} {label}-node {figure:9.1f} us", flush=True)
+                if MEMORY_WORKLOAD in args.only:
+                    for label, python in pythons:
+                        for variant, figure in large_objects.measure(python).items():
+                            samples.setdefault(f"rss_x floor {label} {variant}", []).append(figure)
+                            print(f"  rss_x floor {label} {variant:10s} {figure:9.2f}x", flush=True)
                 if "sessions_wss" in (args.only or WORKLOADS):
                     by_name = {router.name: router for router in started}
                     wampnode, crossbar = by_name["wampnode"], by_name["crossbar"]
@@ -326,6 +343,9 @@ def table(samples: Dict[str, List[float]]) -> str:
                  if key.endswith(" crossbar") and not key.startswith("handshake")}
     for key, values in samples.items():
         kind = key.split()[0]
+        if kind == "rss_x":  # a multiple of the message size already: no ratio
+            lines.append(f"{key:44s} {_cell(values):>16s} {'-':>10s}")
+            continue
         base = reference.get(BASES.get(kind, kind[len("relay_of_"):] if kind.startswith("relay_of_") else kind))
         share = statistics.median(values) / base if base else None
         ratio = "-" if share is None else (f"{share:.3f}x" if share < 0.1 else f"{share:.2f}x")
@@ -335,6 +355,9 @@ def table(samples: Dict[str, List[float]]) -> str:
     lines.append("ratio to Crossbar.io's whole wss session (sessions_wss); relay_1mib and step_1mib (per 1 MiB")
     lines.append("message; per-call: two of them): ratio to Crossbar.io's call_1mib; relay_of_<workload>: the relay")
     lines.append("driven like that workload with a message of its size, ratio to Crossbar.io's figure for it.")
+    if any(key.startswith("rss_x") for key in samples):
+        lines.append("rss_x: router RSS growth at peak while 16 MiB calls run, as a multiple of the message; its")
+        lines.append("floor: a process with the node's modules making 16 MiB payloads one at a time (large_objects.py).")
     return "\n".join(lines)
 
 

@@ -393,6 +393,44 @@ def test_large_frame_fails_on_the_read_with_invalid_utf8_before_it_ends(node: An
     still_serves(node)
 
 
+@pytest.mark.parametrize("bad", [False, True])
+def test_large_frame_whose_rest_trickles_in_arrives_intact_or_fails_where_it_breaks(node: Any, bad: bool) -> None:
+    """A 3 MiB text CALL written in pieces of 97 KiB with pauses between them, so the
+    node reads its rest over many turns, a part at a time (on PyPy straight into the
+    frame's C memory, ``pull_into_frame``), with code points cut between parts: it is
+    answered intact; with one octet no UTF-8 text can have near its end, it gets 1007
+    only once that octet has come."""
+    text = payload(3 * MiB // 2, salt=5)  # two octets a character or more here and there
+    data = json.dumps([48, 1, {}, "com.large.trickle", [text]], ensure_ascii=False).encode()
+    if bad:
+        data = data[:-100] + b"\xff" + data[-99:]
+    octets = frame(1, data, mask=bytes([0x5A, 0xC3, 0x01, 0xFE]))  # a mask that changes every octet
+
+    async def scenario() -> None:
+        callee = await connect(node.urls["rs"], serializer="cbor")
+        await callee.register(lambda text: text[::-1], "com.large.trickle")
+        ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+        try:
+            ws.send(fast_frame(1, json.dumps([1, "realm1", {"roles": {"caller": {}}}]).encode()))
+            assert json.loads(ws.read_frame()[2])[0] == 2  # WELCOME
+            for pos in range(0, len(octets), 97 * 1024 + 1):
+                ws.send(octets[pos:pos + 97 * 1024 + 1])
+                await asyncio.sleep(0.002)
+            if bad:
+                code, _reason, _frames = await asyncio.get_running_loop().run_in_executor(None, ws.read_close)
+                assert code == 1007
+            else:
+                _fin, _opcode, answer = await asyncio.get_running_loop().run_in_executor(None, ws.read_frame)
+                result = json.loads(answer)
+                assert result[:2] == [50, 1] and result[3] == [text[::-1]], result[:3]
+        finally:
+            ws.shutdown()
+        await leave(callee)
+
+    run(scenario())
+    still_serves(node)
+
+
 @pytest.mark.parametrize("tail, code", [(b"\xe2\x82", 1007), (b"\xe2\x82\xac", None)])
 def test_large_frame_ending_inside_a_code_point_gets_1007(node: Any, tail: bytes, code: Any) -> None:
     """A large text frame that ends in the first two octets of "€" is invalid UTF-8

@@ -259,19 +259,62 @@ class FramedDelivery:
                     part.release()
             large.filled += take
             self.trafficStats.incomingOctetsWireLevel += take
-        if large.missing:
-            return pos + take
+        if not large.missing:
+            self._deliver_large(large)
+        return pos + take
+
+    def pull_into_frame(self: Any, most: int) -> int:
+        """Read up to ``most`` more octets of the large frame being gathered in C memory
+        (PyPy: :class:`UnmaskedBuffer`) straight into that memory, in this turn, and
+        deliver the frame if that completes it; the number read (0: no such frame, the
+        transport cannot, or nothing there yet).
+
+        Twisted's own read makes a bytes object of each read: for a 16 MiB message, 16
+        objects of 1 MiB that PyPy's collector frees only at its next major collection
+        (together with the payloads, a 16 MiB call grew a fresh PyPy router by 14 times
+        the message), and one more copy of every octet. Here the kernel writes them
+        where they are unmasked; the caller keeps Twisted's reads at their slice."""
+        if not self.pulls_into_frame():
+            return 0
+        large = self._large
+        start = large.filled
+        got = self.transport.receive_now_into(large.unmasked.space(start, min(large.missing, most)))
+        if not got:
+            return 0
+        ascii = large.unmasked.unmask_in_place(start, got)
+        validator = large.validator
+        if validator is not None and not (ascii and validator.skip_ascii(got)):
+            self._check_utf8(large, large.unmasked.octets(start, got), ascii)
+        large.filled += got
+        self.trafficStats.incomingOctetsWireLevel += got
+        if not large.missing:
+            self._deliver_large(large)
+        return got
+
+    def pulls_into_frame(self: Any) -> bool:
+        """Whether a large frame is being gathered in C memory that :meth:`pull_into_frame`
+        can read into (not through TLS or a wrapped protocol)."""
+        large = self._large
+        if large is None or large.unmasked is None or large.failed:
+            return False
+        transport = self.transport
+        return hasattr(transport, "receive_now_into") and getattr(transport, "protocol", None) is self
+
+    def _deliver_large(self: Any, large: LargeFrame) -> None:
+        """The large frame is whole: deliver it as a message, unless it failed."""
         self._large = None
         if large.view is not None:
             large.view.release()  # no view left on the buffer: the serializer may empty it (see _onMessage below)
         if large.failed or self.state != self.STATE_OPEN:
             if large.unmasked is not None:
                 large.unmasked.release()
-            return pos + take
+            return
         if not large.ends_on_code_point:
+            if large.unmasked is not None:
+                large.unmasked.release()
             self._invalid_payload("UTF-8 text message payload ended within Unicode code point at payload "
                                   f"octet index {large.length}")
-            return pos + take
+            return
         stats = self.trafficStats
         stats.incomingOctetsWebSocketLevel += large.length
         stats.incomingOctetsAppLevel += large.length
@@ -293,7 +336,6 @@ class FramedDelivery:
             large.pieces = pieces = None
         del large
         self._onMessage(payload, binary)
-        return pos + take
 
     def _gather_unmasked(self: Any, large: LargeFrame, data: bytes, pos: int, take: int) -> None:
         """:meth:`_gather`'s step for a frame gathered in C memory: unmask, then check

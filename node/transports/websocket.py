@@ -23,7 +23,7 @@ from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import MAX_CONNECTIONS, OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
-from node.transports.fairness import READ_SLICE, read_in_slices, read_rest, read_rest_now
+from node.transports.fairness import LARGE_READ, READ_SLICE, read_in_slices, read_rest, read_rest_now
 from node.transports.websocket_guards import RequestHeadLimit, StrictCloseFrames
 from node.fastpath.websocket_frames import FRAMES, FramedDelivery, SharedOptions
 from node.web.origins import with_default_ports
@@ -54,6 +54,12 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         super().dataReceived(data)
         if self._large is None and not self._reading_rest and self.__dict__.get("current_frame") is None:
             return  # the usual read: whole frames, none begun (frame_missing would say 0)
+        if self.pulls_into_frame():  # PyPy: the rest read into the frame's C memory, Twisted's reads kept small
+            self.pull_into_frame(LARGE_READ)
+            if self._reading_rest:
+                read_rest(self._reader, 0)
+                self._reading_rest = False
+            return
         missing = self.frame_missing()
         if missing > READ_SLICE:
             if self._reading_rest:

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""The memory floor of a large call: RSS growth of a process that makes 16 MiB payloads.
+
+    python3 bench/large_objects.py            # both variants, a fresh process each
+    pypy3 bench/large_objects.py              # (PYPY_GC_NURSERY=16MB, as the node runs)
+
+Issue 17 asks that a 16 MiB call grow the router's RSS by at most 3x the message. A
+router must hold at least the message it is receiving and the one it is sending. Here,
+in a process that has loaded the node's modules (its heap as a router's at rest), 40
+payloads of 16 MiB are made one at a time, each filled and then dropped before the
+next: the least any router holding them could keep.
+
+- ``bytes``: each payload a Python bytes object, as the node keeps a received message.
+  On CPython it is freed as it is dropped. PyPy's collector frees a large object only
+  when a major collection sweeps, and starts one only once the heap has grown to 1.82
+  times what the last one left alive, so dropped payloads pile up meanwhile: the floor
+  of any design that keeps payloads as Python objects on PyPy.
+- ``c_memory``: each payload in C memory (``ffi.new``), freed by ``ffi.release`` as it
+  is dropped: what a design with an explicit owner of each payload could reach.
+
+Prints one JSON line: variant -> peak RSS growth as a multiple of the payload size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZE = 16 * 1024 * 1024
+COUNT = 40
+VARIANTS = ("bytes", "c_memory")
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def growth(variant: str, size: int = SIZE, count: int = COUNT) -> float:
+    """Peak RSS growth over ``count`` payloads of ``size``, one at a time, as a multiple of ``size``."""
+    sys.path.insert(0, str(HERE.parent))
+    import node.workers.router  # noqa: F401 (the heap of a router at rest)
+
+    before = peak = rss()
+    if variant == "bytes":
+        for index in range(count):
+            payload = bytes((index & 0xFF,)) * size  # one allocation, every page written
+            peak = max(peak, rss())
+            del payload
+    else:
+        import cffi
+
+        ffi = cffi.FFI()
+        allocate = ffi.new_allocator(should_clear_after_alloc=False)
+        for index in range(count):
+            payload = allocate("char[]", size)
+            ffi.memmove(payload, bytes((index & 0xFF,)) * 4096 * 16, 65536)
+            for offset in range(65536, size, 65536):  # every page written, as a read would
+                ffi.memmove(payload + offset, payload, 65536)
+            peak = max(peak, rss())
+            ffi.release(payload)
+            del payload
+    return (peak - before) / size
+
+
+def measure(python: str = sys.executable) -> dict:
+    """Each variant in a fresh ``python`` process (PyPy with the node's nursery size)."""
+    env = {**os.environ, "PYPY_GC_NURSERY": os.environ.get("PYPY_GC_NURSERY", "16MB")}
+    out = {}
+    for variant in VARIANTS:
+        result = subprocess.run([python, __file__, "--variant", variant], capture_output=True, text=True,
+                                check=True, env=env)
+        out[variant] = json.loads(result.stdout.strip().splitlines()[-1])[variant]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", choices=VARIANTS, help="measure this variant in this process")
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps({args.variant: growth(args.variant)}))
+    else:
+        print(json.dumps(measure()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
