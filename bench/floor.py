@@ -356,8 +356,9 @@ def table(samples: Dict[str, List[float]]) -> str:
     lines.append("message; per-call: two of them): ratio to Crossbar.io's call_1mib; relay_of_<workload>: the relay")
     lines.append("driven like that workload with a message of its size, ratio to Crossbar.io's figure for it.")
     if any(key.startswith("rss_x") for key in samples):
-        lines.append("rss_x: router RSS growth at peak while 16 MiB calls run, as a multiple of the message; its")
-        lines.append("floor: a process with the node's modules making 16 MiB payloads one at a time (large_objects.py).")
+        lines.append("rss_x: router RSS growth at peak while 16 MiB calls run, as a multiple of the message;")
+        lines.append("its floor: a process with the node's modules making 16 MiB payloads one at a time")
+        lines.append("(bench/large_objects.py).")
     return "\n".join(lines)
 
 

@@ -43,7 +43,8 @@ from node.config.fragments import websocket_options
 from node.config.validation import with_definition_defaults
 from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import (
-    C_LOOP, NATIVE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into, unmask_joined,
+    C_LOOP, NATIVE, GatheredBuffer, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
+    unmask_joined,
 )
 from node.wire.scan import SCANS, scan_message
 from pki import make_pki
@@ -697,6 +698,45 @@ def test_unmasked_buffer_gathers_random_reads_and_tells_which_are_ascii() -> Non
             buffer.unmask(offset, read, start, count)
     with pytest.raises(ValueError):
         buffer.octets(6, 3)
+
+
+@pytest.mark.skipif(not C_LOOP, reason="the node's C loop was not built")
+def test_gathered_buffer_puts_random_reads_and_reads_straight_into_its_space() -> None:
+    """:class:`GatheredBuffer` (a large RawSocket message on PyPy): parts copied from
+    reads at any offset (bytes or views), and parts a socket read writes straight into
+    :meth:`space`, come out as one payload; bounds are checked before C copies."""
+    rng = random.Random(4)
+    left, right = socket.socketpair()
+    try:
+        for _ in range(200):
+            payload = bytes(rng.randrange(256) for _ in range(rng.randint(1, 3000)))
+            buffer = GatheredBuffer(len(payload))
+            filled = 0
+            while filled < len(payload):
+                take = rng.randint(1, len(payload) - filled)
+                if rng.random() < 0.3:  # the kernel writes it where it belongs
+                    left.sendall(payload[filled:filled + take])
+                    got = 0
+                    while got < take:
+                        got += right.recv_into(buffer.space(filled + got, take - got))
+                else:
+                    lead = rng.randint(0, 7)
+                    read: Any = b"x" * lead + payload[filled:filled + take] + b"tail"
+                    if rng.random() < 0.5:
+                        read = memoryview(bytearray(read))
+                    buffer.put(filled, read, lead, take)
+                assert buffer.octets(filled, take) == payload[filled:filled + take]
+                filled += take
+            assert buffer.payload() == payload
+    finally:
+        left.close()
+        right.close()
+    buffer = GatheredBuffer(8)
+    for offset, read, start, count in ((4, b"12345", 0, 5), (0, b"123", 1, 3), (-1, b"1", 0, 1)):
+        with pytest.raises(ValueError):
+            buffer.put(offset, read, start, count)
+    with pytest.raises(ValueError):
+        buffer.space(6, 3)
 
 
 def _malloc_in_use() -> int:

@@ -58,7 +58,6 @@ every connection's instance dictionary.
 """
 from __future__ import annotations
 
-import platform
 import struct
 from collections import deque
 from typing import Any, Optional, Tuple
@@ -69,14 +68,12 @@ from node.fastpath.payload_parts import PayloadParts, pieces_for
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
 from node.fastpath.xormask import (
-    C_LOOP, IN_PLACE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
+    C_LOOP, GATHER_IN_C_MEMORY, IN_PLACE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
     unmask_joined,
 )
 
 quiet_autobahn()  # no debug strings formatted per connection or per message
 
-# PyPy: zeroing a 1 MiB bytearray costs 0.8 ms and decoding one as text 3 ms
-_BYTEARRAY_IS_SLOW = platform.python_implementation() == "PyPy"
 CACHE_LIMIT = 64 * 1024  # larger frames are built per send and not kept
 FAST_READ_LIMIT = 64 * 1024  # larger frames that span reads are gathered by LargeFrame
 JOIN_LIMIT = 256 * 1024  # a frame up to this size that spans reads is read whole if its rest is there
@@ -186,7 +183,7 @@ class LargeFrame:
         self.unmasked: Optional[UnmaskedBuffer] = None
         self.pieces: Optional[list] = None
         self.masker: Any = None
-        if C_LOOP and _BYTEARRAY_IS_SLOW:  # unmasked by the C loop into C memory
+        if GATHER_IN_C_MEMORY:  # unmasked by the C loop into C memory
             self.unmasked = UnmaskedBuffer(mask, length)
         elif C_LOOP or IN_PLACE:  # unmasked into one buffer, by the C loop or NVX
             self.buffer = unfilled_bytearray(length)  # delivered once every octet was written
@@ -388,7 +385,7 @@ class FramedDelivery:
             end = head + 4 + length
             rest: Any = b""
             if end > size and length <= JOIN_LIMIT and C_LOOP:
-                if _BYTEARRAY_IS_SLOW:
+                if GATHER_IN_C_MEMORY:
                     rest = self._rest_in_memory(data, head, length, end - size)
                 else:
                     rest = self.rest_of_frame(end - size)

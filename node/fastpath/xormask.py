@@ -21,6 +21,7 @@ autobahn's masker in any process.
 """
 from __future__ import annotations
 
+import platform
 import sys
 from array import array
 from typing import Any, Callable, Tuple
@@ -138,48 +139,42 @@ class NativeMasker(_Masker):
         return out, bool(ascii)
 
 
-class UnmaskedBuffer:
-    """A large frame's payload, unmasked read by read into C memory and made bytes once.
+class GatheredBuffer:
+    """A large message's octets, gathered read by read in C memory and made bytes once.
 
     On PyPy a ``bytearray`` is a poor buffer (zeroing one of 1 MiB costs 0.8 ms, and
-    decoding it as text 3 ms), and unmasking each read into new bytes then joining
-    them makes three large objects per read for the garbage collector; here the
-    reads go into one block of C memory and the payload is one copy of it."""
+    decoding it as text 3 ms), and each read Twisted makes is a bytes object of its
+    own (a 16 MiB message read in 1 MiB steps: sixteen large objects that PyPy's
+    collector frees only at a major collection, then a join copying all of them);
+    here the reads go into one block of C memory, the kernel can put them there
+    directly (:meth:`space`), and the payload is one copy of it."""
 
-    __slots__ = ("_memory", "_mask", "length")
+    __slots__ = ("_memory", "length")
 
-    def __init__(self, mask: bytes, length: int) -> None:
+    def __init__(self, length: int) -> None:
         self._memory: Any = _allocate("uint8_t[]", length)
-        self._mask = bytes(mask)
         self.length = length
-
-    def unmask(self, offset: int, data: Any, start: int, count: int) -> bool:
-        """Put ``data[start:start + count]`` unmasked at payload octet ``offset``; whether
-        all of it is ASCII."""
-        if start < 0 or count < 0 or start + count > len(data) or offset < 0 or offset + count > self.length:
-            raise ValueError("octets outside the read or the payload")  # the C loop trusts its bounds
-        return _unmask_from(self._memory + offset, data, start, count, _rotated_key(self._mask, offset))
 
     def _within(self, offset: int, count: int) -> None:
         """Refuse octets outside the payload: the C loop trusts its bounds."""
         if offset < 0 or count < 0 or offset + count > self.length:
             raise ValueError("octets outside the payload")
 
+    def put(self, offset: int, data: Any, start: int, count: int) -> None:
+        """Copy ``data[start:start + count]`` to payload octet ``offset``."""
+        if start < 0 or count < 0 or start + count > len(data):
+            raise ValueError("octets outside the read")
+        self._within(offset, count)
+        _unmask_from(self._memory + offset, data, start, count, 0)  # XOR with 0: a copy
+
     def space(self, offset: int, count: int) -> Any:
         """Writable room for ``count`` octets from payload octet ``offset``, for a read to
-        put masked octets in; :meth:`unmask_in_place` unmasks them there."""
+        put octets in."""
         self._within(offset, count)
         return _ffi.buffer(self._memory + offset, count)
 
-    def unmask_in_place(self, offset: int, count: int) -> bool:
-        """Unmask the ``count`` masked octets put at payload octet ``offset``; whether all
-        are ASCII."""
-        self._within(offset, count)
-        where = self._memory + offset
-        return bool(_lib.unmask_copy(where, where, count, _rotated_key(self._mask, offset)))
-
     def octets(self, offset: int, count: int) -> bytes:
-        """A copy of unmasked octets put in already."""
+        """A copy of octets put in already."""
         self._within(offset, count)
         return _ffi.unpack(_ffi.cast("char *", self._memory + offset), count)
 
@@ -193,6 +188,31 @@ class UnmaskedBuffer:
         if self._memory is not None:
             _ffi.release(self._memory)
             self._memory = None
+
+
+class UnmaskedBuffer(GatheredBuffer):
+    """A large WebSocket frame's payload, unmasked read by read into C memory."""
+
+    __slots__ = ("_mask",)
+
+    def __init__(self, mask: bytes, length: int) -> None:
+        super().__init__(length)
+        self._mask = bytes(mask)
+
+    def unmask(self, offset: int, data: Any, start: int, count: int) -> bool:
+        """Put ``data[start:start + count]`` unmasked at payload octet ``offset``; whether
+        all of it is ASCII."""
+        if start < 0 or count < 0 or start + count > len(data):
+            raise ValueError("octets outside the read")
+        self._within(offset, count)
+        return _unmask_from(self._memory + offset, data, start, count, _rotated_key(self._mask, offset))
+
+    def unmask_in_place(self, offset: int, count: int) -> bool:
+        """Unmask the ``count`` masked octets put at payload octet ``offset`` (by a read
+        into :meth:`space`); whether all are ASCII."""
+        self._within(offset, count)
+        where = self._memory + offset
+        return bool(_lib.unmask_copy(where, where, count, _rotated_key(self._mask, offset)))
 
 
 def unmask_joined(mask: bytes, first: Any, rest: Any) -> Tuple[bytearray, bool]:
@@ -225,6 +245,10 @@ NATIVE = _native()
 # counts as not built: node.process.native_modules says so at start)
 C_LOOP_FOUND = _lib is not None
 C_LOOP = C_LOOP_FOUND and hasattr(_lib, "unmask_from")
+
+# large messages are gathered in C memory (GatheredBuffer) where bytearrays are slow
+GATHER_IN_C_MEMORY = C_LOOP and platform.python_implementation() == "PyPy"
+
 
 
 def _word_masker(mask: bytes, length: Any = None) -> Any:

@@ -9,7 +9,10 @@ a message over the limit the client announced is not sent but raised as
 the rest of a large message is gathered in a list and read in large steps
 (:func:`~node.transports.fairness.read_rest`): Twisted's ``IntNStringReceiver``
 adds each read to what it holds, which copies a 16 MiB message about a thousand
-times.
+times. On PyPy (over TCP or Unix sockets, not TLS) it is gathered in C memory
+instead, the kernel putting the rest there directly, a step of up to
+:data:`~node.transports.fairness.LARGE_READ` per turn beside Twisted's slice
+(:class:`~node.fastpath.xormask.GatheredBuffer` says why).
 """
 from __future__ import annotations
 
@@ -23,11 +26,12 @@ from twisted.logger import Logger
 
 from node.config.model import RawSocketService
 from node.fastpath.payload_parts import PayloadParts, pieces_for
+from node.fastpath.xormask import GATHER_IN_C_MEMORY, GatheredBuffer
 from node.router.counters import MESSAGE_CODES
 from node.transports import violation
 from node.transports.backpressure import watch_outgoing
 from node.transports.counts import OPEN_HANDSHAKE_TIMEOUT, TransportCounts, refused
-from node.transports.fairness import READ_SLICE, read_in_slices, read_rest, read_rest_now
+from node.transports.fairness import LARGE_READ, READ_SLICE, read_in_slices, read_rest, read_rest_now
 from node.wire.serializers import rawsocket_serializers
 from node.wire.size import check_size
 
@@ -44,6 +48,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         super().__init__()
         self._violated = False
         self._rest: Optional[List[bytes]] = None  # the large message being gathered (its payload so far)
+        self._memory: Optional[GatheredBuffer] = None  # or gathered here (PyPy)
         self._missing = 0  # octets it still lacks
         self._reader: Any = None
 
@@ -68,11 +73,18 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
 
     def connectionLost(self, reason: Any) -> None:
         self.factory.connections.discard(self)
+        if self._memory is not None:
+            self._memory.release()
+            self._memory = None
         if self._handshake_timer is not None and self._handshake_timer.active():
             self._handshake_timer.cancel()
         super().connectionLost(reason)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._memory is not None:
+            data = self._gather_in_memory(data)
+            if not data:
+                return
         if self._rest is not None:
             data = self._gather(data)
             if not data:
@@ -100,8 +112,50 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         if len(pending) >= 4 and self._handshake_complete and not self.transport.disconnecting:
             length = struct.unpack("!I", pending[:4])[0]
             if READ_SLICE < length <= self.MAX_LENGTH:  # a large message has begun: gather it
-                self._rest, self._missing, self._unprocessed = [pending[4:]], length + 4 - len(pending), b""
-                read_rest_now(self._reader, self._missing, self)
+                self._unprocessed = b""
+                if self._reads_into_memory():
+                    self._memory = GatheredBuffer(length)
+                    self._memory.put(0, pending, 4, len(pending) - 4)
+                    self._missing = length + 4 - len(pending)
+                    self._pull_into_memory()
+                else:
+                    self._rest, self._missing = [pending[4:]], length + 4 - len(pending)
+                    read_rest_now(self._reader, self._missing, self)
+
+    def _reads_into_memory(self) -> bool:
+        """Whether a large message is gathered in C memory the kernel reads into: PyPy
+        with the node's C module, a TCP or Unix socket read straight for this protocol."""
+        transport = self.transport
+        return (GATHER_IN_C_MEMORY and hasattr(transport, "receive_now_into")
+                and getattr(transport, "protocol", None) is self)
+
+    def _gather_in_memory(self, data: bytes) -> bytes:
+        """Add ``data`` (a read of Twisted's slice) to the message gathered in C memory,
+        then read more of it straight there; hand the message on once whole. Returns
+        what follows it in ``data``."""
+        memory = self._memory
+        take = min(len(data), self._missing)
+        memory.put(memory.length - self._missing, data, 0, take)
+        self._missing -= take
+        if self._missing:
+            self._pull_into_memory()
+        else:
+            self._deliver_from_memory()
+        return data[take:] if take < len(data) else b""
+
+    def _pull_into_memory(self) -> None:
+        """Read up to :data:`LARGE_READ` more of the message, in this turn, into its C
+        memory; hand it on if that completes it."""
+        memory = self._memory
+        got = self.transport.receive_now_into(memory.space(memory.length - self._missing,
+                                                           min(self._missing, LARGE_READ)))
+        self._missing -= got
+        if not self._missing:
+            self._deliver_from_memory()
+
+    def _deliver_from_memory(self) -> None:
+        payload, self._memory = self._memory.payload(), None
+        self.stringReceived(payload)
 
     def _gather(self, data: bytes) -> bytes:
         """Add ``data`` to the large message being gathered; hand the message on once
