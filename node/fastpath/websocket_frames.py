@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import autobahn.websocket.protocol as _wsp
 from node.fastpath.buffers import unfilled_bytearray
@@ -207,6 +207,9 @@ class FramedDelivery:
 
     send_queue = LazySendQueue()
     _large: Optional[LargeFrame] = None
+    # while set, the socket's reads go where it says (node.fastpath.write_coalescing:
+    # CoalescingWrites.doRead) and are handed to ``received_into``
+    read_target: Optional[Callable[[], Any]] = None
 
     def dataReceived(self: Any, data: bytes) -> None:
         if self._large is not None:
@@ -264,42 +267,55 @@ class FramedDelivery:
         """Read up to ``most`` more octets of the large frame being gathered in C memory
         (PyPy: :class:`UnmaskedBuffer`) straight into that memory, in this turn, and
         deliver the frame if that completes it; the number read (0: no such frame, the
-        transport cannot, or nothing there yet).
+        transport cannot, or nothing there yet). The transport then reads the rest the
+        same way (:attr:`read_target`).
 
         Twisted's own read makes a bytes object of each read: for a 16 MiB message, 16
         objects of 1 MiB that PyPy's collector frees only at its next major collection
         (together with the payloads, a 16 MiB call grew a fresh PyPy router by 14 times
         the message), and one more copy of every octet. Here the kernel writes them
-        where they are unmasked; the caller keeps Twisted's reads at their slice."""
+        where they are unmasked."""
         if not self.pulls_into_frame():
             return 0
-        large = self._large
-        start = large.filled
-        got = self.transport.receive_now_into(large.unmasked.space(start, min(large.missing, most)))
-        if not got:
-            return 0
-        ascii = large.unmasked.unmask_in_place(start, got)
-        validator = large.validator
-        if validator is not None and not (ascii and validator.skip_ascii(got)):
-            self._check_utf8(large, large.unmasked.octets(start, got), ascii)
-        large.filled += got
-        self.trafficStats.incomingOctetsWireLevel += got
-        if not large.missing:
-            self._deliver_large(large)
+        got = self.transport.receive_now_into(self.frame_space(most))
+        if got:
+            self.received_into(got)
         return got
 
     def pulls_into_frame(self: Any) -> bool:
-        """Whether a large frame is being gathered in C memory that :meth:`pull_into_frame`
-        can read into (not through TLS or a wrapped protocol)."""
+        """Whether a large frame is being gathered in C memory that a read can put its
+        octets in (a TCP or Unix socket read straight for this protocol, not TLS)."""
         large = self._large
         if large is None or large.unmasked is None or large.failed:
             return False
         transport = self.transport
         return hasattr(transport, "receive_now_into") and getattr(transport, "protocol", None) is self
 
+    def frame_space(self: Any, most: int) -> Any:
+        """Where the next read of the frame gathered in C memory goes: room for up to
+        ``most`` of the octets it lacks."""
+        large = self._large
+        return large.unmasked.space(large.filled, min(large.missing, most))
+
+    def received_into(self: Any, got: int) -> None:
+        """A read put ``got`` octets into :meth:`frame_space`: unmask and check them
+        (unless the frame failed already: its rest is skipped), deliver the frame once whole."""
+        large = self._large
+        start = large.filled
+        if not large.failed:
+            ascii = large.unmasked.unmask_in_place(start, got)
+            validator = large.validator
+            if validator is not None and not (ascii and validator.skip_ascii(got)):
+                self._check_utf8(large, large.unmasked.octets(start, got), ascii)
+        large.filled += got
+        self.trafficStats.incomingOctetsWireLevel += got
+        if not large.missing:
+            self._deliver_large(large)
+
     def _deliver_large(self: Any, large: LargeFrame) -> None:
         """The large frame is whole: deliver it as a message, unless it failed."""
         self._large = None
+        self.read_target = None
         if large.view is not None:
             large.view.release()  # no view left on the buffer: the serializer may empty it (see _onMessage below)
         if large.failed or self.state != self.STATE_OPEN:

@@ -49,6 +49,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
         self._violated = False
         self._rest: Optional[List[bytes]] = None  # the large message being gathered (its payload so far)
         self._memory: Optional[GatheredBuffer] = None  # or gathered here (PyPy)
+        self.read_target: Optional[Callable[[], Any]] = None  # while set, the transport's reads go there
         self._missing = 0  # octets it still lacks
         self._reader: Any = None
 
@@ -118,6 +119,8 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
                     self._memory.put(0, pending, 4, len(pending) - 4)
                     self._missing = length + 4 - len(pending)
                     self._pull_into_memory()
+                    if self._memory is not None:  # the transport reads the rest straight there
+                        self.read_target = self._next_read_space
                 else:
                     self._rest, self._missing = [pending[4:]], length + 4 - len(pending)
                     read_rest_now(self._reader, self._missing, self)
@@ -130,32 +133,33 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
                 and getattr(transport, "protocol", None) is self)
 
     def _gather_in_memory(self, data: bytes) -> bytes:
-        """Add ``data`` (a read of Twisted's slice) to the message gathered in C memory,
-        then read more of it straight there; hand the message on once whole. Returns
-        what follows it in ``data``."""
+        """Add ``data`` (a read that came through ``dataReceived``) to the message
+        gathered in C memory; hand the message on once whole. Returns what follows it
+        in ``data``."""
         memory = self._memory
         take = min(len(data), self._missing)
         memory.put(memory.length - self._missing, data, 0, take)
-        self._missing -= take
-        if self._missing:
-            self._pull_into_memory()
-        else:
-            self._deliver_from_memory()
+        self.received_into(take)
         return data[take:] if take < len(data) else b""
 
     def _pull_into_memory(self) -> None:
-        """Read up to :data:`LARGE_READ` more of the message, in this turn, into its C
-        memory; hand it on if that completes it."""
+        """Read more of the message, in this turn, straight into its C memory."""
+        got = self.transport.receive_now_into(self._next_read_space())
+        if got:
+            self.received_into(got)
+
+    def _next_read_space(self) -> Any:
+        """Room for the next read of the message gathered in C memory: up to
+        :data:`LARGE_READ` of what it lacks, as :func:`read_rest` allows Twisted's reads."""
         memory = self._memory
-        got = self.transport.receive_now_into(memory.space(memory.length - self._missing,
-                                                           min(self._missing, LARGE_READ)))
+        return memory.space(memory.length - self._missing, min(self._missing, LARGE_READ))
+
+    def received_into(self, got: int) -> None:
+        """``got`` more octets of the message are in its C memory; hand it on once whole."""
         self._missing -= got
         if not self._missing:
-            self._deliver_from_memory()
-
-    def _deliver_from_memory(self) -> None:
-        payload, self._memory = self._memory.payload(), None
-        self.stringReceived(payload)
+            payload, self._memory, self.read_target = self._memory.payload(), None, None
+            self.stringReceived(payload)
 
     def _gather(self, data: bytes) -> bytes:
         """Add ``data`` to the large message being gathered; hand the message on once

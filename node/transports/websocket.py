@@ -54,8 +54,10 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         super().dataReceived(data)
         if self._large is None and not self._reading_rest and self.__dict__.get("current_frame") is None:
             return  # the usual read: whole frames, none begun (frame_missing would say 0)
-        if self.pulls_into_frame():  # PyPy: the rest read into the frame's C memory, Twisted's reads kept small
+        if self.pulls_into_frame():  # PyPy: the rest read straight into the frame's C memory
             self.pull_into_frame(LARGE_READ)
+            if self._large is not None:
+                self.read_target = self._next_read_space
             if self._reading_rest:
                 read_rest(self._reader, 0)
                 self._reading_rest = False
@@ -70,6 +72,11 @@ class WampServerProtocol(RequestHeadLimit, StrictCloseFrames, FramedDelivery, Wa
         elif self._reading_rest:
             read_rest(self._reader, 0)
             self._reading_rest = False
+
+    def _next_read_space(self) -> Any:
+        """The transport's next read, while a large frame comes into C memory: up to
+        :data:`LARGE_READ` of it per turn, as :func:`read_rest` allows Twisted's reads."""
+        return self.frame_space(LARGE_READ)
 
     def connectionLost(self, reason: Any) -> None:
         self.factory.connections.discard(self)
