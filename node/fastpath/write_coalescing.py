@@ -186,14 +186,17 @@ class CoalescingWrites:
         :mod:`node.transports.rawsocket`), one read straight into the buffer it gives,
         handed to its ``received_into``: no bytes object per read, no second copy."""
         target = getattr(self.protocol, "read_target", None)  # type: ignore[attr-defined]
-        if target is None:
-            return super().doRead()  # type: ignore[misc]
         try:
-            got = self.socket.recv_into(target())  # type: ignore[attr-defined]
+            if target is None:  # Twisted's tcp.Connection.doRead, without a call more per read
+                data = self.socket.recv(self.bufferSize)  # type: ignore[attr-defined]
+            else:
+                got = self.socket.recv_into(target())  # type: ignore[attr-defined]
         except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            if e.errno == errno.EWOULDBLOCK:
                 return None
             return main.CONNECTION_LOST
+        if target is None:
+            return self._dataReceived(data)
         if not got:
             return main.CONNECTION_DONE
         self.counts.bytes_in += got
