@@ -10,8 +10,9 @@ the rest of a large message is gathered in a list and read in large steps
 (:func:`~node.transports.fairness.read_rest`): Twisted's ``IntNStringReceiver``
 adds each read to what it holds, which copies a 16 MiB message about a thousand
 times. On PyPy (over TCP or Unix sockets, not TLS) it is gathered in C memory
-instead, the kernel putting the rest there directly, a step of up to
-:data:`~node.transports.fairness.LARGE_READ` per turn beside Twisted's slice
+instead, the socket's reads going straight there (``read_target``, read by
+:class:`~node.fastpath.write_coalescing.CoalescingWrites`) in steps of up to
+:data:`~node.transports.fairness.LARGE_READ` per turn
 (:class:`~node.fastpath.xormask.GatheredBuffer` says why).
 """
 from __future__ import annotations
