@@ -67,6 +67,7 @@ from node.fastpath.buffers import unfilled_bytearray
 from node.fastpath.payload_parts import PayloadParts, pieces_for
 from node.fastpath.quiet_autobahn import quiet_autobahn
 from node.fastpath.utf8 import DecoderUtf8Validator
+from node.fastpath.write_coalescing import reads_straight_for
 from node.fastpath.xormask import (
     C_LOOP, GATHER_IN_C_MEMORY, IN_PLACE, NativeMasker, UnmaskedBuffer, WordMasker, create_xor_masker, unmask_into,
     unmask_joined,
@@ -286,10 +287,7 @@ class FramedDelivery:
         """Whether a large frame is being gathered in C memory that a read can put its
         octets in (a TCP or Unix socket read straight for this protocol, not TLS)."""
         large = self._large
-        if large is None or large.unmasked is None or large.failed:
-            return False
-        transport = self.transport
-        return hasattr(transport, "receive_now_into") and getattr(transport, "protocol", None) is self
+        return large is not None and large.unmasked is not None and not large.failed and reads_straight_for(self)
 
     def frame_space(self: Any, most: int) -> Any:
         """Where the next read of the frame gathered in C memory goes: room for up to
@@ -301,12 +299,8 @@ class FramedDelivery:
         """A read put ``got`` octets into :meth:`frame_space`: unmask and check them
         (unless the frame failed already: its rest is skipped), deliver the frame once whole."""
         large = self._large
-        start = large.filled
         if not large.failed:
-            ascii = large.unmasked.unmask_in_place(start, got)
-            validator = large.validator
-            if validator is not None and not (ascii and validator.skip_ascii(got)):
-                self._check_utf8(large, large.unmasked.octets(start, got), ascii)
+            self._check_unmasked(large, got, large.unmasked.unmask_in_place(large.filled, got))
         large.filled += got
         self.trafficStats.incomingOctetsWireLevel += got
         if not large.missing:
@@ -353,12 +347,15 @@ class FramedDelivery:
     def _gather_unmasked(self: Any, large: LargeFrame, data: bytes, pos: int, take: int) -> None:
         """:meth:`_gather`'s step for a frame gathered in C memory: unmask, then check
         the UTF-8 of what was unmasked unless it was all ASCII."""
-        unmasked = large.unmasked
-        ascii = unmasked.unmask(large.filled, data, pos, take)
+        self._check_unmasked(large, take, large.unmasked.unmask(large.filled, data, pos, take))
+
+    def _check_unmasked(self: Any, large: LargeFrame, count: int, ascii: bool) -> None:
+        """Check the UTF-8 of the ``count`` octets just unmasked into the frame's C memory
+        at ``large.filled``, unless they were all ASCII (``ascii``) in a frame that needs no more."""
         validator = large.validator
-        if validator is None or (ascii and validator.skip_ascii(take)):
+        if validator is None or (ascii and validator.skip_ascii(count)):
             return
-        self._check_utf8(large, unmasked.octets(large.filled, take), ascii)
+        self._check_utf8(large, large.unmasked.octets(large.filled, count), ascii)
 
     def _check_utf8(self: Any, large: LargeFrame, part: Any, ascii: bool) -> None:
         """The UTF-8 check of one read's unmasked octets of a large text frame; on the
@@ -455,10 +452,9 @@ class FramedDelivery:
 
         PyPy's ``recv`` reads into memory of its own and copies that into new bytes, and
         unmasking copies them again: for a 64 KiB message, two copies of 48 KiB less."""
-        transport = self.transport
-        receive_into = getattr(transport, "receive_now_into", None)
-        if receive_into is None or getattr(transport, "protocol", None) is not self:
+        if not reads_straight_for(self):
             return b""
+        receive_into = self.transport.receive_now_into
         first = len(data) - head - 4
         memory = UnmaskedBuffer(data[head:head + 4], length)
         got = receive_into(memory.space(first, missing))
@@ -481,11 +477,9 @@ class FramedDelivery:
         a frame under :data:`FAST_READ_LIMIT`, nor a turn through the poller. Bounded
         by :data:`JOIN_LIMIT`, so one turn reads at most one slice and the rest of one
         frame (as :func:`node.transports.fairness.read_rest_now` does)."""
-        transport = self.transport
-        receive = getattr(transport, "receive_now", None)
-        if receive is None or getattr(transport, "protocol", None) is not self:
+        if not reads_straight_for(self):
             return b""
-        return receive(missing)
+        return self.transport.receive_now(missing)
 
     def onMessageEnd(self: Any) -> None:
         """autobahn's, without firing the ``message`` observer event (a Deferred

@@ -92,6 +92,14 @@ class NoCounts:
         self.bytes_in = self.bytes_out = self.connections = 0
 
 
+def reads_straight_for(protocol: Any) -> bool:
+    """Whether ``protocol``'s transport is one of these connections reading for it
+    directly (not through TLS or another wrapper): only then may the protocol read in
+    this turn (``receive_now``, ``receive_now_into``) or name a ``read_target``."""
+    transport = protocol.transport
+    return isinstance(transport, CoalescingWrites) and transport.protocol is protocol
+
+
 class CoalescingWrites:
     """Mixin for Twisted's TCP/Unix ``Server`` transport: put it first in the bases.
 

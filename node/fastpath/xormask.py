@@ -162,10 +162,15 @@ class GatheredBuffer:
 
     def put(self, offset: int, data: Any, start: int, count: int) -> None:
         """Copy ``data[start:start + count]`` to payload octet ``offset``."""
+        self._from_read(offset, data, start, count, 0)  # XOR with 0: a copy
+
+    def _from_read(self, offset: int, data: Any, start: int, count: int, key: int) -> bool:
+        """``data[start:start + count]`` XORed with ``key`` at payload octet ``offset``;
+        whether all of it is ASCII. Bounds are checked first: the C loop trusts them."""
         if start < 0 or count < 0 or start + count > len(data):
             raise ValueError("octets outside the read")
         self._within(offset, count)
-        _unmask_from(self._memory + offset, data, start, count, 0)  # XOR with 0: a copy
+        return _unmask_from(self._memory + offset, data, start, count, key)
 
     def space(self, offset: int, count: int) -> Any:
         """Writable room for ``count`` octets from payload octet ``offset``, for a read to
@@ -202,10 +207,7 @@ class UnmaskedBuffer(GatheredBuffer):
     def unmask(self, offset: int, data: Any, start: int, count: int) -> bool:
         """Put ``data[start:start + count]`` unmasked at payload octet ``offset``; whether
         all of it is ASCII."""
-        if start < 0 or count < 0 or start + count > len(data):
-            raise ValueError("octets outside the read")
-        self._within(offset, count)
-        return _unmask_from(self._memory + offset, data, start, count, _rotated_key(self._mask, offset))
+        return self._from_read(offset, data, start, count, _rotated_key(self._mask, offset))
 
     def unmask_in_place(self, offset: int, count: int) -> bool:
         """Unmask the ``count`` masked octets put at payload octet ``offset`` (by a read

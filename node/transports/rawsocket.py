@@ -27,6 +27,7 @@ from twisted.logger import Logger
 
 from node.config.model import RawSocketService
 from node.fastpath.payload_parts import PayloadParts, pieces_for
+from node.fastpath.write_coalescing import reads_straight_for
 from node.fastpath.xormask import GATHER_IN_C_MEMORY, GatheredBuffer
 from node.router.counters import MESSAGE_CODES
 from node.transports import violation
@@ -129,9 +130,7 @@ class RawSocketServerProtocol(WampRawSocketServerProtocol):
     def _reads_into_memory(self) -> bool:
         """Whether a large message is gathered in C memory the kernel reads into: PyPy
         with the node's C module, a TCP or Unix socket read straight for this protocol."""
-        transport = self.transport
-        return (GATHER_IN_C_MEMORY and hasattr(transport, "receive_now_into")
-                and getattr(transport, "protocol", None) is self)
+        return GATHER_IN_C_MEMORY and reads_straight_for(self)
 
     def _gather_in_memory(self, data: bytes) -> bytes:
         """Add ``data`` (a read that came through ``dataReceived``) to the message
