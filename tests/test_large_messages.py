@@ -410,10 +410,8 @@ def test_large_frame_whose_rest_trickles_in_arrives_intact_or_fails_where_it_bre
     async def scenario() -> None:
         callee = await connect(node.urls["rs"], serializer="cbor")
         await callee.register(lambda text: text[::-1], "com.large.trickle")
-        ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+        ws = welcomed(node)
         try:
-            ws.send(fast_frame(1, json.dumps([1, "realm1", {"roles": {"caller": {}}}]).encode()))
-            assert json.loads(ws.read_frame()[2])[0] == 2  # WELCOME
             for pos in range(0, len(octets), 97 * 1024 + 1):
                 ws.send(octets[pos:pos + 97 * 1024 + 1])
                 await asyncio.sleep(0.002)
@@ -453,10 +451,8 @@ def test_large_frames_split_anywhere_between_reads_arrive_intact(node: Any) -> N
     async def scenario() -> None:
         callee = await connect(node.urls["rs"], serializer="cbor")
         await callee.register(lambda text: text[::-1], "com.large.split")
-        ws = RawWebSocket(node.ports["ws"], protocols=["wamp.2.json"])
+        ws = welcomed(node)
         try:
-            ws.send(fast_frame(1, json.dumps([1, "realm1", {"roles": {"caller": {}}}]).encode()))
-            assert json.loads(ws.read_frame()[2])[0] == 2  # WELCOME
             texts = [payload(size, salt) for salt, size in enumerate(sizes)]
             stream = b"".join(frame(1, json.dumps([48, i + 1, {}, "com.large.split", [text]],
                                                   ensure_ascii=False).encode(), mask=bytes([i + 1, 2, 3, 4]))
