@@ -43,7 +43,8 @@ For ``call_16mib`` (``--only call_16mib``; issue 17's memory target), the router
 growth while 16 MiB calls are in flight, as a multiple of the message, for each router,
 and its floor: ``bench/large_objects.py`` in each interpreter, a process with the node's
 modules loaded making 16 MiB payloads one at a time (``bytes``: as Python objects, the
-node's design; ``c_memory``: C memory freed as each is dropped).
+node's design; ``bytes_collected``: the same with a major collection before each, as the
+node does on PyPy from 8 MiB; ``c_memory``: C memory freed as each is dropped).
 
 Medians over ``--repeat`` runs, ``±`` half the min-max range in percent.
 """

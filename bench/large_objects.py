@@ -15,8 +15,13 @@ next: the least any router holding them could keep.
   when a major collection sweeps, and starts one only once the heap has grown to 1.82
   times what the last one left alive, so dropped payloads pile up meanwhile: the floor
   of any design that keeps payloads as Python objects on PyPy.
+- ``bytes_collected``: bytes as above, with a major collection run to its end before
+  each payload is made (on PyPy, what the node does for messages of 8 MiB or more:
+  ``node/fastpath/large_garbage.py``); on CPython the same as ``bytes``.
 - ``c_memory``: each payload in C memory (``ffi.new``), freed by ``ffi.release`` as it
   is dropped: what a design with an explicit owner of each payload could reach.
+
+glibc's thresholds are the node's (``node/process/malloc.py``).
 
 Prints one JSON line: variant -> peak RSS growth as a multiple of the payload size.
 """
@@ -32,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SIZE = 16 * 1024 * 1024
 COUNT = 40
-VARIANTS = ("bytes", "c_memory")
+VARIANTS = ("bytes", "bytes_collected", "c_memory")
 
 
 def rss() -> int:
@@ -43,11 +48,18 @@ def rss() -> int:
 def growth(variant: str, size: int = SIZE, count: int = COUNT) -> float:
     """Peak RSS growth over ``count`` payloads of ``size``, one at a time, as a multiple of ``size``."""
     sys.path.insert(0, str(HERE.parent))
-    import node.workers.router  # noqa: F401 (the heap of a router at rest)
+    import gc
 
+    import node.workers.router  # noqa: F401 (the heap of a router at rest)
+    from node.process.malloc import tune_malloc
+
+    tune_malloc()
     before = peak = rss()
-    if variant == "bytes":
+    if variant in ("bytes", "bytes_collected"):
         for index in range(count):
+            while variant == "bytes_collected" and hasattr(gc, "collect_step"):
+                if gc.collect_step().major_is_done:
+                    break
             payload = bytes((index & 0xFF,)) * size  # one allocation, every page written
             peak = max(peak, rss())
             del payload

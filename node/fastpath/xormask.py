@@ -29,6 +29,7 @@ from typing import Any, Callable, Tuple
 from autobahn.websocket import xormasker as _autobahn
 
 from node.fastpath.buffers import unfilled_bytearray
+from node.fastpath.large_garbage import large_garbage
 
 try:  # built by setup.py (module docstring); absent where it could not be compiled
     from node.fastpath._native_unmask import ffi as _ffi, lib as _lib  # type: ignore[import-not-found]
@@ -152,6 +153,7 @@ class GatheredBuffer:
     __slots__ = ("_memory", "length")
 
     def __init__(self, length: int) -> None:
+        large_garbage.message_begins(length)  # PyPy: dead earlier payloads freed meanwhile
         self._memory: Any = _allocate("uint8_t[]", length)
         self.length = length
 
@@ -170,12 +172,14 @@ class GatheredBuffer:
         if start < 0 or count < 0 or start + count > len(data):
             raise ValueError("octets outside the read")
         self._within(offset, count)
+        large_garbage.step()
         return _unmask_from(self._memory + offset, data, start, count, key)
 
     def space(self, offset: int, count: int) -> Any:
         """Writable room for ``count`` octets from payload octet ``offset``, for a read to
         put octets in."""
         self._within(offset, count)
+        large_garbage.step()
         return _ffi.buffer(self._memory + offset, count)
 
     def octets(self, offset: int, count: int) -> bytes:
@@ -185,6 +189,7 @@ class GatheredBuffer:
 
     def payload(self) -> bytes:
         """The whole payload as bytes; the C memory is freed (the buffer is done)."""
+        large_garbage.payload_made(self.length)
         out = self.octets(0, self.length)
         self.release()
         return out

@@ -17,7 +17,12 @@ one would map a 16 MiB message's buffers per use and halve the RSS growth of a
 buffer to about 16 times a large string's length while encoding it (a 1 MiB
 string: a 16.6 MB ``realloc``), and below that size every 1 MiB message it
 encodes would be mapped afresh: +1 ms of router CPU per 1 MiB call (3.7 against
-2.7 ms, ``bench/run.py --only call_1mib``). The glibc environment variables
+2.7 ms, ``bench/run.py --only call_1mib``). PyPy has no orjson, and there it is 4 MiB:
+a very large message's buffers are then mapped for it and unmapped as they are freed
+(:mod:`node.fastpath.large_garbage` has PyPy free dead payloads before the next one),
+where with 16 MiB they were cut from the free heap that ``TRIM_THRESHOLD`` keeps and went
+back to it: a 16 MiB call grew a PyPy router by 3.1 times the message, 2.1 times with
+4 MiB (``bench/run.py --pypy --only call_16mib``). The glibc environment variables
 (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``) still win: when either
 is set, nothing is changed here. Elsewhere than on glibc this does nothing.
 """
@@ -31,7 +36,7 @@ from typing import Mapping, Optional
 
 M_TRIM_THRESHOLD = -1  # <malloc.h>
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 16 * 1024 * 1024
+MMAP_THRESHOLD = 4 * 1024 * 1024 if platform.python_implementation() == "PyPy" else 16 * 1024 * 1024
 TRIM_THRESHOLD = 32 * 1024 * 1024  # glibc's own ceiling for its dynamic thresholds on 64-bit
 ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
