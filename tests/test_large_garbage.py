@@ -14,8 +14,12 @@ from typing import Any, List
 import pytest
 
 from node.fastpath import large_garbage as module
-from node.fastpath.large_garbage import COLLECT_FROM_VARIABLE, DEFAULT_COLLECT_FROM, LargeGarbage, collect_from
+from node.fastpath.large_garbage import (
+    COLLECT_FROM_VARIABLE, DEFAULT_COLLECT_FROM, LargeGarbage, collect_from, collect_from_warning,
+)
 from node.fastpath.xormask import GATHER_IN_C_MEMORY, GatheredBuffer
+
+from conftest import free_port, router_config, tcp
 
 ON_PYPY = platform.python_implementation() == "PyPy"
 
@@ -26,6 +30,23 @@ def test_size_comes_from_the_environment_and_only_counts_on_pypy() -> None:
     assert collect_from({COLLECT_FROM_VARIABLE: " 1048576 "}, "PyPy") == 1048576
     assert collect_from({COLLECT_FROM_VARIABLE: "8MB"}, "PyPy") == DEFAULT_COLLECT_FROM  # not a number of octets
     assert collect_from({COLLECT_FROM_VARIABLE: "1048576"}, "CPython") == 0
+
+
+def test_a_size_that_is_no_number_is_named_with_the_fix() -> None:
+    assert collect_from_warning({}) is None
+    assert collect_from_warning({COLLECT_FROM_VARIABLE: "0"}) is None
+    line = collect_from_warning({COLLECT_FROM_VARIABLE: "8MB"}, "PyPy")
+    assert line is not None and "WAMPNODE_COLLECT_FROM='8MB' is not a whole number of octets" in line
+    assert f"using {DEFAULT_COLLECT_FROM}" in line and "or to 0 to turn off" in line
+
+
+def test_start_warns_once_of_a_size_that_is_no_number_and_runs(node_factory: Any) -> None:
+    node = node_factory(router_config([{"type": "websocket", "endpoint": tcp(free_port())}]),
+                        env={COLLECT_FROM_VARIABLE: "8MB"})
+    lines = [line for line in node.output().splitlines() if COLLECT_FROM_VARIABLE in line]
+    assert len(lines) == 1 and "is not a whole number of octets" in lines[0], node.output()
+    assert node.stop() == 0
+    assert "Traceback" not in node.output()
 
 
 class Steps:

@@ -45,6 +45,17 @@ def collect_from(environ: Mapping[str, str], implementation: Optional[str] = Non
 COLLECT_FROM = collect_from(os.environ) if hasattr(gc, "collect_step") else 0
 
 
+def collect_from_warning(environ: Mapping[str, str], implementation: Optional[str] = None) -> Optional[str]:
+    """The line ``wampnode start`` logs when the environment's size is not a number of
+    octets (it is then ignored), else None."""
+    value = environ.get(COLLECT_FROM_VARIABLE)
+    if value is None or value.strip().isdigit():
+        return None
+    used = collect_from(environ, implementation)
+    return (f"{COLLECT_FROM_VARIABLE}={value!r} is not a whole number of octets and is ignored (using {used}); "
+            f"set it to a number of octets, or to 0 to turn off collecting after very large messages on PyPy")
+
+
 class LargeGarbage:
     """Whether a very large payload may lie dead, and the major collection under way for it."""
 

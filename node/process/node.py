@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 
 from node import __version__
 from node.config.model import NodeConfig
+from node.fastpath.large_garbage import collect_from_warning
 from node.process.failure import report_start_failure
 from node.process.hosted import HostedWorkers
 from node.process.native_modules import native_module_warnings
@@ -82,8 +83,9 @@ class NodeProcess:
         if self.config.ignored:
             log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}",
                      keys=", ".join(self.config.ignored))
-        for warning in native_module_warnings():
-            log.warn("{warning}", warning=warning)
+        for warning in [*native_module_warnings(), collect_from_warning(os.environ)]:
+            if warning:
+                log.warn("{warning}", warning=warning)
         self.worker.prepare()  # TLS and trust files read once; ConfigErrors before anything listens
         self.reactor.callWhenRunning(self._begin)
         self.reactor.run(installSignalHandlers=False)
