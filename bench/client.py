@@ -111,16 +111,22 @@ class BenchSession(ApplicationSession):
 
 
 def open_session(url: str, on_join: Callable[[Any], Any], on_gone: Optional[Callable[[Any], Any]] = None) -> None:
-    """Connect one WebSocket and join ``realm1``; any connect failure ends the process."""
+    """Connect one WebSocket (or RawSocket: ``rs://``) and join ``realm1``; any connect failure ends the process."""
     from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
 
     parts = urlparse(url)
     session = BenchSession(on_join, on_gone)
-    factory = WampWebSocketClientFactory(lambda: session, url=url, serializers=[SERIALIZER["class"]()])
-    factory.noisy = False
-    factory.setProtocolOptions(maxMessagePayloadSize=0, maxFramePayloadSize=0)
-    if LEAN["on"]:
-        factory.setProtocolOptions(utf8validateIncoming=False)
+    if parts.scheme == "rs":  # RawSocket over TCP; its largest message is 16 MiB (2^24)
+        from autobahn.twisted.rawsocket import WampRawSocketClientFactory
+
+        factory: Any = WampRawSocketClientFactory(lambda: session, serializer=SERIALIZER["class"]())
+        factory.noisy = False
+    else:
+        factory = WampWebSocketClientFactory(lambda: session, url=url, serializers=[SERIALIZER["class"]()])
+        factory.noisy = False
+        factory.setProtocolOptions(maxMessagePayloadSize=0, maxFramePayloadSize=0)
+        if LEAN["on"]:
+            factory.setProtocolOptions(utf8validateIncoming=False)
     if parts.scheme == "wss":
         from twisted.internet.ssl import CertificateOptions
 

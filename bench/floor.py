@@ -241,6 +241,7 @@ def handshake_us(port: int, cpu_seconds: Callable[[], float], duration: float) -
 def minimal_router(workdir: Path, variant: str, python: str = sys.executable, suffix: str = "") -> targets.Router:
     name = f"minimal-{variant}{suffix}"
     router = targets.Router(name, [], workdir / name, targets.node_env())
+    router.rs_port = None  # WebSocket only
     router.command = [python, str(HERE / "minimal_router.py"), str(router.ws_port), str(router.wss_port),
                       str(router.cbdir), variant]
     return router

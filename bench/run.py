@@ -93,6 +93,9 @@ def one_repetition(routers: List[targets.Router], args: argparse.Namespace, samp
                 print(f"  {router.name}: {result['bytes_per_session'] / 1024:.1f} KiB per idle session", flush=True)
         for workload in selected:
             for router in routers:  # alternate: each workload on every router before the next
+                if workload.memory:  # RSS growth from a fresh process, not from a heap earlier workloads grew
+                    router.stop()
+                    router.start()
                 result = workloads.run(workload, router, timing)
                 report.add_workload(samples[router.name], workload, result)
                 raw.append({"router": router.name, "workload": workload.key, **result})

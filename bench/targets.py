@@ -3,7 +3,7 @@
 Each router gets the same node directory contents: realm ``realm1`` with an
 ``anonymous`` role allowed everything under ``bench.`` (the role is checked on
 every action: the full router, not its open development mode), the meta API
-on, a plain WebSocket and a TLS WebSocket transport on free ports of 127.0.0.1,
+on, a plain WebSocket, a TLS WebSocket and a RawSocket transport on free ports of 127.0.0.1,
 JSON, msgpack and CBOR serializers, messages up to 16 MiB (the 16 MiB call
 workload), the same WebSocket timeouts and pings
 (:data:`OPTIONS`). Crossbar.io reads the same config file.
@@ -52,7 +52,17 @@ def _transport(port: int, tls: bool) -> Dict[str, Any]:
     }
 
 
-def router_config(ws_port: int, wss_port: int) -> Dict[str, Any]:
+def _rawsocket_transport(port: int) -> Dict[str, Any]:
+    return {
+        "type": "rawsocket",
+        "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
+        "serializers": ["json", "msgpack", "cbor"],
+        "options": {"max_message_size": MAX_MESSAGE},  # RawSocket's own ceiling (2^24)
+        "auth": {"anonymous": {"type": "static", "role": "anonymous"}},
+    }
+
+
+def router_config(ws_port: int, wss_port: int, rs_port: Optional[int] = None) -> Dict[str, Any]:
     """The one config both routers run (Crossbar.io ``version: 2`` format)."""
     permission = {
         "uri": "bench.", "match": "prefix",
@@ -60,19 +70,22 @@ def router_config(ws_port: int, wss_port: int) -> Dict[str, Any]:
         "disclose": {"caller": False, "publisher": False}, "cache": True,
     }
     realm = {"name": "realm1", "roles": [{"name": "anonymous", "permissions": [permission]}]}
+    transports = [_transport(ws_port, False), _transport(wss_port, True)]
+    if rs_port is not None:
+        transports.append(_rawsocket_transport(rs_port))
     return {"version": 2, "controller": {},
-            "workers": [{"type": "router", "realms": [realm],
-                         "transports": [_transport(ws_port, False), _transport(wss_port, True)]}]}
+            "workers": [{"type": "router", "realms": [realm], "transports": transports}]}
 
 
-def write_node_dir(cbdir: Path, ws_port: int, wss_port: int, router_extra: Optional[Dict[str, Any]] = None) -> None:
+def write_node_dir(cbdir: Path, ws_port: int, wss_port: int, router_extra: Optional[Dict[str, Any]] = None,
+                   rs_port: Optional[int] = None) -> None:
     """Config plus a self-signed P-256 certificate for localhost (TLS transport);
     ``router_extra``: keys added to the router worker (``components``, ``options``)."""
     sys.path.insert(0, str(REPO))
     from node.tls.devcerts import make_selfsigned
 
     cbdir.mkdir(parents=True, exist_ok=True)
-    config = router_config(ws_port, wss_port)
+    config = router_config(ws_port, wss_port, rs_port)
     config["workers"][0].update(router_extra or {})
     (cbdir / "config.json").write_text(json.dumps(config, indent=2))
     make_selfsigned(str(cbdir / "server.key"), str(cbdir / "server.crt"), overwrite=True)
@@ -90,6 +103,7 @@ class Router:
         self.env = env
         self.ws_port = free_port()
         self.wss_port = free_port()
+        self.rs_port: Optional[int] = free_port()  # None: a router without RawSocket (bench/floor.py's minimal one)
         self.proc: Optional[subprocess.Popen] = None
         self.startup_s: Optional[float] = None
         self.idle_rss: Optional[int] = None
@@ -102,16 +116,22 @@ class Router:
     def secure_url(self) -> str:
         return f"wss://127.0.0.1:{self.wss_port}/ws"
 
+    @property
+    def rawsocket_url(self) -> str:
+        return f"rs://127.0.0.1:{self.rs_port}"
+
     def start(self, timeout: float = 60.0) -> None:
         """Start, time it to the moment both ports accept connections, take idle RSS."""
-        write_node_dir(self.cbdir, self.ws_port, self.wss_port, self.router_extra)
+        write_node_dir(self.cbdir, self.ws_port, self.wss_port, self.router_extra, self.rs_port)
         log = open(self.cbdir / "router.log", "w")
         started = time.perf_counter()
         self.proc = subprocess.Popen(self.command, cwd=str(self.cbdir), env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = started + timeout
-        for port in (self.ws_port, self.wss_port):
+        for port in (self.ws_port, self.wss_port, self.rs_port):
+            if port is None:
+                continue
             while not _accepts(port):
                 if self.proc.poll() is not None or time.perf_counter() > deadline:
                     self.stop()

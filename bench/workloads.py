@@ -47,7 +47,8 @@ class Workload:
     per: str  # what one operation is, for "router CPU per ..."
     active: Tuple[str, ...]
     passive: Tuple[Tuple[str, ...], ...] = ()
-    secure: bool = False
+    secure: bool = False  # over wss
+    rawsocket: bool = False  # over RawSocket (TCP)
     memory: bool = False  # sample the router's RSS throughout (peak growth while messages are in flight)
 
 
@@ -108,6 +109,12 @@ WORKLOADS = (
 ) + (
     Workload("call_16mib", "16 MiB call round trip", "MiB/s", "call",
              ("caller", "--outstanding", "1", "--size", str(HUGE)), (("callee",),), memory=True),
+    # the same over the other two transports issue 17 names (wss: the TLS record layer's copies;
+    # RawSocket: no frames, the message as it came)
+    Workload("call_16mib_wss", "16 MiB call round trip over wss", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(HUGE)), (("callee",),), secure=True, memory=True),
+    Workload("call_16mib_rs", "16 MiB call round trip over RawSocket", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(HUGE)), (("callee",),), rawsocket=True, memory=True),
 )
 
 
@@ -224,7 +231,7 @@ class RssPeak:
 
 
 def run(workload: Workload, router: Router, timing: Dict[str, float]) -> Dict[str, Any]:
-    url = router.secure_url if workload.secure else router.url
+    url = router.rawsocket_url if workload.rawsocket else router.secure_url if workload.secure else router.url
     passive: List[ClientProcess] = []
     active: Optional[ClientProcess] = None
     rss = RssPeak(router) if workload.memory else None
