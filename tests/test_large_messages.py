@@ -29,6 +29,7 @@ import json
 import os
 import random
 import socket
+import ssl
 import struct
 from typing import Any, List
 
@@ -235,6 +236,36 @@ def test_large_events_in_a_row_keep_their_order(node: Any) -> None:
         await leave(publisher, *subscribers)
 
     run(scenario())
+
+
+def test_large_event_over_wss_to_a_late_reader_arrives_whole_before_what_follows(node: Any) -> None:
+    """Over TLS the node encrypts a large message a step at a time, as the socket takes it
+    (node.tls.handshake_protocol), so what it writes meanwhile waits behind the rest: a
+    subscriber that reads only after a 12 MiB event (more than the kernel's buffers on
+    both sides hold) and a small one were published gets the whole event first, then the
+    small one."""
+    tls = ssl.create_default_context(cafile=node.cafile)
+    subscriber = RawWebSocket(node.ports["wss"], protocols=["wamp.2.json"], tls=tls, timeout=4 * TIMEOUT)
+    subscriber.send(frame(1, json.dumps([1, "realm1", {"roles": {"subscriber": {}}}]).encode()))
+    assert json.loads(subscriber.read_frame()[2])[0] == 2  # WELCOME
+    subscriber.send(frame(1, json.dumps([32, 1, {}, "com.large.late"]).encode()))
+    assert json.loads(subscriber.read_frame()[2])[0] == 33  # SUBSCRIBED
+    large = payload(12 * MiB, salt=3)
+
+    async def publish() -> None:
+        publisher = await connect(node.urls["ws"])
+        for text in (large, "after"):  # acknowledged: the node has written each EVENT before
+            await asyncio.wait_for(publisher.publish("com.large.late", text,
+                                                     options=PublishOptions(acknowledge=True)), 4 * TIMEOUT)
+        await leave(publisher)
+
+    try:
+        run(publish())
+        events = [json.loads(subscriber.read_frame()[2]) for _ in range(2)]
+        assert [event[0] for event in events] == [36, 36]
+        assert events[0][4] == [large] and events[1][4] == ["after"]
+    finally:
+        subscriber.shutdown()
 
 
 async def rawsocket_session(address: Any) -> Any:

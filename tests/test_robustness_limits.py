@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import struct
 import time
 from typing import Any, List, Optional
@@ -15,6 +16,7 @@ from typing import Any, List, Optional
 import psutil
 from autobahn.wamp.types import PublishOptions
 from conftest import await_until, free_port, router_config, tcp, wait_until
+from pki import make_pki
 from stack import PYPY
 from wampclient import connect, leave, run
 from wsraw import RawWebSocket, frame
@@ -305,6 +307,45 @@ def test_node_stops_reading_from_a_peer_that_does_not_read(node_factory: Any) ->
     sent = run(scenario())
     assert sent < most, sent
     assert "Dropping" not in node.output()
+
+
+def test_stalled_wss_subscriber_of_large_events_dropped_at_max_outgoing_buffer(node_factory: Any,
+                                                                               tmp_path: Any) -> None:
+    """Over TLS a large message is encrypted as the socket takes it (node.tls.handshake_protocol):
+    what waits unencrypted counts towards max_outgoing_buffer like what waits encrypted, so
+    a subscriber over wss that stops reading 4 MiB events is dropped; a reading one gets them all."""
+    pki = make_pki(tmp_path / "pki")
+    port = free_port()
+    tls = {"key": str(pki.leaf_key), "certificate": str(pki.chain_crt)}
+    node = node_factory(router_config([{"type": "websocket", "endpoint": tcp(port, tls=tls), "options": {
+        "max_message_size": 16 * 1048576, "max_outgoing_buffer": 4 * 1048576}}]))
+    context = ssl.create_default_context(cafile=str(pki.root_crt))
+    stalled = RawWebSocket(port, protocols=["wamp.2.json"], tls=context)
+    stalled.send(frame(1, json.dumps([1, "realm1", {"roles": {"subscriber": {}}}]).encode()))
+    assert json.loads(stalled.read_frame()[2])[0] == 2
+    stalled.send(frame(1, json.dumps([32, 1, {}, "big"]).encode()))
+    assert json.loads(stalled.read_frame()[2])[0] == 33
+    payload = "y" * (4 * 1048576)
+    count = 6
+
+    async def scenario() -> int:
+        url = f"wss://127.0.0.1:{port}"
+        publisher = await connect(url, cafile=str(pki.root_crt))
+        reader = await connect(url, cafile=str(pki.root_crt))
+        got: List[int] = []
+        await reader.subscribe(lambda n, text: got.append(n) if text == payload else None, "big")
+        for i in range(count):
+            await asyncio.wait_for(publisher.publish("big", i, payload, options=PublishOptions(acknowledge=True)), 20)
+            await await_until(lambda: len(got) > i, 20)
+        await leave(publisher, reader)
+        return len(got)
+
+    try:
+        assert run(scenario()) == count
+        assert node.wait_for("max_outgoing_buffer", 10), node.output()
+        assert closed_within(stalled.sock, 5.0) is not None
+    finally:
+        stalled.shutdown()
 
 
 def test_stalled_rawsocket_subscriber_dropped_at_max_outgoing_buffer(node_factory: Any) -> None:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import socket
+import ssl
 import struct
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -47,8 +48,11 @@ def _length_and_zero_mask(length: int) -> bytes:
 
 class RawWebSocket:
     def __init__(self, port: int, path: str = "/", protocols: Sequence[str] = (), host: str = "127.0.0.1",
-                 timeout: float = 10.0, origin: Optional[str] = None) -> None:
+                 timeout: float = 10.0, origin: Optional[str] = None, tls: Optional[ssl.SSLContext] = None) -> None:
+        """``tls``: over TLS (``wss``) with that context."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         key = base64.b64encode(os.urandom(16))
         lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key.decode()}", "Sec-WebSocket-Version: 13"]
@@ -85,11 +89,16 @@ class RawWebSocket:
         return head
 
     def _read(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            data = self.sock.recv(max(65536, n - len(self.buffer)))
-            if not data:
-                raise ConnectionError("connection closed")
-            self.buffer += data
+        if len(self.buffer) < n:  # joined once: a large frame comes in many reads (16 KiB each over TLS)
+            parts, have = [self.buffer], len(self.buffer)
+            while have < n:
+                data = self.sock.recv(max(65536, n - have))
+                if not data:
+                    self.buffer = b"".join(parts)
+                    raise ConnectionError("connection closed")
+                parts.append(data)
+                have += len(data)
+            self.buffer = b"".join(parts)
         out, self.buffer = self.buffer[:n], self.buffer[n:]
         return out
 

@@ -85,8 +85,9 @@ class OutgoingLimit:
                 self._allowance = size
                 return
             layer = self._socket
-            if layer is not None:
-                self.queued = len(layer.dataBuffer) - layer.offset + layer._tempDataLen - self._allowance
+            if layer is not None:  # plus, over TLS, plaintext not encrypted yet (node.tls.handshake_protocol)
+                self.queued = (len(layer.dataBuffer) - layer.offset + layer._tempDataLen
+                               + getattr(self._transport, "paced_octets", 0) - self._allowance)
             else:
                 self.queued += size
             if self.queued > self.limit and not self.exceeded:
