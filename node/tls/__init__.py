@@ -14,7 +14,8 @@ Modules, each importing only those listed before it:
 - :mod:`~node.tls.context`: build (and reload, and re-key) the server contexts;
 - :mod:`~node.tls.devcerts`: make keys and certificates (``wampnode cert``, ``init``);
 - :mod:`~node.tls.handshakes`: handshakes counted for metrics, and
-  :mod:`~node.tls.handshake_protocol`, Twisted's TLS protocol that counts them.
+  :mod:`~node.tls.handshake_protocol`, Twisted's TLS protocol that counts them;
+- :mod:`~node.tls.paced_writes`: its base, which encrypts a large message as the socket takes it.
 
 Who reads the files, and when: :mod:`node.workers.credentials`.
 """

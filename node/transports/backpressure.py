@@ -85,7 +85,7 @@ class OutgoingLimit:
                 self._allowance = size
                 return
             layer = self._socket
-            if layer is not None:  # plus, over TLS, plaintext not encrypted yet (node.tls.handshake_protocol)
+            if layer is not None:  # plus, over TLS, plaintext not encrypted yet (node.tls.paced_writes)
                 self.queued = (len(layer.dataBuffer) - layer.offset + layer._tempDataLen
                                + getattr(self._transport, "paced_octets", 0) - self._allowance)
             else:
