@@ -51,6 +51,7 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
     paced_octets = 0  # plaintext waiting to be encrypted (counted by max_outgoing_buffer's watcher)
     _paced: Optional[Deque[Any]] = None  # plaintext pieces waiting, in order
     _close_when_paced = False
+    _pacer: Optional[_Pacer] = None  # the registered streaming producer, wrapped: its resume paces
 
     def write(self, data: Any) -> None:
         """Twisted's encrypts all it is given at once, and the TCP connection then holds
@@ -64,7 +65,7 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
             self._paced.append(data)
             self.paced_octets += len(data)
             return
-        if len(data) <= PACE_STEP or self._producer is None or self.disconnecting:
+        if len(data) <= PACE_STEP or self._pacer is None or self.disconnecting:
             TLSMemoryBIOProtocol.write(self, data)
             return
         self._paced = deque((data,))
@@ -77,7 +78,7 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
         none is left."""
         paced, transport = self._paced or deque(), self.transport
         while paced and not self._lostTLSConnection:
-            if getattr(transport, "producerPaused", False) and self._producer is not None:
+            if getattr(transport, "producerPaused", False) and self._pacer is not None:
                 return False  # its resume (_Pacer) brings the next step
             piece = paced[0]
             if len(piece) > PACE_STEP:
@@ -96,15 +97,20 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
         return True
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:  # noqa: N802 (Twisted API)
-        super().registerProducer(_Pacer(producer, self) if streaming else producer, streaming)
+        """A streaming producer is wrapped so that its resume paces; only then are large
+        writes paced (a pull producer's resumes never reach this protocol)."""
+        if streaming and not self._lostTLSConnection:
+            pacer = _Pacer(producer, self)
+            super().registerProducer(pacer, streaming)  # raises if one is registered already
+            self._pacer = pacer
+            return
+        super().registerProducer(producer, streaming)
 
     def unregisterProducer(self) -> None:  # noqa: N802 (Twisted API)
         """Without a producer no resume says when to go on: what is paced is encrypted now."""
-        producer = self._producer
-        if producer is not None and self._paced:
-            self._producer = None  # pace() then does not wait
+        self._pacer = None  # pace() then does not wait
+        if self._paced:
             self.pace()
-            self._producer = producer
         super().unregisterProducer()
 
     def loseConnection(self) -> None:  # noqa: N802 (Twisted API)
