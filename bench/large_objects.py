@@ -16,8 +16,9 @@ next: the least any router holding them could keep.
   times what the last one left alive, so dropped payloads pile up meanwhile: the floor
   of any design that keeps payloads as Python objects on PyPy.
 - ``bytes_collected``: bytes as above, with a major collection run to its end before
-  each payload is made (on PyPy, what the node does for messages of 8 MiB or more:
-  ``node/fastpath/large_garbage.py``); on CPython the same as ``bytes``.
+  each payload after the first is made: the node's own policy (``LargeGarbage`` in
+  ``node/fastpath/large_garbage.py``, on PyPy for messages of 8 MiB or more); on CPython
+  the same as ``bytes``.
 - ``c_memory``: each payload in C memory (``ffi.new``), freed by ``ffi.release`` as it
   is dropped: what a design with an explicit owner of each payload could reach.
 
@@ -48,18 +49,18 @@ def rss() -> int:
 def growth(variant: str, size: int = SIZE, count: int = COUNT) -> float:
     """Peak RSS growth over ``count`` payloads of ``size``, one at a time, as a multiple of ``size``."""
     sys.path.insert(0, str(HERE.parent))
-    import gc
-
     import node.workers.router  # noqa: F401 (the heap of a router at rest)
+    from node.fastpath.large_garbage import COLLECT_FROM, LargeGarbage
     from node.process.malloc import tune_malloc
 
     tune_malloc()
     before = peak = rss()
     if variant in ("bytes", "bytes_collected"):
+        # the node's own policy (0 off PyPy, or for plain bytes: it does nothing)
+        collector = LargeGarbage(min(COLLECT_FROM, size) if variant == "bytes_collected" else 0)
         for index in range(count):
-            while variant == "bytes_collected" and hasattr(gc, "collect_step"):
-                if gc.collect_step().major_is_done:
-                    break
+            collector.message_begins(size)  # collects once a payload was made before ...
+            collector.payload_made(size)  # ... to its end, before this one is made
             payload = bytes((index & 0xFF,)) * size  # one allocation, every page written
             peak = max(peak, rss())
             del payload

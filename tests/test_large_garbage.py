@@ -128,8 +128,7 @@ def dead_old_holder(length: int) -> Any:
 @pytest.mark.parametrize("on", [True, False])
 def test_dead_payload_is_freed_before_the_next_one_is_made(monkeypatch: Any, on: bool) -> None:
     size = 1 << 20
-    policy = LargeGarbage(size if on else 0)
-    monkeypatch.setattr(module.large_garbage, "threshold", policy.threshold)
+    monkeypatch.setattr(module.large_garbage, "threshold", size if on else 0)
     monkeypatch.setattr(module.large_garbage, "made_since", 0)
     monkeypatch.setattr(module.large_garbage, "collecting", False)
     gathered_payload(size, b"w")  # one very large payload made (the policy counts it)

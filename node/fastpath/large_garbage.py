@@ -33,13 +33,19 @@ COLLECT_FROM_VARIABLE = "WAMPNODE_COLLECT_FROM"
 DEFAULT_COLLECT_FROM = 8 * 1024 * 1024
 
 
+def _octets(value: str) -> Optional[int]:
+    """``value`` as a whole number of octets, or None if it is not one."""
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
 def collect_from(environ: Mapping[str, str], implementation: Optional[str] = None) -> int:
     """The message size from which payloads are collected this way (0: never): the
     environment's value if it is a whole number of octets, else the default; 0 off PyPy."""
     if (implementation or platform.python_implementation()) != "PyPy":
         return 0
-    value = environ.get(COLLECT_FROM_VARIABLE, "").strip()
-    return int(value) if value.isdigit() else DEFAULT_COLLECT_FROM
+    chosen = _octets(environ.get(COLLECT_FROM_VARIABLE, ""))
+    return DEFAULT_COLLECT_FROM if chosen is None else chosen
 
 
 COLLECT_FROM = collect_from(os.environ) if hasattr(gc, "collect_step") else 0
@@ -49,7 +55,7 @@ def collect_from_warning(environ: Mapping[str, str], implementation: Optional[st
     """The line ``wampnode start`` logs when the environment's size is not a number of
     octets (it is then ignored), else None."""
     value = environ.get(COLLECT_FROM_VARIABLE)
-    if value is None or value.strip().isdigit():
+    if value is None or _octets(value) is not None:
         return None
     used = collect_from(environ, implementation)
     return (f"{COLLECT_FROM_VARIABLE}={value!r} is not a whole number of octets and is ignored (using {used}); "
@@ -64,7 +70,7 @@ class LargeGarbage:
         self._step = step or getattr(gc, "collect_step", None)  # PyPy's; None where threshold is 0
         self.made_since = 0  # payloads of at least ``threshold`` made since the last collection began
         self.collecting = False
-        self.collections = 0  # begun here: for tests and the benchmark's notes
+        self.collections = 0  # begun here (the tests read it)
 
     def message_begins(self, length: int) -> None:
         """A message of ``length`` octets is being gathered: begin a collection if it is

@@ -76,7 +76,7 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
         """Encrypt paced plaintext until the TCP connection holds enough to pause its
         producer, or none is left (then a deferred ``loseConnection`` happens); True if
         none is left."""
-        paced, transport = self._paced or deque(), self.transport
+        paced, transport = self._paced, self.transport
         while paced and not self._lostTLSConnection:
             if getattr(transport, "producerPaused", False) and self._pacer is not None:
                 return False  # its resume (_Pacer) brings the next step
@@ -89,8 +89,7 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
                 paced.popleft()
             self.paced_octets -= len(piece)
             TLSMemoryBIOProtocol.write(self, piece)
-        self._paced = None
-        self.paced_octets = 0
+        self._drop_paced()
         if self._close_when_paced:
             self._close_when_paced = False
             TLSMemoryBIOProtocol.loseConnection(self)
@@ -120,17 +119,21 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
             return
         super().loseConnection()
 
-    def abortConnection(self) -> None:  # noqa: N802 (Twisted API)
+    def _drop_paced(self) -> None:
+        """Nothing paced any more: all of it was encrypted, or it never will be."""
         self._paced = None
         self.paced_octets = 0
+
+    def abortConnection(self) -> None:  # noqa: N802 (Twisted API)
+        self._drop_paced()
         super().abortConnection()
 
     def writeSequence(self, iovec: Iterable[Any]) -> None:  # noqa: N802 (Twisted's name)
         """Twisted's joins every piece into one bytes object before it encrypts it: for a
         large message (a frame header, then the payload or a forwarded message's new head
         and received octets) a copy of the message, and on PyPy one more object of its size
-        for the collector. Here small pieces are joined as before (one TLS record for a header and a
-        small payload) and a piece over :data:`JOIN_MAX` is encrypted where it is."""
+        for the collector. Here small pieces are joined as before (one TLS record for a
+        header and a small payload) and a piece over :data:`JOIN_MAX` is encrypted where it is."""
         small: list = []
         for piece in iovec:
             if len(piece) <= JOIN_MAX:
@@ -144,6 +147,5 @@ class PacedTLSProtocol(TLSMemoryBIOProtocol):
             self.write(b"".join(small))
 
     def connectionLost(self, reason: Any) -> None:  # noqa: N802 (Twisted's name)
-        self._paced = None  # never to be sent
-        self.paced_octets = 0
+        self._drop_paced()
         super().connectionLost(reason)
