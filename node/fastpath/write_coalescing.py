@@ -262,6 +262,26 @@ class CoalescingWrites:
         if self._tempDataLen > WRITE_BUFFER:
             self._maybePauseProducer()
 
+    def write_now(self, data: memoryview) -> None:
+        """Send ``data``, a view of a buffer its caller reuses, at once if nothing waits
+        before it (TLS records read from OpenSSL's BIO, :mod:`node.tls.reused_buffers`);
+        what the kernel does not take, or all of it if anything waits, is copied and
+        queued as :meth:`write` queues it. Sent at once, it needs no bytes object, which on
+        PyPy the send would first copy into C memory of its own (a young one,
+        :mod:`node.fastpath.raw_send`)."""
+        if (self._flush_queued or self._tempDataLen or self.offset < len(self.dataBuffer) or not self.connected
+                or self._writeDisconnected or self.disconnecting or self._aborting):
+            self.write(data.tobytes())
+            return
+        if SENDS_FROM_BUFFERS:
+            sent = self._counted(send_buffer, self.socket.fileno(), data, len(data))  # type: ignore[attr-defined]
+        else:
+            sent = self._counted(self.socket.send, data)  # type: ignore[attr-defined]
+        if type(sent) is not int:  # the send failed: Twisted's doWrite meets it again and closes
+            sent = 0
+        if sent < len(data):
+            self.write(data[sent:].tobytes())
+
     def _isSendBufferFull(self) -> bool:  # noqa: N802 (Twisted's name)
         """Twisted's, against :data:`WRITE_BUFFER` instead of ``bufferSize``.
 

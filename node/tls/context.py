@@ -72,6 +72,7 @@ from node.tls.openssl import (
     use_dh_parameters,
 )
 from node.tls.pem import DhGroup, load_dh_parameters
+from node.tls.reused_buffers import server_connection
 from node.tls.sni import install_sni
 
 __all__ = [
@@ -435,7 +436,7 @@ class ServerTls:
         """Twisted's ``IOpenSSLServerConnectionCreator``: a connection for one peer."""
         if self._clock() - self._keys_since >= self.ticket_key_seconds:
             self.rotate_ticket_keys()
-        return SSL.Connection(self._context, None)
+        return server_connection(self._context)
 
     def rotate_ticket_keys(self) -> bool:
         """Swap in a context with new ticket keys, built from the loaded material.

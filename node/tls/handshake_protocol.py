@@ -1,7 +1,8 @@
 """Twisted's TLS protocol and factory, counting how each handshake ended (:mod:`node.tls.handshakes`).
 
 Only the handshake is watched: once it is done, nothing is added here per byte or
-message. (The protocol's writes are :class:`node.tls.paced_writes.PacedTLSProtocol`'s.)
+message. (The protocol's writes are :class:`node.tls.paced_writes.PacedTLSProtocol`'s, its
+reads :class:`node.tls.reused_buffers.ReusedBufferTLS`'s.)
 """
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from node.tls.handshakes import HandshakeCounts, failure_class
 from node.tls.paced_writes import PacedTLSProtocol
+from node.tls.reused_buffers import ReusedBufferTLS
 
 
-class CountingTLSProtocol(PacedTLSProtocol):
+class CountingTLSProtocol(ReusedBufferTLS, PacedTLSProtocol):
     """Twisted's TLS protocol, counting how its handshake ended."""
 
     _counted = False
