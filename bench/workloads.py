@@ -95,6 +95,9 @@ WORKLOADS = (
     # and the router's same system calls per message then cost it a third more CPU (issue 17)
     Workload("call_64kib_lean", "64 KiB call round trip, lean clients", "MiB/s", "call",
              ("caller", "--outstanding", "1", "--size", str(MEDIUM), "--lean"), (("callee", "--lean"),)),
+    # the same 64 KiB calls over wss: the TLS record layer's buffers and copies (node.tls.reused_buffers)
+    Workload("call_64kib_wss", "64 KiB call round trip over wss", "MiB/s", "call",
+             ("caller", "--outstanding", "1", "--size", str(MEDIUM)), (("callee",),), secure=True),
     Workload("call_1mib", "1 MiB call round trip", "MiB/s", "call",
              ("caller", "--outstanding", "1", "--size", str(BIG)), (("callee",),)),
     # 1 MiB calls with 4 outstanding from clients that spend less on JSON (client.py --lean): the

@@ -129,6 +129,22 @@ def test_peek_and_close_behave_as_pyopenssl_says(pki: Any) -> None:
         server.recv(100)
 
 
+def test_a_freed_connection_raises_instead_of_touching_freed_memory(pki: Any) -> None:
+    client, server = connected_pair(pki)
+    client.sendall(b"before")
+    pump(client, server)
+    assert server.recv(100) == b"before"
+    server.free_now()
+    for use in (lambda: server.recv(100), lambda: server.send(b"x"), lambda: server.bio_read(100),
+                lambda: server.bio_write(b"x"), lambda: server.get_peer_finished(), lambda: server.shutdown()):
+        with pytest.raises(AttributeError):
+            use()
+    server.free_now()  # twice: nothing more happens
+    del server
+    import gc
+    gc.collect()  # pyOpenSSL's own free (ffi.gc) does not run again: no double free
+
+
 # --- through a node started from the CLI ---------------------------------------------
 
 
