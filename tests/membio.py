@@ -14,3 +14,16 @@ def pump(source: SSL.Connection, sink: SSL.Connection) -> bool:
             return moved
         sink.bio_write(data)
         moved = True
+
+
+def shake_hands(client: SSL.Connection, server: SSL.Connection, rounds: int = 20) -> None:
+    """Drive both ends' handshakes, moving records between them, until nothing moves
+    (a failed handshake raises ``SSL.Error``)."""
+    for _ in range(rounds):
+        for conn in (client, server):
+            try:
+                conn.do_handshake()
+            except SSL.WantReadError:
+                pass
+        if not (pump(client, server) | pump(server, client)):
+            return

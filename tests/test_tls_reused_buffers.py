@@ -23,7 +23,7 @@ import pytest
 from OpenSSL import SSL
 
 from conftest import free_port, router_config, tcp
-from membio import pump
+from membio import pump, shake_hands
 from node.tls.context import server_tls
 from node.tls.reused_buffers import BUFFER_SIZE, REUSES_BUFFERS, ReusedBufferConnection
 from pki import make_pki, tls_options
@@ -46,14 +46,7 @@ def connected_pair(pki: Any) -> Any:
     client.set_connect_state()
     server = server_tls(tls_options(pki.leaf_key, pki.chain_crt)).serverConnectionForTLS(None)
     server.set_accept_state()
-    for _ in range(20):
-        for conn in (client, server):
-            try:
-                conn.do_handshake()
-            except SSL.WantReadError:
-                pass
-        if not (pump(client, server) | pump(server, client)):
-            break
+    shake_hands(client, server)
     return client, server
 
 

@@ -17,7 +17,7 @@ from OpenSSL import SSL
 from OpenSSL._util import lib as openssl_lib
 
 from conftest import free_port, router_config, run_cli, tcp, wait_until
-from membio import pump
+from membio import shake_hands
 from node.errors import TlsError
 from node.tls.context import TICKET_KEY_SECONDS, server_tls
 from node.tls.hygiene import tls_warnings
@@ -51,14 +51,7 @@ def resume(tls, ctx: SSL.Context, session: Optional[SSL.Session] = None):
         client.set_session(session)
     server = tls.serverConnectionForTLS(None)
     server.set_accept_state()
-    for _ in range(20):
-        for conn in (client, server):
-            try:
-                conn.do_handshake()
-            except SSL.WantReadError:
-                pass
-        if not (pump(client, server) | pump(server, client)):
-            break
+    shake_hands(client, server)
     assert client.get_protocol_version_name() == "TLSv1.2"
     # Freeing a connection that was not shut down marks its session not resumable
     # (OpenSSL's ssl_clear_bad_session), so say it was.
