@@ -12,12 +12,14 @@ router by 8 times the message, 2 times over ws (README, run S15); a 16 MiB event
 a ws publisher to a wss subscriber 5.5 times, from wss to ws 4.0 times, 1.9 times
 from ws to ws (scratch runs, session 16).
 
-Here one C buffer per direction serves every TLS connection (one reactor thread; each
-use is copied out before the next one begins): :class:`ReusedBufferConnection` makes
-bytes of the octets read only (Twisted's TLS protocol takes bytes), and
-:class:`ReadsIntoBuffer` has the TCP connection read the peer's octets into the other
-buffer (:mod:`node.fastpath.write_coalescing`'s ``read_target``), which ``bio_write``
-copies into OpenSSL's BIO.
+Here C buffers made once serve every TLS connection (one reactor thread; each use is
+copied out before the next one begins): :class:`ReusedBufferConnection` reads decrypted
+octets and records into one and makes bytes of only what it read (Twisted's TLS
+protocol takes bytes); :class:`ReusedBufferTLS` has the TCP connection read the peer's
+octets into another (:mod:`node.fastpath.write_coalescing`'s ``read_target``), which
+``bio_write`` copies into OpenSSL's BIO, and sends a full record from the first at once
+when nothing waits before it. OpenSSL's memory for a connection is freed as it closes
+(:meth:`ReusedBufferConnection.free_now`).
 
 pyOpenSSL has no ``recv`` or ``bio_read`` into a buffer the caller owns that does
 not allocate one more (its ``recv_into`` reads into a fresh buffer, then copies), so
