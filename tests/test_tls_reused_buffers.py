@@ -25,7 +25,7 @@ from OpenSSL import SSL
 from conftest import free_port, router_config, tcp
 from membio import pump, shake_hands
 from node.tls.context import server_tls
-from node.tls.reused_buffers import BUFFER_SIZE, REUSES_BUFFERS, ReusedBufferConnection
+from node.tls.reused_buffers import BUFFER_SIZE, REUSES_BUFFERS, ReusedBufferConnection, ReusedBufferTLS
 from pki import make_pki, tls_options
 from wampclient import TIMEOUT, connect, leave, run
 
@@ -136,6 +136,19 @@ def test_a_freed_connection_raises_instead_of_touching_freed_memory(pki: Any) ->
     del server
     import gc
     gc.collect()  # pyOpenSSL's own free (ffi.gc) does not run again: no double free
+
+
+def test_the_read_target_keeps_to_the_read_size_of_the_connection_under_it() -> None:
+    """The TCP connection's per-turn read size (16 KiB slices for fairness, more during a
+    large message) bounds each read into the reused buffer, up to the buffer's size."""
+    class Under:
+        bufferSize = 16 * 1024
+
+    tls = ReusedBufferTLS()
+    tls.transport = Under()
+    assert len(tls.read_target()) == 16 * 1024
+    Under.bufferSize = 1024 * 1024
+    assert len(tls.read_target()) == BUFFER_SIZE
 
 
 # --- through a node started from the CLI ---------------------------------------------

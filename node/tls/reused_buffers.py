@@ -171,8 +171,13 @@ class ReusedBufferTLS:
     messages of one reactor turn still leave together."""
 
     def read_target(self) -> Any:
+        """Room for the next read: as much as the TCP connection reads per turn
+        (``bufferSize``, :mod:`node.transports.fairness`: 16 KiB slices, more while the
+        rest of a large message comes), at most :data:`BUFFER_SIZE` (OpenSSL's BIO keeps
+        the largest size it held for as long as the connection lasts)."""
         _received.get()
-        return _received.view
+        size = getattr(self.transport, "bufferSize", BUFFER_SIZE)  # type: ignore[attr-defined]
+        return _received.view[:size] if size < BUFFER_SIZE else _received.view  # type: ignore[index]
 
     def received_into(self, got: int) -> None:
         self.dataReceived(_received.view[:got])  # type: ignore[attr-defined,index]
