@@ -125,8 +125,9 @@ class ReusedBufferConnection(SSL.Connection):
         pyOpenSSL frees it with the object, which CPython does as its last reference goes
         and PyPy only at a major collection, which that memory, not counted by its
         collector, does not hasten: 20,000 sessions over wss (four at a time) left a PyPy
-        router at 297 MiB, 177 MiB freed at close (193 MiB while every TLS read still made a
-        C buffer that the collector counts: session 16, scratch runs)."""
+        router at 297 MiB, at 220 MiB with this at close, at 183 MiB with the collector also
+        told of it (:data:`CONNECTION_C_MEMORY`); 193 MiB while every TLS read still made
+        a C buffer that the collector counts (session 16, scratch runs)."""
         ssl = self.__dict__.pop("_ssl", None)
         self.__dict__.pop("_into_ssl", None)  # both BIOs are the SSL's: SSL_free frees them
         self.__dict__.pop("_from_ssl", None)
@@ -138,7 +139,8 @@ CONNECTION_C_MEMORY = 32 * 1024
 """OpenSSL's memory for one server connection after its handshake (29 KiB measured here),
 which PyPy's collector is told of as each connection is made, so that the objects that
 come with each (and make it count as garbage) are collected as soon as their size says:
-20,000 sessions over wss left a PyPy router at 220 MiB without, 177 MiB with it."""
+20,000 sessions over wss left a PyPy router at 220 MiB without, 177-183 MiB with it
+(:meth:`ReusedBufferConnection.free_now` at close in both)."""
 
 try:
     from __pypy__ import add_memory_pressure as _add_memory_pressure
