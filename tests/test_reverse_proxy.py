@@ -8,16 +8,15 @@ import hashlib
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-import psutil
 import pytest
 
 from conftest import free_port, router_config, start_node, tcp
 from httpkit import curl
+from peak_rss import PeakRss
 from wampclient import raw_websocket, run
 
 HERE = Path(__file__).resolve().parent
@@ -132,29 +131,11 @@ def test_502_and_504(node):
     assert traversal.status == 400
 
 
-def _rss(pid: int) -> int:
-    return psutil.Process(pid).memory_info().rss
-
-
 def _peak_growth(pid: int, command: List[str]) -> Any:
     """(RSS growth at the peak while ``command`` runs, its output)."""
-    before = _rss(pid)
-    peak = [before]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss(pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    with PeakRss(pid) as rss:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    finally:
-        stop.set()
-        sampler.join()
-    return peak[0] - before, done.stdout
+    return rss.growth, done.stdout
 
 
 def test_downloads_stream_with_backpressure(node):

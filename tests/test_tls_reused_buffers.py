@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from typing import Any, List
 
 import psutil
@@ -26,6 +25,7 @@ from conftest import free_port, router_config, tcp
 from membio import pump, shake_hands
 from node.tls.context import server_tls
 from node.tls.reused_buffers import BUFFER_SIZE, REUSES_BUFFERS, ReusedBufferConnection, ReusedBufferTLS
+from peak_rss import PeakRss
 from pki import make_pki, tls_options
 from wampclient import TIMEOUT, connect, leave, run
 
@@ -170,13 +170,6 @@ def test_16mib_calls_over_wss_grow_the_node_by_at_most_three_times_the_message(w
     """Three 16 MiB echo calls on a fresh node: the RSS peak over the RSS before them.
     Each call crosses TLS four times (CALL and YIELD in, INVOCATION and RESULT out)."""
     size = 16 * MiB
-    process = psutil.Process(wss_node.proc.pid)
-    peak = [0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.005):
-            peak[0] = max(peak[0], process.memory_info().rss)
 
     async def scenario() -> float:
         callee = await connect(wss_node.url, cafile=wss_node.cafile)
@@ -184,17 +177,11 @@ def test_16mib_calls_over_wss_grow_the_node_by_at_most_three_times_the_message(w
         caller = await connect(wss_node.url, cafile=wss_node.cafile)
         assert await caller.call("com.big.echo", "warm") == "warm"
         text = "y" * size
-        before = peak[0] = process.memory_info().rss
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
+        with PeakRss(wss_node.proc.pid, every=0.005) as rss:
             for _ in range(3):
                 assert await asyncio.wait_for(caller.call("com.big.echo", text), 8 * TIMEOUT) == text
-        finally:
-            stop.set()
-            sampler.join()
         await leave(caller, callee)
-        return (peak[0] - before) / size
+        return rss.growth / size
 
     growth = run(scenario())
     assert growth <= 3.0, f"RSS grew by {growth:.1f} times the message"
