@@ -28,7 +28,12 @@ Crossbar.io's ``call_1mib``:
   memory speed through Twisted's reads and writes;
 - relay_of_<workload> (``--only call_64kib``, ``call_1mib_msgpack``, ...): the same
   relay with a message of that workload's size, as a ratio to Crossbar.io's figure
-  for that workload;
+  for that workload; with it step_of_<workload>, the per-byte steps of the two
+  messages of that size and format a call brings in (``bench/per_byte.py CODEC SIZE``:
+  unmasking, and the check that leaves the arguments undecoded), and, when ``rpc_1``
+  runs too, floor_of_<workload>: wampnode's own empty call in that interpreter plus
+  what the message adds to the relay plus those steps, what a router on this stack
+  that spends nothing else on a large message would spend;
 - step_1mib: the per-byte steps no WebSocket JSON router can skip for one 1 MiB
   message it receives, timed in the router's interpreter by ``bench/per_byte.py``:
   ``unmask`` (the node's masker), ``validate`` (UTF-8 by ``bytes.decode``, as
@@ -59,7 +64,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -179,10 +184,11 @@ def wait_listening(port: int, child: Child, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def per_byte_us(python: str) -> Dict[str, float]:
+def per_byte_us(python: str, *sized: str) -> Dict[str, float]:
+    """``bench/per_byte.py`` in ``python`` (``sized``: its codec and size arguments)."""
     import json
 
-    result = subprocess.run([python, str(HERE / "per_byte.py")], capture_output=True, text=True, check=True)
+    result = subprocess.run([python, str(HERE / "per_byte.py"), *sized], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -305,6 +311,10 @@ def run(args: argparse.Namespace) -> Dict[str, List[float]]:
                             figure = relay_us_per_call(python, "node", args.warmup, args.duration, message)
                             samples.setdefault(f"relay_of_{key} {label}-node", []).append(figure)
                             print(f"  relay_of_{key} {label}-node {figure:9.1f} us", flush=True)
+                            codec = key.rsplit("_", 1)[1] if key.endswith(("_msgpack", "_cbor")) else "json"
+                            figure = per_byte_us(python, codec, str(SIZED_CALLS[key]))["per-call"]
+                            samples.setdefault(f"step_of_{key} {label} per-call", []).append(figure)
+                            print(f"  step_of_{key} {label} per-call {figure:9.1f} us", flush=True)
                 if MEMORY_WORKLOAD in args.only:
                     for label, python in pythons:
                         for variant, figure in large_objects.measure(python).items():
@@ -339,6 +349,32 @@ def _cell(values: List[float]) -> str:
     return f"{middle:,.1f} ±{50 * (max(values) - min(values)) / middle:.0f}%"
 
 
+def _sized_workload(kind: str) -> Optional[str]:
+    """The workload a ``relay_of_``/``step_of_``/``floor_of_`` figure is compared with."""
+    for prefix in ("relay_of_", "step_of_", "floor_of_"):
+        if kind.startswith(prefix):
+            return kind[len(prefix):]
+    return None
+
+
+def sized_floors(samples: Dict[str, List[float]],
+                 reference: Dict[str, float]) -> List[Tuple[str, List[float], float]]:
+    """``floor_of_<workload> <interpreter>``: what a router spending no more than
+    wampnode's own empty call (``rpc_1``) and the relay's and the per-byte steps' cost of
+    the message would spend on one call, per repetition; with Crossbar.io's figure."""
+    out = []
+    for key in SIZED_CALLS:
+        base = reference.get(key)
+        for label, node in (("cpython", "wampnode"), ("pypy", "wampnode-pypy")):
+            parts = (samples.get(f"rpc_1 {node}"), samples.get(f"relay_of_{key} {label}-node"),
+                     samples.get(f"relay {label}-node"), samples.get(f"step_of_{key} {label} per-call"))
+            if base and all(parts):
+                empty, moved, relay, steps = parts  # type: ignore[misc]
+                values = [e + m - r + s for e, m, r, s in zip(empty, moved, relay, steps)]
+                out.append((f"floor_of_{key} {label}", values, base))
+    return out
+
+
 def table(samples: Dict[str, List[float]]) -> str:
     lines = [f"{'router CPU per operation (us)':44s} {'median':>16s} {'/crossbar':>10s}", "-" * 72]
     reference = {key.split()[0]: statistics.median(values) for key, values in samples.items()
@@ -348,15 +384,20 @@ def table(samples: Dict[str, List[float]]) -> str:
         if kind == "rss_x":  # a multiple of the message size already: no ratio
             lines.append(f"{key:44s} {_cell(values):>16s} {'-':>10s}")
             continue
-        base = reference.get(BASES.get(kind, kind[len("relay_of_"):] if kind.startswith("relay_of_") else kind))
+        base = reference.get(BASES.get(kind, _sized_workload(kind) or kind))
         share = statistics.median(values) / base if base else None
         ratio = "-" if share is None else (f"{share:.3f}x" if share < 0.1 else f"{share:.2f}x")
         lines.append(f"{key:44s} {_cell(values):>16s} {ratio:>10s}")
+    for key, values, base in sized_floors(samples, reference):
+        lines.append(f"{key:44s} {_cell(values):>16s} {statistics.median(values) / base:>9.2f}x")
     lines.append("")
     lines.append("relay: per call at one outstanding, ratio to Crossbar.io's rpc_1; handshake: TLS handshake only,")
     lines.append("ratio to Crossbar.io's whole wss session (sessions_wss); relay_1mib and step_1mib (per 1 MiB")
     lines.append("message; per-call: two of them): ratio to Crossbar.io's call_1mib; relay_of_<workload>: the relay")
-    lines.append("driven like that workload with a message of its size, ratio to Crossbar.io's figure for it.")
+    lines.append("driven like that workload with a message of its size, ratio to Crossbar.io's figure for it;")
+    lines.append("step_of_<workload>: unmasking and checking the two messages of its size a call brings in")
+    lines.append("(bench/per_byte.py); floor_of_<workload>: wampnode's own rpc_1 in that interpreter, plus what")
+    lines.append("moving the message adds to the relay (relay_of_<workload> - relay), plus step_of_<workload>.")
     if any(key.startswith("rss_x") for key in samples):
         lines.append("rss_x: router RSS growth at peak while 16 MiB calls run, as a multiple of the message;")
         lines.append("its floor: a process with the node's modules making 16 MiB payloads one at a time")

@@ -18,6 +18,14 @@ checks the whole message, JSON and UTF-8, and the head is decoded; the arguments
 not: ``node/wire/lazy.py``); ``per-call`` is twice the sum of ``unmask``, ``validate``
 and ``check`` (or ``parse`` without the scanner), for the two messages a call round trip
 brings in (CALL, YIELD): a router must check what it forwards, but need not decode it.
+
+    python3 bench/per_byte.py msgpack 65536   # the same for another workload's CALL
+
+With a codec (``json``, ``msgpack``, ``cbor``) and a size, the message is the CALL of
+that workload (``bench/client.py``: a string of that many ``x``, autobahn's encoding)
+and the steps are ``unmask`` and ``check`` (validating it is part of the scanner's
+check; msgpack and CBOR frames are binary, so nothing else checks their text), and
+``per-call`` twice their sum.
 """
 from __future__ import annotations
 
@@ -26,11 +34,24 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Callable, Dict
 
 REPO = Path(__file__).resolve().parent.parent
 BIG = 1024 * 1024
 LARGE_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * BIG + b"\"]]"
+
+
+def median_us(step: Callable[[], object], times: int) -> float:
+    """The median µs of ``times`` calls of ``step``: the first ones warm up PyPy's JIT,
+    and the median ignores them. A loop is compiled after about a thousand turns, so the
+    64 KiB steps take thousands (at 400, PyPy's msgpack check measured 52 µs, against
+    6 µs compiled); a 1 MiB step spends its time in native code and takes a few dozen."""
+    took = []
+    for _ in range(times):
+        started = time.perf_counter()
+        step()
+        took.append(time.perf_counter() - started)
+    return 1e6 * statistics.median(took)
 
 
 def steps() -> Dict[str, float]:
@@ -78,17 +99,44 @@ def steps() -> Dict[str, float]:
         timed["check"] = check
         assert hasattr(check(), "marshal_pending")  # not decoded
     assert timed["unmask"]() == LARGE_MESSAGE and timed["parse"]()[4][0] == "x" * BIG
-    out: Dict[str, float] = {}
-    for name, step in timed.items():
-        times = []
-        for _ in range(60):  # the first ones warm up PyPy's JIT; the median ignores them
-            started = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - started)
-        out[name] = 1e6 * statistics.median(times)
+    out = {name: median_us(step, 60) for name, step in timed.items()}
     out["per-call"] = 2 * (out["unmask"] + out["validate"] + out.get("check", out["parse"]))
     return out
 
 
+def sized_steps(codec: str, size: int) -> Dict[str, float]:
+    """``unmask`` and ``check`` of the CALL a ``--size`` client sends in ``codec``."""
+    sys.path.insert(0, str(REPO))
+    from autobahn.wamp.message import Call
+    from node.fastpath.xormask import C_LOOP, NativeMasker, create_xor_masker
+    from node.wire.scan import SCANS
+    from node.wire.serializers import SERIALIZERS
+
+    serializer = SERIALIZERS[codec]()
+    message = bytes(serializer.serialize(Call(1, "bench.echo", args=["x" * size]))[0])
+    mask = bytes([0x5A, 0xC3, 0x0F, 0x96])
+    masked = create_xor_masker(mask, len(message)).process(message)
+    target = bytearray(len(masked))
+
+    def unmask():  # type: ignore[no-untyped-def]
+        if C_LOOP:
+            NativeMasker(mask).unmask_into(target, masked)
+            return target
+        return create_xor_masker(mask, len(masked)).process(masked)
+
+    def check():  # type: ignore[no-untyped-def]
+        return serializer.unserialize(message, codec != "json")[0]
+
+    assert bytes(unmask()) == message and check().args == ["x" * size]
+    if SCANS:
+        assert hasattr(check(), "marshal_pending")  # checked, not decoded
+    out = {"unmask": median_us(unmask, 4000), "check": median_us(check, 4000)}
+    out["per-call"] = 2 * (out["unmask"] + out["check"])
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps(steps()))
+    if len(sys.argv) == 3:
+        print(json.dumps(sized_steps(sys.argv[1], int(sys.argv[2]))))
+    else:
+        print(json.dumps(steps()))

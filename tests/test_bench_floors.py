@@ -1,0 +1,48 @@
+"""The floors ``bench/floor.py`` derives for the sized call workloads (issue 17).
+
+The benchmark itself is not run here (it takes minutes and a quiet machine); what is
+checked is that a floor is the sum it says it is, and that the per-byte steps it adds
+time the node's own unmasking and its check of a message that is left undecoded.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import floor  # noqa: E402
+import per_byte  # noqa: E402
+
+
+def test_a_sized_floor_is_the_empty_call_plus_the_relays_extra_plus_the_steps() -> None:
+    samples = {
+        "rpc_1 wampnode-pypy": [100.0, 120.0],
+        "relay pypy-node": [50.0, 60.0],
+        "relay_of_call_64kib_msgpack pypy-node": [80.0, 95.0],
+        "step_of_call_64kib_msgpack pypy per-call": [15.0, 17.0],
+        "call_64kib_msgpack crossbar": [600.0, 640.0],
+    }
+    reference = {"call_64kib_msgpack": 620.0}
+    floors = floor.sized_floors(samples, reference)
+    assert floors == [("floor_of_call_64kib_msgpack pypy", [145.0, 172.0], 620.0)]
+    table = floor.table(samples)
+    line = next(line for line in table.splitlines() if line.startswith("floor_of_call_64kib_msgpack pypy"))
+    assert line.split()[2:] == ["158.5", "±9%", "0.26x"]  # the median of 145 and 172, over Crossbar.io's 620
+
+
+def test_no_floor_without_every_part_of_it() -> None:
+    samples = {"rpc_1 wampnode": [100.0], "relay cpython-node": [50.0],
+               "call_64kib_cbor crossbar": [600.0]}  # no relay_of_ nor step_of_ figure
+    assert floor.sized_floors(samples, {"call_64kib_cbor": 600.0}) == []
+
+
+@pytest.mark.parametrize("codec", ["json", "msgpack", "cbor"])
+def test_sized_steps_time_unmasking_and_the_check(codec: str) -> None:
+    steps = per_byte.sized_steps(codec, 64 * 1024)
+    assert set(steps) == {"unmask", "check", "per-call"}
+    assert steps["unmask"] > 0 and steps["check"] > 0
+    assert steps["per-call"] == pytest.approx(2 * (steps["unmask"] + steps["check"]))
