@@ -349,6 +349,14 @@ def _cell(values: List[float]) -> str:
     return f"{middle:,.1f} ±{50 * (max(values) - min(values)) / middle:.0f}%"
 
 
+def _ratio(values: List[float], base: Optional[float]) -> str:
+    """The median of ``values`` over ``base`` (Crossbar.io's figure), or "-" without one."""
+    if not base:
+        return "-"
+    share = statistics.median(values) / base
+    return f"{share:.3f}x" if share < 0.1 else f"{share:.2f}x"
+
+
 def _sized_workload(kind: str) -> Optional[str]:
     """The workload a ``relay_of_``/``step_of_``/``floor_of_`` figure is compared with."""
     for prefix in ("relay_of_", "step_of_", "floor_of_"):
@@ -385,11 +393,9 @@ def table(samples: Dict[str, List[float]]) -> str:
             lines.append(f"{key:44s} {_cell(values):>16s} {'-':>10s}")
             continue
         base = reference.get(BASES.get(kind, _sized_workload(kind) or kind))
-        share = statistics.median(values) / base if base else None
-        ratio = "-" if share is None else (f"{share:.3f}x" if share < 0.1 else f"{share:.2f}x")
-        lines.append(f"{key:44s} {_cell(values):>16s} {ratio:>10s}")
+        lines.append(f"{key:44s} {_cell(values):>16s} {_ratio(values, base):>10s}")
     for key, values, base in sized_floors(samples, reference):
-        lines.append(f"{key:44s} {_cell(values):>16s} {statistics.median(values) / base:>9.2f}x")
+        lines.append(f"{key:44s} {_cell(values):>16s} {_ratio(values, base):>10s}")
     lines.append("")
     lines.append("relay: per call at one outstanding, ratio to Crossbar.io's rpc_1; handshake: TLS handshake only,")
     lines.append("ratio to Crossbar.io's whole wss session (sessions_wss); relay_1mib and step_1mib (per 1 MiB")

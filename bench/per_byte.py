@@ -39,6 +39,7 @@ from typing import Callable, Dict
 REPO = Path(__file__).resolve().parent.parent
 BIG = 1024 * 1024
 LARGE_MESSAGE = b"[48,1,{},\"bench.echo\",[\"" + b"x" * BIG + b"\"]]"
+MASK = bytes([0x5A, 0xC3, 0x0F, 0x96])  # a client's frame mask
 
 
 def median_us(step: Callable[[], object], times: int) -> float:
@@ -66,7 +67,7 @@ def steps() -> Dict[str, float]:
     # costs more than the step itself. Freeing one large block raises glibc's threshold.
     block = bytearray(8 * len(LARGE_MESSAGE))
     del block
-    mask = bytes([0x5A, 0xC3, 0x0F, 0x96])
+    mask = MASK
     masked = create_xor_masker(mask, len(LARGE_MESSAGE)).process(LARGE_MESSAGE)
     text = LARGE_MESSAGE.decode("utf-8")
     if C_LOOP:  # into a frame's buffer, as the node gathers a large frame
@@ -114,15 +115,16 @@ def sized_steps(codec: str, size: int) -> Dict[str, float]:
 
     serializer = SERIALIZERS[codec]()
     message = bytes(serializer.serialize(Call(1, "bench.echo", args=["x" * size]))[0])
-    mask = bytes([0x5A, 0xC3, 0x0F, 0x96])
-    masked = create_xor_masker(mask, len(message)).process(message)
-    target = bytearray(len(masked))
+    masked = create_xor_masker(MASK, len(message)).process(message)
+    if C_LOOP:  # into a frame's buffer, as steps() unmasks (binary octets: not all ASCII)
+        target = bytearray(len(masked))
 
-    def unmask():  # type: ignore[no-untyped-def]
-        if C_LOOP:
-            NativeMasker(mask).unmask_into(target, masked)
+        def unmask():  # type: ignore[no-untyped-def]
+            NativeMasker(MASK).unmask_into(target, masked)
             return target
-        return create_xor_masker(mask, len(masked)).process(masked)
+    else:
+        def unmask():  # type: ignore[no-untyped-def]
+            return create_xor_masker(MASK, len(masked)).process(masked)
 
     def check():  # type: ignore[no-untyped-def]
         return serializer.unserialize(message, codec != "json")[0]

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from typing import Any, List
 
@@ -134,7 +135,6 @@ def test_a_freed_connection_raises_instead_of_touching_freed_memory(pki: Any) ->
             use()
     server.free_now()  # twice: nothing more happens
     del server
-    import gc
     gc.collect()  # pyOpenSSL's own free (ffi.gc) does not run again: no double free
 
 
