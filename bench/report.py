@@ -42,6 +42,8 @@ def rows(targets: Sequence[str], samples: Samples) -> List[Tuple[str, str]]:
         out.append((f"{w.key}.router_system_us_per_op", "    of which in the kernel (us)"))
         out.append((f"{w.key}.router_faults_per_op", f"  router page faults per {w.per}"))
         out.append((f"{w.key}.shares", "  CPU share router / clients"))
+        if w.one_at_a_time and w.unit == "MiB/s":
+            out.append((f"{w.key}.client_ceiling", "  clients' ceiling: the rate if the router cost nothing (MiB/s)"))
         if w.memory:
             out.append((f"{w.key}.rss_growth_mib", "  router RSS growth, peak (MiB)"))
             out.append((f"{w.key}.rss_growth_x", "  router RSS growth / message size (x)"))
@@ -107,7 +109,7 @@ def table(targets: Sequence[str], reference: Optional[str], samples: Samples) ->
 
 def add_workload(samples: Dict[str, List[Any]], workload: Workload, result: Dict[str, Any]) -> None:
     for name in ("rate", "router_us_per_op", "router_system_us_per_op", "router_faults_per_op", "rss_change_mib",
-                 "p50_ms", "p99_ms", "rss_growth_mib", "rss_growth_x"):
+                 "p50_ms", "p99_ms", "rss_growth_mib", "rss_growth_x", "client_ceiling"):
         if result.get(name) is not None:
             samples.setdefault(f"{workload.key}.{name}", []).append(result[name])
     samples.setdefault(f"{workload.key}.shares", []).append(

@@ -51,6 +51,13 @@ class Workload:
     rawsocket: bool = False  # over RawSocket (TCP)
     memory: bool = False  # sample the router's RSS throughout (peak growth while messages are in flight)
 
+    @property
+    def one_at_a_time(self) -> bool:
+        """A call workload with one call in flight: the caller, the router and the callee take
+        turns, so the clients' CPU per call bounds the rate whatever the router spends."""
+        return self.per == "call" and "--outstanding" in self.active and \
+            self.active[self.active.index("--outstanding") + 1] == "1"
+
 
 def fan_out(key: str, label: str, subscribers: int, processes: int, size: int = 32, window: int = 200,
             every: int = 20, lean: bool = False) -> Workload:
@@ -193,6 +200,7 @@ class Measurement:
         if workload.unit == "MiB/s":
             rate = self.figures.get("bytes", 0) / seconds / BIG
         client_shares = {k: v / self.wall_s for k, v in self.client_cpu_s.items()}
+        client_cpu = sum(self.client_cpu_s.values())
         result = {
             "rate": rate,
             "operations": ops,
@@ -206,6 +214,9 @@ class Measurement:
             "client_shares": client_shares,
             "client_bound": any(share >= CLIENT_BOUND for share in client_shares.values()),
         }
+        if workload.one_at_a_time and workload.unit == "MiB/s" and client_cpu:
+            # the rate if the router cost nothing: the clients' own CPU per call, taken in turns
+            result["client_ceiling"] = self.figures.get("bytes", 0) * self.wall_s / seconds / client_cpu / BIG
         for key in ("p50_ms", "p99_ms"):
             if key in self.figures:
                 result[key] = self.figures[key]

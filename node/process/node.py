@@ -29,6 +29,7 @@ from node.fastpath.large_garbage import collect_from_warning
 from node.process.failure import report_start_failure
 from node.process.hosted import HostedWorkers
 from node.process.native_modules import native_module_warnings
+from node.process.pypy_jit import tune_jit
 from node.process.systemd import Notifier
 from node.workers.components import RouterComponents, hosted_components
 from node.workers.router import RouterWorker
@@ -83,7 +84,7 @@ class NodeProcess:
         if self.config.ignored:
             log.info("Accepted but not used by wampnode (Crossbar.io keys): {keys}",
                      keys=", ".join(self.config.ignored))
-        for warning in [*native_module_warnings(), collect_from_warning(os.environ)]:
+        for warning in [*native_module_warnings(), collect_from_warning(os.environ), tune_jit(os.environ)]:
             if warning:
                 log.warn("{warning}", warning=warning)
         self.worker.prepare()  # TLS and trust files read once; ConfigErrors before anything listens
