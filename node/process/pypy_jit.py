@@ -20,7 +20,13 @@ environment replaces them with its own (``pypyjit.set_param``'s comma-separated
 from __future__ import annotations
 
 import platform
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
+
+pypyjit: Any
+try:
+    import pypyjit  # PyPy's own module
+except ImportError:  # CPython: no JIT to tune
+    pypyjit = None
 
 JIT_VARIABLE = "WAMPNODE_PYPY_JIT"
 THRESHOLDS = "threshold=100,function_threshold=150,trace_eagerness=50"
@@ -41,10 +47,8 @@ def tune_jit(environ: Mapping[str, str]) -> Optional[str]:
     when PyPy refuses the environment's (they are then ignored, and the node's own set),
     else None."""
     parameters = jit_parameters(environ)
-    if parameters is None:
+    if parameters is None or pypyjit is None:
         return None
-    import pypyjit  # PyPy's own module: there is none on CPython
-
     try:
         pypyjit.set_param(parameters)
     except ValueError:  # PyPy's only word: "error in JIT parameters string"
