@@ -6,6 +6,7 @@ with PyPy's defaults (1039).
 """
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 import sys
@@ -55,8 +56,6 @@ def test_cpython_is_left_alone() -> None:
 
 
 def _probe(environment: str) -> Any:
-    import json
-
     out = subprocess.run([sys.executable, "-c", PROBE, str(REPO), environment], capture_output=True, text=True,
                          timeout=60, check=True)
     return json.loads(out.stdout)

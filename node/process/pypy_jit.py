@@ -15,7 +15,9 @@ one in flight unchanged (about 95 µs). A fifth of PyPy's thresholds was half-wa
 
 The parameters are set once, when the node process starts; ``WAMPNODE_PYPY_JIT`` in the
 environment replaces them with its own (``pypyjit.set_param``'s comma-separated
-``name=value`` list; ``default`` keeps PyPy's own). On CPython this does nothing.
+``name=value`` list; ``default`` keeps PyPy's own). PyPy's own ``--jit`` option is not the
+way: the node's parameters replace it, and ``wampnode start`` does not pass it on when it
+executes itself again for its nursery (:mod:`node.process.pypy_gc`). On CPython this does nothing.
 """
 from __future__ import annotations
 
