@@ -42,7 +42,7 @@ def rows(targets: Sequence[str], samples: Samples) -> List[Tuple[str, str]]:
         out.append((f"{w.key}.router_system_us_per_op", "    of which in the kernel (us)"))
         out.append((f"{w.key}.router_faults_per_op", f"  router page faults per {w.per}"))
         out.append((f"{w.key}.shares", "  CPU share router / clients"))
-        if w.one_at_a_time and w.unit == "MiB/s":
+        if any(f"{w.key}.client_ceiling" in samples[t] for t in targets):  # workloads.Measurement decides
             out.append((f"{w.key}.client_ceiling", "  clients' ceiling: the rate if the router cost nothing (MiB/s)"))
         if w.memory:
             out.append((f"{w.key}.rss_growth_mib", "  router RSS growth, peak (MiB)"))

@@ -216,7 +216,7 @@ class Measurement:
         }
         if workload.one_at_a_time and workload.unit == "MiB/s" and client_cpu:
             # the rate if the router cost nothing: the clients' own CPU per call, taken in turns
-            result["client_ceiling"] = self.figures.get("bytes", 0) * self.wall_s / seconds / client_cpu / BIG
+            result["client_ceiling"] = rate * self.wall_s / client_cpu
         for key in ("p50_ms", "p99_ms"):
             if key in self.figures:
                 result[key] = self.figures[key]
