@@ -46,3 +46,17 @@ def test_sized_steps_time_unmasking_and_the_check(codec: str) -> None:
     assert set(steps) == {"unmask", "check", "per-call"}
     assert steps["unmask"] > 0 and steps["check"] > 0
     assert steps["per-call"] == pytest.approx(2 * (steps["unmask"] + steps["check"]))
+
+
+def test_the_paced_relay_is_a_ratio_to_crossbars_call_at_one_outstanding() -> None:
+    samples = {"rpc_1 crossbar": [400.0, 500.0], "relay_paced pypy-node": [60.0, 70.0]}
+    line = next(line for line in floor.table(samples).splitlines() if line.startswith("relay_paced pypy-node"))
+    assert line.split()[2:] == ["65.0", "±8%", "0.14x"]  # the median of 60 and 70, over Crossbar.io's 450
+
+
+def test_the_paced_driver_waits_before_each_message() -> None:
+    import time
+
+    began = time.perf_counter()
+    floor._wait(0.002)
+    assert time.perf_counter() - began >= 0.002
