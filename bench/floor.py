@@ -92,7 +92,8 @@ LARGE_MESSAGE = per_byte.LARGE_MESSAGE  # the CALL of call_1mib
 RELAY_PAUSE = 200e-6  # seconds the paced driver waits before each message (relay_paced)
 MEMORY_WORKLOAD = "call_16mib"  # only when named: RSS growth and its floor (bench/large_objects.py)
 # a floor's figure -> the Crossbar.io workload it is a ratio to
-BASES = {"relay": "rpc_1", "relay_paced": "rpc_1", "relay_1mib": "call_1mib", "step_1mib": "call_1mib", "handshake": "sessions_wss"}
+BASES = {"relay": "rpc_1", "relay_paced": "rpc_1", "relay_1mib": "call_1mib", "step_1mib": "call_1mib",
+         "handshake": "sessions_wss"}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -422,14 +423,15 @@ def table(samples: Dict[str, List[float]]) -> str:
     for key, values, base in sized_floors(samples, reference):
         lines.append(f"{key:44s} {_cell(values):>16s} {_ratio(values, base):>10s}")
     lines.append("")
-    lines.append("relay: per call at one outstanding, ratio to Crossbar.io's rpc_1 (relay_paced: the driver waits")
-    lines.append(f"{RELAY_PAUSE * 1e6:.0f} us before each message, so the relay sleeps between them); handshake: TLS handshake only,")
-    lines.append("ratio to Crossbar.io's whole wss session (sessions_wss); relay_1mib and step_1mib (per 1 MiB")
-    lines.append("message; per-call: two of them): ratio to Crossbar.io's call_1mib; relay_of_<workload>: the relay")
-    lines.append("driven like that workload with a message of its size, ratio to Crossbar.io's figure for it;")
-    lines.append("step_of_<workload>: unmasking and checking the two messages of its size a call brings in")
-    lines.append("(bench/per_byte.py); floor_of_<workload>: wampnode's own rpc_1 in that interpreter, plus what")
-    lines.append("moving the message adds to the relay (relay_of_<workload> - relay), plus step_of_<workload>.")
+    lines.append("relay: per call at one outstanding, ratio to Crossbar.io's rpc_1 (relay_paced: the driver")
+    lines.append(f"waits {RELAY_PAUSE * 1e6:.0f} us before each message, so the relay sleeps between them);")
+    lines.append("handshake: TLS handshake only, ratio to Crossbar.io's whole wss session (sessions_wss);")
+    lines.append("relay_1mib and step_1mib (per 1 MiB message; per-call: two of them): ratio to Crossbar.io's")
+    lines.append("call_1mib; relay_of_<workload>: the relay driven like that workload with a message of its size,")
+    lines.append("ratio to Crossbar.io's figure for it; step_of_<workload>: unmasking and checking the two")
+    lines.append("messages of its size a call brings in (bench/per_byte.py); floor_of_<workload>: wampnode's own")
+    lines.append("rpc_1 in that interpreter, plus what moving the message adds to the relay (relay_of_<workload>")
+    lines.append("- relay), plus step_of_<workload>.")
     if any(key.startswith("rss_x") for key in samples):
         lines.append("rss_x: router RSS growth at peak while 16 MiB calls run, as a multiple of the message;")
         lines.append("its floor: a process with the node's modules making 16 MiB payloads one at a time")
