@@ -15,13 +15,20 @@ Crossbar.io's figure of the same run:
 - the send floor: a plain process that writes the same 1 MiB bytes object to 10
   loopback TCP connections another process drains, ``SEND_CHUNK`` at a time as
   Twisted does, without WebSocket or WAMP: the system calls and the kernel's copy
-  that every router pays per delivery on this machine.
+  that every router pays per delivery on this machine; and the same 1 MiB written by
+  each other means the kernel offers for sending one buffer to many sockets
+  (:data:`SENDERS`: the whole MiB per ``send``, as the node offers it; ``sendfile``
+  from a memfd written once; a pipe written once, ``tee``'d and ``splice``d;
+  ``MSG_ZEROCOPY``), to show whether any of them costs the sender less than copying.
 
 Medians over ``--repeat`` runs, ``±`` half the min-max range in percent.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import fcntl
+import os
 import resource
 import select
 import socket
@@ -30,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -66,38 +73,179 @@ def drain(port: int, count: int) -> None:
                 conn.close()
 
 
-def send_floor_us() -> float:
-    """CPU µs of the sending process per delivered MiB (see the module doc)."""
+class _Sender:
+    """One way of writing the same 1 MiB to each of the floor's connections: ``start``
+    once per round (1 MiB to every connection), ``offer`` as each becomes writable,
+    ``end`` after the round, ``close`` once."""
+
+    def __init__(self, payload: bytes, conns: List[socket.socket]) -> None:
+        self.payload = payload
+        self.conns = conns
+
+    def start(self) -> None:
+        pass
+
+    def offer(self, conn: socket.socket, offset: int) -> int:
+        raise NotImplementedError
+
+    def end(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Chunks(_Sender):
+    """``send`` of ``SEND_CHUNK`` at a time, as Twisted does."""
+
+    chunk = SEND_CHUNK
+
+    def offer(self, conn: socket.socket, offset: int) -> int:
+        return conn.send(memoryview(self.payload)[offset:offset + self.chunk])
+
+
+class _Whole(_Chunks):
+    """``send`` offered all that is left, as the node does (up to 1 MiB a call)."""
+
+    chunk = 1 << 30
+
+
+class _Sendfile(_Sender):
+    """The MiB written once per round into a memfd, then ``sendfile`` from it to each
+    connection: the kernel's one zero-copy path from memory a process wrote."""
+
+    def start(self) -> None:
+        self.fd = os.memfd_create("fanout-floor", os.MFD_CLOEXEC)
+        os.write(self.fd, self.payload)
+
+    def offer(self, conn: socket.socket, offset: int) -> int:
+        return os.sendfile(conn.fileno(), self.fd, offset, len(self.payload) - offset)
+
+    def end(self) -> None:
+        os.close(self.fd)
+
+
+class _TeeSplice(_Sender):
+    """The MiB written once per round into a pipe, duplicated by ``tee`` into one pipe per
+    connection (page references, no copy), and ``splice``d from there to the socket."""
+
+    def __init__(self, payload: bytes, conns: List[socket.socket]) -> None:
+        super().__init__(payload, conns)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+        libc.tee.restype = ctypes.c_ssize_t
+        libc.splice.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                                ctypes.c_size_t, ctypes.c_uint]
+        libc.splice.restype = ctypes.c_ssize_t
+        self.libc = libc
+        self.source = self._pipe()
+        self.pipes = {conn: self._pipe() for conn in conns}
+        self.null = os.open(os.devnull, os.O_WRONLY)
+
+    def _pipe(self) -> tuple:
+        pipe = os.pipe()
+        fcntl.fcntl(pipe[1], 1031, len(self.payload))  # F_SETPIPE_SZ: room for the whole MiB
+        return pipe
+
+    def start(self) -> None:
+        os.write(self.source[1], self.payload)
+        for read_end, write_end in self.pipes.values():
+            if self.libc.tee(self.source[0], write_end, len(self.payload), 0) != len(self.payload):
+                raise OSError(ctypes.get_errno(), "tee")
+        self.libc.splice(self.source[0], None, self.null, None, len(self.payload), 0)  # the source emptied
+
+    def offer(self, conn: socket.socket, offset: int) -> int:
+        sent = self.libc.splice(self.pipes[conn][0], None, conn.fileno(), None, len(self.payload) - offset,
+                                1 | 2)  # SPLICE_F_MOVE | SPLICE_F_NONBLOCK
+        if sent < 0:
+            raise BlockingIOError()
+        return sent
+
+    def close(self) -> None:
+        for fd in [*self.source, *(fd for pipe in self.pipes.values() for fd in pipe), self.null]:
+            os.close(fd)
+
+
+class _ZeroCopy(_Whole):
+    """``send`` with ``MSG_ZEROCOPY`` (the kernel pins the pages and copies only where
+    it must: on loopback, at delivery), its completions read back after each round."""
+
+    def __init__(self, payload: bytes, conns: List[socket.socket]) -> None:
+        super().__init__(payload, conns)
+        for conn in conns:
+            conn.setsockopt(socket.SOL_SOCKET, 60, 1)  # SO_ZEROCOPY
+
+    def offer(self, conn: socket.socket, offset: int) -> int:
+        return conn.send(memoryview(self.payload)[offset:], 0x4000000)  # MSG_ZEROCOPY
+
+    def end(self) -> None:
+        for conn in self.conns:
+            while True:
+                try:
+                    conn.recvmsg(0, 256, socket.MSG_ERRQUEUE)
+                except (BlockingIOError, InterruptedError):
+                    break
+
+
+SENDERS = {
+    "send floor": _Chunks,
+    "send floor, whole MiB per send": _Whole,
+    "send floor, sendfile from a memfd": _Sendfile,
+    "send floor, tee and splice": _TeeSplice,
+    "send floor, MSG_ZEROCOPY": _ZeroCopy,
+}
+"""The send floor (``send floor``: Twisted's chunks) and other ways the kernel offers to
+send one buffer to many sockets, each measured the same way."""
+
+
+def send_round(writer: _Sender) -> None:
+    """The writer's payload to each of its (non-blocking) connections, whole."""
+    writer.start()
+    size = len(writer.payload)
+    offsets = {conn: 0 for conn in writer.conns}
+    while offsets:
+        _, writable, _ = select.select([], list(offsets), [])
+        for conn in writable:
+            offset = offsets[conn]
+            try:
+                offset += writer.offer(conn, offset)
+            except BlockingIOError:
+                continue
+            if offset < size:
+                offsets[conn] = offset
+            else:
+                del offsets[conn]
+    writer.end()
+
+
+def send_floor_us(sender: Any = _Chunks) -> Optional[float]:
+    """CPU µs of the sending process per delivered MiB (see the module doc), writing with
+    ``sender`` (one of :data:`SENDERS`); None where this system lacks its calls."""
     payload = b"x" * workloads.BIG
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(SUBSCRIBERS)
         child = subprocess.Popen([sys.executable, __file__, "--drain", str(server.getsockname()[1]),
                                   str(SUBSCRIBERS)])
+        conns: List[socket.socket] = []
         try:
             conns = [server.accept()[0] for _ in range(SUBSCRIBERS)]
             for conn in conns:
                 conn.setblocking(False)
-            view = memoryview(payload)
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            for _ in range(FLOOR_ROUNDS):
-                offsets = {conn: 0 for conn in conns}
-                while offsets:
-                    _, writable, _ = select.select([], list(offsets), [])
-                    for conn in writable:
-                        offset = offsets[conn]
-                        try:
-                            offset += conn.send(view[offset:offset + SEND_CHUNK])
-                        except BlockingIOError:
-                            continue
-                        if offset < len(payload):
-                            offsets[conn] = offset
-                        else:
-                            del offsets[conn]
-            after = resource.getrusage(resource.RUSAGE_SELF)
+            try:
+                writer = sender(payload, conns)
+            except (AttributeError, OSError):  # no memfd, tee, splice or SO_ZEROCOPY here
+                return None
+            try:
+                before = resource.getrusage(resource.RUSAGE_SELF)
+                for _ in range(FLOOR_ROUNDS):
+                    send_round(writer)
+                after = resource.getrusage(resource.RUSAGE_SELF)
+            finally:
+                writer.close()
+        finally:
             for conn in conns:
                 conn.close()
-        finally:
             child.wait(60)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return cpu / (FLOOR_ROUNDS * SUBSCRIBERS) * 1e6
@@ -137,8 +285,11 @@ def run(args: argparse.Namespace) -> Dict[str, List[float]]:
                     router.stop()
                 if router.name in samples:
                     print(f"  {router.name}: {samples[router.name][-1]:.0f} us per delivered MiB", flush=True)
-        add("send floor", send_floor_us())
-        print(f"  send floor: {samples['send floor'][-1]:.0f} us per delivered MiB", flush=True)
+        for name, sender in SENDERS.items():
+            value = send_floor_us(sender)
+            add(name, value)
+            print(f"  {name}: " + (f"{value:.0f} us per delivered MiB" if value is not None else "not here"),
+                  flush=True)
     return samples
 
 
