@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import errno
 import fcntl
 import os
 import resource
@@ -48,6 +49,11 @@ import workloads  # noqa: E402
 SUBSCRIBERS = 10
 SEND_CHUNK = 128 * 1024  # Twisted's SEND_LIMIT: the most one write system call is given
 FLOOR_ROUNDS = 200  # 1 MiB to each of the 10 connections, this many times
+# Linux's values, which Python names only from 3.10 (fcntl) or not at all (socket)
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+SO_ZEROCOPY = getattr(socket, "SO_ZEROCOPY", 60)
+MSG_ZEROCOPY = getattr(socket, "MSG_ZEROCOPY", 0x4000000)
+SPLICE_F_MOVE, SPLICE_F_NONBLOCK = 1, 2
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -99,9 +105,10 @@ class _Chunks(_Sender):
     """``send`` of ``SEND_CHUNK`` at a time, as Twisted does."""
 
     chunk = SEND_CHUNK
+    flags = 0
 
     def offer(self, conn: socket.socket, offset: int) -> int:
-        return conn.send(memoryview(self.payload)[offset:offset + self.chunk])
+        return conn.send(memoryview(self.payload)[offset:offset + self.chunk], self.flags)
 
 
 class _Whole(_Chunks):
@@ -114,8 +121,12 @@ class _Sendfile(_Sender):
     """The MiB written once per round into a memfd, then ``sendfile`` from it to each
     connection: the kernel's one zero-copy path from memory a process wrote."""
 
+    def __init__(self, payload: bytes, conns: List[socket.socket]) -> None:
+        super().__init__(payload, conns)
+        self.memfd_create = os.memfd_create  # AttributeError where the system has none
+
     def start(self) -> None:
-        self.fd = os.memfd_create("fanout-floor", os.MFD_CLOEXEC)
+        self.fd = self.memfd_create("fanout-floor", os.MFD_CLOEXEC)
         os.write(self.fd, self.payload)
 
     def offer(self, conn: socket.socket, offset: int) -> int:
@@ -144,21 +155,23 @@ class _TeeSplice(_Sender):
 
     def _pipe(self) -> tuple:
         pipe = os.pipe()
-        fcntl.fcntl(pipe[1], 1031, len(self.payload))  # F_SETPIPE_SZ: room for the whole MiB
+        fcntl.fcntl(pipe[1], F_SETPIPE_SZ, len(self.payload))  # room for the whole MiB
         return pipe
 
     def start(self) -> None:
         os.write(self.source[1], self.payload)
-        for read_end, write_end in self.pipes.values():
+        for _, write_end in self.pipes.values():
             if self.libc.tee(self.source[0], write_end, len(self.payload), 0) != len(self.payload):
                 raise OSError(ctypes.get_errno(), "tee")
-        self.libc.splice(self.source[0], None, self.null, None, len(self.payload), 0)  # the source emptied
+        if self.libc.splice(self.source[0], None, self.null, None, len(self.payload), 0) != len(self.payload):
+            raise OSError(ctypes.get_errno(), "splice")  # the source must be empty for the next round
 
     def offer(self, conn: socket.socket, offset: int) -> int:
         sent = self.libc.splice(self.pipes[conn][0], None, conn.fileno(), None, len(self.payload) - offset,
-                                1 | 2)  # SPLICE_F_MOVE | SPLICE_F_NONBLOCK
+                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
         if sent < 0:
-            raise BlockingIOError()
+            code = ctypes.get_errno()
+            raise BlockingIOError() if code == errno.EAGAIN else OSError(code, "splice")
         return sent
 
     def close(self) -> None:
@@ -170,13 +183,12 @@ class _ZeroCopy(_Whole):
     """``send`` with ``MSG_ZEROCOPY`` (the kernel pins the pages and copies only where
     it must: on loopback, at delivery), its completions read back after each round."""
 
+    flags = MSG_ZEROCOPY
+
     def __init__(self, payload: bytes, conns: List[socket.socket]) -> None:
         super().__init__(payload, conns)
         for conn in conns:
-            conn.setsockopt(socket.SOL_SOCKET, 60, 1)  # SO_ZEROCOPY
-
-    def offer(self, conn: socket.socket, offset: int) -> int:
-        return conn.send(memoryview(self.payload)[offset:], 0x4000000)  # MSG_ZEROCOPY
+            conn.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
 
     def end(self) -> None:
         for conn in self.conns:
