@@ -68,7 +68,10 @@ def check_frame_head() -> None:
 def check_gathered_sends_keep_order() -> None:
     """Pieces sent with sendmsg (PyPy, from RAW_SEND_MIN on: writev from their own memory)
     that the kernel takes only part of leave the rest queued for Twisted's doWrite in order, whatever piece the
-    kernel stopped in; memoryviews (a forwarded message's octets) as well as bytes."""
+    kernel stopped in; memoryviews (a forwarded message's octets) as well as bytes. Each
+    case twice: the pieces as a list (queued, sent at the end of the turn) and as a tuple
+    (a large message's header and payload: sent at once when nothing waits before them,
+    ``_send_now``), and once more with a small write before the tuple, which must leave first."""
     import os
     import socket
 
@@ -81,8 +84,10 @@ def check_gathered_sends_keep_order() -> None:
         counts = None
         _realPortNumber = 1
 
-    for sizes in ((10, 70000, 5, 90000, 3), (40000, 40000, 40000), (3, 200000), (GATHER_MIN, 1),
-                  (4, RAW_SEND_MIN), (10, 3000000, 4, 20000)):
+    cases = [(sizes, how) for sizes in ((10, 70000, 5, 90000, 3), (40000, 40000, 40000), (3, 200000),
+                                        (GATHER_MIN, 1), (4, RAW_SEND_MIN), (10, 3000000, 4, 20000))
+             for how in ("list", "tuple", "small first")]
+    for sizes, how in cases:
         ours, theirs = socket.socketpair()
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
@@ -92,10 +97,17 @@ def check_gathered_sends_keep_order() -> None:
         server.protocol.makeConnection(server)
         pieces = [os.urandom(size) if index % 2 == 0 else memoryview(os.urandom(size + 7))[7:]
                   for index, size in enumerate(sizes)]
-        server.writeSequence(pieces)
+        first = b""
+        if how == "small first":
+            first = os.urandom(100)
+            server.write(first)
+        server.writeSequence(pieces if how == "list" else tuple(pieces))
+        if how == "tuple":  # sent at once: nothing queued for the end of the turn
+            waiting = len(server.dataBuffer) - server.offset + server._tempDataLen
+            assert server._flush_queued is False and waiting < sum(sizes), (sizes, waiting)
         server._flush_turn()
         assert server._flush_queued is False
-        expected = b"".join(pieces)
+        expected = first + b"".join(pieces)
         assert len(server.dataBuffer) - server.offset + server._tempDataLen < len(expected), "sent nothing"
         received = bytearray()
         while len(received) < len(expected):
@@ -105,7 +117,7 @@ def check_gathered_sends_keep_order() -> None:
                 pass
             if len(server.dataBuffer) - server.offset or server._tempDataLen:
                 server.doWrite()
-        assert bytes(received) == expected, sizes
+        assert bytes(received) == expected, (sizes, how)
         server.stopReading()
         server.stopWriting()
         ours.close()

@@ -23,7 +23,7 @@ one addition per read or send, none per message.
 from __future__ import annotations
 
 import errno
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Sequence, Tuple
 
 from twisted.internet import main, tcp, unix
 
@@ -304,9 +304,43 @@ class CoalescingWrites:
             self.startWriting()
 
     def writeSequence(self, iovec: Any) -> None:  # noqa: N802 (Twisted's name)
-        """Each piece as :meth:`write` takes it: queued as it is, not joined."""
+        """Each piece as :meth:`write` takes it: queued as it is, not joined; a large
+        message's pieces with nothing waiting before them are sent at once instead
+        (:meth:`_send_now`)."""
+        if type(iovec) is tuple and 1 < len(iovec) <= GATHER_MAX and self._send_now(iovec):
+            return
         for data in iovec:
             self.write(data)
+
+    def _send_now(self, pieces: Tuple[Any, ...]) -> bool:
+        """Send ``pieces`` (a large message: its frame header or length prefix, then its
+        payload) with one ``sendmsg`` now, if they add up to :data:`GATHER_MIN` or more and
+        nothing waits before them; what the kernel does not take is queued as
+        :meth:`_flush_gathered` queues it. False: not sent, :meth:`write` them.
+
+        Waiting for the end of the turn gains a large message nothing (it leaves with one
+        ``sendmsg`` either way), and queueing it costs about twenty Python calls per
+        connection: each piece's ``write``, the flush, and a producer paused by the
+        message's size and resumed once the kernel took it (a 1 MiB event to 10
+        subscribers: ten times per publication)."""
+        if (self._flush_queued or self._tempDataLen or self.offset < len(self.dataBuffer) or not self.connected
+                or self._writeDisconnected or self.disconnecting or self._aborting):
+            return False
+        total = 0
+        for piece in pieces:
+            kind = type(piece)
+            if kind is not bytes and kind is not memoryview:
+                return False
+            total += len(piece)
+        if total < GATHER_MIN:
+            return False
+        sent = self._send_gathered(pieces, total)
+        if type(sent) is int and sent == total:
+            return True
+        self._queue_unsent(pieces, sent)
+        self._maybePauseProducer()  # type: ignore[attr-defined]  # as write would have, for what waits
+        self.startWriting()  # type: ignore[attr-defined]  # the rest, or the failure: Twisted's doWrite
+        return True
 
     def _flush_turn(self) -> None:
         self._flush_queued = False
@@ -342,7 +376,7 @@ class CoalescingWrites:
         queued as Twisted's ``doWrite`` expects it (the piece it stopped in, with its
         offset, then the rest), without copying."""
         total = self._tempDataLen
-        sent = self._send_pieces(pieces)
+        sent = self._send_gathered(pieces, total)
         if type(sent) is int and sent == total:
             self._tempDataBuffer = []
             self._tempDataLen = 0
@@ -350,6 +384,13 @@ class CoalescingWrites:
                 return
             self.startWriting()  # a paused producer to resume: Twisted's doWrite does it
             return
+        self._queue_unsent(pieces, sent)
+        self.startWriting()  # the rest, a failure or a paused producer: Twisted's doWrite does it
+
+    def _queue_unsent(self, pieces: Sequence[Any], sent: Any) -> None:
+        """Leave what the kernel did not take of ``pieces`` (``sent``: what it took, or a
+        failure) as Twisted's ``doWrite`` expects it: the piece it stopped in, with its
+        offset, then the rest, without copying."""
         done = sent if type(sent) is int and sent > 0 else 0
         index = 0
         while index < len(pieces) - 1 and done >= len(pieces[index]):
@@ -357,10 +398,9 @@ class CoalescingWrites:
             index += 1
         self.dataBuffer = pieces[index]
         self.offset = done
-        rest = pieces[index + 1:]
+        rest = list(pieces[index + 1:])
         self._tempDataBuffer = rest
         self._tempDataLen = sum(len(piece) for piece in rest)
-        self.startWriting()  # the rest, a failure or a paused producer: Twisted's doWrite does it
 
     def _producer_resumed(self) -> bool:
         """Called once the kernel took everything: resume a paused producer here if it
@@ -391,8 +431,8 @@ class CoalescingWrites:
     def _send(self, data: bytes) -> Any:
         return self.writeSomeData(data)
 
-    def _send_pieces(self, pieces: List[bytes]) -> Any:
-        if self._tempDataLen >= _RAW_FROM:  # one writev from the pieces' own memory (PyPy)
+    def _send_gathered(self, pieces: Sequence[Any], total: int) -> Any:
+        if total >= _RAW_FROM:  # one writev from the pieces' own memory (PyPy)
             return self._counted(send_buffers, self.socket.fileno(), pieces)  # type: ignore[attr-defined]
         return self.writeSomeData(b"".join(pieces))
 
@@ -412,8 +452,8 @@ class TCPServer(CoalescingWrites, tcp.Server):
         self.counts.bytes_out += sent
         return sent
 
-    def _send_pieces(self, pieces: List[bytes]) -> Any:
-        if self._tempDataLen >= _RAW_FROM:  # PyPy's sendmsg copies each memoryview piece
+    def _send_gathered(self, pieces: Sequence[Any], total: int) -> Any:
+        if total >= _RAW_FROM:  # PyPy's sendmsg copies each memoryview piece
             return self._counted(send_buffers, self.socket.fileno(), pieces)
         return self._counted(self.socket.sendmsg, pieces)
 
