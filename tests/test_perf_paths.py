@@ -164,7 +164,7 @@ def test_malloc_thresholds_set_unless_environment_says_otherwise():
 
 
 @pytest.mark.parametrize("check", ["frame_cache", "frame_head", "gathered_sends_keep_order", "lazy_send_queue",
-                                   "replies_leave_before_due_timers",
+                                   "replies_leave_before_due_timers", "node_reactor_runs_timers_as_twisted",
                                    "shared_options",
                                    "quiet_is_lazy_and_equal", "quiet_helpers_only_feed_log_calls"])
 def test_twisted_side(check):

@@ -173,6 +173,66 @@ def check_replies_leave_before_due_timers() -> None:
     assert received == [b"reply to x%d" % i for i in range(20)], received
 
 
+def check_node_reactor_runs_timers_as_twisted() -> None:
+    """The node's reactor, which looks at its timers only on turns that have something for
+    them (``run_timers``), runs every timed call at or after its deadline and in deadline
+    order: calls made before and while it runs, one moved later (``delay``), one
+    cancelled, a crowd of cancelled ones (Twisted sweeps them), a call from a thread, and
+    a stop with its shutdown event; none runs early and none waits for a far timer."""
+    import threading
+    import time
+
+    from node.fastpath import reactor as node_reactor
+
+    reactor = node_reactor.install()
+    assert type(reactor).__name__ == "NodeReactor", type(reactor)
+    began = time.monotonic()
+    ran: list = []
+    early: list = []
+
+    def record(name: str, due: float) -> None:
+        now = time.monotonic() - began
+        ran.append(name)
+        if now < due - 0.002:  # the clocks' rounding
+            early.append((name, due, now))
+
+    def later(delay: float, name: str) -> Any:
+        return reactor.callLater(delay, record, name, time.monotonic() - began + delay)
+
+    later(0.05, "a")
+    later(0.02, "b")
+    later(0.03, "cancelled").cancel()
+    moved = later(0.01, "d")
+    moved.delay(0.05)  # now due at 0.06
+    far = [later(30, "far") for _ in range(60)]  # the next timer, until cancelled
+
+    def at_x() -> None:
+        record("x", 0.08)
+        for call in far:
+            call.cancel()  # 60 cancellations: Twisted sweeps its heap
+        later(0, "zero")
+        reactor.callLater(0.02, reactor.stop)
+
+    reactor.callLater(0.08, at_x)
+    reactor.addSystemEventTrigger("during", "shutdown", ran.append, "shutdown")
+
+    def from_thread() -> None:
+        time.sleep(0.03)
+        reactor.callFromThread(ran.append, "thread")
+
+    threading.Thread(target=from_thread).start()
+    watchdog = threading.Timer(10, lambda: reactor.callFromThread(reactor.stop))
+    watchdog.start()
+    reactor.run()
+    watchdog.cancel()
+    elapsed = time.monotonic() - began
+    timed = [name for name in ran if name not in ("thread", "shutdown")]
+    assert timed == ["b", "a", "d", "x", "zero"], ran
+    assert "thread" in ran and ran[-1] == "shutdown", ran
+    assert not early, early
+    assert elapsed < 5, elapsed
+
+
 def check_rounded_up_timer_never_runs_a_call_early() -> None:
     """Calls fall due at their deadline rounded up to the bucket, never before; one reactor
     call per bucket; a cancelled call does not run."""

@@ -18,7 +18,9 @@ ABORT and close frame it was sent. It dispatches ready sockets without the
 legacy context. Errors in a socket's handling are still caught,
 logged and turned into a disconnect, as Twisted's ``_doReadOrWrite`` does (which
 still handles every event other than plain "readable"). ``mainLoop`` enters
-Twisted's per-turn error handler once for many turns instead of once per turn.
+Twisted's per-turn error handler once for many turns instead of once per turn, and
+enters Twisted's timer bookkeeping (``runUntilCurrent``, ``timeout``) only on turns that
+have a timer to run or a new one to file.
 
 Other reactors (the asyncio reactor a clustered worker needs, or one a test
 installed) work too: the flusher then falls back to ``callLater(0)``.
@@ -28,6 +30,9 @@ from __future__ import annotations
 import errno
 import sys
 from typing import Any, Callable, Optional
+
+
+_LONGEST_SLEEP = 2147483  # seconds: Twisted's bound on a poll's timeout (epoll_wait's int of milliseconds)
 
 
 def make_reactor_class() -> Optional[type]:
@@ -81,15 +86,31 @@ def make_reactor_class() -> Optional[type]:
 
         doIteration = doPoll
 
+        def run_timers(self) -> Optional[float]:
+            """Twisted's ``runUntilCurrent`` then ``timeout``, called only when they have
+            something to do: a call from a thread, a timed call made or due, a stop, many
+            cancellations to sweep. Otherwise (most turns: the next timer is seconds away)
+            only the time to sleep is worked out, as ``timeout`` would: with one clock read
+            instead of two, and no eight Python calls, on every turn."""
+            pending = self._pendingTimedCalls
+            if not (self.threadCallQueue or self._newTimedCalls or self._justStopped or self._cancellations > 50):
+                if not pending:
+                    return None
+                delay = pending[0].time - self.seconds()
+                if delay > 0:
+                    return delay if delay < _LONGEST_SLEEP else _LONGEST_SLEEP
+            self.runUntilCurrent()
+            return self.timeout()
+
         if top_handler is not None:
             def mainLoop(self) -> None:  # noqa: N802 (Twisted API)
                 """Twisted's, with its per-turn error handler entered once for many turns
-                (a failure is logged by it and the loop goes on, as in Twisted's)."""
+                (a failure is logged by it and the loop goes on, as in Twisted's), and the
+                timers looked at through :meth:`run_timers`."""
                 while self._started:
                     with top_handler:
                         while self._started:
-                            self.runUntilCurrent()
-                            delay = self.timeout()
+                            delay = self.run_timers()
                             self.doIteration(self.running and delay)
                 base._log.info("Main loop terminated.")
 

@@ -540,16 +540,17 @@ class FramedDelivery:
     def send_payload(self: Any, payload: Any, is_binary: bool) -> None:
         """Send one serialized WAMP message (bytes, or :class:`PayloadParts` written
         as they are where the transport takes them) as one WebSocket message."""
+        size = len(payload)  # once: a PayloadParts' length is a Python call
         if (self.state != self.STATE_OPEN or self._perMessageCompress is not None or self.autoFragmentSize
-                or self.maskServerFrames or self.trackedTimings or 0 < self.maxMessagePayloadSize < len(payload)):
+                or self.maskServerFrames or self.trackedTimings or 0 < self.maxMessagePayloadSize < size):
             if type(payload) is PayloadParts:
                 payload = payload.joined()
             self.sendMessage(payload, is_binary)  # autobahn's checks, errors and features
             return
-        if len(payload) > CACHE_LIMIT and not self.logOctets and not self.__dict__.get("_send_queue"):
-            head = frame_head(len(payload), is_binary)
+        if size > CACHE_LIMIT and not self.logOctets and not self.__dict__.get("_send_queue"):
+            head = frame_head(size, is_binary)
             self.transport.writeSequence((head, *pieces_for(self.transport, payload)))
-            self.trafficStats.outgoingOctetsWireLevel += len(head) + len(payload)
+            self.trafficStats.outgoingOctetsWireLevel += len(head) + size
             return
         if type(payload) is PayloadParts:
             payload = payload.joined()

@@ -10,7 +10,9 @@ dispatch, costs more than the routing itself.
 :class:`CoalescingWrites` keeps Twisted's buffer and coalescing but sends at the
 end of the turn that wrote, before the reactor polls again (see :class:`_Flusher`),
 with one ``send`` per connection (one ``sendmsg`` of the pieces when they are few
-and large: a large frame's header and its payload, not copied together). Anything that is
+and large: a large frame's header and its payload, not copied together). A large message
+given as one ``writeSequence`` with nothing waiting before it leaves at once, with that one
+``sendmsg``: nothing would join it at the end of the turn. Anything that is
 not the plain case (the kernel takes only part, the send fails, a producer is
 paused, data already waits from an earlier turn) is left to Twisted's own
 ``doWrite`` path by registering for writing, exactly as before.
