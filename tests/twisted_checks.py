@@ -196,14 +196,13 @@ def check_node_reactor_runs_timers_as_twisted() -> None:
         if now < due - 0.002:  # the clocks' rounding
             early.append((name, due, now))
 
-    def later(delay: float, name: str) -> Any:
-        return reactor.callLater(delay, record, name, time.monotonic() - began + delay)
+    def later(delay: float, name: str, moved_by: float = 0.0) -> Any:
+        return reactor.callLater(delay, record, name, time.monotonic() - began + delay + moved_by)
 
     later(0.05, "a")
     later(0.02, "b")
     later(0.03, "cancelled").cancel()
-    moved = later(0.01, "d")
-    moved.delay(0.05)  # now due at 0.06
+    later(0.01, "d", moved_by=0.05).delay(0.05)  # now due at 0.06, and recorded as due then
     far = [later(30, "far") for _ in range(60)]  # the next timer, until cancelled
 
     def at_x() -> None:

@@ -271,8 +271,7 @@ class CoalescingWrites:
         queued as :meth:`write` queues it. Sent at once, it needs no bytes object, which on
         PyPy the send would first copy into C memory of its own (a young one,
         :mod:`node.fastpath.raw_send`)."""
-        if (self._flush_queued or self._tempDataLen or self.offset < len(self.dataBuffer) or not self.connected
-                or self._writeDisconnected or self.disconnecting or self._aborting):
+        if not self._sendable_now():
             self.write(data.tobytes())
             return
         if SENDS_FROM_BUFFERS:
@@ -283,6 +282,12 @@ class CoalescingWrites:
             sent = 0
         if sent < len(data):
             self.write(data[sent:].tobytes())
+
+    def _sendable_now(self) -> bool:
+        """Whether octets may leave at once (:meth:`write_now`, :meth:`_send_now`): nothing
+        waits before them, and the connection is open for writing."""
+        return not (self._flush_queued or self._tempDataLen or self.offset < len(self.dataBuffer)
+                    or not self.connected or self._writeDisconnected or self.disconnecting or self._aborting)
 
     def _isSendBufferFull(self) -> bool:  # noqa: N802 (Twisted's name)
         """Twisted's, against :data:`WRITE_BUFFER` instead of ``bufferSize``.
@@ -325,8 +330,7 @@ class CoalescingWrites:
         connection: each piece's ``write``, the flush, and a producer paused by the
         message's size and resumed once the kernel took it (a 1 MiB event to 10
         subscribers: ten times per publication)."""
-        if (self._flush_queued or self._tempDataLen or self.offset < len(self.dataBuffer) or not self.connected
-                or self._writeDisconnected or self.disconnecting or self._aborting):
+        if not self._sendable_now():
             return False
         total = 0
         for piece in pieces:
