@@ -78,14 +78,22 @@ if [ "$with_pypy" != "0" ]; then
     .venv-pypy/bin/python -m pip install -q --disable-pip-version-check --only-binary cryptography -e '.[test]'
 fi
 
-echo "== pytest (CPython)"
+# Each pass spreads its test files over the cores (pytest-xdist, one file to a worker, so a
+# module's shared node starts once): most tests wait on node processes and sockets, and on
+# 2 cores this halves the time. WAMPNODE_TESTS_WORKERS sets the count (0: one process).
+workers="${WAMPNODE_TESTS_WORKERS:-$(nproc)}"
+[ "$workers" -le 4 ] || workers=4
+parallel=(-n "$workers")
+[ "$workers" = "0" ] || parallel+=(--dist loadfile)
+
+echo "== pytest (CPython, $workers workers)"
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 if [ "$with_pypy" != "0" ]; then
-    echo "== pytest (PyPy)"
+    echo "== pytest (PyPy, $workers workers)"
     # kosoku (the WebSocket conformance client) needs Python 3.10+: the PyPy pass runs it
     # from the CPython venv above (tests/stack.py also looks there and beyond).
     WAMPNODE_KOSOKU_PYTHON="${WAMPNODE_KOSOKU_PYTHON:-$PWD/.venv/bin/python}" \
-        .venv-pypy/bin/python -m pytest "$@" || status=$?
+        .venv-pypy/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 fi
 exit "$status"
