@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step's header says how long the run has taken so far (bash's $SECONDS).
+step() { echo "== [${SECONDS}s] $*"; }
+
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
@@ -17,7 +20,7 @@ for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-    echo "== apt-get install ${missing[*]}"
+    step "apt-get install ${missing[*]}"
     # Packages such as squid start a system service on install; the tests start their own
     # on free ports, so keep apt from starting any (policy-rc.d exit 101 = "not now").
     added_policy=""
@@ -32,50 +35,69 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
-    echo "== creating .venv"
+    step "creating .venv"
     python3 -m venv .venv
 fi
-echo "== pip install -e .[test]"
+step "pip install -e .[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# PyPy 3.9 has wheels up to cryptography 43 (no Rust toolchain here to build newer);
+# setup.cfg picks the matching pyOpenSSL and psutil there (README: PyPy as a deployment option).
+# Its install runs in the background while the test tools below install: it writes in this
+# checkout (the C modules, wampnode.egg-info), which nothing else does from here on.
+with_pypy="${WAMPNODE_TESTS_PYPY:-1}"
+pypy_install_pid=""
+if [ "$with_pypy" != "0" ]; then
+    pypy_install_log="$(mktemp)"
+    step "pip install -e .[test] (.venv-pypy, in the background)"
+    (
+        set -e
+        [ -x .venv-pypy/bin/python ] || pypy3 -m venv .venv-pypy
+        .venv-pypy/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+        .venv-pypy/bin/python -m pip install -q --disable-pip-version-check --only-binary cryptography -e '.[test]'
+    ) >"$pypy_install_log" 2>&1 &
+    pypy_install_pid=$!
+    # a failed step below ends the script: take the background install with it
+    trap '[ -z "$pypy_install_pid" ] || { pkill -P "$pypy_install_pid"; kill "$pypy_install_pid"; } 2>/dev/null || true' EXIT
+fi
 
 # PyPI wampy pins attrs==20.3.0 (wampnode needs attrs>=23.1) and gevent-patches its
 # process: it gets a venv of its own; tests/test_clients_wampy.py runs it from there.
 if [ ! -x .venv-wampy/bin/python ]; then
-    echo "== creating .venv-wampy"
+    step "creating .venv-wampy"
     python3 -m venv .venv-wampy
 fi
-echo "== pip install -r tests/pywampy/requirements.txt (.venv-wampy)"
+step "pip install -r tests/pywampy/requirements.txt (.venv-wampy)"
 .venv-wampy/bin/python -m pip install -q --disable-pip-version-check -r tests/pywampy/requirements.txt
 
 # sslyze pins an older cryptography: its own cached venv (~/.cache/wampnode-test/sslyze),
 # made here once so that tests/test_sslyze.py does not wait for it.
-echo "== sslyze venv (tests/sslyze_venv.py)"
+step "sslyze venv (tests/sslyze_venv.py)"
 .venv/bin/python tests/sslyze_venv.py
 
 # crossbarhttp3 (Crossbar.io HTTP bridge client) needs `future`: its own cached venv too.
-echo "== crossbarhttp3 venv (tests/crossbarhttp_venv.py)"
+step "crossbarhttp3 venv (tests/crossbarhttp_venv.py)"
 .venv/bin/python tests/crossbarhttp_venv.py
 
 # npm packages: each of these directories with a package.json gets `npm install`.
 for dir in tests/js examples/browser; do
     if [ -f "$dir/package.json" ]; then
-        echo "== npm install ($dir)"
+        step "npm install ($dir)"
         (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
     fi
 done
 
-# PyPy 3.9 has wheels up to cryptography 43 (no Rust toolchain here to build newer);
-# setup.cfg picks the matching pyOpenSSL and psutil there (README: PyPy as a deployment option).
-with_pypy="${WAMPNODE_TESTS_PYPY:-1}"
-if [ "$with_pypy" != "0" ]; then
-    if [ ! -x .venv-pypy/bin/python ]; then
-        echo "== creating .venv-pypy"
-        pypy3 -m venv .venv-pypy
+if [ -n "$pypy_install_pid" ]; then
+    step "waiting for the .venv-pypy install"
+    if ! wait "$pypy_install_pid"; then
+        cat "$pypy_install_log"
+        echo "tests/run.sh: the PyPy install failed (its output above); WAMPNODE_TESTS_PYPY=0 leaves the PyPy pass out" >&2
+        exit 1
     fi
-    echo "== pip install -e .[test] (.venv-pypy)"
-    .venv-pypy/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    .venv-pypy/bin/python -m pip install -q --disable-pip-version-check --only-binary cryptography -e '.[test]'
+    cat "$pypy_install_log"
+    rm -f "$pypy_install_log"
+    pypy_install_pid=""
 fi
 
 # Each pass spreads its test files over the cores (pytest-xdist, one file to a worker, so a
@@ -86,11 +108,11 @@ workers="${WAMPNODE_TESTS_WORKERS:-$(nproc)}"
 parallel=(-n "$workers")
 [ "$workers" = "0" ] || parallel+=(--dist loadfile)
 
-echo "== pytest (CPython, $workers workers)"
+step "pytest (CPython, $workers workers)"
 status=0
 .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 if [ "$with_pypy" != "0" ]; then
-    echo "== pytest (PyPy, $workers workers)"
+    step "pytest (PyPy, $workers workers)"
     # kosoku (the WebSocket conformance client) needs Python 3.10+: the PyPy pass runs it
     # from the CPython venv above (tests/stack.py also looks there and beyond).
     WAMPNODE_KOSOKU_PYTHON="${WAMPNODE_KOSOKU_PYTHON:-$PWD/.venv/bin/python}" \
