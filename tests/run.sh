@@ -118,4 +118,5 @@ if [ "$with_pypy" != "0" ]; then
     WAMPNODE_KOSOKU_PYTHON="${WAMPNODE_KOSOKU_PYTHON:-$PWD/.venv/bin/python}" \
         .venv-pypy/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 fi
+step "done (exit status $status)"
 exit "$status"
