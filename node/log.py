@@ -14,13 +14,10 @@ from typing import Any, Dict, TextIO
 from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredicate, formatEvent,
                             globalLogBeginner)
 
-LEVELS = ("critical", "error", "warn", "info", "debug", "trace")
-
 # Twisted announces every port and factory start/stop at info level through its
 # legacy log; wampnode logs one line per transport instead, so these are noise.
 _TWISTED_CHATTER = re.compile(r"^(.+ starting on \S+|\((TCP|UNIX) Port \S+ Closed\)|"
                               r"(Starting|Stopping) factory .+|Main loop terminated\.)$")
-FORMATS = ("standard", "json")
 
 
 def _twisted_level(name: str) -> LogLevel:

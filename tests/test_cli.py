@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 
-from conftest import free_port, router_config, run_cli, start_node, tcp, wait_until
+from conftest import REPO, free_port, router_config, run_cli, start_node, tcp, wait_until
 
 
 def web_config(port: int) -> dict:
@@ -23,6 +23,17 @@ def test_version_lists_the_stack():
     assert result.returncode == 0
     for name in ("wampnode", "Twisted", "autobahn", "pyOpenSSL", "OpenSSL"):
         assert name in result.stdout
+
+
+def test_command_line_is_parsed_before_twisted_loads():
+    """The parser and `main` load no Twisted: `status` and `stop` start fast, and `start` on
+    PyPy executes itself again for its nursery (node.process.pypy_gc) before paying for it."""
+    code = ("import sys, node.commands.main as m; m.build_parser().parse_args(['start']); "
+            "print(sorted(name for name in sys.modules if name.split('.')[0] in ('twisted', 'autobahn')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
 
 
 def test_check_ok_and_errors(tmp_path):

@@ -1,8 +1,9 @@
 """The ``wampnode`` command line: every subcommand's arguments, in one parser.
 
-It is built on every ``wampnode`` run, so this module imports nothing but
-argparse and the log level names: ``wampnode status`` must not pay for Twisted's
-web stack, the router or cryptography. What each subcommand does is in its own
+It is built on every ``wampnode`` run, so this module imports nothing but argparse:
+``wampnode status`` must not pay for Twisted (not even its logger, which
+:mod:`node.log` loads), the router or cryptography, and ``start`` on PyPy executes
+itself again (:mod:`node.process.pypy_gc`) before loading any of them. What each subcommand does is in its own
 module of this package (:mod:`node.commands.main` imports it when it runs).
 """
 from __future__ import annotations
@@ -11,7 +12,9 @@ import argparse
 import os
 from typing import Any, Sequence
 
-from node.log import FORMATS, LEVELS
+# What --loglevel and --logformat accept; node.log.start_logging understands each.
+LEVELS = ("critical", "error", "warn", "info", "debug", "trace")
+FORMATS = ("standard", "json")
 
 DEFAULT_CBDIR = ".crossbar"
 # The development certificate's names, for the help text: node.tls.devcerts.DEFAULT_HOSTS
