@@ -22,15 +22,10 @@ import txaio
 
 txaio.use_asyncio()  # in-process clients are asyncio; must precede autobahn.wamp.serializer
 
+from ports import free_port  # noqa: F401 (tests import it from here)
+
 REPO = Path(__file__).resolve().parent.parent
 READY_LINE = "Node ready:"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> bool:
