@@ -234,6 +234,13 @@ def build_native_modules(python: str) -> None:
                   flush=True)
 
 
+def compile_bytecode(python: str) -> None:
+    """Write the checkout's bytecode for ``python``, as ``pip install`` does for an installed
+    package: with PYTHONDONTWRITEBYTECODE set, a node started from the checkout would otherwise
+    compile every module of its own at each start (0.1-0.15 s), which Crossbar.io's venv never does."""
+    subprocess.run([python, "-m", "compileall", "-q", str(REPO / "node")], stdout=subprocess.DEVNULL, check=False)
+
+
 def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
@@ -245,6 +252,7 @@ def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 def wampnode(workdir: Path, python: str = sys.executable, name: str = "wampnode",
              router_extra: Optional[Dict[str, Any]] = None) -> Router:
     build_native_modules(python)
+    compile_bytecode(python)
     return Router(name, [python, "-m", "node", "start", "--cbdir", ".", "--loglevel", "warn"],
                   workdir / name, node_env(), router_extra)
 
