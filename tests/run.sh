@@ -44,7 +44,7 @@ step "pip install -e .[test]"
 # The checkout's modules get their bytecode now: an editable install leaves them without,
 # and with PYTHONDONTWRITEBYTECODE set (as on CI machines) every node the tests start would
 # compile all of them again (about 0.15 s of a CPython node's 0.6 s start; on PyPy 0.1 s).
-compile_checkout() { "$1" -m compileall -q node examples tests >/dev/null; }
+compile_checkout() { "$1" -m compileall -q node examples tests; }  # -q: errors only
 compile_checkout .venv/bin/python
 
 # PyPy 3.9 has wheels up to cryptography 43 (no Rust toolchain here to build newer);
