@@ -36,9 +36,18 @@ def worker_slice(worker: str, workers: int, floor: int) -> Tuple[int, int]:
     return start, start + size
 
 
+def this_workers_slice() -> Tuple[int, int]:
+    """:func:`worker_slice` of this process, from what pytest-xdist sets in its workers' environment."""
+    return worker_slice(os.environ.get("PYTEST_XDIST_WORKER", ""),
+                        int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1), ephemeral_floor())
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def _candidates() -> Iterator[int]:
-    start, stop = worker_slice(os.environ.get("PYTEST_XDIST_WORKER", ""),
-                               int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1), ephemeral_floor())
+    start, stop = this_workers_slice()
     if stop - start < 100:  # an odd ephemeral range leaves no room below it: the kernel's choice then
         while True:
             yield 0
@@ -54,8 +63,7 @@ _next_candidate = _candidates()
 
 def bindable(host: str, port: int) -> bool:
     """Whether ``host:port`` can be bound now, without SO_REUSEADDR (so a port in TIME_WAIT is skipped too)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
         except OSError:
@@ -67,8 +75,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A port on ``host`` nothing is bound to, and that no other worker of this run will be given."""
     for port in _next_candidate:
         if port == 0:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            with socket.socket(family, socket.SOCK_STREAM) as s:
+            with socket.socket(_family(host), socket.SOCK_STREAM) as s:
                 s.bind((host, 0))
                 return s.getsockname()[1]
         if bindable(host, port):

@@ -3,8 +3,9 @@
 It is built on every ``wampnode`` run, so this module imports nothing but argparse:
 ``wampnode status`` must not pay for Twisted (not even its logger, which
 :mod:`node.log` loads), the router or cryptography, and ``start`` on PyPy executes
-itself again (:mod:`node.process.pypy_gc`) before loading any of them. What each subcommand does is in its own
-module of this package (:mod:`node.commands.main` imports it when it runs).
+itself again (:mod:`node.process.pypy_gc`) before loading any of them. What each
+subcommand does is in its own module of this package (:mod:`node.commands.main`
+imports it when it runs).
 """
 from __future__ import annotations
 
